@@ -1,0 +1,34 @@
+//! Lifeline's wire protocol, free of I/O.
+//!
+//! Everything here is pure: messages and their encoding, length-prefixed
+//! framing, the connection handshake and the session-pairing state machine.
+//! Time is always passed in (`now: Instant`), never read, so every state
+//! machine can be driven by a virtual clock in tests. The binaries (agent,
+//! relay, console) own sockets and timers and feed bytes and instants in.
+
+pub mod codes;
+pub mod frame;
+pub mod handshake;
+pub mod msg;
+pub mod pairing;
+pub mod secret;
+
+pub use codes::{CloseCode, ErrorCode};
+pub use frame::{FrameDecoder, FrameError, decode_message, encode_frame, encode_message};
+pub use msg::*;
+pub use secret::Secret;
+
+/// The protocol version this build speaks natively.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Every protocol version this build can speak, oldest first.
+pub const SUPPORTED_VERSIONS: &[u16] = &[1];
+
+/// The ALPN token negotiated by every Lifeline QUIC connection.
+pub const ALPN: &[u8] = b"lifeline/1";
+
+/// Largest control-stream frame, checked before any allocation.
+///
+/// Big enough for a full inventory of a machine with tens of thousands of
+/// packages; screen data never travels on control streams.
+pub const MAX_FRAME_LEN: usize = 8 * 1024 * 1024;

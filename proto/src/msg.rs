@@ -1,0 +1,403 @@
+//! Every message that crosses a Lifeline connection.
+//!
+//! Control streams carry these, framed by [`crate::frame`]. Session streams
+//! start with one [`StreamHeader`] frame and then carry the session's own
+//! bytes, which the relay splices without parsing.
+
+use crate::{codes::ErrorCode, secret::Secret};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A session's identifier, unique per relay.
+pub type SessionId = u64;
+
+/// What a person may do on the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Manages people, machines and enrollment; may also connect.
+    Admin,
+    /// Connects to machines and works tickets.
+    Technician,
+    /// Reads inventory, sessions and audit; never connects or changes anything.
+    Auditor,
+}
+
+impl Role {
+    /// Lower-case name used on the command line and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Technician => "technician",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// Parses a role name as written by [`Role::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "technician" => Some(Role::Technician),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+
+    /// May this role open sessions to machines?
+    pub fn may_connect(self) -> bool {
+        matches!(self, Role::Admin | Role::Technician)
+    }
+
+    /// May this role manage enrollment, people and machine policy?
+    pub fn may_manage(self) -> bool {
+        matches!(self, Role::Admin)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which program is on the other end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerKind {
+    /// `lifeline-agent` on a user machine.
+    Agent,
+    /// `lifeline`, the technician/admin console.
+    Console,
+}
+
+/// How a peer proves who it is in its [`Hello`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Credential {
+    /// A person logging in; the relay answers with a session token.
+    Password { user: String, password: Secret },
+    /// A session token from an earlier login.
+    SessionToken(Secret),
+    /// An enrolled machine.
+    Machine { machine_id: String, secret: Secret },
+    /// A machine that wants to enroll.
+    EnrollToken(Secret),
+}
+
+/// First frame on every connection's control stream, client to relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The version the client prefers.
+    pub protocol_version: u16,
+    /// Every version the client can speak.
+    pub supported_versions: Vec<u16>,
+    /// Agent or console.
+    pub kind: PeerKind,
+    /// Proof of identity.
+    pub credential: Credential,
+    /// Program name and version, for logs.
+    pub software: String,
+}
+
+/// Who the relay decided the client is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Identity {
+    /// A logged-in person. `token` is set when the client logged in with a
+    /// password and should keep the token for later connections.
+    Person {
+        user: String,
+        role: Role,
+        token: Option<Secret>,
+        token_expires_unix: u64,
+    },
+    /// An enrolled machine.
+    Machine { machine_id: String },
+    /// A machine with a valid enrollment token, expected to send
+    /// [`AgentToRelay::Enroll`] next.
+    Enrolling,
+}
+
+/// The relay's positive answer to a [`Hello`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The version both sides will speak.
+    pub protocol_version: u16,
+    /// The relay's wall clock in microseconds since the Unix epoch, for
+    /// clock-offset estimates.
+    pub server_time_us: u64,
+    /// Who the relay takes the client to be.
+    pub identity: Identity,
+}
+
+/// The relay's negative answer to a [`Hello`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// Machine-readable reason.
+    pub code: ErrorCode,
+    /// Human-readable reason.
+    pub message: String,
+    /// The versions the relay speaks, so a client can say what to upgrade.
+    pub supported_versions: Vec<u16>,
+}
+
+/// Second frame on a control stream, relay to client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HelloReply {
+    /// Accepted.
+    Welcome(Welcome),
+    /// Refused; the relay closes the connection after sending this.
+    Refused(Refused),
+}
+
+/// Facts an agent reports about its machine at enroll and on every connect.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineInfo {
+    pub hostname: String,
+    pub os: String,
+    pub arch: String,
+    pub agent_version: String,
+}
+
+/// What a session is for. Ping sessions carry no user data and need no
+/// consent; screen sessions do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionPurpose {
+    /// Round-trip measurement through the relay.
+    Ping,
+    /// Screen sharing, optionally with control.
+    Screen,
+}
+
+/// What the technician may do in a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Permission {
+    /// Watch only; input is refused by the agent.
+    View,
+    /// Watch and send keyboard and mouse.
+    Control,
+}
+
+/// The relay asks an agent to take part in a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionOffer {
+    pub session: SessionId,
+    pub technician: String,
+    pub role: Role,
+    pub purpose: SessionPurpose,
+    pub permission: Permission,
+    pub ticket: Option<u64>,
+}
+
+/// An agent's answer to a [`SessionOffer`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    /// Go ahead.
+    Accept,
+    /// No, with a reason a technician can read.
+    Decline { reason: String },
+}
+
+/// Why a session ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndReason {
+    /// The technician closed it.
+    ConsoleClosed,
+    /// The agent closed it.
+    AgentClosed,
+    /// The user on the machine pressed Stop.
+    UserStopped,
+    /// The user declined.
+    Declined(String),
+    /// Nobody answered the offer in time.
+    Timeout,
+    /// The agent's connection went away.
+    AgentDisconnected,
+    /// The console's connection went away.
+    ConsoleDisconnected,
+    /// The relay is shutting down.
+    RelayShutdown,
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::ConsoleClosed => f.write_str("technician closed the session"),
+            EndReason::AgentClosed => f.write_str("agent closed the session"),
+            EndReason::UserStopped => f.write_str("user stopped the session"),
+            EndReason::Declined(why) if why.is_empty() => f.write_str("user declined"),
+            EndReason::Declined(why) => write!(f, "user declined: {why}"),
+            EndReason::Timeout => f.write_str("no answer within 30 s"),
+            EndReason::AgentDisconnected => f.write_str("machine went offline"),
+            EndReason::ConsoleDisconnected => f.write_str("technician disconnected"),
+            EndReason::RelayShutdown => f.write_str("relay shut down"),
+        }
+    }
+}
+
+/// Agent to relay, on the agent's control stream after the handshake.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentToRelay {
+    /// Enrollment request (only on an [`Identity::Enrolling`] connection).
+    Enroll(MachineInfo),
+    /// Fresh machine facts, sent once after each connect.
+    Info(MachineInfo),
+    /// Liveness, every few seconds.
+    Heartbeat { seq: u64 },
+    /// Answer to a [`RelayToAgent::SessionOffer`].
+    SessionAnswer {
+        session: SessionId,
+        decision: Decision,
+    },
+    /// The agent ends a session (user pressed Stop, capture failed, ...).
+    EndSession {
+        session: SessionId,
+        reason: EndReason,
+    },
+}
+
+/// Relay to agent, on the agent's control stream after the handshake.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RelayToAgent {
+    /// Enrollment succeeded: keep these.
+    Enrolled {
+        machine_id: String,
+        credential: Secret,
+    },
+    /// Enrollment failed.
+    EnrollFailed { code: ErrorCode, message: String },
+    /// Answer to a heartbeat, with the relay's clock.
+    HeartbeatAck { seq: u64, server_time_us: u64 },
+    /// A technician wants a session.
+    SessionOffer(SessionOffer),
+    /// A session ended on the relay's side.
+    SessionClosed {
+        session: SessionId,
+        reason: EndReason,
+    },
+}
+
+/// A console request, tagged so that answers can be matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u32,
+    pub body: ConsoleRequest,
+}
+
+/// What a console can ask of the relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsoleRequest {
+    /// Who am I logged in as?
+    Whoami,
+    /// Make an enrollment token (admins).
+    CreateEnrollToken {
+        group: Option<String>,
+        ttl_secs: u64,
+        max_uses: Option<u32>,
+    },
+    /// List enrolled machines.
+    ListMachines,
+    /// Open a session with a machine, named by id or unique hostname.
+    OpenSession {
+        machine: String,
+        purpose: SessionPurpose,
+        permission: Permission,
+        ticket: Option<u64>,
+    },
+    /// End a session this console opened.
+    CloseSession { session: SessionId },
+    /// Revoke this connection's session token.
+    Logout,
+}
+
+/// A failed request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// One enrolled machine as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineRow {
+    pub id: String,
+    pub hostname: String,
+    pub os: String,
+    pub arch: String,
+    pub group: Option<String>,
+    pub online: bool,
+    pub last_seen_unix: Option<u64>,
+    pub enrolled_unix: u64,
+}
+
+/// A successful answer to a [`ConsoleRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsoleReply {
+    Whoami {
+        user: String,
+        role: Role,
+    },
+    EnrollToken {
+        token: Secret,
+        expires_unix: u64,
+        group: Option<String>,
+    },
+    Machines(Vec<MachineRow>),
+    SessionOpened {
+        session: SessionId,
+        machine_id: String,
+        hostname: String,
+    },
+    Done,
+}
+
+/// The answer to the [`Request`] with the same id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    pub id: u32,
+    pub body: Result<ConsoleReply, Failure>,
+}
+
+/// Something the relay tells a console without being asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsoleEvent {
+    /// A session of this console ended.
+    SessionEnded {
+        session: SessionId,
+        reason: EndReason,
+    },
+}
+
+/// Relay to console, on the console's control stream after the handshake.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RelayToConsole {
+    Response(Response),
+    Event(ConsoleEvent),
+}
+
+/// The kinds of stream a session can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Channel {
+    /// Echo of fixed-size probes, for round-trip measurements.
+    Ping,
+    /// Screen frames, agent to console, and credits back.
+    Screen,
+    /// Keyboard and mouse, console to agent.
+    Input,
+    /// Chat and clipboard.
+    Chat,
+}
+
+/// First frame of every session stream; the relay reads it, then splices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamHeader {
+    pub session: SessionId,
+    pub channel: Channel,
+}
+
+/// Largest frame allowed on a session stream header.
+pub const MAX_HEADER_FRAME_LEN: usize = 64;
