@@ -1,0 +1,13 @@
+//! The Lifeline agent: runs on every user machine.
+//!
+//! It enrolls once with a token, then keeps a connection to the relay:
+//! heartbeats for presence, answers session offers, and serves the streams
+//! of accepted sessions.
+
+pub mod backoff;
+pub mod cli;
+pub mod config;
+pub mod enroll;
+pub mod facts;
+pub mod runner;
+pub mod session;

@@ -1,0 +1,7 @@
+//! The Lifeline console: what technicians, admins and auditors run.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod ping;
+pub mod render;

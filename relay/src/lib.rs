@@ -1,0 +1,15 @@
+//! The Lifeline relay: the one place agents and consoles connect to.
+//!
+//! It authenticates people and machines, tracks which agents are online,
+//! pairs a technician's console with an agent for a session and splices
+//! their streams, and keeps everything durable in its store.
+
+pub mod agent_conn;
+pub mod auth;
+pub mod cli;
+pub mod console_conn;
+pub mod datadir;
+pub mod hub;
+pub mod server;
+pub mod splice;
+pub mod store;

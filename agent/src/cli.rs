@@ -1,0 +1,89 @@
+//! `lifeline-agent` commands.
+
+use crate::{config, enroll, runner};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lifeline_net::Fingerprint;
+use lifeline_proto::Secret;
+use std::{path::PathBuf, time::Duration};
+
+/// The Lifeline agent for user machines.
+#[derive(Debug, Parser)]
+#[command(name = "lifeline-agent", version)]
+pub struct Cli {
+    /// Agent state directory (default: LIFELINE_AGENT_DIR or the XDG config dir).
+    #[arg(long, global = true)]
+    pub dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enroll this machine with a relay using a token from an admin.
+    Enroll {
+        /// Relay address, host:port.
+        #[arg(long)]
+        relay: String,
+        /// The relay's certificate fingerprint (sha256:…), from `lifeline-relay fingerprint`.
+        #[arg(long)]
+        fingerprint: String,
+        /// Enrollment token (or LIFELINE_ENROLL_TOKEN).
+        #[arg(long, env = "LIFELINE_ENROLL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Enroll again even if this machine already is.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Stay connected to the relay: presence, sessions, reconnects.
+    Run {
+        /// Seconds between heartbeats.
+        #[arg(long, default_value_t = 10)]
+        heartbeat_secs: u64,
+        /// Longest reconnect delay in seconds.
+        #[arg(long, default_value_t = 30)]
+        max_backoff_secs: u64,
+    },
+    /// Print this machine's id.
+    Id,
+}
+
+/// Runs a parsed command.
+///
+/// # Errors
+/// Anything that stops the command; `main` prints it.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = cli.dir.unwrap_or_else(config::default_dir);
+    match cli.command {
+        Command::Enroll {
+            relay,
+            fingerprint,
+            token,
+            force,
+        } => {
+            let fp: Fingerprint = fingerprint.parse()?;
+            let cfg = enroll::enroll(&dir, &relay, &fp, Secret::new(token), force).await?;
+            println!("enrolled as machine {}", cfg.machine_id);
+        }
+        Command::Run {
+            heartbeat_secs,
+            max_backoff_secs,
+        } => {
+            let cfg = config::AgentConfig::load(&dir)?;
+            let opts = runner::RunOptions {
+                heartbeat: Duration::from_secs(heartbeat_secs.max(1)),
+                backoff_max: Duration::from_secs(max_backoff_secs.max(1)),
+                ..runner::RunOptions::default()
+            };
+            tokio::select! {
+                r = runner::run(&cfg, &opts) => r.context("agent stopped")?,
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Command::Id => {
+            let cfg = config::AgentConfig::load(&dir)?;
+            println!("{}", cfg.machine_id);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! The agent's enrollment state: which relay, which pin, which identity.
+
+use lifeline_proto::Secret;
+use serde::{Deserialize, Serialize};
+use std::{
+    fs,
+    io::Write,
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+};
+
+/// File name inside the agent directory.
+pub const FILE: &str = "agent.json";
+
+/// What enrollment leaves behind. The credential never appears in `Debug`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AgentConfig {
+    /// Relay address, `host:port`.
+    pub relay: String,
+    /// Pinned relay certificate, `sha256:…`.
+    pub fingerprint: String,
+    /// This machine's id on the relay.
+    pub machine_id: String,
+    /// This machine's secret.
+    pub credential: Secret,
+}
+
+/// Reading or writing the agent directory failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("this machine is not enrolled ({0} is missing); run `lifeline-agent enroll` first")]
+    NotEnrolled(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is damaged: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// The agent directory: `LIFELINE_AGENT_DIR`, else `$XDG_CONFIG_HOME/lifeline-agent`,
+/// else `~/.config/lifeline-agent`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LIFELINE_AGENT_DIR") {
+        return PathBuf::from(d);
+    }
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("lifeline-agent")
+}
+
+impl AgentConfig {
+    /// Loads the configuration from `dir`.
+    ///
+    /// # Errors
+    /// [`ConfigError::NotEnrolled`] when there is none.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let path = dir.join(FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::NotEnrolled(path));
+            }
+            Err(source) => return Err(ConfigError::Io { path, source }),
+        };
+        serde_json::from_str(&text).map_err(|source| ConfigError::Parse { path, source })
+    }
+
+    /// Saves to `dir` (created 0700), the file 0600, atomically.
+    ///
+    /// # Errors
+    /// File system errors.
+    pub fn save(&self, dir: &Path) -> Result<(), ConfigError> {
+        write_private_json(dir, FILE, self)
+    }
+}
+
+/// Writes `value` as JSON to `dir/name` with mode 0600, via a temporary file
+/// and a rename so a crash never leaves half a file.
+///
+/// # Errors
+/// File system errors.
+pub fn write_private_json<T: Serialize>(
+    dir: &Path,
+    name: &str,
+    value: &T,
+) -> Result<(), ConfigError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ConfigError::Io { path, source }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let _ = fs::remove_file(&tmp);
+    let json = serde_json::to_vec_pretty(value).map_err(|source| ConfigError::Parse {
+        path: path.clone(),
+        source,
+    })?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    f.write_all(&json).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_config_is_private_and_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("agent");
+        let cfg = AgentConfig {
+            relay: "127.0.0.1:7070".into(),
+            fingerprint: "sha256:00".into(),
+            machine_id: "abc".into(),
+            credential: Secret::new("llm_secret"),
+        };
+        cfg.save(&d).unwrap();
+        let mode = fs::metadata(d.join(FILE)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dmode, 0o700);
+        let back = AgentConfig::load(&d).unwrap();
+        assert_eq!(back.credential.expose(), "llm_secret");
+        assert!(!format!("{back:?}").contains("llm_secret"));
+    }
+
+    #[test]
+    fn missing_config_says_to_enroll() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = AgentConfig::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("lifeline-agent enroll"), "{err}");
+    }
+}

@@ -1,0 +1,197 @@
+//! `lifeline-agent run`: stay connected to the relay, forever.
+
+use crate::{
+    backoff::{Backoff, random_u64},
+    config::AgentConfig,
+    facts,
+    session::{self, Sessions},
+};
+use lifeline_net::{ConnectError, Connected, Fingerprint, open_control, read_msg, write_msg};
+use lifeline_proto::{
+    AgentToRelay, CloseCode, Credential, ErrorCode, Hello, MAX_FRAME_LEN, PROTOCOL_VERSION,
+    PeerKind, RelayToAgent, SUPPORTED_VERSIONS,
+};
+use std::time::{Duration, Instant};
+use tracing::{Instrument, info, info_span, warn};
+
+/// Knobs for the run loop.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Interval between heartbeats.
+    pub heartbeat: Duration,
+    /// First reconnect delay.
+    pub backoff_base: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(10),
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The run loop stopped for good.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("bad fingerprint in agent config: {0}")]
+    Config(#[from] lifeline_net::FingerprintError),
+    #[error("{0}")]
+    Fatal(ConnectError),
+}
+
+/// Connects, serves, and reconnects with backoff until a fatal error (the
+/// relay's certificate changed, or the machine was revoked).
+///
+/// # Errors
+/// Only fatal conditions; network trouble is retried.
+pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError> {
+    lifeline_net::tls::install_provider();
+    let fingerprint: Fingerprint = config.fingerprint.parse()?;
+    let mut backoff = Backoff::new(opts.backoff_base, opts.backoff_max);
+    loop {
+        match connect(config, &fingerprint).await {
+            Ok(c) => {
+                info!(relay = %config.relay, machine = %config.machine_id, "connected to relay");
+                let started = Instant::now();
+                let why = serve(c, opts)
+                    .instrument(info_span!("relay", machine = %config.machine_id))
+                    .await;
+                warn!("disconnected from relay: {why}");
+                if started.elapsed() > Duration::from_secs(10) {
+                    backoff.reset();
+                }
+            }
+            Err(e @ ConnectError::FingerprintMismatch { .. }) => return Err(RunError::Fatal(e)),
+            Err(e) if e.refusal() == Some(ErrorCode::MachineUnknown) => {
+                return Err(RunError::Fatal(e));
+            }
+            Err(e) => warn!("cannot reach relay: {e}"),
+        }
+        let delay = backoff.next_delay(random_u64());
+        info!("reconnecting in {} ms", delay.as_millis());
+        tokio::time::sleep(delay).await;
+    }
+}
+
+async fn connect(
+    config: &AgentConfig,
+    fingerprint: &Fingerprint,
+) -> Result<Connected, ConnectError> {
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        supported_versions: SUPPORTED_VERSIONS.to_vec(),
+        kind: PeerKind::Agent,
+        credential: Credential::Machine {
+            machine_id: config.machine_id.clone(),
+            secret: config.credential.clone(),
+        },
+        software: format!("lifeline-agent {}", env!("CARGO_PKG_VERSION")),
+    };
+    open_control(&config.relay, fingerprint, &hello).await
+}
+
+/// Serves one connection until it drops; returns why.
+async fn serve(c: Connected, opts: &RunOptions) -> String {
+    let Connected {
+        conn,
+        mut send,
+        mut recv,
+        endpoint: _endpoint,
+        ..
+    } = c;
+    if let Err(e) = write_msg(
+        &mut send,
+        &AgentToRelay::Info(facts::machine_info()),
+        MAX_FRAME_LEN,
+    )
+    .await
+    {
+        return e.to_string();
+    }
+    let mut sessions = Sessions::default();
+    let mut tick = tokio::time::interval(opts.heartbeat);
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                seq += 1;
+                if let Err(e) = write_msg(&mut send, &AgentToRelay::Heartbeat { seq }, MAX_FRAME_LEN).await {
+                    return e.to_string();
+                }
+            }
+            msg = read_msg::<RelayToAgent>(&mut recv, MAX_FRAME_LEN) => {
+                let msg = match msg {
+                    Ok(Some(m)) => m,
+                    Ok(None) => return "relay closed the control stream".into(),
+                    Err(e) => {
+                        if e.is_protocol() {
+                            conn.close(CloseCode::Protocol.code().into(), b"bad control frame");
+                        }
+                        return e.to_string();
+                    }
+                };
+                if let Some(reply) = on_message(msg, &mut sessions) && let Err(e) = write_msg(&mut send, &reply, MAX_FRAME_LEN).await {
+                    return e.to_string();
+                }
+            }
+            stream = conn.accept_bi() => {
+                let (send, mut recv) = match stream {
+                    Ok(s) => s,
+                    Err(e) => return close_reason(&e),
+                };
+                match session::read_header(&mut recv).await {
+                    Ok(h) if sessions.is_live(h.session) => {
+                        tokio::spawn(session::serve_stream(h, send, recv));
+                    }
+                    Ok(h) => {
+                        warn!(session = h.session, "stream for a session that is not live");
+                        let mut send = send;
+                        let _ = send.reset(1u32.into());
+                    }
+                    Err(e) => warn!("bad session stream: {e}"),
+                }
+            }
+        }
+    }
+}
+
+fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay> {
+    match msg {
+        RelayToAgent::HeartbeatAck { .. } => None,
+        RelayToAgent::SessionOffer(offer) => {
+            let session = offer.session;
+            let decision = sessions.decide(offer);
+            Some(AgentToRelay::SessionAnswer { session, decision })
+        }
+        RelayToAgent::SessionClosed { session, reason } => {
+            info!(session, %reason, "relay closed session");
+            sessions.close(session);
+            None
+        }
+        RelayToAgent::Enrolled { .. } | RelayToAgent::EnrollFailed { .. } => {
+            warn!("unexpected enrollment message on a running connection");
+            None
+        }
+    }
+}
+
+fn close_reason(e: &quinn::ConnectionError) -> String {
+    match e {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            match CloseCode::from_code(c.error_code.into_inner()) {
+                Some(CloseCode::Shutdown) => "relay is shutting down".into(),
+                Some(CloseCode::Replaced) => {
+                    "another connection of this machine replaced this one".into()
+                }
+                Some(CloseCode::Revoked) => "machine revoked".into(),
+                _ => format!("closed by relay: {}", String::from_utf8_lossy(&c.reason)),
+            }
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,99 @@
+//! Sessions the agent takes part in, and the streams they carry.
+
+use lifeline_net::framed::read_frame;
+use lifeline_proto::{
+    Channel, Decision, MAX_HEADER_FRAME_LEN, SessionId, SessionOffer, SessionPurpose, StreamHeader,
+};
+use std::{collections::HashMap, time::Duration};
+use tracing::{debug, info, warn};
+
+/// Sessions accepted and not yet closed.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    live: HashMap<SessionId, SessionOffer>,
+}
+
+impl Sessions {
+    /// Decides on an offer. Ping sessions carry no user data and are always
+    /// accepted; screen sessions need the screen pipeline and the user's
+    /// consent, which this agent does not have yet.
+    pub fn decide(&mut self, offer: SessionOffer) -> Decision {
+        match offer.purpose {
+            SessionPurpose::Ping => {
+                info!(session = offer.session, technician = %offer.technician, "ping session accepted");
+                self.live.insert(offer.session, offer);
+                Decision::Accept
+            }
+            SessionPurpose::Screen => Decision::Decline {
+                reason: "screen sharing is not available on this machine".into(),
+            },
+        }
+    }
+
+    /// Forgets a session the relay closed.
+    pub fn close(&mut self, session: SessionId) {
+        if self.live.remove(&session).is_some() {
+            info!(session, "session closed");
+        }
+    }
+
+    /// Is `session` live?
+    pub fn is_live(&self, session: SessionId) -> bool {
+        self.live.contains_key(&session)
+    }
+}
+
+/// Reads a session stream's header.
+///
+/// # Errors
+/// A malformed or missing header.
+pub async fn read_header(recv: &mut quinn::RecvStream) -> Result<StreamHeader, String> {
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        read_frame(recv, MAX_HEADER_FRAME_LEN),
+    )
+    .await
+    {
+        Ok(Ok(Some(payload))) => {
+            lifeline_proto::decode_message(&payload).map_err(|e| e.to_string())
+        }
+        Ok(Ok(None)) => Err("stream ended before its header".into()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no stream header within 10 s".into()),
+    }
+}
+
+/// Serves one accepted stream.
+pub async fn serve_stream(
+    header: StreamHeader,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    match header.channel {
+        Channel::Ping => {
+            // Echo every byte back as it arrives.
+            loop {
+                match recv.read_chunk(64 * 1024, true).await {
+                    Ok(Some(chunk)) => {
+                        if send.write_chunk(chunk.bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        let _ = send.finish();
+                        return;
+                    }
+                    Err(e) => {
+                        debug!("ping stream ended: {e}");
+                        return;
+                    }
+                }
+            }
+        }
+        other => {
+            warn!(?other, "channel not supported by this agent");
+            let _ = send.reset(2u32.into());
+            let _ = recv.stop(2u32.into());
+        }
+    }
+}

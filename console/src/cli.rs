@@ -1,0 +1,243 @@
+//! `lifeline` commands.
+
+use crate::{
+    client::{Client, ClientError},
+    config::{self, ConsoleConfig},
+    ping, render,
+};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use lifeline_net::{Fingerprint, unix_secs};
+use lifeline_proto::{ConsoleReply, ConsoleRequest, Identity, Secret};
+use std::{path::PathBuf, time::Duration};
+
+/// The Lifeline console for technicians, admins and auditors.
+#[derive(Debug, Parser)]
+#[command(name = "lifeline", version)]
+pub struct Cli {
+    /// Console state directory (default: LIFELINE_CONFIG_DIR or the XDG config dir).
+    #[arg(long, global = true)]
+    pub config_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in to a relay (password from LIFELINE_PASSWORD or a prompt).
+    Login {
+        /// Relay address, host:port.
+        #[arg(long)]
+        relay: String,
+        /// The relay's certificate fingerprint, sha256:….
+        #[arg(long)]
+        fingerprint: String,
+        /// Your user name.
+        #[arg(long)]
+        user: String,
+    },
+    /// Forget the saved login.
+    Logout,
+    /// Show who you are logged in as.
+    Whoami,
+    /// Enrollment tokens (admins).
+    EnrollToken {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// List enrolled machines.
+    Machines {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure round trips through the relay to a machine's agent and back.
+    Ping {
+        /// Machine id or hostname.
+        machine: String,
+        /// Number of round trips.
+        #[arg(long, default_value_t = 10)]
+        count: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it.
+    Create {
+        /// Group the enrolled machines join.
+        #[arg(long)]
+        group: Option<String>,
+        /// Lifetime, e.g. 30m, 24h, 7d.
+        #[arg(long, default_value = "24h", value_parser = parse_duration)]
+        ttl: Duration,
+        /// How many machines may enroll with it (default: unlimited until it expires).
+        #[arg(long)]
+        uses: Option<u32>,
+    },
+}
+
+/// Parses `90s`, `30m`, `24h`, `7d` (a bare number is seconds).
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 30m, 24h or 7d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{s:?} is not a duration like 90s, 30m, 24h or 7d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn password() -> anyhow::Result<Secret> {
+    match std::env::var("LIFELINE_PASSWORD") {
+        Ok(p) => Ok(Secret::new(p)),
+        Err(_) => Ok(Secret::new(rpassword::prompt_password("password: ")?)),
+    }
+}
+
+async fn connect(dir: &std::path::Path) -> anyhow::Result<Client> {
+    let cfg = ConsoleConfig::load(dir)?;
+    Ok(Client::connect(&cfg).await?)
+}
+
+/// Runs a parsed command.
+///
+/// # Errors
+/// Anything that stops the command; `main` prints it and exits non-zero.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = cli.config_dir.unwrap_or_else(config::default_dir);
+    match cli.command {
+        Command::Login {
+            relay,
+            fingerprint,
+            user,
+        } => {
+            let fp: Fingerprint = fingerprint.parse()?;
+            let client = Client::login(&relay, &fp, &user, password()?).await?;
+            let Identity::Person {
+                user,
+                role,
+                token: Some(token),
+                token_expires_unix,
+            } = client.welcome().identity.clone()
+            else {
+                bail!("the relay did not issue a session token");
+            };
+            ConsoleConfig {
+                relay: relay.clone(),
+                fingerprint: fp.to_string(),
+                user: user.clone(),
+                token,
+                token_expires_unix,
+            }
+            .save(&dir)?;
+            client.close().await;
+            println!("logged in as {user} ({role}) at {relay}");
+        }
+        Command::Logout => {
+            ConsoleConfig::remove(&dir)?;
+            println!("logged out");
+        }
+        Command::Whoami => {
+            let mut c = connect(&dir).await?;
+            if let ConsoleReply::Whoami { user, role } = c.request(ConsoleRequest::Whoami).await? {
+                println!("{user} ({role})");
+            }
+            c.close().await;
+        }
+        Command::EnrollToken {
+            command: TokenCommand::Create { group, ttl, uses },
+        } => {
+            let mut c = connect(&dir).await?;
+            let reply = c
+                .request(ConsoleRequest::CreateEnrollToken {
+                    group,
+                    ttl_secs: ttl.as_secs(),
+                    max_uses: uses,
+                })
+                .await?;
+            c.close().await;
+            let ConsoleReply::EnrollToken { token, .. } = reply else {
+                bail!("unexpected answer: {reply:?}");
+            };
+            // The token is the command's output; it goes to stdout only.
+            println!("{}", token.expose());
+        }
+        Command::Machines { json } => {
+            let mut c = connect(&dir).await?;
+            let reply = c.request(ConsoleRequest::ListMachines).await?;
+            c.close().await;
+            let ConsoleReply::Machines(rows) = reply else {
+                bail!("unexpected answer: {reply:?}");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&machines_json(&rows))?);
+            } else {
+                print!("{}", render::machines_table(&rows, unix_secs()));
+            }
+        }
+        Command::Ping { machine, count } => {
+            if count == 0 {
+                bail!("--count must be at least 1");
+            }
+            let mut c = connect(&dir).await?;
+            let stats = ping::ping(&mut c, &machine, count)
+                .await
+                .map_err(|e: ClientError| anyhow::anyhow!(e))
+                .with_context(|| format!("ping {machine}"))?;
+            c.close().await;
+            let us = |d: Duration| d.as_micros();
+            println!(
+                "{count} round trips of {} bytes to {machine} through the relay: p50 {} µs, p99 {} µs, min {} µs, max {} µs",
+                ping::PROBE,
+                us(stats.quantile(0.5)),
+                us(stats.quantile(0.99)),
+                us(stats.quantile(0.0)),
+                us(stats.quantile(1.0)),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn machines_json(rows: &[lifeline_proto::MachineRow]) -> serde_json::Value {
+    rows.iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id,
+                "hostname": m.hostname,
+                "os": m.os,
+                "arch": m.arch,
+                "group": m.group,
+                "online": m.online,
+                "last_seen_unix": m.last_seen_unix,
+                "enrolled_unix": m.enrolled_unix,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert!(parse_duration("soon").unwrap_err().contains("24h"));
+        assert!(parse_duration("3w").is_err());
+    }
+}

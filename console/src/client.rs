@@ -1,0 +1,140 @@
+//! A logged-in connection to the relay: numbered requests, events.
+
+use crate::config::ConsoleConfig;
+use lifeline_net::{ConnectError, Connected, Fingerprint, open_control, read_msg, write_msg};
+use lifeline_proto::{
+    ConsoleEvent, ConsoleReply, ConsoleRequest, Credential, Failure, Hello, MAX_FRAME_LEN,
+    PROTOCOL_VERSION, PeerKind, RelayToConsole, Request, SUPPORTED_VERSIONS, Secret, Welcome,
+};
+use std::collections::VecDeque;
+
+/// A request could not be completed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Stream(#[from] lifeline_net::StreamError),
+    #[error("{0}")]
+    Failed(#[from] Failure),
+    #[error("the relay closed the connection")]
+    Closed,
+    #[error("bad fingerprint in console config: {0}")]
+    Fingerprint(#[from] lifeline_net::FingerprintError),
+    #[error("unexpected answer from the relay: {0}")]
+    Unexpected(String),
+}
+
+/// A console connection.
+pub struct Client {
+    pub connected: Connected,
+    next_id: u32,
+    events: VecDeque<ConsoleEvent>,
+}
+
+fn hello(credential: Credential) -> Hello {
+    Hello {
+        protocol_version: PROTOCOL_VERSION,
+        supported_versions: SUPPORTED_VERSIONS.to_vec(),
+        kind: PeerKind::Console,
+        credential,
+        software: format!("lifeline {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+impl Client {
+    /// Logs in with a password.
+    ///
+    /// # Errors
+    /// Connection failures and the relay's refusal.
+    pub async fn login(
+        relay: &str,
+        fingerprint: &Fingerprint,
+        user: &str,
+        password: Secret,
+    ) -> Result<Self, ClientError> {
+        lifeline_net::tls::install_provider();
+        let cred = Credential::Password {
+            user: user.to_string(),
+            password,
+        };
+        let connected = open_control(relay, fingerprint, &hello(cred)).await?;
+        Ok(Self::from_connected(connected))
+    }
+
+    /// Connects with the saved session token.
+    ///
+    /// # Errors
+    /// Connection failures, an expired token.
+    pub async fn connect(config: &ConsoleConfig) -> Result<Self, ClientError> {
+        lifeline_net::tls::install_provider();
+        let fp: Fingerprint = config.fingerprint.parse()?;
+        let cred = Credential::SessionToken(config.token.clone());
+        let connected = open_control(&config.relay, &fp, &hello(cred)).await?;
+        Ok(Self::from_connected(connected))
+    }
+
+    fn from_connected(connected: Connected) -> Self {
+        Self {
+            connected,
+            next_id: 1,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The relay's welcome.
+    pub fn welcome(&self) -> &Welcome {
+        &self.connected.welcome
+    }
+
+    /// Sends a request and waits for its answer; events that arrive
+    /// meanwhile are kept for [`Client::next_event`].
+    ///
+    /// # Errors
+    /// The relay's failure answer, or a lost connection.
+    pub async fn request(&mut self, body: ConsoleRequest) -> Result<ConsoleReply, ClientError> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        write_msg(
+            &mut self.connected.send,
+            &Request { id, body },
+            MAX_FRAME_LEN,
+        )
+        .await?;
+        loop {
+            match read_msg::<RelayToConsole>(&mut self.connected.recv, MAX_FRAME_LEN).await? {
+                Some(RelayToConsole::Response(r)) if r.id == id => return Ok(r.body?),
+                Some(RelayToConsole::Response(_)) => {}
+                Some(RelayToConsole::Event(e)) => self.events.push_back(e),
+                None => return Err(ClientError::Closed),
+            }
+        }
+    }
+
+    /// The next event from the relay.
+    ///
+    /// # Errors
+    /// A lost connection.
+    pub async fn next_event(&mut self) -> Result<ConsoleEvent, ClientError> {
+        if let Some(e) = self.events.pop_front() {
+            return Ok(e);
+        }
+        loop {
+            match read_msg::<RelayToConsole>(&mut self.connected.recv, MAX_FRAME_LEN).await? {
+                Some(RelayToConsole::Event(e)) => return Ok(e),
+                Some(RelayToConsole::Response(_)) => {}
+                None => return Err(ClientError::Closed),
+            }
+        }
+    }
+
+    /// Closes the connection politely and waits briefly for the close to go out.
+    pub async fn close(self) {
+        self.connected.conn.close(0u32.into(), b"bye");
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            self.connected.endpoint.wait_idle(),
+        )
+        .await;
+    }
+}

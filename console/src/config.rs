@@ -1,0 +1,113 @@
+//! The console's saved login: relay, pin, user and session token.
+
+use lifeline_proto::Secret;
+use serde::{Deserialize, Serialize};
+use std::{
+    fs,
+    io::Write,
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+};
+
+const FILE: &str = "console.json";
+
+/// What `lifeline login` leaves behind.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConsoleConfig {
+    pub relay: String,
+    pub fingerprint: String,
+    pub user: String,
+    pub token: Secret,
+    pub token_expires_unix: u64,
+}
+
+/// Reading or writing the console directory failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "not logged in; run `lifeline login --relay HOST:PORT --fingerprint sha256:… --user NAME`"
+    )]
+    NotLoggedIn,
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is damaged ({source}); run `lifeline login` again")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// `LIFELINE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/lifeline`, else `~/.config/lifeline`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LIFELINE_CONFIG_DIR") {
+        return PathBuf::from(d);
+    }
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("lifeline")
+}
+
+impl ConsoleConfig {
+    /// Loads the saved login.
+    ///
+    /// # Errors
+    /// [`ConfigError::NotLoggedIn`] when there is none.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let path = dir.join(FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::NotLoggedIn);
+            }
+            Err(source) => return Err(ConfigError::Io { path, source }),
+        };
+        serde_json::from_str(&text).map_err(|source| ConfigError::Parse { path, source })
+    }
+
+    /// Saves the login: directory 0700, file 0600, written atomically.
+    ///
+    /// # Errors
+    /// File system errors.
+    pub fn save(&self, dir: &Path) -> Result<(), ConfigError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ConfigError::Io { path, source }
+        };
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+        let path = dir.join(FILE);
+        let tmp = dir.join(format!(".{FILE}.tmp"));
+        let _ = fs::remove_file(&tmp);
+        let json = serde_json::to_vec_pretty(self).map_err(|source| ConfigError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(&json).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    /// Forgets the saved login.
+    ///
+    /// # Errors
+    /// File system errors other than "already gone".
+    pub fn remove(dir: &Path) -> Result<(), ConfigError> {
+        let path = dir.join(FILE);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(ConfigError::Io { path, source }),
+        }
+    }
+}

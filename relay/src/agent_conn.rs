@@ -1,0 +1,171 @@
+//! An agent's connection: enrollment, presence and session answers.
+
+use crate::{auth, server::ConnError, server::Ctx};
+use lifeline_net::{read_msg, unix_micros, unix_secs, write_msg};
+use lifeline_proto::{AgentToRelay, CloseCode, ErrorCode, MAX_FRAME_LEN, RelayToAgent};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// How often presence is written to the store while an agent stays online.
+const PERSIST_EVERY: Duration = Duration::from_secs(60);
+
+/// Runs an enrolled agent's connection until it ends.
+///
+/// # Errors
+/// Protocol breaches and lost connections.
+pub async fn serve(
+    ctx: Arc<Ctx>,
+    conn: quinn::Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    machine_id: String,
+) -> Result<(), ConnError> {
+    let conn_id = ctx.hub.conn_id();
+    let (tx, mut rx) = mpsc::unbounded_channel::<RelayToAgent>();
+    let now_unix = unix_secs();
+    ctx.hub.register_agent(
+        &machine_id,
+        conn_id,
+        conn.clone(),
+        tx.clone(),
+        Instant::now(),
+        now_unix,
+    );
+    info!("agent online");
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            if write_msg(&mut send, &msg, MAX_FRAME_LEN).await.is_err() {
+                break;
+            }
+        }
+    });
+    let result = read_loop(&ctx, &mut recv, &machine_id, conn_id, &tx).await;
+    writer.abort();
+    if let Some(seen) = ctx
+        .hub
+        .unregister_agent(&machine_id, conn_id, Instant::now())
+    {
+        let id = machine_id.clone();
+        let _ = ctx.store.call(move |s| s.set_last_seen(&id, seen)).await;
+    }
+    info!("agent offline");
+    result
+}
+
+async fn read_loop(
+    ctx: &Ctx,
+    recv: &mut quinn::RecvStream,
+    machine_id: &str,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<RelayToAgent>,
+) -> Result<(), ConnError> {
+    let mut last_persist = Instant::now();
+    while let Some(msg) = read_msg::<AgentToRelay>(recv, MAX_FRAME_LEN).await? {
+        let now = Instant::now();
+        match msg {
+            AgentToRelay::Heartbeat { seq } => {
+                let now_unix = unix_secs();
+                ctx.hub.heartbeat(machine_id, conn_id, now, now_unix);
+                let _ = tx.send(RelayToAgent::HeartbeatAck {
+                    seq,
+                    server_time_us: unix_micros(),
+                });
+                if now.duration_since(last_persist) >= PERSIST_EVERY {
+                    last_persist = now;
+                    let id = machine_id.to_string();
+                    ctx.store
+                        .call(move |s| s.set_last_seen(&id, now_unix))
+                        .await?;
+                }
+            }
+            AgentToRelay::Info(info) => {
+                let id = machine_id.to_string();
+                let now_unix = unix_secs();
+                ctx.store
+                    .call(move |s| s.update_machine_info(&id, &info, now_unix))
+                    .await?;
+            }
+            AgentToRelay::SessionAnswer { session, decision } => {
+                ctx.hub
+                    .answer(conn_id, session, decision, now)
+                    .map_err(|e| ConnError::Protocol(e.to_string()))?;
+            }
+            AgentToRelay::EndSession { session, reason } => {
+                if ctx.hub.agent_owns(conn_id, session) {
+                    info!(session, %reason, "agent ended session");
+                    ctx.hub.end(session, reason, now);
+                }
+            }
+            AgentToRelay::Enroll(_) => {
+                return Err(ConnError::Protocol(
+                    "enroll request from an enrolled machine".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs an enrollment: one `Enroll` request, one answer, then the
+/// connection is closed.
+///
+/// # Errors
+/// Protocol breaches, lost connections and store failures.
+pub async fn enroll(
+    ctx: Arc<Ctx>,
+    conn: quinn::Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    token_hash: [u8; 32],
+) -> Result<(), ConnError> {
+    let info = match read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
+        Some(AgentToRelay::Enroll(info)) => info,
+        Some(_) => {
+            return Err(ConnError::Protocol(
+                "expected an enroll request on an enrollment connection".into(),
+            ));
+        }
+        None => return Ok(()),
+    };
+    let machine_id = new_machine_id();
+    let credential = auth::new_token("llm_");
+    let cred_hash = auth::token_hash(&credential);
+    let now = unix_secs();
+    let id = machine_id.clone();
+    let stored_info = info.clone();
+    let record = ctx
+        .store
+        .call(move |s| s.enroll(&token_hash, &id, &cred_hash, &stored_info, now))
+        .await?;
+    let reply = match record {
+        Some(m) => {
+            info!(machine = %m.id, hostname = %info.hostname, group = ?m.group, "machine enrolled");
+            RelayToAgent::Enrolled {
+                machine_id,
+                credential: lifeline_proto::Secret::new(credential),
+            }
+        }
+        None => {
+            warn!(hostname = %info.hostname, "enrollment refused: token used up or expired");
+            RelayToAgent::EnrollFailed {
+                code: ErrorCode::EnrollTokenInvalid,
+                message: "enrollment token invalid or expired".into(),
+            }
+        }
+    };
+    write_msg(&mut send, &reply, MAX_FRAME_LEN).await?;
+    let _ = send.finish();
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;
+    conn.close(CloseCode::Normal.code().into(), b"enrolled");
+    Ok(())
+}
+
+/// A machine id: 12 lower-case hex digits, short enough to read out over
+/// the phone, long enough not to collide in any realistic fleet.
+fn new_machine_id() -> String {
+    auth::new_token("")[..12].to_string()
+}

@@ -1,0 +1,175 @@
+//! `lifeline-relay` commands.
+
+use crate::{auth, datadir::DataDir, server::Relay, store::Store};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use lifeline_proto::Role;
+use std::{net::SocketAddr, path::PathBuf};
+
+/// The Lifeline relay: pairs technicians with machines and keeps the records.
+#[derive(Debug, Parser)]
+#[command(name = "lifeline-relay", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DataArg {
+    /// Data directory (certificate, key, database).
+    #[arg(long, env = "LIFELINE_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the certificate, key and database (idempotent) and print the fingerprint.
+    Init(DataArg),
+    /// Print the certificate fingerprint that agents and consoles pin.
+    Fingerprint(DataArg),
+    /// Run the relay (initializes the data dir if needed).
+    Serve {
+        #[command(flatten)]
+        data: DataArg,
+        /// UDP address to listen on. Use 0.0.0.0:7070 to serve a network.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: SocketAddr,
+    },
+    /// Manage people.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a person (password from LIFELINE_PASSWORD or a prompt).
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// Login name.
+        name: String,
+        /// admin, technician or auditor.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List people.
+    List(DataArg),
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use admin, technician or auditor"))
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("lifeline-relay")
+}
+
+/// Runs a parsed command.
+///
+/// # Errors
+/// Anything that stops the command; `main` prints it.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init(DataArg { data_dir }) => {
+            let dd = DataDir::new(&data_dir);
+            let (fp, created) = dd.init()?;
+            if !created {
+                eprintln!("{} was already initialized", data_dir.display());
+            }
+            println!("fingerprint: {fp}");
+        }
+        Command::Fingerprint(DataArg { data_dir }) => {
+            println!("fingerprint: {}", DataDir::new(data_dir).fingerprint()?);
+        }
+        Command::Serve { data, listen } => serve(DataDir::new(data.data_dir), listen).await?,
+        Command::User { command } => user(command)?,
+    }
+    Ok(())
+}
+
+async fn serve(dd: DataDir, listen: SocketAddr) -> anyhow::Result<()> {
+    let (fp, _) = dd.init()?;
+    let relay = Relay::bind(&dd, listen)?;
+    let addr = relay.local_addr()?;
+    println!("lifeline-relay listening on {addr}");
+    println!("fingerprint: {fp}");
+    tracing::info!(%addr, fingerprint = %fp, data_dir = %dd.root().display(), "relay started");
+    relay.run(shutdown_signal()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add { data, name, role } => {
+            validate_name(&name)?;
+            let dd = DataDir::new(&data.data_dir);
+            dd.init()?;
+            let password = read_new_password(&name)?;
+            let hash = auth::hash_password(&password)?;
+            let mut store = dd.open_store()?;
+            store
+                .add_user(&name, role, &hash, lifeline_net::unix_secs())
+                .with_context(|| format!("cannot add {name}"))?;
+            println!("added {name} ({role})");
+        }
+        UserCommand::List(DataArg { data_dir }) => {
+            let mut store = DataDir::new(data_dir).open_store()?;
+            for u in store.list_users()? {
+                let state = if u.disabled { " (disabled)" } else { "" };
+                println!("{:<24} {}{state}", u.name, u.role);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
+    if !ok {
+        bail!("user names are 1-64 letters, digits, '.', '-', '_' or '@'; got {name:?}");
+    }
+    Ok(())
+}
+
+/// Minimum password length accepted for a new account.
+const MIN_PASSWORD: usize = 8;
+
+fn read_new_password(name: &str) -> anyhow::Result<String> {
+    let password = match std::env::var("LIFELINE_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let p = rpassword::prompt_password(format!("password for {name}: "))?;
+            let again = rpassword::prompt_password("again: ")?;
+            if p != again {
+                bail!("the two passwords differ; nothing was changed");
+            }
+            p
+        }
+    };
+    if password.chars().count() < MIN_PASSWORD {
+        bail!("password must be at least {MIN_PASSWORD} characters; nothing was changed");
+    }
+    Ok(password)
+}

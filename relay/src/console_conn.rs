@@ -1,0 +1,374 @@
+//! A console's connection: requests on the control stream, session streams
+//! spliced to agents.
+
+use crate::{
+    auth,
+    hub::OfferError,
+    server::{ConnError, Ctx},
+    splice,
+    store::{NewEnrollToken, StoreError},
+};
+use lifeline_net::{framed::read_frame, read_msg, unix_secs, write_msg};
+use lifeline_proto::{
+    ConsoleReply, ConsoleRequest, EndReason, ErrorCode, Failure, MAX_FRAME_LEN,
+    MAX_HEADER_FRAME_LEN, MachineRow, Permission, RelayToConsole, Request, Response, Role,
+    SessionOffer, SessionPurpose, StreamHeader,
+    pairing::{DEFAULT_ANSWER_TIMEOUT, PairingEvent},
+};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+/// The logged-in person behind a console connection.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub user_id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Longest enrollment-token lifetime an admin can ask for.
+const MAX_ENROLL_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Runs a console connection until it ends.
+///
+/// # Errors
+/// Protocol breaches and lost connections.
+pub async fn serve(
+    ctx: Arc<Ctx>,
+    conn: quinn::Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    person: Person,
+) -> Result<(), ConnError> {
+    let conn_id = ctx.hub.conn_id();
+    let (tx, mut rx) = mpsc::unbounded_channel::<RelayToConsole>();
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            if write_msg(&mut send, &msg, MAX_FRAME_LEN).await.is_err() {
+                break;
+            }
+        }
+    });
+    let requests = async {
+        while let Some(req) = read_msg::<Request>(&mut recv, MAX_FRAME_LEN).await? {
+            let ctx = ctx.clone();
+            let person = person.clone();
+            let tx = tx.clone();
+            tokio::spawn(
+                async move {
+                    let body = handle(&ctx, &person, conn_id, &tx, req.body).await;
+                    let _ = tx.send(RelayToConsole::Response(Response { id: req.id, body }));
+                }
+                .in_current_span(),
+            );
+        }
+        Ok::<(), ConnError>(())
+    };
+    let streams = accept_streams(&ctx, &conn, conn_id);
+    let result = tokio::select! {
+        r = requests => r,
+        r = streams => r,
+    };
+    ctx.hub.console_gone(conn_id, Instant::now());
+    writer.abort();
+    result
+}
+
+async fn accept_streams(
+    ctx: &Arc<Ctx>,
+    conn: &quinn::Connection,
+    conn_id: u64,
+) -> Result<(), ConnError> {
+    loop {
+        let (send, mut recv) = conn
+            .accept_bi()
+            .await
+            .map_err(|e| ConnError::Lost(e.to_string()))?;
+        let header = match tokio::time::timeout(
+            Duration::from_secs(10),
+            read_frame(&mut recv, MAX_HEADER_FRAME_LEN),
+        )
+        .await
+        {
+            Ok(Ok(Some(payload))) => lifeline_proto::decode_message::<StreamHeader>(&payload)
+                .map_err(|e| ConnError::Protocol(format!("stream header: {e}")))?,
+            Ok(Ok(None)) => continue,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(ConnError::Protocol("no stream header within 10 s".into())),
+        };
+        let Some(route) = ctx.hub.route(conn_id, header.session) else {
+            debug!(
+                session = header.session,
+                "stream for a session that is not active"
+            );
+            let mut send = send;
+            let _ = send.reset(1u32.into());
+            let _ = recv.stop(1u32.into());
+            continue;
+        };
+        let span = info_span!("stream", session = header.session, channel = ?header.channel);
+        tokio::spawn(
+            async move {
+                let Ok((mut a_send, a_recv)) = route.agent.open_bi().await else {
+                    return;
+                };
+                let Ok(bytes) = lifeline_proto::encode_message(&header, MAX_HEADER_FRAME_LEN)
+                else {
+                    return;
+                };
+                if a_send.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                route
+                    .stats
+                    .streams
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                splice::splice((send, recv), (a_send, a_recv), &route.stats, route.ended).await;
+            }
+            .instrument(span),
+        );
+    }
+}
+
+fn failure(code: ErrorCode, message: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: message.into(),
+    }
+}
+
+fn internal(e: StoreError) -> Failure {
+    warn!("store failure: {e}");
+    failure(ErrorCode::Internal, "internal error on the relay")
+}
+
+async fn handle(
+    ctx: &Arc<Ctx>,
+    person: &Person,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<RelayToConsole>,
+    req: ConsoleRequest,
+) -> Result<ConsoleReply, Failure> {
+    match req {
+        ConsoleRequest::Whoami => Ok(ConsoleReply::Whoami {
+            user: person.name.clone(),
+            role: person.role,
+        }),
+        ConsoleRequest::CreateEnrollToken {
+            group,
+            ttl_secs,
+            max_uses,
+        } => create_enroll_token(ctx, person, group, ttl_secs, max_uses).await,
+        ConsoleRequest::ListMachines => list_machines(ctx).await,
+        ConsoleRequest::OpenSession {
+            machine,
+            purpose,
+            permission,
+            ticket,
+        } => {
+            open_session(
+                ctx, person, conn_id, tx, &machine, purpose, permission, ticket,
+            )
+            .await
+        }
+        ConsoleRequest::CloseSession { session } => {
+            if !ctx.hub.console_owns(conn_id, session) {
+                return Err(failure(
+                    ErrorCode::NotFound,
+                    format!("no session {session}"),
+                ));
+            }
+            ctx.hub
+                .end(session, EndReason::ConsoleClosed, Instant::now());
+            Ok(ConsoleReply::Done)
+        }
+        ConsoleRequest::Logout => Ok(ConsoleReply::Done),
+    }
+}
+
+async fn create_enroll_token(
+    ctx: &Ctx,
+    person: &Person,
+    group: Option<String>,
+    ttl_secs: u64,
+    max_uses: Option<u32>,
+) -> Result<ConsoleReply, Failure> {
+    if !person.role.may_manage() {
+        return Err(failure(
+            ErrorCode::Forbidden,
+            format!(
+                "only admins create enrollment tokens (you are {})",
+                person.role
+            ),
+        ));
+    }
+    if ttl_secs == 0 || ttl_secs > MAX_ENROLL_TTL.as_secs() {
+        return Err(failure(
+            ErrorCode::BadRequest,
+            "token lifetime must be between 1 s and 90 days",
+        ));
+    }
+    if max_uses == Some(0) {
+        return Err(failure(ErrorCode::BadRequest, "--uses must be at least 1"));
+    }
+    let token = auth::new_token("lle_");
+    let now = unix_secs();
+    let record = NewEnrollToken {
+        hash: auth::token_hash(&token),
+        group: group.clone(),
+        created_by: person.user_id,
+        created_unix: now,
+        expires_unix: now + ttl_secs,
+        max_uses,
+    };
+    ctx.store
+        .call(move |s| s.add_enroll_token(&record))
+        .await
+        .map_err(internal)?;
+    info!(?group, ttl_secs, "enrollment token created");
+    Ok(ConsoleReply::EnrollToken {
+        token: lifeline_proto::Secret::new(token),
+        expires_unix: now + ttl_secs,
+        group,
+    })
+}
+
+async fn list_machines(ctx: &Ctx) -> Result<ConsoleReply, Failure> {
+    let machines = ctx
+        .store
+        .call(|s| s.list_machines())
+        .await
+        .map_err(internal)?;
+    let now = Instant::now();
+    let rows = machines
+        .into_iter()
+        .map(|m| {
+            let live = ctx.hub.online(&m.id, now);
+            MachineRow {
+                online: live.is_some(),
+                last_seen_unix: live.or(m.last_seen_unix),
+                id: m.id,
+                hostname: m.info.hostname,
+                os: m.info.os,
+                arch: m.info.arch,
+                group: m.group,
+                enrolled_unix: m.enrolled_unix,
+            }
+        })
+        .collect();
+    Ok(ConsoleReply::Machines(rows))
+}
+
+/// Finds a machine by exact id, else by unique hostname (case-insensitive).
+async fn resolve_machine(ctx: &Ctx, name: &str) -> Result<(String, String), Failure> {
+    let machines = ctx
+        .store
+        .call(|s| s.list_machines())
+        .await
+        .map_err(internal)?;
+    if let Some(m) = machines.iter().find(|m| m.id == name) {
+        return Ok((m.id.clone(), m.info.hostname.clone()));
+    }
+    let matches: Vec<_> = machines
+        .iter()
+        .filter(|m| m.info.hostname.eq_ignore_ascii_case(name))
+        .collect();
+    match matches.as_slice() {
+        [m] => Ok((m.id.clone(), m.info.hostname.clone())),
+        [] => Err(failure(
+            ErrorCode::NotFound,
+            format!("no machine named {name:?}"),
+        )),
+        many => Err(failure(
+            ErrorCode::Ambiguous,
+            format!(
+                "{} machines are named {name:?}; use an id: {}",
+                many.len(),
+                many.iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn open_session(
+    ctx: &Ctx,
+    person: &Person,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<RelayToConsole>,
+    machine: &str,
+    purpose: SessionPurpose,
+    permission: Permission,
+    ticket: Option<u64>,
+) -> Result<ConsoleReply, Failure> {
+    if !person.role.may_connect() {
+        return Err(failure(
+            ErrorCode::Forbidden,
+            format!("{}s cannot open sessions", person.role),
+        ));
+    }
+    let (machine_id, hostname) = resolve_machine(ctx, machine).await?;
+    let offer = SessionOffer {
+        session: 0,
+        technician: person.name.clone(),
+        role: person.role,
+        purpose,
+        permission,
+        ticket,
+    };
+    let (session, deadline, answer) = ctx
+        .hub
+        .offer(
+            offer,
+            &machine_id,
+            conn_id,
+            tx.clone(),
+            Instant::now(),
+            DEFAULT_ANSWER_TIMEOUT,
+        )
+        .map_err(|OfferError::Offline| {
+            failure(
+                ErrorCode::MachineOffline,
+                format!("machine offline: {hostname} ({machine_id})"),
+            )
+        })?;
+    info!(session, machine = %machine_id, ?purpose, ?permission, "session offered");
+    let event = tokio::select! {
+        ev = answer => ev.unwrap_or(PairingEvent::Ended(EndReason::AgentDisconnected)),
+        () = tokio::time::sleep_until(deadline.into()) => {
+            ctx.hub
+                .expire(session, Instant::now())
+                .unwrap_or(PairingEvent::Ended(EndReason::Timeout))
+        }
+    };
+    match event {
+        PairingEvent::Started => {
+            info!(session, "session started");
+            Ok(ConsoleReply::SessionOpened {
+                session,
+                machine_id,
+                hostname,
+            })
+        }
+        PairingEvent::Ended(reason) => {
+            info!(session, %reason, "session not started");
+            let code = match reason {
+                EndReason::Declined(_) => ErrorCode::Declined,
+                EndReason::Timeout => ErrorCode::Timeout,
+                _ => ErrorCode::MachineOffline,
+            };
+            let message = match reason {
+                EndReason::AgentDisconnected => "machine offline".to_string(),
+                other => other.to_string(),
+            };
+            Err(failure(code, message))
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! Who is online and which sessions exist: the relay's in-memory routing
+//! table. One mutex guards it; no lock is held across an await.
+
+use lifeline_proto::{
+    ConsoleEvent, Decision, EndReason, RelayToAgent, RelayToConsole, SessionId, SessionOffer,
+    pairing::{Pairing, PairingError, PairingEvent},
+};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// An agent silent for this long counts as offline even if its QUIC
+/// connection has not timed out yet.
+pub const PRESENCE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Byte counters of one session, shared with its splice tasks.
+#[derive(Debug, Default)]
+pub struct SessionStats {
+    pub to_agent: AtomicU64,
+    pub to_console: AtomicU64,
+    pub streams: AtomicU64,
+}
+
+struct AgentEntry {
+    conn_id: u64,
+    conn: quinn::Connection,
+    tx: mpsc::UnboundedSender<RelayToAgent>,
+    last_heartbeat: Instant,
+    last_heartbeat_unix: u64,
+}
+
+struct SessionEntry {
+    pairing: Pairing,
+    machine_id: String,
+    agent_conn_id: u64,
+    console_conn_id: u64,
+    console_tx: mpsc::UnboundedSender<RelayToConsole>,
+    answer: Option<oneshot::Sender<PairingEvent>>,
+    stats: Arc<SessionStats>,
+    ended: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Inner {
+    agents: HashMap<String, AgentEntry>,
+    sessions: HashMap<SessionId, SessionEntry>,
+}
+
+/// A session could not be offered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OfferError {
+    #[error("machine offline")]
+    Offline,
+}
+
+/// What the splicer needs to join a console stream to the agent.
+pub struct StreamRoute {
+    pub agent: quinn::Connection,
+    pub stats: Arc<SessionStats>,
+    pub ended: watch::Receiver<bool>,
+}
+
+/// The routing table.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    next_conn: AtomicU64,
+    next_session: AtomicU64,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    /// An empty table. Session ids start at a random point so that ids from
+    /// before a restart are not reused.
+    pub fn new() -> Self {
+        let mut seed = [0u8; 4];
+        let _ = getrandom::fill(&mut seed);
+        Self {
+            inner: Mutex::new(Inner::default()),
+            next_conn: AtomicU64::new(1),
+            next_session: AtomicU64::new(u64::from(u32::from_le_bytes(seed)) << 16 | 1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep going.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh connection id.
+    pub fn conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records an agent as online. An older connection of the same machine
+    /// is closed, and its sessions end.
+    pub fn register_agent(
+        &self,
+        machine_id: &str,
+        conn_id: u64,
+        conn: quinn::Connection,
+        tx: mpsc::UnboundedSender<RelayToAgent>,
+        now: Instant,
+        now_unix: u64,
+    ) {
+        let old = self.lock().agents.insert(
+            machine_id.to_string(),
+            AgentEntry {
+                conn_id,
+                conn,
+                tx,
+                last_heartbeat: now,
+                last_heartbeat_unix: now_unix,
+            },
+        );
+        if let Some(old) = old {
+            old.conn.close(
+                lifeline_proto::CloseCode::Replaced.code().into(),
+                b"replaced by a newer connection",
+            );
+            self.end_agent_sessions(old.conn_id, now);
+        }
+    }
+
+    /// Records that an agent connection went away; ends its sessions.
+    /// Returns the last heartbeat time to persist, if this connection was
+    /// still the registered one.
+    pub fn unregister_agent(&self, machine_id: &str, conn_id: u64, now: Instant) -> Option<u64> {
+        let removed = {
+            let mut inner = self.lock();
+            match inner.agents.get(machine_id) {
+                Some(e) if e.conn_id == conn_id => inner.agents.remove(machine_id),
+                _ => None,
+            }
+        };
+        self.end_agent_sessions(conn_id, now);
+        removed.map(|e| e.last_heartbeat_unix)
+    }
+
+    /// Notes a heartbeat.
+    pub fn heartbeat(&self, machine_id: &str, conn_id: u64, now: Instant, now_unix: u64) {
+        if let Some(e) = self.lock().agents.get_mut(machine_id)
+            && e.conn_id == conn_id
+        {
+            e.last_heartbeat = now;
+            e.last_heartbeat_unix = now_unix;
+        }
+    }
+
+    /// `Some(last heartbeat, unix)` if the machine is online now.
+    pub fn online(&self, machine_id: &str, now: Instant) -> Option<u64> {
+        let inner = self.lock();
+        let e = inner.agents.get(machine_id)?;
+        (now.saturating_duration_since(e.last_heartbeat) < PRESENCE_TIMEOUT)
+            .then_some(e.last_heartbeat_unix)
+    }
+
+    /// Machines whose agents stopped heartbeating: their connections are
+    /// closed so that they can reconnect cleanly.
+    pub fn reap_silent(&self, now: Instant) -> Vec<String> {
+        let inner = self.lock();
+        let mut silent = Vec::new();
+        for (id, e) in &inner.agents {
+            if now.saturating_duration_since(e.last_heartbeat) >= PRESENCE_TIMEOUT {
+                e.conn.close(0u32.into(), b"no heartbeat");
+                silent.push(id.clone());
+            }
+        }
+        silent
+    }
+
+    /// Online machines with their last heartbeat, for persisting at shutdown.
+    pub fn online_agents(&self) -> Vec<(String, u64)> {
+        self.lock()
+            .agents
+            .iter()
+            .map(|(id, e)| (id.clone(), e.last_heartbeat_unix))
+            .collect()
+    }
+
+    /// Creates a session and sends the offer to the agent. The receiver
+    /// yields the agent's answer (or the timeout, via [`Hub::expire`]).
+    ///
+    /// # Errors
+    /// [`OfferError::Offline`] when the agent is not connected.
+    pub fn offer(
+        &self,
+        mut offer: SessionOffer,
+        machine_id: &str,
+        console_conn_id: u64,
+        console_tx: mpsc::UnboundedSender<RelayToConsole>,
+        now: Instant,
+        timeout: Duration,
+    ) -> Result<(SessionId, Instant, oneshot::Receiver<PairingEvent>), OfferError> {
+        let mut inner = self.lock();
+        let agent = inner
+            .agents
+            .get(machine_id)
+            .filter(|e| now.saturating_duration_since(e.last_heartbeat) < PRESENCE_TIMEOUT)
+            .ok_or(OfferError::Offline)?;
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        offer.session = id;
+        agent
+            .tx
+            .send(RelayToAgent::SessionOffer(offer))
+            .map_err(|_| OfferError::Offline)?;
+        let agent_conn_id = agent.conn_id;
+        let (tx, rx) = oneshot::channel();
+        let pairing = Pairing::offer(id, now, timeout);
+        let deadline = pairing.next_deadline().unwrap_or(now + timeout);
+        inner.sessions.insert(
+            id,
+            SessionEntry {
+                pairing,
+                machine_id: machine_id.to_string(),
+                agent_conn_id,
+                console_conn_id,
+                console_tx,
+                answer: Some(tx),
+                stats: Arc::default(),
+                ended: watch::channel(false).0,
+            },
+        );
+        Ok((id, deadline, rx))
+    }
+
+    /// Feeds an agent's answer.
+    ///
+    /// # Errors
+    /// A second answer to the same offer (a protocol breach). Answers to
+    /// unknown sessions (ended meanwhile) are ignored.
+    pub fn answer(
+        &self,
+        agent_conn_id: u64,
+        session: SessionId,
+        decision: Decision,
+        now: Instant,
+    ) -> Result<(), PairingError> {
+        let mut inner = self.lock();
+        let Some(entry) = inner
+            .sessions
+            .get_mut(&session)
+            .filter(|e| e.agent_conn_id == agent_conn_id)
+        else {
+            return Ok(());
+        };
+        let event = entry.pairing.on_answer(decision, now)?;
+        if let Some(tx) = entry.answer.take() {
+            let _ = tx.send(event.clone());
+        }
+        if matches!(event, PairingEvent::Ended(_)) {
+            Self::remove_session(&mut inner, session);
+        }
+        Ok(())
+    }
+
+    /// Times out an unanswered offer whose deadline has passed.
+    pub fn expire(&self, session: SessionId, now: Instant) -> Option<PairingEvent> {
+        let mut inner = self.lock();
+        let entry = inner.sessions.get_mut(&session)?;
+        let event = entry.pairing.on_tick(now)?;
+        let (machine_id, agent_conn_id) = (entry.machine_id.clone(), entry.agent_conn_id);
+        let agent_tx = inner
+            .agents
+            .get(&machine_id)
+            .filter(|a| a.conn_id == agent_conn_id)
+            .map(|a| a.tx.clone());
+        if let Some(tx) = agent_tx {
+            let _ = tx.send(RelayToAgent::SessionClosed {
+                session,
+                reason: EndReason::Timeout,
+            });
+        }
+        Self::remove_session(&mut inner, session);
+        Some(event)
+    }
+
+    /// Ends a session. The side that did not cause the end is told.
+    pub fn end(&self, session: SessionId, reason: EndReason, now: Instant) {
+        let mut inner = self.lock();
+        let Some(entry) = inner.sessions.get_mut(&session) else {
+            return;
+        };
+        if entry.pairing.end(reason.clone(), now).is_none() {
+            return;
+        }
+        let tell_agent = !matches!(
+            reason,
+            EndReason::AgentClosed | EndReason::UserStopped | EndReason::AgentDisconnected
+        );
+        let tell_console = !matches!(
+            reason,
+            EndReason::ConsoleClosed | EndReason::ConsoleDisconnected
+        );
+        if tell_console {
+            let _ = entry
+                .console_tx
+                .send(RelayToConsole::Event(ConsoleEvent::SessionEnded {
+                    session,
+                    reason: reason.clone(),
+                }));
+        }
+        if let Some(tx) = entry.answer.take() {
+            let _ = tx.send(PairingEvent::Ended(reason.clone()));
+        }
+        let machine_id = entry.machine_id.clone();
+        let agent_conn_id = entry.agent_conn_id;
+        if tell_agent
+            && let Some(agent) = inner
+                .agents
+                .get(&machine_id)
+                .filter(|a| a.conn_id == agent_conn_id)
+        {
+            let _ = agent
+                .tx
+                .send(RelayToAgent::SessionClosed { session, reason });
+        }
+        Self::remove_session(&mut inner, session);
+    }
+
+    /// True if `session` exists and belongs to this agent connection.
+    pub fn agent_owns(&self, agent_conn_id: u64, session: SessionId) -> bool {
+        self.lock()
+            .sessions
+            .get(&session)
+            .is_some_and(|e| e.agent_conn_id == agent_conn_id)
+    }
+
+    /// True if `session` exists and belongs to this console connection.
+    pub fn console_owns(&self, console_conn_id: u64, session: SessionId) -> bool {
+        self.lock()
+            .sessions
+            .get(&session)
+            .is_some_and(|e| e.console_conn_id == console_conn_id)
+    }
+
+    /// Where a console's new stream for `session` should go, if the session
+    /// is active and belongs to that console.
+    pub fn route(&self, console_conn_id: u64, session: SessionId) -> Option<StreamRoute> {
+        let inner = self.lock();
+        let entry = inner.sessions.get(&session)?;
+        if entry.console_conn_id != console_conn_id || !entry.pairing.is_active() {
+            return None;
+        }
+        let agent = inner
+            .agents
+            .get(&entry.machine_id)
+            .filter(|a| a.conn_id == entry.agent_conn_id)?;
+        Some(StreamRoute {
+            agent: agent.conn.clone(),
+            stats: entry.stats.clone(),
+            ended: entry.ended.subscribe(),
+        })
+    }
+
+    /// Ends every session of a console connection that went away.
+    pub fn console_gone(&self, console_conn_id: u64, now: Instant) {
+        let ids: Vec<SessionId> = self
+            .lock()
+            .sessions
+            .iter()
+            .filter(|(_, e)| e.console_conn_id == console_conn_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.end(id, EndReason::ConsoleDisconnected, now);
+        }
+    }
+
+    fn end_agent_sessions(&self, agent_conn_id: u64, now: Instant) {
+        let ids: Vec<SessionId> = self
+            .lock()
+            .sessions
+            .iter()
+            .filter(|(_, e)| e.agent_conn_id == agent_conn_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.end(id, EndReason::AgentDisconnected, now);
+        }
+    }
+
+    fn remove_session(inner: &mut Inner, session: SessionId) {
+        if let Some(entry) = inner.sessions.remove(&session) {
+            let _ = entry.ended.send(true);
+        }
+    }
+
+    /// Number of live sessions (offered or active).
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+}

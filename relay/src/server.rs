@@ -1,0 +1,443 @@
+//! The QUIC endpoint: accepts connections, runs the handshake, and hands
+//! each authenticated connection to its agent or console task.
+
+use crate::{
+    agent_conn, auth, console_conn, datadir::DataDir, hub::Hub, store::StoreError,
+    store::StoreHandle,
+};
+use lifeline_net::{StreamError, framed::read_frame, tls, unix_micros, unix_secs};
+use lifeline_proto::{
+    CloseCode, Credential, ErrorCode, Hello, Identity, MAX_FRAME_LEN, PeerKind, Role, Welcome,
+    handshake::{HandshakeError, ServerHandshake},
+};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+/// How long a client has to send its `Hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Lifetime of a console login token.
+pub const TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// State shared by every connection task.
+pub struct Ctx {
+    pub store: StoreHandle,
+    pub hub: Hub,
+    pub limiter: Mutex<auth::RateLimiter>,
+}
+
+/// How a connection task ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// The peer broke the protocol: close with [`CloseCode::Protocol`].
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The connection or a stream failed underneath.
+    #[error("connection lost: {0}")]
+    Lost(String),
+    /// The store failed; the peer is told "internal error".
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<StreamError> for ConnError {
+    fn from(e: StreamError) -> Self {
+        if e.is_protocol() {
+            ConnError::Protocol(e.to_string())
+        } else {
+            ConnError::Lost(e.to_string())
+        }
+    }
+}
+
+impl From<HandshakeError> for ConnError {
+    fn from(e: HandshakeError) -> Self {
+        ConnError::Protocol(e.to_string())
+    }
+}
+
+/// A running relay.
+pub struct Relay {
+    pub ctx: Arc<Ctx>,
+    pub endpoint: quinn::Endpoint,
+}
+
+impl Relay {
+    /// Binds the endpoint using the data dir's certificate, key and store.
+    ///
+    /// # Errors
+    /// Data dir, TLS or socket errors.
+    pub fn bind(data: &DataDir, listen: SocketAddr) -> anyhow::Result<Self> {
+        tls::install_provider();
+        let server = tls::server_config(data.cert()?, data.key()?)?;
+        let socket = std::net::UdpSocket::bind(listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let endpoint = quinn::Endpoint::new(
+            tls::endpoint_config(&data.reset_secret()?),
+            Some(server),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )?;
+        let store = StoreHandle::spawn(Box::new(data.open_store()?))?;
+        Ok(Self {
+            ctx: Arc::new(Ctx {
+                store,
+                hub: Hub::new(),
+                limiter: Mutex::new(auth::RateLimiter::default()),
+            }),
+            endpoint,
+        })
+    }
+
+    /// The address actually bound.
+    ///
+    /// # Errors
+    /// If the socket has no address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then closes every connection with
+    /// [`CloseCode::Shutdown`] and persists presence.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let reaper = tokio::spawn(reap(self.ctx.clone()));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                incoming = self.endpoint.accept() => {
+                    let Some(incoming) = incoming else { break };
+                    tokio::spawn(handle_incoming(self.ctx.clone(), incoming));
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        reaper.abort();
+        info!("shutting down");
+        self.endpoint
+            .close(CloseCode::Shutdown.code().into(), b"relay shutting down");
+        for (id, seen) in self.ctx.hub.online_agents() {
+            let _ = self
+                .ctx
+                .store
+                .call(move |s| s.set_last_seen(&id, seen))
+                .await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+    }
+}
+
+async fn reap(ctx: Arc<Ctx>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        for id in ctx.hub.reap_silent(Instant::now()) {
+            info!(machine = %id, "agent silent for 30 s; dropping its connection");
+        }
+        if let Ok(mut l) = ctx.limiter.lock() {
+            l.prune(Instant::now());
+        }
+    }
+}
+
+async fn handle_incoming(ctx: Arc<Ctx>, incoming: quinn::Incoming) {
+    let peer = incoming.remote_address();
+    let conn = match incoming.await {
+        Ok(conn) => conn,
+        Err(e) => {
+            debug!(%peer, "handshake failed: {e}");
+            return;
+        }
+    };
+    let span = info_span!("conn", %peer);
+    let result = run_connection(ctx, conn.clone())
+        .instrument(span.clone())
+        .await;
+    let _guard = span.enter();
+    match result {
+        Ok(()) => {}
+        Err(ConnError::Protocol(msg)) => {
+            warn!("closing connection: {msg}");
+            let reason: Vec<u8> = msg.bytes().take(200).collect();
+            conn.close(CloseCode::Protocol.code().into(), &reason);
+        }
+        Err(ConnError::Lost(msg)) => debug!("connection ended: {msg}"),
+        Err(ConnError::Store(e)) => {
+            warn!("store failure: {e}");
+            conn.close(CloseCode::Shutdown.code().into(), b"internal error");
+        }
+    }
+}
+
+/// Who a handshake authenticated.
+pub enum Peer {
+    Person {
+        user_id: i64,
+        name: String,
+        role: Role,
+    },
+    Machine {
+        machine_id: String,
+    },
+    Enrolling {
+        token_hash: [u8; 32],
+    },
+}
+
+async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), ConnError> {
+    let (mut send, mut recv) = match tokio::time::timeout(HELLO_TIMEOUT, conn.accept_bi()).await {
+        Ok(Ok(streams)) => streams,
+        Ok(Err(e)) => return Err(ConnError::Lost(e.to_string())),
+        Err(_) => return Err(ConnError::Protocol("no control stream within 10 s".into())),
+    };
+    let mut machine = ServerHandshake::new();
+    let frame =
+        match tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut recv, MAX_FRAME_LEN)).await {
+            Ok(frame) => frame?,
+            Err(_) => return Err(ConnError::Protocol("no hello within 10 s".into())),
+        };
+    let Some(payload) = frame else {
+        return Err(ConnError::Protocol(
+            "control stream ended before hello".into(),
+        ));
+    };
+    let mut framed = (payload.len() as u32).to_be_bytes().to_vec();
+    framed.extend_from_slice(&payload);
+    let hello = match machine.on_bytes(&framed) {
+        Ok(Some(hello)) => hello,
+        Ok(None) => return Err(ConnError::Protocol("incomplete hello".into())),
+        Err(HandshakeError::UnsupportedVersion { ours, theirs }) => {
+            let msg = format!(
+                "unsupported protocol version: the relay speaks {ours:?}, this client speaks {theirs:?}"
+            );
+            refuse(
+                &conn,
+                &mut send,
+                &mut machine,
+                ErrorCode::UnsupportedVersion,
+                &msg,
+            )
+            .await;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let peer_addr = conn.remote_address();
+    let (peer, token) = match authenticate(&ctx, &hello, peer_addr).await? {
+        Ok(ok) => ok,
+        Err((code, msg)) => {
+            refuse(&conn, &mut send, &mut machine, code, &msg).await;
+            return Ok(());
+        }
+    };
+    let identity = match &peer {
+        Peer::Person { name, role, .. } => Identity::Person {
+            user: name.clone(),
+            role: *role,
+            token: token
+                .as_ref()
+                .map(|(t, _)| lifeline_proto::Secret::new(t.clone())),
+            token_expires_unix: token.as_ref().map_or(0, |(_, exp)| *exp),
+        },
+        Peer::Machine { machine_id } => Identity::Machine {
+            machine_id: machine_id.clone(),
+        },
+        Peer::Enrolling { .. } => Identity::Enrolling,
+    };
+    let welcome = machine.welcome(Welcome {
+        protocol_version: 0,
+        server_time_us: unix_micros(),
+        identity,
+    })?;
+    send.write_all(&welcome)
+        .await
+        .map_err(|e| ConnError::Lost(e.to_string()))?;
+    match peer {
+        Peer::Person {
+            user_id,
+            name,
+            role,
+        } => {
+            let span = info_span!("console", user = %name);
+            console_conn::serve(
+                ctx,
+                conn,
+                send,
+                recv,
+                console_conn::Person {
+                    user_id,
+                    name,
+                    role,
+                },
+            )
+            .instrument(span)
+            .await
+        }
+        Peer::Machine { machine_id } => {
+            let span = info_span!("agent", machine = %machine_id);
+            agent_conn::serve(ctx, conn, send, recv, machine_id)
+                .instrument(span)
+                .await
+        }
+        Peer::Enrolling { token_hash } => {
+            agent_conn::enroll(ctx, conn, send, recv, token_hash).await
+        }
+    }
+}
+
+async fn refuse(
+    conn: &quinn::Connection,
+    send: &mut quinn::SendStream,
+    machine: &mut ServerHandshake,
+    code: ErrorCode,
+    msg: &str,
+) {
+    info!(?code, "refused: {msg}");
+    let bytes = machine.refuse(code, msg);
+    let _ = send.write_all(&bytes).await;
+    let _ = send.finish();
+    // Give the client a moment to read the reason before the connection goes.
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;
+    conn.close(CloseCode::Refused.code().into(), b"refused");
+}
+
+type AuthResult = Result<(Peer, Option<(String, u64)>), (ErrorCode, String)>;
+
+async fn authenticate(ctx: &Ctx, hello: &Hello, addr: SocketAddr) -> Result<AuthResult, ConnError> {
+    match (&hello.credential, hello.kind) {
+        (Credential::Password { user, password }, PeerKind::Console) => {
+            login(ctx, user, password.expose(), addr).await
+        }
+        (Credential::SessionToken(token), PeerKind::Console) => {
+            let hash = auth::token_hash(token.expose());
+            let now = unix_secs();
+            Ok(
+                match ctx.store.call(move |s| s.user_by_token(&hash, now)).await? {
+                    Some((u, _)) => Ok((
+                        Peer::Person {
+                            user_id: u.id,
+                            name: u.name,
+                            role: u.role,
+                        },
+                        None,
+                    )),
+                    None => Err((
+                        ErrorCode::BadCredentials,
+                        "session expired or revoked; run `lifeline login` again".into(),
+                    )),
+                },
+            )
+        }
+        (Credential::Machine { machine_id, secret }, PeerKind::Agent) => {
+            let id = machine_id.clone();
+            let hash = auth::token_hash(secret.expose());
+            let rec = ctx.store.call(move |s| s.machine(&id)).await?;
+            Ok(match rec {
+                Some(m) if !m.revoked && auth::hashes_equal(&m.credential_hash, &hash) => {
+                    Ok((Peer::Machine { machine_id: m.id }, None))
+                }
+                _ => Err((
+                    ErrorCode::MachineUnknown,
+                    "machine credential invalid or revoked; enroll this machine again".into(),
+                )),
+            })
+        }
+        (Credential::EnrollToken(token), PeerKind::Agent) => {
+            let hash = auth::token_hash(token.expose());
+            let now = unix_secs();
+            Ok(
+                if ctx
+                    .store
+                    .call(move |s| s.enroll_token_valid(&hash, now))
+                    .await?
+                {
+                    Ok((Peer::Enrolling { token_hash: hash }, None))
+                } else {
+                    Err((
+                        ErrorCode::EnrollTokenInvalid,
+                        "enrollment token invalid or expired".into(),
+                    ))
+                },
+            )
+        }
+        _ => Err(ConnError::Protocol(
+            "credential does not fit the peer kind".into(),
+        )),
+    }
+}
+
+async fn login(
+    ctx: &Ctx,
+    user: &str,
+    password: &str,
+    addr: SocketAddr,
+) -> Result<AuthResult, ConnError> {
+    let user_key = format!("user:{}", user.to_lowercase());
+    let ip_key = format!("ip:{}", addr.ip());
+    let now = Instant::now();
+    let locked = ctx.limiter.lock().ok().and_then(|mut l| {
+        l.locked_for(&user_key, now)
+            .into_iter()
+            .chain(l.locked_for(&ip_key, now))
+            .max()
+    });
+    if let Some(wait) = locked {
+        warn!(user, "login refused: too many failed attempts");
+        return Ok(Err((
+            ErrorCode::RateLimited,
+            format!(
+                "too many failed logins; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+        )));
+    }
+    let name = user.to_string();
+    let record = ctx.store.call(move |s| s.user_by_name(&name)).await?;
+    let stored = record.as_ref().filter(|u| !u.disabled).map_or_else(
+        || auth::dummy_hash().to_string(),
+        |u| u.password_hash.clone(),
+    );
+    let pw = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &stored))
+        .await
+        .unwrap_or(false);
+    match record.filter(|u| ok && !u.disabled) {
+        Some(u) => {
+            if let Ok(mut l) = ctx.limiter.lock() {
+                l.record_success(&user_key);
+            }
+            let token = auth::new_token("lls_");
+            let hash = auth::token_hash(&token);
+            let now_unix = unix_secs();
+            let expires = now_unix + TOKEN_TTL.as_secs();
+            let uid = u.id;
+            ctx.store
+                .call(move |s| s.insert_auth_token(&hash, uid, now_unix, expires))
+                .await?;
+            info!(user = %u.name, role = %u.role, "login");
+            Ok(Ok((
+                Peer::Person {
+                    user_id: u.id,
+                    name: u.name,
+                    role: u.role,
+                },
+                Some((token, expires)),
+            )))
+        }
+        None => {
+            if let Ok(mut l) = ctx.limiter.lock() {
+                l.record_failure(&user_key, now);
+                l.record_failure(&ip_key, now);
+            }
+            warn!(user, "failed login");
+            Ok(Err((
+                ErrorCode::BadCredentials,
+                "invalid user or password".into(),
+            )))
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The relay's persistent state behind one trait, one implementation per
+//! engine. Every call is synchronous; the async relay reaches the store
+//! through [`StoreHandle`], a thread that owns it.
+
+mod handle;
+mod sqlite;
+
+pub use handle::StoreHandle;
+pub use sqlite::SqliteStore;
+
+use lifeline_proto::{MachineInfo, Role};
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database engine failed.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A unique name is already taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The database was written by a newer relay.
+    #[error("database schema version {found} is newer than this relay understands ({known})")]
+    TooNew { found: i64, known: i64 },
+    /// The store thread is gone (relay shutting down).
+    #[error("store is shut down")]
+    Gone,
+}
+
+/// A person who can log in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// An enrolled machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineRecord {
+    pub id: String,
+    pub info: MachineInfo,
+    pub group: Option<String>,
+    pub credential_hash: [u8; 32],
+    pub enrolled_unix: u64,
+    pub last_seen_unix: Option<u64>,
+    pub revoked: bool,
+}
+
+/// A new enrollment token, stored by hash only.
+#[derive(Clone, Debug)]
+pub struct NewEnrollToken {
+    pub hash: [u8; 32],
+    pub group: Option<String>,
+    pub created_by: i64,
+    pub created_unix: u64,
+    pub expires_unix: u64,
+    pub max_uses: Option<u32>,
+}
+
+/// Everything the relay persists. One implementation per engine.
+pub trait Store: Send {
+    /// Adds a person.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the name is taken (case-insensitive).
+    fn add_user(
+        &mut self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        now_unix: u64,
+    ) -> Result<i64, StoreError>;
+
+    /// Looks a person up by name (case-insensitive).
+    fn user_by_name(&mut self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Every person, by name.
+    fn list_users(&mut self) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Remembers a login session token by hash.
+    fn insert_auth_token(
+        &mut self,
+        hash: &[u8; 32],
+        user_id: i64,
+        now_unix: u64,
+        expires_unix: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The person behind a valid, unexpired, unrevoked token.
+    fn user_by_token(
+        &mut self,
+        hash: &[u8; 32],
+        now_unix: u64,
+    ) -> Result<Option<(UserRecord, u64)>, StoreError>;
+
+    /// Revokes a login token.
+    fn revoke_auth_token(&mut self, hash: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// Stores a new enrollment token.
+    fn add_enroll_token(&mut self, token: &NewEnrollToken) -> Result<(), StoreError>;
+
+    /// Is this enrollment token usable right now? Does not consume it.
+    fn enroll_token_valid(&mut self, hash: &[u8; 32], now_unix: u64) -> Result<bool, StoreError>;
+
+    /// Atomically consumes one use of the token and records the machine.
+    /// Returns `None`, storing nothing, if the token is not usable.
+    fn enroll(
+        &mut self,
+        token_hash: &[u8; 32],
+        machine_id: &str,
+        credential_hash: &[u8; 32],
+        info: &MachineInfo,
+        now_unix: u64,
+    ) -> Result<Option<MachineRecord>, StoreError>;
+
+    /// One machine by id.
+    fn machine(&mut self, id: &str) -> Result<Option<MachineRecord>, StoreError>;
+
+    /// Every machine, by hostname.
+    fn list_machines(&mut self) -> Result<Vec<MachineRecord>, StoreError>;
+
+    /// Records what the agent reported about its machine on connect.
+    fn update_machine_info(
+        &mut self,
+        id: &str,
+        info: &MachineInfo,
+        now_unix: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Records when an agent was last heard from.
+    fn set_last_seen(&mut self, id: &str, unix: u64) -> Result<(), StoreError>;
+}

@@ -1,0 +1,452 @@
+//! SQLite store: one file in the data dir, WAL journal, versioned migrations.
+
+use super::{MachineRecord, NewEnrollToken, Store, StoreError, UserRecord};
+use lifeline_proto::{MachineInfo, Role};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::{path::Path, time::Duration};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many ran. Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: people, login tokens, enrollment tokens, machines.
+    r"
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'technician', 'auditor')),
+        password_hash TEXT NOT NULL,
+        created_unix  INTEGER NOT NULL,
+        disabled      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE auth_tokens (
+        hash          BLOB PRIMARY KEY,
+        user_id       INTEGER NOT NULL REFERENCES users(id),
+        created_unix  INTEGER NOT NULL,
+        expires_unix  INTEGER NOT NULL,
+        revoked       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE enroll_tokens (
+        hash          BLOB PRIMARY KEY,
+        grp           TEXT,
+        created_by    INTEGER NOT NULL REFERENCES users(id),
+        created_unix  INTEGER NOT NULL,
+        expires_unix  INTEGER NOT NULL,
+        max_uses      INTEGER,
+        uses          INTEGER NOT NULL DEFAULT 0,
+        revoked       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE machines (
+        id              TEXT PRIMARY KEY,
+        hostname        TEXT NOT NULL,
+        os              TEXT NOT NULL,
+        arch            TEXT NOT NULL,
+        agent_version   TEXT NOT NULL,
+        grp             TEXT,
+        credential_hash BLOB NOT NULL,
+        enrolled_unix   INTEGER NOT NULL,
+        last_seen_unix  INTEGER,
+        revoked         INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX machines_hostname ON machines(hostname COLLATE NOCASE);
+    ",
+];
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// # Errors
+    /// Engine errors, or a schema newer than this build knows.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory store, for tests.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Self { conn })
+    }
+
+    /// The schema version after migration.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    let role: String = row.get(2)?;
+    Ok(UserRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        // The CHECK constraint keeps other values out.
+        role: Role::parse(&role).unwrap_or(Role::Auditor),
+        password_hash: row.get(3)?,
+        disabled: row.get(4)?,
+    })
+}
+
+const MACHINE_COLUMNS: &str = "id, hostname, os, arch, agent_version, grp, credential_hash, \
+                               enrolled_unix, last_seen_unix, revoked";
+
+fn machine_from_row(row: &Row<'_>) -> rusqlite::Result<MachineRecord> {
+    let hash: Vec<u8> = row.get(6)?;
+    let mut credential_hash = [0u8; 32];
+    if hash.len() == 32 {
+        credential_hash.copy_from_slice(&hash);
+    }
+    Ok(MachineRecord {
+        id: row.get(0)?,
+        info: MachineInfo {
+            hostname: row.get(1)?,
+            os: row.get(2)?,
+            arch: row.get(3)?,
+            agent_version: row.get(4)?,
+        },
+        group: row.get(5)?,
+        credential_hash,
+        enrolled_unix: row.get::<_, i64>(7)? as u64,
+        last_seen_unix: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+        revoked: row.get(9)?,
+    })
+}
+
+const TOKEN_USABLE: &str =
+    "revoked = 0 AND expires_unix > ?2 AND (max_uses IS NULL OR uses < max_uses)";
+
+impl Store for SqliteStore {
+    fn add_user(
+        &mut self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        now_unix: u64,
+    ) -> Result<i64, StoreError> {
+        let res = self.conn.execute(
+            "INSERT INTO users (name, role, password_hash, created_unix) VALUES (?1, ?2, ?3, ?4)",
+            params![name, role.as_str(), password_hash, now_unix as i64],
+        );
+        match res {
+            Ok(_) => Ok(self.conn.last_insert_rowid()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::Conflict(format!("user {name:?}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn user_by_name(&mut self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, name, role, password_hash, disabled FROM users WHERE name = ?1",
+                [name],
+                user_from_row,
+            )
+            .optional()?)
+    }
+
+    fn list_users(&mut self) -> Result<Vec<UserRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, role, password_hash, disabled FROM users ORDER BY name")?;
+        let rows = stmt.query_map([], user_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_auth_token(
+        &mut self,
+        hash: &[u8; 32],
+        user_id: i64,
+        now_unix: u64,
+        expires_unix: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO auth_tokens (hash, user_id, created_unix, expires_unix) VALUES (?1, ?2, ?3, ?4)",
+            params![&hash[..], user_id, now_unix as i64, expires_unix as i64],
+        )?;
+        Ok(())
+    }
+
+    fn user_by_token(
+        &mut self,
+        hash: &[u8; 32],
+        now_unix: u64,
+    ) -> Result<Option<(UserRecord, u64)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT u.id, u.name, u.role, u.password_hash, u.disabled, t.expires_unix
+                 FROM auth_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.hash = ?1 AND t.revoked = 0 AND t.expires_unix > ?2 AND u.disabled = 0",
+                params![&hash[..], now_unix as i64],
+                |row| Ok((user_from_row(row)?, row.get::<_, i64>(5)? as u64)),
+            )
+            .optional()?)
+    }
+
+    fn revoke_auth_token(&mut self, hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE auth_tokens SET revoked = 1 WHERE hash = ?1",
+            [&hash[..]],
+        )?;
+        Ok(())
+    }
+
+    fn add_enroll_token(&mut self, t: &NewEnrollToken) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO enroll_tokens (hash, grp, created_by, created_unix, expires_unix, max_uses)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                &t.hash[..],
+                t.group,
+                t.created_by,
+                t.created_unix as i64,
+                t.expires_unix as i64,
+                t.max_uses
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn enroll_token_valid(&mut self, hash: &[u8; 32], now_unix: u64) -> Result<bool, StoreError> {
+        let sql = format!("SELECT 1 FROM enroll_tokens WHERE hash = ?1 AND {TOKEN_USABLE}");
+        Ok(self
+            .conn
+            .query_row(&sql, params![&hash[..], now_unix as i64], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn enroll(
+        &mut self,
+        token_hash: &[u8; 32],
+        machine_id: &str,
+        credential_hash: &[u8; 32],
+        info: &MachineInfo,
+        now_unix: u64,
+    ) -> Result<Option<MachineRecord>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let sql = format!(
+            "UPDATE enroll_tokens SET uses = uses + 1 WHERE hash = ?1 AND {TOKEN_USABLE} RETURNING grp"
+        );
+        let group: Option<Option<String>> = tx
+            .query_row(&sql, params![&token_hash[..], now_unix as i64], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(group) = group else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT INTO machines (id, hostname, os, arch, agent_version, grp, credential_hash, enrolled_unix, last_seen_unix)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![
+                machine_id,
+                info.hostname,
+                info.os,
+                info.arch,
+                info.agent_version,
+                group,
+                &credential_hash[..],
+                now_unix as i64
+            ],
+        )?;
+        tx.commit()?;
+        self.machine(machine_id)
+    }
+
+    fn machine(&mut self, id: &str) -> Result<Option<MachineRecord>, StoreError> {
+        let sql = format!("SELECT {MACHINE_COLUMNS} FROM machines WHERE id = ?1");
+        Ok(self
+            .conn
+            .query_row(&sql, [id], machine_from_row)
+            .optional()?)
+    }
+
+    fn list_machines(&mut self) -> Result<Vec<MachineRecord>, StoreError> {
+        let sql =
+            format!("SELECT {MACHINE_COLUMNS} FROM machines ORDER BY hostname COLLATE NOCASE, id");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], machine_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn update_machine_info(
+        &mut self,
+        id: &str,
+        info: &MachineInfo,
+        now_unix: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE machines SET hostname = ?2, os = ?3, arch = ?4, agent_version = ?5, last_seen_unix = ?6
+             WHERE id = ?1",
+            params![
+                id,
+                info.hostname,
+                info.os,
+                info.arch,
+                info.agent_version,
+                now_unix as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_last_seen(&mut self, id: &str, unix: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE machines SET last_seen_unix = ?2 WHERE id = ?1",
+            params![id, unix as i64],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(host: &str) -> MachineInfo {
+        MachineInfo {
+            hostname: host.into(),
+            os: "Debian 12".into(),
+            arch: "x86_64".into(),
+            agent_version: "0.1.0".into(),
+        }
+    }
+
+    fn token(store: &mut SqliteStore, max_uses: Option<u32>, expires: u64) -> [u8; 32] {
+        let uid = store.add_user("root", Role::Admin, "h", 0).unwrap_or(1);
+        let hash = [7u8; 32];
+        store
+            .add_enroll_token(&NewEnrollToken {
+                hash,
+                group: Some("finance".into()),
+                created_by: uid,
+                created_unix: 0,
+                expires_unix: expires,
+                max_uses,
+            })
+            .unwrap();
+        hash
+    }
+
+    #[test]
+    fn migrations_run_once_and_record_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(s);
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn user_names_are_unique_regardless_of_case() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        s.add_user("Alice", Role::Technician, "h", 1).unwrap();
+        assert!(matches!(
+            s.add_user("alice", Role::Admin, "h", 1),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            s.user_by_name("ALICE").unwrap().unwrap().role,
+            Role::Technician
+        );
+    }
+
+    #[test]
+    fn tokens_expire_and_revoke() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let uid = s.add_user("bob", Role::Auditor, "h", 1).unwrap();
+        s.insert_auth_token(&[1; 32], uid, 10, 100).unwrap();
+        assert!(s.user_by_token(&[1; 32], 50).unwrap().is_some());
+        assert!(s.user_by_token(&[1; 32], 100).unwrap().is_none());
+        s.revoke_auth_token(&[1; 32]).unwrap();
+        assert!(s.user_by_token(&[1; 32], 50).unwrap().is_none());
+    }
+
+    #[test]
+    fn enrollment_consumes_a_use_and_stores_the_group() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let t = token(&mut s, Some(1), 1000);
+        let m = s
+            .enroll(&t, "m1", &[9; 32], &info("pc-1"), 5)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.group.as_deref(), Some("finance"));
+        assert_eq!(m.credential_hash, [9; 32]);
+        // Used up: the second enrollment stores nothing.
+        assert!(
+            s.enroll(&t, "m2", &[9; 32], &info("pc-2"), 6)
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.machine("m2").unwrap().is_none());
+        assert_eq!(s.list_machines().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn expired_token_enrolls_nothing() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let t = token(&mut s, None, 100);
+        assert!(!s.enroll_token_valid(&t, 100).unwrap());
+        assert!(
+            s.enroll(&t, "m1", &[9; 32], &info("pc-1"), 100)
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.list_machines().unwrap().is_empty());
+    }
+}
