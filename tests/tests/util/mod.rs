@@ -1,0 +1,287 @@
+//! Shared harness for end-to-end tests: real binaries, temp dirs, loopback.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    net::UdpSocket,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Where cargo put the workspace binaries (target/debug or target/release).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the tests",
+        path.display()
+    );
+    path
+}
+
+/// A free UDP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The output of a finished command, as text.
+#[derive(Debug)]
+pub struct Out {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Self {
+        Self {
+            ok: o.status.success(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// A running child process, killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: &'static str,
+}
+
+impl Proc {
+    /// SIGKILL, like a crash or a pulled plug.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, an orderly stop; waits up to 5 s.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One Lifeline installation in a temp dir: relay data, a console config,
+/// and agent dirs.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub fingerprint: String,
+    pub relay: Option<Proc>,
+}
+
+impl World {
+    /// `lifeline-relay init` in a fresh temp dir.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut w = Self {
+            dir,
+            port: free_port(),
+            fingerprint: String::new(),
+            relay: None,
+        };
+        let out = w.relay_cmd(&["init"]);
+        assert!(out.ok, "init failed: {}", out.stderr);
+        w.fingerprint = out
+            .stdout
+            .trim()
+            .strip_prefix("fingerprint: ")
+            .expect("fingerprint line")
+            .to_string();
+        w
+    }
+
+    pub fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `lifeline-relay ARGS --data-dir …`.
+    pub fn relay_cmd(&self, args: &[&str]) -> Out {
+        self.relay_cmd_env(args, &[])
+    }
+
+    pub fn relay_cmd_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut c = Command::new(bin("lifeline-relay"));
+        c.args(args).arg("--data-dir").arg(self.path("relay"));
+        c.env_remove("LIFELINE_PASSWORD");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("run lifeline-relay").into()
+    }
+
+    /// Adds a person with a password.
+    pub fn add_user(&self, name: &str, role: &str, password: &str) {
+        let out = self.relay_cmd_env(
+            &["user", "add", name, "--role", role],
+            &[("LIFELINE_PASSWORD", password)],
+        );
+        assert!(out.ok, "user add failed: {}", out.stderr);
+    }
+
+    /// Starts `lifeline-relay serve` and waits until it listens.
+    pub fn start_relay(&mut self) {
+        let mut child = Command::new(bin("lifeline-relay"))
+            .args(["serve", "--listen", &self.addr(), "--data-dir"])
+            .arg(self.path("relay"))
+            .env("LIFELINE_LOG", "debug,quinn=warn,rustls=warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(self.path("relay.log")).expect("log"))
+            .spawn()
+            .expect("spawn relay");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(
+            line.contains("listening on"),
+            "relay did not start: {line:?}"
+        );
+        // Keep draining stdout so the relay never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        self.relay = Some(Proc {
+            child,
+            name: "relay",
+        });
+    }
+
+    /// Runs `lifeline ARGS` as the console user whose config dir is `who`.
+    pub fn console(&self, who: &str, args: &[&str], password: Option<&str>) -> Out {
+        let mut c = Command::new(bin("lifeline"));
+        c.args(args)
+            .env("LIFELINE_CONFIG_DIR", self.path(&format!("console-{who}")))
+            .env_remove("LIFELINE_PASSWORD")
+            .stdin(Stdio::null());
+        if let Some(p) = password {
+            c.env("LIFELINE_PASSWORD", p);
+        }
+        c.output().expect("run lifeline").into()
+    }
+
+    /// Logs `user` in; panics on failure.
+    pub fn login(&self, user: &str, password: &str) {
+        let out = self.console(
+            user,
+            &[
+                "login",
+                "--relay",
+                &self.addr(),
+                "--fingerprint",
+                &self.fingerprint,
+                "--user",
+                user,
+            ],
+            Some(password),
+        );
+        assert!(out.ok, "login failed: {}", out.stderr);
+    }
+
+    /// Creates an enrollment token as `admin`.
+    pub fn token(&self, admin: &str, extra: &[&str]) -> String {
+        let mut args = vec!["enroll-token", "create"];
+        args.extend_from_slice(extra);
+        let out = self.console(admin, &args, None);
+        assert!(out.ok, "token create failed: {}", out.stderr);
+        out.stdout.trim().to_string()
+    }
+
+    /// Runs `lifeline-agent ARGS` with the agent dir `name`.
+    pub fn agent_cmd(&self, name: &str, args: &[&str]) -> Out {
+        Command::new(bin("lifeline-agent"))
+            .args(args)
+            .env("LIFELINE_AGENT_DIR", self.path(&format!("agent-{name}")))
+            .env("LIFELINE_HOSTNAME", name)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lifeline-agent")
+            .into()
+    }
+
+    /// Enrolls agent `name` with `token`.
+    pub fn enroll(&self, name: &str, token: &str) -> Out {
+        self.agent_cmd(
+            name,
+            &[
+                "enroll",
+                "--relay",
+                &self.addr(),
+                "--fingerprint",
+                &self.fingerprint,
+                "--token",
+                token,
+            ],
+        )
+    }
+
+    /// Starts `lifeline-agent run` for agent `name`.
+    pub fn start_agent(&self, name: &str) -> Proc {
+        let child = Command::new(bin("lifeline-agent"))
+            .args(["run", "--heartbeat-secs", "1", "--max-backoff-secs", "2"])
+            .env("LIFELINE_AGENT_DIR", self.path(&format!("agent-{name}")))
+            .env("LIFELINE_HOSTNAME", name)
+            .env("LIFELINE_LOG", "debug,quinn=warn,rustls=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.path(&format!("agent-{name}.log"))).expect("log"))
+            .spawn()
+            .expect("spawn agent");
+        Proc {
+            child,
+            name: "agent",
+        }
+    }
+
+    /// `lifeline machines --json` as `who`.
+    pub fn machines(&self, who: &str) -> Vec<serde_json::Value> {
+        let out = self.console(who, &["machines", "--json"], None);
+        assert!(out.ok, "machines failed: {}", out.stderr);
+        serde_json::from_str::<Vec<serde_json::Value>>(&out.stdout).expect("machines json")
+    }
+
+    /// Polls until machine `hostname` has `online == want`, up to `limit`.
+    /// Returns how long it took.
+    pub fn wait_online(&self, who: &str, hostname: &str, want: bool, limit: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            let rows = self.machines(who);
+            let online = rows
+                .iter()
+                .find(|m| m["hostname"] == hostname)
+                .is_some_and(|m| m["online"] == true);
+            if online == want {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{hostname} still online={online} after {limit:?}; machines: {rows:?}\nrelay log:\n{}",
+                std::fs::read_to_string(self.path("relay.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
