@@ -1,6 +1,8 @@
 //! Property tests: every message survives encode → decode, and arbitrary or
 //! truncated bytes never panic and never allocate past the frame maximum.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use lifeline_proto::*;
 use proptest::prelude::*;
 
@@ -267,14 +269,9 @@ proptest! {
         let _ = decode_message::<StreamHeader>(&bytes);
         let mut d = FrameDecoder::new(256);
         d.push(&bytes);
-        loop {
-            match d.next_frame() {
-                Ok(Some(frame)) => {
-                    prop_assert!(frame.len() <= 256);
-                    let _ = decode_message::<Hello>(&frame);
-                }
-                Ok(None) | Err(_) => break,
-            }
+        while let Ok(Some(frame)) = d.next_frame() {
+            prop_assert!(frame.len() <= 256);
+            let _ = decode_message::<Hello>(&frame);
         }
         let mut hs = handshake::ServerHandshake::new();
         let _ = hs.on_bytes(&bytes);

@@ -71,8 +71,11 @@ pub fn hashes_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
         == 0
 }
 
-/// Failed attempts allowed inside [`WINDOW`] before a key is locked.
+/// Failed attempts per user name allowed inside [`WINDOW`] before it is locked.
 pub const FREE_FAILURES: usize = 5;
+/// Failed attempts per client address before it is locked: higher, since a
+/// whole office may share one address behind NAT.
+pub const FREE_FAILURES_PER_ADDRESS: usize = 20;
 /// How far back failures count.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 const BASE_LOCK: Duration = Duration::from_secs(30);
@@ -86,14 +89,15 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// How long `key` must still wait, if it is locked.
-    pub fn locked_for(&mut self, key: &str, now: Instant) -> Option<Duration> {
+    /// How long `key` must still wait, if it has failed more than `free`
+    /// times recently.
+    pub fn locked_for(&mut self, key: &str, free: usize, now: Instant) -> Option<Duration> {
         let times = self.failures.get_mut(key)?;
         times.retain(|t| now.saturating_duration_since(*t) < WINDOW);
-        if times.len() < FREE_FAILURES {
+        if times.len() < free {
             return None;
         }
-        let excess = (times.len() - FREE_FAILURES).min(10) as u32;
+        let excess = (times.len() - free).min(10) as u32;
         let lock = (BASE_LOCK * 2u32.pow(excess)).min(MAX_LOCK);
         let last = *times.last()?;
         let until = last + lock;
@@ -149,21 +153,21 @@ mod tests {
         let mut rl = RateLimiter::default();
         let t0 = Instant::now();
         for i in 0..FREE_FAILURES {
-            assert_eq!(rl.locked_for("user:bob", t0), None, "attempt {i}");
+            assert_eq!(rl.locked_for("user:bob", FREE_FAILURES, t0), None, "attempt {i}");
             rl.record_failure("user:bob", t0);
         }
-        assert_eq!(rl.locked_for("user:bob", t0), Some(Duration::from_secs(30)));
+        assert_eq!(rl.locked_for("user:bob", FREE_FAILURES, t0), Some(Duration::from_secs(30)));
         assert_eq!(
-            rl.locked_for("user:bob", t0 + Duration::from_secs(31)),
+            rl.locked_for("user:bob", FREE_FAILURES, t0 + Duration::from_secs(31)),
             None
         );
         rl.record_failure("user:bob", t0 + Duration::from_secs(31));
         assert_eq!(
-            rl.locked_for("user:bob", t0 + Duration::from_secs(31)),
+            rl.locked_for("user:bob", FREE_FAILURES, t0 + Duration::from_secs(31)),
             Some(Duration::from_secs(60))
         );
         rl.record_success("user:bob");
-        assert_eq!(rl.locked_for("user:bob", t0), None);
+        assert_eq!(rl.locked_for("user:bob", FREE_FAILURES, t0), None);
     }
 
     #[test]

@@ -380,9 +380,9 @@ async fn login(
     let ip_key = format!("ip:{}", addr.ip());
     let now = Instant::now();
     let locked = ctx.limiter.lock().ok().and_then(|mut l| {
-        l.locked_for(&user_key, now)
+        l.locked_for(&user_key, auth::FREE_FAILURES, now)
             .into_iter()
-            .chain(l.locked_for(&ip_key, now))
+            .chain(l.locked_for(&ip_key, auth::FREE_FAILURES_PER_ADDRESS, now))
             .max()
     });
     if let Some(wait) = locked {

@@ -1,1 +1,7 @@
+//! Benchmarks and load generators for Lifeline, run by `lifeline-bench`.
+//!
+//! Everything here drives the real components in-process on 127.0.0.1: a
+//! real relay (QUIC, store on disk), real agents and real console clients.
 
+pub mod bench_ping;
+pub mod stage;

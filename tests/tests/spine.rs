@@ -1,6 +1,8 @@
 //! The spine end to end, with real processes on 127.0.0.1: relay, agents,
 //! console. Run after `cargo build --workspace --bins`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod util;
 
 use std::time::Duration;

@@ -1,1 +1,49 @@
-fn main() {}
+//! `lifeline-bench`: benchmarks that print numbers (never pass/fail).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "lifeline-bench", version, about = "Lifeline benchmarks; each prints a Markdown table")]
+struct Cli {
+    /// Also write the figures as JSON here.
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Round trips through the relay vs a direct QUIC connection.
+    Ping {
+        /// Probes per path.
+        #[arg(long, default_value_t = 5000)]
+        count: u32,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LIFELINE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Ping { count } => {
+            let report = rt.block_on(lifeline_tests::bench_ping::run(count))?;
+            print!("{}", lifeline_tests::bench_ping::markdown(&report));
+            if let Some(path) = cli.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+    }
+    Ok(())
+}

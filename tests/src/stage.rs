@@ -1,0 +1,140 @@
+//! An in-process Lifeline installation for benchmarks: relay, admin, agents.
+
+use anyhow::{Context, bail};
+use lifeline::client::Client;
+use lifeline_agent::{config::AgentConfig, enroll, runner};
+use lifeline_net::Fingerprint;
+use lifeline_proto::{ConsoleReply, ConsoleRequest, Secret};
+use lifeline_relay::{auth, datadir::DataDir, server::Relay, store::Store};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+/// A relay running in this process, with one admin logged in.
+pub struct Stage {
+    pub dir: tempfile::TempDir,
+    pub data: DataDir,
+    pub addr: SocketAddr,
+    pub fingerprint: Fingerprint,
+    pub admin: Client,
+    relay_task: tokio::task::JoinHandle<()>,
+}
+
+const ADMIN: &str = "bench-admin";
+const ADMIN_PW: &str = "bench-password";
+
+impl Stage {
+    /// Initializes a data dir, adds an admin, starts the relay on an
+    /// ephemeral loopback port and logs in.
+    ///
+    /// # Errors
+    /// Any setup failure.
+    pub async fn start() -> anyhow::Result<Self> {
+        lifeline_net::tls::install_provider();
+        let dir = tempfile::tempdir()?;
+        let data = DataDir::new(dir.path().join("relay"));
+        let (fingerprint, _) = data.init()?;
+        let hash = auth::hash_password(ADMIN_PW)?;
+        data.open_store()?
+            .add_user(ADMIN, lifeline_proto::Role::Admin, &hash, 0)?;
+        let relay = Relay::bind(&data, "127.0.0.1:0".parse()?)?;
+        let addr = relay.local_addr()?;
+        let relay_task = tokio::spawn(relay.run(std::future::pending()));
+        let admin = Client::login(
+            &addr.to_string(),
+            &fingerprint,
+            ADMIN,
+            Secret::new(ADMIN_PW),
+        )
+        .await?;
+        Ok(Self {
+            dir,
+            data,
+            addr,
+            fingerprint,
+            admin,
+            relay_task,
+        })
+    }
+
+    /// Creates an enrollment token usable `uses` times.
+    ///
+    /// # Errors
+    /// Relay refusal.
+    pub async fn token(&mut self, uses: Option<u32>) -> anyhow::Result<Secret> {
+        match self
+            .admin
+            .request(ConsoleRequest::CreateEnrollToken {
+                group: None,
+                ttl_secs: 3600,
+                max_uses: uses,
+            })
+            .await?
+        {
+            ConsoleReply::EnrollToken { token, .. } => Ok(token),
+            other => bail!("unexpected {other:?}"),
+        }
+    }
+
+    /// Enrolls an agent named `name` and starts its run loop in this process.
+    ///
+    /// # Errors
+    /// Enrollment failures.
+    pub async fn spawn_agent(&mut self, name: &str) -> anyhow::Result<AgentConfig> {
+        let token = self.token(Some(1)).await?;
+        let agent_dir: PathBuf = self.dir.path().join(format!("agent-{name}"));
+        let config = enroll::enroll(
+            &agent_dir,
+            &self.addr.to_string(),
+            &self.fingerprint,
+            token,
+            false,
+        )
+        .await
+        .context("enroll")?;
+        let run_cfg = config.clone();
+        tokio::spawn(async move {
+            let _ = runner::run(&run_cfg, &runner::RunOptions::default()).await;
+        });
+        self.wait_online(&config.machine_id, Duration::from_secs(10))
+            .await?;
+        Ok(config)
+    }
+
+    /// Waits until the relay lists `machine_id` as online.
+    ///
+    /// # Errors
+    /// Timeout.
+    pub async fn wait_online(&mut self, machine_id: &str, limit: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            if let ConsoleReply::Machines(rows) =
+                self.admin.request(ConsoleRequest::ListMachines).await?
+                && rows.iter().any(|m| m.id == machine_id && m.online)
+            {
+                return Ok(());
+            }
+            if start.elapsed() > limit {
+                bail!("machine {machine_id} did not come online within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The relay's certificate and key, to stand up a direct peer with the
+    /// same TLS setup.
+    ///
+    /// # Errors
+    /// Data dir read failures.
+    pub fn cert_and_key(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+        Ok((self.data.cert()?, self.data.key()?))
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        self.relay_task.abort();
+    }
+}
