@@ -211,7 +211,10 @@ mod tests {
     fn encode_refuses_payload_over_max() {
         assert!(matches!(
             encode_frame(&[0u8; 10], 9),
-            Err(FrameError::TooLarge { declared: 10, max: 9 })
+            Err(FrameError::TooLarge {
+                declared: 10,
+                max: 9
+            })
         ));
     }
 }

@@ -30,10 +30,7 @@ pub enum HandshakeError {
 pub fn negotiate(hello: &Hello, ours: &[u16]) -> Option<u16> {
     let mut theirs = hello.supported_versions.clone();
     theirs.push(hello.protocol_version);
-    theirs
-        .into_iter()
-        .filter(|v| ours.contains(v))
-        .max()
+    theirs.into_iter().filter(|v| ours.contains(v)).max()
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -121,7 +118,10 @@ impl ServerHandshake {
         };
         welcome.protocol_version = version;
         self.state = ServerState::Done;
-        Ok(encode_message(&HelloReply::Welcome(welcome), MAX_FRAME_LEN)?)
+        Ok(encode_message(
+            &HelloReply::Welcome(welcome),
+            MAX_FRAME_LEN,
+        )?)
     }
 
     /// Encodes a refusal and finishes the handshake.

@@ -181,14 +181,10 @@ fn relay_to_console() -> impl Strategy<Value = RelayToConsole> {
         message,
     });
     prop_oneof![
-        (any::<u32>(), reply).prop_map(|(id, r)| RelayToConsole::Response(Response {
-            id,
-            body: Ok(r)
-        })),
-        (any::<u32>(), failure).prop_map(|(id, f)| RelayToConsole::Response(Response {
-            id,
-            body: Err(f)
-        })),
+        (any::<u32>(), reply)
+            .prop_map(|(id, r)| RelayToConsole::Response(Response { id, body: Ok(r) })),
+        (any::<u32>(), failure)
+            .prop_map(|(id, f)| RelayToConsole::Response(Response { id, body: Err(f) })),
         (any::<u64>(), end_reason()).prop_map(|(session, reason)| RelayToConsole::Event(
             ConsoleEvent::SessionEnded { session, reason }
         )),
@@ -198,12 +194,18 @@ fn relay_to_console() -> impl Strategy<Value = RelayToConsole> {
 fn request() -> impl Strategy<Value = Request> {
     let body = prop_oneof![
         Just(ConsoleRequest::Whoami),
-        (proptest::option::of(".{0,8}"), any::<u64>(), proptest::option::of(any::<u32>()))
-            .prop_map(|(group, ttl_secs, max_uses)| ConsoleRequest::CreateEnrollToken {
-                group,
-                ttl_secs,
-                max_uses
-            }),
+        (
+            proptest::option::of(".{0,8}"),
+            any::<u64>(),
+            proptest::option::of(any::<u32>())
+        )
+            .prop_map(
+                |(group, ttl_secs, max_uses)| ConsoleRequest::CreateEnrollToken {
+                    group,
+                    ttl_secs,
+                    max_uses
+                }
+            ),
         Just(ConsoleRequest::ListMachines),
         (".{0,8}", proptest::option::of(any::<u64>())).prop_map(|(machine, ticket)| {
             ConsoleRequest::OpenSession {

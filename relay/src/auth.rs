@@ -153,10 +153,17 @@ mod tests {
         let mut rl = RateLimiter::default();
         let t0 = Instant::now();
         for i in 0..FREE_FAILURES {
-            assert_eq!(rl.locked_for("user:bob", FREE_FAILURES, t0), None, "attempt {i}");
+            assert_eq!(
+                rl.locked_for("user:bob", FREE_FAILURES, t0),
+                None,
+                "attempt {i}"
+            );
             rl.record_failure("user:bob", t0);
         }
-        assert_eq!(rl.locked_for("user:bob", FREE_FAILURES, t0), Some(Duration::from_secs(30)));
+        assert_eq!(
+            rl.locked_for("user:bob", FREE_FAILURES, t0),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(
             rl.locked_for("user:bob", FREE_FAILURES, t0 + Duration::from_secs(31)),
             None

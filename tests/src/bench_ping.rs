@@ -42,7 +42,10 @@ fn figures(path: &str, mut samples: Vec<Duration>) -> PathFigures {
 
 /// A plain QUIC echo server with the relay's TLS configuration: what a
 /// console would see talking to an agent with no relay in between.
-async fn direct_echo(cert: Vec<u8>, key: Vec<u8>) -> anyhow::Result<(quinn::Endpoint, std::net::SocketAddr)> {
+async fn direct_echo(
+    cert: Vec<u8>,
+    key: Vec<u8>,
+) -> anyhow::Result<(quinn::Endpoint, std::net::SocketAddr)> {
     let server = tls::server_config(cert, key)?;
     let endpoint = quinn::Endpoint::server(server, "127.0.0.1:0".parse()?)?;
     let addr = endpoint.local_addr()?;

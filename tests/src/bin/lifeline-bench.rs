@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "lifeline-bench", version, about = "Lifeline benchmarks; each prints a Markdown table")]
+#[command(
+    name = "lifeline-bench",
+    version,
+    about = "Lifeline benchmarks; each prints a Markdown table"
+)]
 struct Cli {
     /// Also write the figures as JSON here.
     #[arg(long, global = true)]
