@@ -41,8 +41,9 @@ struct Paragraph<'a> {
 /// (`install ok installed`, but also `hold ok installed` for a held package,
 /// which a package-count audit must not miss). `deinstall ok config-files` and
 /// other states are skipped silently. Paragraphs that lack `Package`, `Status`
-/// or (for an installed package) `Version`, stray lines, and a file cut off
-/// without its final newline are reported as problems; everything else is kept.
+/// or (for an installed package) `Version`, and stray lines are reported as
+/// problems; so is a last paragraph cut off without its final newline, which is
+/// dropped. Everything else is kept.
 pub fn parse_dpkg_status(text: &str) -> DpkgStatus {
     let mut out = DpkgStatus::default();
     let mut para = Paragraph::default();
@@ -80,11 +81,14 @@ pub fn parse_dpkg_status(text: &str) -> DpkgStatus {
             _ => {}
         }
     }
-    finish(para, &mut out);
-    if !text.is_empty() && !text.ends_with('\n') {
-        let lines = text.split('\n').count();
-        out.problems
-            .push(problem(lines, "file ends without a newline (truncated?)"));
+    if text.is_empty() || text.ends_with('\n') {
+        finish(para, &mut out);
+    } else if para.has_fields {
+        // dpkg ends every field with a newline: the last value may be cut short,
+        // and a package with half a version is worse than a missing one.
+        let name = para.package.unwrap_or("?");
+        let message = format!("last paragraph (package {name}) is cut off without a final newline");
+        out.problems.push(problem(para.first_line, &message));
     }
     out
 }
@@ -151,6 +155,8 @@ mod tests {
     fn stray_lines_are_problems_not_panics() {
         let status = parse_dpkg_status(" orphan\nPackage: x\nStatus: install ok installed\nVers");
         assert!(status.packages.is_empty());
-        assert_eq!(status.problems.len(), 4, "{:?}", status.problems);
+        assert_eq!(status.problems.len(), 3, "{:?}", status.problems);
+        let status = parse_dpkg_status("Package: x\nStatus: install ok installed\n");
+        assert_eq!(status.problems.len(), 1, "{:?}", status.problems);
     }
 }

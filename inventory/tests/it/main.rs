@@ -1,0 +1,7 @@
+//! Integration tests for lifeline-inventory, as one binary (one link step).
+
+mod collect;
+mod diff;
+mod parsers;
+mod util;
+mod versions;
