@@ -3,5 +3,6 @@
 mod collect;
 mod diff;
 mod parsers;
+mod robustness;
 mod util;
 mod versions;
