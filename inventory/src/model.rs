@@ -149,7 +149,8 @@ pub struct CpuInfo {
     pub cores: Option<u32>,
     /// Logical processors (hardware threads).
     pub threads: Option<u32>,
-    /// Maximum clock in MHz; stable, hashed.
+    /// Maximum clock in MHz from cpufreq, or else the nominal clock printed in the
+    /// model name; stable, hashed.
     pub max_frequency_mhz: Option<u32>,
     /// Clock at collection time in MHz. Volatile, not hashed.
     pub current_frequency_mhz: Option<u32>,
