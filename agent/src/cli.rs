@@ -43,9 +43,34 @@ pub enum Command {
         /// Longest reconnect delay in seconds.
         #[arg(long, default_value_t = 30)]
         max_backoff_secs: u64,
+        /// How often to collect inventory, e.g. 6h (also at connect and on request).
+        #[arg(long, default_value = "6h", value_parser = parse_duration)]
+        inventory_interval: Duration,
+        /// Collect inventory from this directory tree instead of the machine.
+        #[arg(long, env = "LIFELINE_INVENTORY_ROOT")]
+        inventory_root: Option<PathBuf>,
     },
     /// Print this machine's id.
     Id,
+}
+
+/// Parses `90s`, `30m`, `6h`, `7d` (a bare number is seconds).
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration like 90s, 30m, 6h or 7d");
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..split].parse().map_err(|_| bad())?;
+    let mult = match &s[split..] {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs(n * mult))
 }
 
 /// Runs a parsed command.
@@ -68,11 +93,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run {
             heartbeat_secs,
             max_backoff_secs,
+            inventory_interval,
+            inventory_root,
         } => {
             let cfg = config::AgentConfig::load(&dir)?;
             let opts = runner::RunOptions {
                 heartbeat: Duration::from_secs(heartbeat_secs.max(1)),
                 backoff_max: Duration::from_secs(max_backoff_secs.max(1)),
+                inventory_interval: inventory_interval.max(Duration::from_secs(60)),
+                inventory: crate::inventory::InventoryConfig {
+                    root: inventory_root,
+                },
                 ..runner::RunOptions::default()
             };
             tokio::select! {

@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod enroll;
 pub mod facts;
+pub mod inventory;
 pub mod runner;
 pub mod session;

@@ -4,14 +4,17 @@ use crate::{
     backoff::{Backoff, random_u64},
     config::AgentConfig,
     facts,
+    inventory::{self, InventoryConfig},
     session::{self, Sessions},
 };
+use lifeline_inventory::Inventory;
 use lifeline_net::{ConnectError, Connected, Fingerprint, open_control, read_msg, write_msg};
 use lifeline_proto::{
     AgentToRelay, CloseCode, Credential, ErrorCode, Hello, MAX_FRAME_LEN, PROTOCOL_VERSION,
     PeerKind, RelayToAgent, SUPPORTED_VERSIONS,
 };
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 
 /// Knobs for the run loop.
@@ -23,6 +26,10 @@ pub struct RunOptions {
     pub backoff_base: Duration,
     /// Longest reconnect delay.
     pub backoff_max: Duration,
+    /// How often inventory is collected (also at every connect and on request).
+    pub inventory_interval: Duration,
+    /// Where inventory comes from.
+    pub inventory: InventoryConfig,
 }
 
 impl Default for RunOptions {
@@ -31,6 +38,8 @@ impl Default for RunOptions {
             heartbeat: Duration::from_secs(10),
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            inventory_interval: Duration::from_secs(6 * 3600),
+            inventory: InventoryConfig::default(),
         }
     }
 }
@@ -115,9 +124,23 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
     }
     let mut sessions = Sessions::default();
     let mut tick = tokio::time::interval(opts.heartbeat);
+    let mut inv_tick = tokio::time::interval(opts.inventory_interval);
+    let (inv_tx, mut inv_rx) = mpsc::channel::<Inventory>(1);
+    let mut current: Option<Inventory> = None;
     let mut seq = 0u64;
     loop {
         tokio::select! {
+            _ = inv_tick.tick() => spawn_collect(&opts.inventory, &inv_tx),
+            Some(inv) = inv_rx.recv() => {
+                let msg = AgentToRelay::InventoryHashes(inventory::hashes(&inv));
+                for e in &inv.errors {
+                    warn!(source = %e.source, "inventory: {}", e.message);
+                }
+                current = Some(inv);
+                if let Err(e) = write_msg(&mut send, &msg, MAX_FRAME_LEN).await {
+                    return e.to_string();
+                }
+            }
             _ = tick.tick() => {
                 seq += 1;
                 if let Err(e) = write_msg(&mut send, &AgentToRelay::Heartbeat { seq }, MAX_FRAME_LEN).await {
@@ -135,8 +158,23 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
                         return e.to_string();
                     }
                 };
-                if let Some(reply) = on_message(msg, &mut sessions) && let Err(e) = write_msg(&mut send, &reply, MAX_FRAME_LEN).await {
-                    return e.to_string();
+                let replies = match msg {
+                    RelayToAgent::InventoryWanted { categories } => categories
+                        .iter()
+                        .filter_map(|c| current.as_ref().and_then(|inv| inventory::data(inv, c)))
+                        .map(AgentToRelay::InventoryData)
+                        .collect(),
+                    RelayToAgent::RefreshInventory => {
+                        info!("inventory refresh requested");
+                        spawn_collect(&opts.inventory, &inv_tx);
+                        Vec::new()
+                    }
+                    other => on_message(other, &mut sessions).into_iter().collect::<Vec<_>>(),
+                };
+                for reply in replies {
+                    if let Err(e) = write_msg(&mut send, &reply, MAX_FRAME_LEN).await {
+                        return e.to_string();
+                    }
                 }
             }
             stream = conn.accept_bi() => {
@@ -177,7 +215,18 @@ fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay
             warn!("unexpected enrollment message on a running connection");
             None
         }
+        RelayToAgent::InventoryWanted { .. } | RelayToAgent::RefreshInventory => None,
     }
+}
+
+/// Collects inventory on a blocking thread and hands it to the run loop.
+fn spawn_collect(config: &InventoryConfig, tx: &mpsc::Sender<Inventory>) {
+    let config = config.clone();
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let inv = config.collect();
+        let _ = tx.blocking_send(inv);
+    });
 }
 
 fn close_reason(e: &quinn::ConnectionError) -> String {

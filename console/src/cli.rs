@@ -3,6 +3,7 @@
 use crate::{
     client::{Client, ClientError},
     config::{self, ConsoleConfig},
+    inventory_cmd::InventoryCommand,
     ping, render,
 };
 use anyhow::{Context, bail};
@@ -50,6 +51,14 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Only machines not seen for this long, e.g. 30d.
+        #[arg(long, value_parser = parse_duration)]
+        stale: Option<Duration>,
+    },
+    /// Hardware and software inventory.
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
     },
     /// Measure round trips through the relay to a machine's agent and back.
     Ping {
@@ -172,18 +181,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // The token is the command's output; it goes to stdout only.
             println!("{}", token.expose());
         }
-        Command::Machines { json } => {
+        Command::Machines { json, stale } => {
             let mut c = connect(&dir).await?;
             let reply = c.request(ConsoleRequest::ListMachines).await?;
             c.close().await;
-            let ConsoleReply::Machines(rows) = reply else {
+            let ConsoleReply::Machines(mut rows) = reply else {
                 bail!("unexpected answer: {reply:?}");
             };
+            if let Some(stale) = stale {
+                let cutoff = unix_secs().saturating_sub(stale.as_secs());
+                rows.retain(|m| !m.online && m.last_seen_unix.is_none_or(|t| t < cutoff));
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&machines_json(&rows))?);
             } else {
                 print!("{}", render::machines_table(&rows, unix_secs()));
             }
+        }
+        Command::Inventory { command } => {
+            let mut c = connect(&dir).await?;
+            let result = crate::inventory_cmd::run(&mut c, command).await;
+            c.close().await;
+            result?;
         }
         Command::Ping { machine, count } => {
             if count == 0 {

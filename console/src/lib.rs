@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod inventory_cmd;
 pub mod ping;
 pub mod render;

@@ -9,9 +9,11 @@
 pub mod codes;
 pub mod frame;
 pub mod handshake;
+pub mod inventory;
 pub mod msg;
 pub mod pairing;
 pub mod secret;
+pub mod view;
 
 pub use codes::{CloseCode, ErrorCode};
 pub use frame::{FrameDecoder, FrameError, decode_message, encode_frame, encode_message};

@@ -4,7 +4,11 @@
 //! start with one [`StreamHeader`] frame and then carry the session's own
 //! bytes, which the relay splices without parsing.
 
-use crate::{codes::ErrorCode, secret::Secret};
+use crate::{
+    codes::ErrorCode,
+    inventory::{FoundRow, HistoryRow, InventoryData, InventoryHashes, InventoryQuery},
+    secret::Secret,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -250,6 +254,10 @@ pub enum AgentToRelay {
         session: SessionId,
         reason: EndReason,
     },
+    /// Current inventory hashes, after each collection.
+    InventoryHashes(InventoryHashes),
+    /// A category the relay asked for.
+    InventoryData(InventoryData),
 }
 
 /// Relay to agent, on the agent's control stream after the handshake.
@@ -271,6 +279,10 @@ pub enum RelayToAgent {
         session: SessionId,
         reason: EndReason,
     },
+    /// Send these categories in full (their hashes differ from the relay's).
+    InventoryWanted { categories: Vec<String> },
+    /// Collect inventory now (a technician asked).
+    RefreshInventory,
 }
 
 /// A console request, tagged so that answers can be matched.
@@ -304,6 +316,16 @@ pub enum ConsoleRequest {
     CloseSession { session: SessionId },
     /// Revoke this connection's session token.
     Logout,
+    /// A machine's current inventory.
+    Inventory { machine: String },
+    /// A machine's inventory changes since a time.
+    InventoryHistory { machine: String, since_unix: u64 },
+    /// Fleet search.
+    InventoryFind(InventoryQuery),
+    /// Every visible machine's inventory, optionally one group's.
+    InventoryExport { group: Option<String> },
+    /// Ask a machine's agent to collect and upload now.
+    RefreshInventory { machine: String },
 }
 
 /// A failed request.
@@ -353,6 +375,18 @@ pub enum ConsoleReply {
         hostname: String,
     },
     Done,
+    /// Inventory of one machine: JSON object keyed by category.
+    Inventory {
+        machine_id: String,
+        hostname: String,
+        updated_unix: u64,
+        #[serde(with = "serde_bytes")]
+        json: Vec<u8>,
+    },
+    History(Vec<HistoryRow>),
+    Found(Vec<FoundRow>),
+    /// JSON array of `{machine, inventory}` objects.
+    Export(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// The answer to the [`Request`] with the same id.

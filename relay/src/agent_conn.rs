@@ -105,6 +105,29 @@ async fn read_loop(
                     "enroll request from an enrolled machine".into(),
                 ));
             }
+            AgentToRelay::InventoryHashes(hashes) => {
+                let id = machine_id.to_string();
+                let categories = ctx
+                    .store
+                    .call(move |s| crate::inventory::wanted(s, &id, &hashes))
+                    .await?;
+                let _ = tx.send(RelayToAgent::InventoryWanted { categories });
+            }
+            AgentToRelay::InventoryData(data) => {
+                let id = machine_id.to_string();
+                let category = data.category.clone();
+                let size = data.json.len();
+                let now_unix = unix_secs();
+                let result = ctx
+                    .store
+                    .call(move |s| Ok(crate::inventory::ingest(s, &id, &data, now_unix)))
+                    .await?;
+                match result {
+                    Ok(()) => info!(%category, bytes = size, "inventory stored"),
+                    Err(crate::inventory::IngestError::Store(e)) => return Err(e.into()),
+                    Err(e) => return Err(ConnError::Protocol(e.to_string())),
+                }
+            }
         }
     }
     Ok(())

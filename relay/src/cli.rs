@@ -1,6 +1,11 @@
 //! `lifeline-relay` commands.
 
-use crate::{auth, datadir::DataDir, server::Relay, store::Store};
+use crate::{
+    auth,
+    datadir::DataDir,
+    server::Relay,
+    store::{InventoryStore, Store},
+};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lifeline_proto::Role;
@@ -53,6 +58,9 @@ pub enum UserCommand {
         /// admin, technician or auditor.
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// Machine groups a technician works on (comma-separated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
     },
     /// List people.
     List(DataArg),
@@ -118,17 +126,27 @@ async fn shutdown_signal() {
 
 fn user(cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
-        UserCommand::Add { data, name, role } => {
+        UserCommand::Add {
+            data,
+            name,
+            role,
+            groups,
+        } => {
             validate_name(&name)?;
             let dd = DataDir::new(&data.data_dir);
             dd.init()?;
             let password = read_new_password(&name)?;
             let hash = auth::hash_password(&password)?;
             let mut store = dd.open_store()?;
-            store
+            let id = store
                 .add_user(&name, role, &hash, lifeline_net::unix_secs())
                 .with_context(|| format!("cannot add {name}"))?;
-            println!("added {name} ({role})");
+            store.set_user_groups(id, &groups)?;
+            if groups.is_empty() {
+                println!("added {name} ({role})");
+            } else {
+                println!("added {name} ({role}, groups: {})", groups.join(", "));
+            }
         }
         UserCommand::List(DataArg { data_dir }) => {
             let mut store = DataDir::new(data_dir).open_store()?;

@@ -28,6 +28,22 @@ pub struct Person {
     pub user_id: i64,
     pub name: String,
     pub role: Role,
+    /// Machine groups a technician works on; empty means all.
+    pub groups: Vec<String>,
+}
+
+impl Person {
+    /// May this person see a machine of `group`? Admins and auditors see the
+    /// whole fleet; technicians the machines of their groups (all, when they
+    /// have none).
+    pub fn sees(&self, group: Option<&str>) -> bool {
+        match self.role {
+            Role::Admin | Role::Auditor => true,
+            Role::Technician => {
+                self.groups.is_empty() || group.is_some_and(|g| self.groups.iter().any(|x| x == g))
+            }
+        }
+    }
 }
 
 /// Longest enrollment-token lifetime an admin can ask for.
@@ -163,7 +179,7 @@ async fn handle(
             ttl_secs,
             max_uses,
         } => create_enroll_token(ctx, person, group, ttl_secs, max_uses).await,
-        ConsoleRequest::ListMachines => list_machines(ctx).await,
+        ConsoleRequest::ListMachines => list_machines(ctx, person).await,
         ConsoleRequest::OpenSession {
             machine,
             purpose,
@@ -187,7 +203,130 @@ async fn handle(
             Ok(ConsoleReply::Done)
         }
         ConsoleRequest::Logout => Ok(ConsoleReply::Done),
+        ConsoleRequest::Inventory { machine } => {
+            let (id, hostname) = resolve_machine(ctx, person, &machine).await?;
+            let mid = id.clone();
+            let (inv, present, updated) = ctx
+                .store
+                .call(move |s| crate::inventory::load(s, &mid))
+                .await
+                .map_err(internal)?;
+            if !present {
+                return Err(failure(
+                    ErrorCode::NotFound,
+                    format!("no inventory from {hostname} yet"),
+                ));
+            }
+            let json = serde_json::to_vec(&inv)
+                .map_err(|e| failure(ErrorCode::Internal, e.to_string()))?;
+            Ok(ConsoleReply::Inventory {
+                machine_id: id,
+                hostname,
+                updated_unix: updated,
+                json,
+            })
+        }
+        ConsoleRequest::InventoryHistory {
+            machine,
+            since_unix,
+        } => {
+            let (id, _) = resolve_machine(ctx, person, &machine).await?;
+            let rows = ctx
+                .store
+                .call(move |s| s.inventory_history(&id, since_unix))
+                .await
+                .map_err(internal)?;
+            Ok(ConsoleReply::History(rows))
+        }
+        ConsoleRequest::InventoryFind(query) => find(ctx, person, query).await,
+        ConsoleRequest::InventoryExport { group } => export(ctx, person, group).await,
+        ConsoleRequest::RefreshInventory { machine } => {
+            let (id, hostname) = resolve_machine(ctx, person, &machine).await?;
+            if ctx
+                .hub
+                .send_to_agent(&id, lifeline_proto::RelayToAgent::RefreshInventory)
+            {
+                Ok(ConsoleReply::Done)
+            } else {
+                Err(failure(
+                    ErrorCode::MachineOffline,
+                    format!("machine offline: {hostname} ({id})"),
+                ))
+            }
+        }
     }
+}
+
+async fn visible_machines(
+    ctx: &Ctx,
+    person: &Person,
+) -> Result<Vec<crate::store::MachineRecord>, Failure> {
+    let machines = ctx
+        .store
+        .call(|s| s.list_machines())
+        .await
+        .map_err(internal)?;
+    Ok(machines
+        .into_iter()
+        .filter(|m| person.sees(m.group.as_deref()))
+        .collect())
+}
+
+async fn find(
+    ctx: &Ctx,
+    person: &Person,
+    query: lifeline_proto::inventory::InventoryQuery,
+) -> Result<ConsoleReply, Failure> {
+    use lifeline_proto::inventory::InventoryQuery;
+    let machines = visible_machines(ctx, person).await?;
+    let pairs = match query {
+        InventoryQuery::Software { name, version } => ctx
+            .store
+            .call(move |s| crate::inventory::find_software(s, &name, &version))
+            .await
+            .map_err(internal)?,
+        InventoryQuery::Hardware { field, value } => {
+            let (k, v) = (field.to_lowercase(), value.to_lowercase());
+            ctx.store
+                .call(move |s| s.find_hardware(&k, &v))
+                .await
+                .map_err(internal)?
+        }
+    };
+    Ok(ConsoleReply::Found(crate::inventory::found_rows(
+        pairs, &machines,
+    )))
+}
+
+async fn export(
+    ctx: &Ctx,
+    person: &Person,
+    group: Option<String>,
+) -> Result<ConsoleReply, Failure> {
+    let machines: Vec<_> = visible_machines(ctx, person)
+        .await?
+        .into_iter()
+        .filter(|m| group.is_none() || m.group == group)
+        .collect();
+    let mut out = Vec::with_capacity(machines.len());
+    for m in machines {
+        let id = m.id.clone();
+        let (inv, present, updated) = ctx
+            .store
+            .call(move |s| crate::inventory::load(s, &id))
+            .await
+            .map_err(internal)?;
+        out.push(serde_json::json!({
+            "machine_id": m.id,
+            "hostname": m.info.hostname,
+            "group": m.group,
+            "updated_unix": if present { Some(updated) } else { None },
+            "inventory": if present { serde_json::to_value(&inv).ok() } else { None },
+        }));
+    }
+    info!(machines = out.len(), "inventory exported");
+    let json = serde_json::to_vec(&out).map_err(|e| failure(ErrorCode::Internal, e.to_string()))?;
+    Ok(ConsoleReply::Export(json))
 }
 
 async fn create_enroll_token(
@@ -237,12 +376,8 @@ async fn create_enroll_token(
     })
 }
 
-async fn list_machines(ctx: &Ctx) -> Result<ConsoleReply, Failure> {
-    let machines = ctx
-        .store
-        .call(|s| s.list_machines())
-        .await
-        .map_err(internal)?;
+async fn list_machines(ctx: &Ctx, person: &Person) -> Result<ConsoleReply, Failure> {
+    let machines = visible_machines(ctx, person).await?;
     let now = Instant::now();
     let rows = machines
         .into_iter()
@@ -263,14 +398,33 @@ async fn list_machines(ctx: &Ctx) -> Result<ConsoleReply, Failure> {
     Ok(ConsoleReply::Machines(rows))
 }
 
-/// Finds a machine by exact id, else by unique hostname (case-insensitive).
-async fn resolve_machine(ctx: &Ctx, name: &str) -> Result<(String, String), Failure> {
+/// Finds a machine by exact id, else by unique hostname (case-insensitive),
+/// and checks that `person` may see it.
+async fn resolve_machine(
+    ctx: &Ctx,
+    person: &Person,
+    name: &str,
+) -> Result<(String, String), Failure> {
     let machines = ctx
         .store
         .call(|s| s.list_machines())
         .await
         .map_err(internal)?;
+    let outside = |m: &crate::store::MachineRecord| {
+        failure(
+            ErrorCode::Forbidden,
+            format!(
+                "{} is in group {}, outside your groups ({})",
+                m.info.hostname,
+                m.group.as_deref().unwrap_or("(none)"),
+                person.groups.join(", ")
+            ),
+        )
+    };
     if let Some(m) = machines.iter().find(|m| m.id == name) {
+        if !person.sees(m.group.as_deref()) {
+            return Err(outside(m));
+        }
         return Ok((m.id.clone(), m.info.hostname.clone()));
     }
     let matches: Vec<_> = machines
@@ -278,6 +432,7 @@ async fn resolve_machine(ctx: &Ctx, name: &str) -> Result<(String, String), Fail
         .filter(|m| m.info.hostname.eq_ignore_ascii_case(name))
         .collect();
     match matches.as_slice() {
+        [m] if !person.sees(m.group.as_deref()) => Err(outside(m)),
         [m] => Ok((m.id.clone(), m.info.hostname.clone())),
         [] => Err(failure(
             ErrorCode::NotFound,
@@ -314,7 +469,7 @@ async fn open_session(
             format!("{}s cannot open sessions", person.role),
         ));
     }
-    let (machine_id, hostname) = resolve_machine(ctx, machine).await?;
+    let (machine_id, hostname) = resolve_machine(ctx, person, machine).await?;
     let offer = SessionOffer {
         session: 0,
         technician: person.name.clone(),

@@ -179,6 +179,14 @@ impl Hub {
         silent
     }
 
+    /// Sends a message to a machine's agent; false if it is not connected.
+    pub fn send_to_agent(&self, machine_id: &str, msg: RelayToAgent) -> bool {
+        self.lock()
+            .agents
+            .get(machine_id)
+            .is_some_and(|a| a.tx.send(msg).is_ok())
+    }
+
     /// Online machines with their last heartbeat, for persisting at shutdown.
     pub fn online_agents(&self) -> Vec<(String, u64)> {
         self.lock()

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod console_conn;
 pub mod datadir;
 pub mod hub;
+pub mod inventory;
 pub mod server;
 pub mod splice;
 pub mod store;

@@ -263,6 +263,7 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
             role,
         } => {
             let span = info_span!("console", user = %name);
+            let groups = ctx.store.call(move |s| s.user_groups(user_id)).await?;
             console_conn::serve(
                 ctx,
                 conn,
@@ -272,6 +273,7 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
                     user_id,
                     name,
                     role,
+                    groups,
                 },
             )
             .instrument(span)

@@ -32,16 +32,37 @@ impl Stage {
     /// # Errors
     /// Any setup failure.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(None, |_| Ok(())).await
+    }
+
+    /// Like [`Stage::start`], but fills the store with `populate` before the
+    /// relay starts, and runs the relay on `relay_rt` if given (e.g. a
+    /// single-threaded runtime, to measure what one core does).
+    ///
+    /// # Errors
+    /// Any setup failure.
+    pub async fn start_with(
+        relay_rt: Option<tokio::runtime::Handle>,
+        populate: impl FnOnce(&mut lifeline_relay::store::SqliteStore) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
         lifeline_net::tls::install_provider();
         let dir = tempfile::tempdir()?;
         let data = DataDir::new(dir.path().join("relay"));
         let (fingerprint, _) = data.init()?;
         let hash = auth::hash_password(ADMIN_PW)?;
-        data.open_store()?
-            .add_user(ADMIN, lifeline_proto::Role::Admin, &hash, 0)?;
-        let relay = Relay::bind(&data, "127.0.0.1:0".parse()?)?;
-        let addr = relay.local_addr()?;
-        let relay_task = tokio::spawn(relay.run(std::future::pending()));
+        {
+            let mut store = data.open_store()?;
+            store.add_user(ADMIN, lifeline_proto::Role::Admin, &hash, 0)?;
+            populate(&mut store)?;
+        }
+        let handle = relay_rt.unwrap_or_else(tokio::runtime::Handle::current);
+        let (relay, relay_task) = {
+            let _enter = handle.enter();
+            let relay = Relay::bind(&data, "127.0.0.1:0".parse()?)?;
+            let addr = relay.local_addr()?;
+            (addr, handle.spawn(relay.run(std::future::pending())))
+        };
+        let addr = relay;
         let admin = Client::login(
             &addr.to_string(),
             &fingerprint,

@@ -4,6 +4,7 @@
 
 mod handle;
 mod sqlite;
+mod sqlite_inventory;
 
 pub use handle::StoreHandle;
 pub use sqlite::SqliteStore;
@@ -60,8 +61,78 @@ pub struct NewEnrollToken {
     pub max_uses: Option<u32>,
 }
 
+/// One stored inventory category.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCategory {
+    pub category: String,
+    pub hash: String,
+    pub json: Vec<u8>,
+    pub updated_unix: u64,
+}
+
+/// One package row of the fleet index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageRow {
+    pub name: String,
+    pub version: String,
+    pub arch: Option<String>,
+    pub source: String,
+}
+
+/// A new category version with everything derived from it, written in one
+/// transaction.
+#[derive(Clone, Debug)]
+pub struct CategoryUpdate<'a> {
+    pub machine_id: &'a str,
+    pub category: &'a str,
+    pub hash: &'a str,
+    pub json: &'a [u8],
+    pub now_unix: u64,
+    pub changes: &'a [lifeline_proto::inventory::HistoryRow],
+    /// Replaces the machine's package index (software only).
+    pub packages: Option<&'a [PackageRow]>,
+    /// Replaces the machine's hardware facts (hardware only).
+    pub facts: Option<&'a [(String, String)]>,
+}
+
+/// Inventory storage: current state, history, fleet indexes.
+pub trait InventoryStore {
+    /// Stored category hashes of a machine.
+    fn inventory_hashes(&mut self, machine_id: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Writes a new version of one category.
+    fn store_category(&mut self, update: &CategoryUpdate<'_>) -> Result<(), StoreError>;
+
+    /// A machine's stored categories.
+    fn inventory(&mut self, machine_id: &str) -> Result<Vec<StoredCategory>, StoreError>;
+
+    /// A machine's changes since `since_unix`, oldest first.
+    fn inventory_history(
+        &mut self,
+        machine_id: &str,
+        since_unix: u64,
+    ) -> Result<Vec<lifeline_proto::inventory::HistoryRow>, StoreError>;
+
+    /// `(machine_id, version, source)` of every machine with package `name`.
+    fn find_package(&mut self, name: &str) -> Result<Vec<(String, String, String)>, StoreError>;
+
+    /// `(machine_id, value)` of every machine whose hardware fact `key`
+    /// equals `value` (both compared lower-case).
+    fn find_hardware(
+        &mut self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Groups a person may see (empty: unrestricted).
+    fn user_groups(&mut self, user_id: i64) -> Result<Vec<String>, StoreError>;
+
+    /// Sets a person's groups.
+    fn set_user_groups(&mut self, user_id: i64, groups: &[String]) -> Result<(), StoreError>;
+}
+
 /// Everything the relay persists. One implementation per engine.
-pub trait Store: Send {
+pub trait Store: InventoryStore + Send {
     /// Adds a person.
     ///
     /// # Errors

@@ -49,11 +49,54 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX machines_hostname ON machines(hostname COLLATE NOCASE);
     ",
+    // 2: inventory (current, history, fleet indexes) and people's groups.
+    r"
+    CREATE TABLE inventory (
+        machine_id   TEXT NOT NULL REFERENCES machines(id),
+        category     TEXT NOT NULL,
+        hash         TEXT NOT NULL,
+        json         BLOB NOT NULL,
+        updated_unix INTEGER NOT NULL,
+        PRIMARY KEY (machine_id, category)
+    );
+    CREATE TABLE inventory_history (
+        id         INTEGER PRIMARY KEY,
+        machine_id TEXT NOT NULL,
+        at_unix    INTEGER NOT NULL,
+        category   TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        old        TEXT,
+        new        TEXT
+    );
+    CREATE INDEX inventory_history_machine ON inventory_history(machine_id, at_unix);
+    CREATE TABLE packages (
+        machine_id TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        version    TEXT NOT NULL,
+        arch       TEXT,
+        source     TEXT NOT NULL
+    );
+    CREATE INDEX packages_name ON packages(name, machine_id);
+    CREATE INDEX packages_machine ON packages(machine_id);
+    CREATE TABLE hardware_facts (
+        machine_id TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL
+    );
+    CREATE INDEX hardware_facts_kv ON hardware_facts(key, value);
+    CREATE INDEX hardware_facts_machine ON hardware_facts(machine_id);
+    CREATE TABLE user_groups (
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        grp     TEXT NOT NULL,
+        PRIMARY KEY (user_id, grp)
+    );
+    ",
 ];
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 impl SqliteStore {

@@ -25,6 +25,18 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         count: u32,
     },
+    /// Inventory collection, relay ingest and fleet search.
+    Inventory {
+        /// Concurrent agents uploading a full inventory.
+        #[arg(long, default_value_t = 1000)]
+        agents: usize,
+        /// Packages per synthetic inventory.
+        #[arg(long, default_value_t = 2000)]
+        packages: usize,
+        /// Machines in the store searched by `inventory find`.
+        #[arg(long, default_value_t = 10000)]
+        fleet: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +56,19 @@ fn main() -> anyhow::Result<()> {
         Command::Ping { count } => {
             let report = rt.block_on(lifeline_tests::bench_ping::run(count))?;
             print!("{}", lifeline_tests::bench_ping::markdown(&report));
+            if let Some(path) = cli.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+        Command::Inventory {
+            agents,
+            packages,
+            fleet,
+        } => {
+            let report = rt.block_on(lifeline_tests::bench_inventory::run(
+                agents, packages, fleet,
+            ))?;
+            print!("{}", lifeline_tests::bench_inventory::markdown(&report));
             if let Some(path) = cli.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
             }

@@ -241,7 +241,16 @@ impl World {
 
     /// Starts `lifeline-agent run` for agent `name`.
     pub fn start_agent(&self, name: &str) -> Proc {
-        let child = Command::new(bin("lifeline-agent"))
+        self.start_agent_env(name, &[])
+    }
+
+    /// Starts `lifeline-agent run` for agent `name` with extra environment.
+    pub fn start_agent_env(&self, name: &str, env: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(bin("lifeline-agent"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
             .args(["run", "--heartbeat-secs", "1", "--max-backoff-secs", "2"])
             .env("LIFELINE_AGENT_DIR", self.path(&format!("agent-{name}")))
             .env("LIFELINE_HOSTNAME", name)
@@ -253,6 +262,29 @@ impl World {
         Proc {
             child,
             name: "agent",
+        }
+    }
+
+    /// Polls `lifeline ARGS` as `who` until `ok(out)` holds, up to `limit`.
+    pub fn wait_console(
+        &self,
+        who: &str,
+        args: &[&str],
+        limit: Duration,
+        ok: impl Fn(&Out) -> bool,
+    ) -> Out {
+        let start = Instant::now();
+        loop {
+            let out = self.console(who, args, None);
+            if ok(&out) {
+                return out;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "`lifeline {}` did not get there in {limit:?}: {out:?}",
+                args.join(" ")
+            );
+            std::thread::sleep(Duration::from_millis(300));
         }
     }
 

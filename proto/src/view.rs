@@ -1,0 +1,89 @@
+//! Messages of a screen stream ([`crate::Channel::Screen`]).
+//!
+//! The console opens the stream and sends [`ViewerToAgent::Start`]; the agent
+//! answers with [`AgentToViewer::Ready`] and then frames, paced by credits:
+//! the viewer grants one credit per frame it has decoded, and the agent sends
+//! a frame only while it holds a credit, always encoding the newest screen.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest frame accepted on a screen stream (a raw 4K key frame fits).
+pub const MAX_SCREEN_FRAME_LEN: usize = 64 * 1024 * 1024;
+
+/// Credits a viewer grants up front: one frame being decoded, one in flight.
+pub const INITIAL_CREDITS: u32 = 2;
+
+/// One monitor of the agent's machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorInfo {
+    pub index: u32,
+    pub name: String,
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    pub primary: bool,
+}
+
+/// A cursor image: `width * height` pixels of premultiplied-free ARGB.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorShape {
+    pub width: u16,
+    pub height: u16,
+    pub hot_x: u16,
+    pub hot_y: u16,
+    pub argb: Vec<u32>,
+}
+
+/// Where the pointer is, relative to the captured area.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorState {
+    pub x: i32,
+    pub y: i32,
+    /// Set when the shape changed since the last cursor message.
+    pub shape: Option<CursorShape>,
+}
+
+/// Console to agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViewerToAgent {
+    /// Begin streaming. `viewer_time_us` is the viewer's wall clock, echoed
+    /// into the clock-offset estimate.
+    Start {
+        monitor: Option<u32>,
+        max_fps: u32,
+        credits: u32,
+        viewer_time_us: u64,
+    },
+    /// The viewer decoded frame `seq`; grant `credits` more.
+    Credit { seq: u64, credits: u32 },
+    /// Send a full frame next (after a decode error or a window resize).
+    KeyFrame,
+    /// Show another monitor (`None`: all).
+    SelectMonitor(Option<u32>),
+}
+
+/// Agent to console.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentToViewer {
+    /// Streaming starts. `agent_time_us` is the agent's wall clock when it
+    /// answered, so the viewer can estimate the offset between the clocks as
+    /// `agent_time_us - (sent + received) / 2`.
+    Ready {
+        monitors: Vec<MonitorInfo>,
+        selected: Option<u32>,
+        viewer_time_us: u64,
+        agent_time_us: u64,
+    },
+    /// One encoded frame, captured at `capture_time_us` (agent clock).
+    Frame {
+        seq: u64,
+        capture_time_us: u64,
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// The pointer moved or changed shape.
+    Cursor(CursorState),
+    /// Screen sharing cannot go on; the message is for the technician.
+    Error { message: String },
+}

@@ -1,0 +1,374 @@
+//! Inventory on the relay: ingesting uploads, answering fleet questions.
+
+use crate::store::{CategoryUpdate, PackageRow, Store, StoreError};
+use lifeline_inventory::{
+    Category, ChangeKind, HardwareInfo, Inventory, PackageSource, SoftwareInfo, SystemInfo,
+    VersionScheme, category_hash, compare_versions, diff,
+};
+use lifeline_proto::inventory::{
+    CategoryHash, FoundRow, HistoryRow, InventoryData, InventoryHashes, VersionFilter,
+};
+use std::cmp::Ordering;
+
+/// An upload could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("unknown inventory category {0:?}")]
+    UnknownCategory(String),
+    #[error("malformed {category} inventory: {source}")]
+    Malformed {
+        category: String,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Parses a category name.
+pub fn category(name: &str) -> Option<Category> {
+    Category::ALL.into_iter().find(|c| c.as_str() == name)
+}
+
+/// The categories of `hashes` whose hash differs from what is stored.
+///
+/// # Errors
+/// Store failures.
+pub fn wanted(
+    store: &mut dyn Store,
+    machine_id: &str,
+    hashes: &InventoryHashes,
+) -> Result<Vec<String>, StoreError> {
+    let stored = store.inventory_hashes(machine_id)?;
+    Ok(hashes
+        .hashes
+        .iter()
+        .filter(|CategoryHash { category: c, hash }| {
+            category(c).is_some() && !stored.iter().any(|(sc, sh)| sc == c && sh == hash)
+        })
+        .map(|h| h.category.clone())
+        .collect())
+}
+
+/// Reassembles a machine's stored inventory (categories that fail to parse,
+/// e.g. written by an older relay, come back empty).
+///
+/// # Errors
+/// Store failures.
+pub fn load(store: &mut dyn Store, machine_id: &str) -> Result<(Inventory, bool, u64), StoreError> {
+    let mut inv = Inventory::default();
+    let mut present = [false; 3];
+    let mut updated = 0;
+    for c in store.inventory(machine_id)? {
+        updated = updated.max(c.updated_unix);
+        match category(&c.category) {
+            Some(Category::System) => {
+                inv.system = serde_json::from_slice(&c.json).unwrap_or_default();
+                present[0] = true;
+            }
+            Some(Category::Hardware) => {
+                inv.hardware = serde_json::from_slice(&c.json).unwrap_or_default();
+                present[1] = true;
+            }
+            Some(Category::Software) => {
+                inv.software = serde_json::from_slice(&c.json).unwrap_or_default();
+                present[2] = true;
+            }
+            None => {}
+        }
+    }
+    Ok((inv, present.iter().any(|p| *p), updated))
+}
+
+/// Stores one uploaded category: current state, history, indexes.
+///
+/// # Errors
+/// Unknown category, JSON that is not that category, store failures.
+pub fn ingest(
+    store: &mut dyn Store,
+    machine_id: &str,
+    data: &InventoryData,
+    now_unix: u64,
+) -> Result<(), IngestError> {
+    let cat = category(&data.category)
+        .ok_or_else(|| IngestError::UnknownCategory(data.category.clone()))?;
+    let malformed = |source| IngestError::Malformed {
+        category: data.category.clone(),
+        source,
+    };
+    let had = store
+        .inventory_hashes(machine_id)?
+        .iter()
+        .any(|(c, _)| c == &data.category);
+    // Only a category seen before needs the old state, for the diff.
+    let old = if had {
+        load(store, machine_id)?.0
+    } else {
+        Inventory::default()
+    };
+    let mut new = old.clone();
+    let mut packages = None;
+    let mut facts = None;
+    match cat {
+        Category::System => {
+            new.system = serde_json::from_slice::<SystemInfo>(&data.json).map_err(malformed)?;
+        }
+        Category::Hardware => {
+            new.hardware = serde_json::from_slice::<HardwareInfo>(&data.json).map_err(malformed)?;
+            facts = Some(hardware_facts(&new.hardware));
+        }
+        Category::Software => {
+            new.software = serde_json::from_slice::<SoftwareInfo>(&data.json).map_err(malformed)?;
+            packages = Some(package_rows(&new.software));
+        }
+    }
+    let changes: Vec<HistoryRow> = if had {
+        diff(&old, &new)
+            .into_iter()
+            .filter(|c| c.category == cat)
+            .map(|c| HistoryRow {
+                at_unix: now_unix,
+                category: data.category.clone(),
+                kind: match c.kind {
+                    ChangeKind::Added => "added",
+                    ChangeKind::Removed => "removed",
+                    ChangeKind::Changed => "changed",
+                }
+                .into(),
+                key: c.key,
+                old: c.old,
+                new: c.new,
+            })
+            .collect()
+    } else {
+        vec![HistoryRow {
+            at_unix: now_unix,
+            category: data.category.clone(),
+            kind: "first".into(),
+            key: data.category.clone(),
+            old: None,
+            new: Some(summary(&new, cat)),
+        }]
+    };
+    // The relay's own hash of what it stores, whatever the agent claimed.
+    let hash = category_hash(&new, cat);
+    let json = match cat {
+        Category::System => serde_json::to_vec(&new.system),
+        Category::Hardware => serde_json::to_vec(&new.hardware),
+        Category::Software => serde_json::to_vec(&new.software),
+    }
+    .map_err(malformed)?;
+    store.store_category(&CategoryUpdate {
+        machine_id,
+        category: &data.category,
+        hash: &hash,
+        json: &json,
+        now_unix,
+        changes: &changes,
+        packages: packages.as_deref(),
+        facts: facts.as_deref(),
+    })?;
+    Ok(())
+}
+
+fn summary(inv: &Inventory, cat: Category) -> String {
+    match cat {
+        Category::System => inv.system.hostname.clone().unwrap_or_default(),
+        Category::Hardware => format!(
+            "{} disks, {} network interfaces",
+            inv.hardware.disks.len(),
+            inv.hardware.network_interfaces.len()
+        ),
+        Category::Software => format!("{} packages", inv.software.packages.len()),
+    }
+}
+
+fn package_rows(sw: &SoftwareInfo) -> Vec<PackageRow> {
+    sw.packages
+        .iter()
+        .map(|p| PackageRow {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            arch: p.arch.clone(),
+            source: p.source.as_str().to_string(),
+        })
+        .collect()
+}
+
+/// Flattens hardware into `(dotted.key, value)` pairs, lower-case, with
+/// array indices left out so `disks.model` matches any disk.
+pub fn hardware_facts(hw: &HardwareInfo) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::to_value(hw) {
+        flatten("", &v, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, child, out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                flatten(prefix, item, out);
+            }
+        }
+        Value::Null => {}
+        Value::String(s) => out.push((prefix.to_lowercase(), s.to_lowercase())),
+        other => out.push((prefix.to_lowercase(), other.to_string().to_lowercase())),
+    }
+}
+
+/// Does `version` pass `filter` under the rules of `source`?
+pub fn version_matches(source: &str, version: &str, filter: &VersionFilter) -> bool {
+    let scheme = if source == PackageSource::Rpm.as_str() {
+        VersionScheme::Rpm
+    } else {
+        VersionScheme::Debian
+    };
+    match filter {
+        VersionFilter::Any => true,
+        VersionFilter::Below(v) => compare_versions(scheme, version, v) == Ordering::Less,
+        VersionFilter::AtLeast(v) => compare_versions(scheme, version, v) != Ordering::Less,
+    }
+}
+
+/// Rows for a software search, before visibility filtering.
+///
+/// # Errors
+/// Store failures.
+pub fn find_software(
+    store: &mut dyn Store,
+    name: &str,
+    filter: &VersionFilter,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(store
+        .find_package(name)?
+        .into_iter()
+        .filter(|(_, version, source)| version_matches(source, version, filter))
+        .map(|(m, v, _)| (m, v))
+        .collect())
+}
+
+/// Builds result rows from `(machine_id, value)` pairs.
+pub fn found_rows(
+    pairs: Vec<(String, String)>,
+    machines: &[crate::store::MachineRecord],
+) -> Vec<FoundRow> {
+    let mut rows: Vec<FoundRow> = pairs
+        .into_iter()
+        .filter_map(|(id, value)| {
+            let m = machines.iter().find(|m| m.id == id)?;
+            Some(FoundRow {
+                machine_id: id,
+                hostname: m.info.hostname.clone(),
+                group: m.group.clone(),
+                value,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.value.cmp(&b.value)));
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_follow_package_manager_rules() {
+        let below = VersionFilter::Below("1.0".into());
+        assert!(version_matches("dpkg", "1.0~rc1", &below));
+        assert!(!version_matches("dpkg", "1:0.5", &below));
+        let at_least = VersionFilter::AtLeast("2.9".into());
+        assert!(version_matches("dpkg", "2.10", &at_least));
+        assert!(version_matches(
+            "rpm",
+            "1.0^post1",
+            &VersionFilter::AtLeast("1.0".into())
+        ));
+    }
+
+    #[test]
+    fn hardware_facts_drop_indices_and_case() {
+        let mut hw = HardwareInfo::default();
+        hw.cpu.model = Some("Intel(R) Xeon(R)".into());
+        let facts = hardware_facts(&hw);
+        assert!(
+            facts.contains(&("cpu.model".into(), "intel(r) xeon(r)".into())),
+            "{facts:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    /// Prints where ingest time goes; run with `--ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn ingest_speed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let tok = [1u8; 32];
+        s.add_user("a", lifeline_proto::Role::Admin, "h", 0)
+            .unwrap();
+        s.add_enroll_token(&crate::store::NewEnrollToken {
+            hash: tok,
+            group: None,
+            created_by: 1,
+            created_unix: 0,
+            expires_unix: 1 << 40,
+            max_uses: None,
+        })
+        .unwrap();
+        let mut total = std::time::Duration::ZERO;
+        for i in 0..20u64 {
+            let inv = lifeline_inventory::synthetic_inventory(i, 2000);
+            let id = format!("m{i}");
+            s.enroll(
+                &tok,
+                &id,
+                &[0; 32],
+                &lifeline_proto::MachineInfo::default(),
+                0,
+            )
+            .unwrap();
+            for cat in Category::ALL {
+                let json = match cat {
+                    Category::System => serde_json::to_vec(&inv.system),
+                    Category::Hardware => serde_json::to_vec(&inv.hardware),
+                    Category::Software => serde_json::to_vec(&inv.software),
+                }
+                .unwrap();
+                let data = InventoryData {
+                    category: cat.as_str().into(),
+                    hash: String::new(),
+                    collected_unix: 0,
+                    json,
+                };
+                let t = std::time::Instant::now();
+                ingest(&mut s, &id, &data, 1).unwrap();
+                let e = t.elapsed();
+                total += e;
+                if i == 0 {
+                    eprintln!("{cat:?}: {e:?}");
+                }
+            }
+        }
+        eprintln!("per machine: {:?}", total / 20);
+    }
+}
