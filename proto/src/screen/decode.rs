@@ -1,0 +1,624 @@
+//! The decoder: validates an encoded frame completely, then applies it.
+//!
+//! Decoding runs in two passes. The parse pass checks every length, rect,
+//! offset and cache slot against the frame size and the [`Limits`] and
+//! decompresses with a capacity cap; only if the whole frame is valid does
+//! the apply pass touch the frame buffer and the cache. A rejected frame
+//! therefore leaves the decoder exactly as it was.
+
+use std::borrow::Cow;
+
+use super::CACHE_SLOTS;
+use super::cache::{TILE_PIXELS, TileCache};
+use super::frame::Frame;
+use super::pixels::{in_bounds, overlaps};
+use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
+use super::wire::{
+    FLAG_BODY_ZSTD, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_SOLID, OP_XOR, OP_XOR_ZSTD,
+    OP_ZSTD, Reader, unzigzag,
+};
+
+/// Every way an encoded frame can be rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The input ended before a field was complete.
+    #[error("input truncated in {what}")]
+    Truncated {
+        /// The field being read.
+        what: &'static str,
+    },
+    /// The first bytes are not the screen codec magic.
+    #[error("bad magic")]
+    BadMagic,
+    /// A wire version this build does not speak.
+    #[error("unsupported screen codec version {0}")]
+    UnsupportedVersion(u8),
+    /// Header flags with undefined bits set.
+    #[error("unknown header flags {0:#04x}")]
+    UnknownFlags(u8),
+    /// A zero width or height.
+    #[error("invalid frame size {width}x{height}")]
+    BadSize {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+    },
+    /// A frame larger than this decoder's [`Limits`].
+    #[error("frame size {width}x{height} exceeds the decoder limits")]
+    TooLarge {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+    },
+    /// A delta frame arrived before any key frame.
+    #[error("delta frame before any key frame")]
+    NoKeyFrame,
+    /// A delta frame of a different size than the current buffer.
+    #[error("delta frame is {width}x{height}, buffer is {have_width}x{have_height}")]
+    SizeChanged {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// Current buffer width.
+        have_width: u32,
+        /// Current buffer height.
+        have_height: u32,
+    },
+    /// A delta frame that does not follow the last applied frame.
+    #[error("delta frame {got} does not follow frame {last}")]
+    SequenceGap {
+        /// Sequence number of the last applied frame.
+        last: u32,
+        /// Sequence number received.
+        got: u32,
+    },
+    /// More records than tiles, or records past the last tile.
+    #[error("{records} records for {tiles} tiles")]
+    TooManyRecords {
+        /// Declared record count.
+        records: u32,
+        /// Tiles in the frame.
+        tiles: usize,
+    },
+    /// A key frame that does not cover every tile.
+    #[error("key frame has {records} records for {tiles} tiles")]
+    IncompleteKeyFrame {
+        /// Declared record count.
+        records: u32,
+        /// Tiles in the frame.
+        tiles: usize,
+    },
+    /// The declared body size exceeds what the frame size allows.
+    #[error("declared body of {declared} bytes exceeds {max}")]
+    BodyTooLarge {
+        /// Declared size.
+        declared: usize,
+        /// Largest size possible for this frame.
+        max: usize,
+    },
+    /// The body's stored or decompressed length is not the declared one.
+    #[error("body length {actual} differs from declared {declared}")]
+    BodyLengthMismatch {
+        /// Declared size.
+        declared: usize,
+        /// Actual size.
+        actual: usize,
+    },
+    /// A zstd stream is corrupt or larger than the capacity allowed for it.
+    #[error("corrupt or oversized zstd data in {what}")]
+    BadZstd {
+        /// The body or a tile.
+        what: &'static str,
+    },
+    /// A tile's decompressed size is not the tile's size.
+    #[error("tile {tile} decompressed to {got} bytes, {want} expected")]
+    TileSizeMismatch {
+        /// Tile index.
+        tile: usize,
+        /// Bytes produced.
+        got: usize,
+        /// Bytes the tile needs.
+        want: usize,
+    },
+    /// A record names a tile past the end of the frame.
+    #[error("record for tile {tile} of {tiles}")]
+    TileOutOfRange {
+        /// Tile index (saturated).
+        tile: usize,
+        /// Tiles in the frame.
+        tiles: usize,
+    },
+    /// An undefined record opcode.
+    #[error("unknown record op {op} at tile {tile}")]
+    UnknownOp {
+        /// Opcode.
+        op: u8,
+        /// Tile index.
+        tile: usize,
+    },
+    /// A record that needs the previous frame (XOR, copy) in a key frame.
+    #[error("record op {op} not allowed in a key frame (tile {tile})")]
+    NotInKeyFrame {
+        /// Opcode.
+        op: u8,
+        /// Tile index.
+        tile: usize,
+    },
+    /// A copy or XOR source block that leaves the frame.
+    #[error("source offset ({dx},{dy}) out of bounds for tile {tile}")]
+    SourceOutOfBounds {
+        /// Tile index.
+        tile: usize,
+        /// Horizontal offset.
+        dx: i32,
+        /// Vertical offset.
+        dy: i32,
+    },
+    /// A cache reference to a slot that is empty or out of range, or from a
+    /// partial tile (only full tiles are cached).
+    #[error("cache slot {slot} invalid for tile {tile} ({occupied} slots filled)")]
+    BadCacheSlot {
+        /// Tile index.
+        tile: usize,
+        /// Slot referenced.
+        slot: u32,
+        /// Slots filled at that point.
+        occupied: usize,
+    },
+    /// A compressed tile larger than any honest encoder produces.
+    #[error("compressed tile {tile} of {len} bytes exceeds {max}")]
+    BlobTooLarge {
+        /// Tile index.
+        tile: usize,
+        /// Declared length.
+        len: u32,
+        /// Maximum.
+        max: usize,
+    },
+    /// A varint longer than five bytes or above `u32::MAX`.
+    #[error("varint overflow in {what}")]
+    VarintOverflow {
+        /// The field being read.
+        what: &'static str,
+    },
+    /// Bytes left in the body after the last record.
+    #[error("{0} trailing bytes in body")]
+    TrailingBodyBytes(usize),
+    /// Bytes left in the input after the body.
+    #[error("{0} trailing bytes after frame")]
+    TrailingBytes(usize),
+}
+
+/// Largest frame a [`Decoder`] accepts; checked before any allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest width in pixels.
+    pub max_width: u32,
+    /// Largest height in pixels.
+    pub max_height: u32,
+    /// Largest `width * height`.
+    pub max_pixels: u64,
+}
+
+impl Default for Limits {
+    /// Up to 8192 per side and 8K UHD (7680x4320) worth of pixels.
+    fn default() -> Self {
+        Self {
+            max_width: 8192,
+            max_height: 8192,
+            max_pixels: 7680 * 4320,
+        }
+    }
+}
+
+/// Upper bound of a zstd frame holding `n` bytes (zstd's own bound, rounded
+/// up) — what an honest encoder can produce for incompressible data.
+pub(crate) fn zstd_bound(n: usize) -> usize {
+    n + n / 128 + 128
+}
+
+/// Largest body any valid frame on this grid can have.
+fn max_body(grid: &Grid) -> usize {
+    let per_tile = 16 + zstd_bound(TILE_PIXELS * 4);
+    grid.tiles().saturating_mul(per_tile)
+}
+
+/// What one record does, after validation.
+enum Op<'a> {
+    Solid(u32),
+    /// Pixels, XORed with the previous frame's block at offset `base`
+    /// (clipped, zero outside the frame) if set.
+    Pixels {
+        data: Cow<'a, [u8]>,
+        base: Option<(i32, i32)>,
+    },
+    Copy {
+        sx: u32,
+        sy: u32,
+    },
+    Cache(usize),
+}
+
+struct Record<'a> {
+    tile: usize,
+    op: Op<'a>,
+}
+
+/// Context the parse pass needs from the decoder.
+struct ParseCtx {
+    grid: Grid,
+    key: bool,
+    /// Cache slots filled so far, simulated through the frame.
+    occupied: usize,
+}
+
+/// Rebuilds screen frames from the encoder's output.
+pub struct Decoder {
+    limits: Limits,
+    frame: Option<Frame>,
+    last_seq: u32,
+    cache: TileCache,
+    scratch: Vec<u32>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder with default [`Limits`], waiting for a key frame.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_limits(Limits::default())
+    }
+
+    /// A decoder with explicit limits.
+    #[must_use]
+    pub fn with_limits(limits: Limits) -> Self {
+        Self {
+            limits,
+            frame: None,
+            last_seq: 0,
+            cache: TileCache::new(CACHE_SLOTS),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The last successfully decoded frame.
+    #[must_use]
+    pub fn frame(&self) -> Option<&Frame> {
+        self.frame.as_ref()
+    }
+
+    /// Decodes one encoded frame and applies it to the frame buffer.
+    ///
+    /// On error nothing changes; the caller should ask the encoder for a key
+    /// frame, since the following deltas will not line up.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] naming what is wrong with the input.
+    pub fn decode(&mut self, data: &[u8]) -> Result<&Frame, DecodeError> {
+        let mut r = Reader::new(data);
+        let h = Header::read(&mut r)?;
+        let grid = self.check_header(&h)?;
+        let key = h.flags & FLAG_KEY != 0;
+        let body = read_body(&mut r, &h, &grid)?;
+        if r.remaining() != 0 {
+            return Err(DecodeError::TrailingBytes(r.remaining()));
+        }
+        let mut ctx = ParseCtx {
+            grid,
+            key,
+            occupied: if key { 0 } else { self.cache.len() },
+        };
+        let records = parse_records(&body, h.records, &mut ctx)?;
+        self.apply(&h, &grid, records)
+    }
+
+    /// Checks size, key-frame and sequence rules; returns the tile grid.
+    fn check_header(&self, h: &Header) -> Result<Grid, DecodeError> {
+        let (width, height) = (u32::from(h.width), u32::from(h.height));
+        let l = &self.limits;
+        if width > l.max_width
+            || height > l.max_height
+            || u64::from(width) * u64::from(height) > l.max_pixels
+        {
+            return Err(DecodeError::TooLarge { width, height });
+        }
+        let grid = Grid::new(width, height);
+        if h.flags & FLAG_KEY != 0 {
+            if h.records as usize != grid.tiles() {
+                return Err(DecodeError::IncompleteKeyFrame {
+                    records: h.records,
+                    tiles: grid.tiles(),
+                });
+            }
+        } else {
+            let Some(f) = &self.frame else {
+                return Err(DecodeError::NoKeyFrame);
+            };
+            if (f.width(), f.height()) != (width, height) {
+                return Err(DecodeError::SizeChanged {
+                    width,
+                    height,
+                    have_width: f.width(),
+                    have_height: f.height(),
+                });
+            }
+            if h.seq != self.last_seq.wrapping_add(1) {
+                return Err(DecodeError::SequenceGap {
+                    last: self.last_seq,
+                    got: h.seq,
+                });
+            }
+        }
+        if h.records as usize > grid.tiles() {
+            return Err(DecodeError::TooManyRecords {
+                records: h.records,
+                tiles: grid.tiles(),
+            });
+        }
+        Ok(grid)
+    }
+
+    /// Second pass: writes the validated records into the buffer and cache.
+    fn apply(
+        &mut self,
+        h: &Header,
+        grid: &Grid,
+        records: Vec<Record<'_>>,
+    ) -> Result<&Frame, DecodeError> {
+        let key = h.flags & FLAG_KEY != 0;
+        let mut frame = match self.frame.take() {
+            Some(f) if !key => f,
+            // The key frame covers every tile, so the fill is overwritten.
+            _ => Frame::filled(grid.width, grid.height, 0).map_err(|_| DecodeError::BadSize {
+                width: grid.width,
+                height: grid.height,
+            })?,
+        };
+        if key {
+            self.cache.clear();
+        }
+        // Copies and XORs read the previous frame: stage every source block
+        // before any record overwrites it.
+        self.scratch.clear();
+        for rec in &records {
+            let r = grid.rect(rec.tile);
+            match rec.op {
+                Op::Copy { sx, sy } => {
+                    read_block(&frame, Rect { x: sx, y: sy, ..r }, &mut self.scratch);
+                }
+                Op::Pixels {
+                    base: Some((dx, dy)),
+                    ..
+                } => fetch_clipped(&frame, r, dx, dy, &mut self.scratch),
+                _ => {}
+            }
+        }
+        let mut staged = 0;
+        let mut tile_buf = Vec::with_capacity(TILE_PIXELS);
+        for rec in records {
+            let r = grid.rect(rec.tile);
+            tile_buf.clear();
+            match rec.op {
+                Op::Solid(c) => tile_buf.resize(r.area(), c),
+                Op::Copy { .. } => {
+                    tile_buf.extend_from_slice(&self.scratch[staged..staged + r.area()]);
+                    staged += r.area();
+                }
+                Op::Cache(slot) => {
+                    // Validated by the parse pass; an empty slot cannot occur.
+                    let px = self.cache.touch(slot).unwrap_or(&[]);
+                    tile_buf.extend_from_slice(px);
+                }
+                Op::Pixels { data, base } => {
+                    pixels_from_bytes(&data, &mut tile_buf);
+                    if base.is_some() {
+                        let reference = &self.scratch[staged..staged + r.area()];
+                        staged += r.area();
+                        tile_buf
+                            .iter_mut()
+                            .zip(reference)
+                            .for_each(|(d, s)| *d ^= s);
+                    }
+                    if r.is_full_tile() {
+                        self.cache.insert(&tile_buf);
+                    }
+                }
+            }
+            if tile_buf.len() == r.area() {
+                write_block(&mut frame, r, &tile_buf);
+            }
+        }
+        self.last_seq = h.seq;
+        Ok(self.frame.insert(frame))
+    }
+}
+
+/// Reads the body, decompressing it with a capacity cap when flagged.
+fn read_body<'a>(
+    r: &mut Reader<'a>,
+    h: &Header,
+    grid: &Grid,
+) -> Result<Cow<'a, [u8]>, DecodeError> {
+    let max = max_body(grid);
+    let raw_len = h.body_raw_len as usize;
+    if raw_len > max {
+        return Err(DecodeError::BodyTooLarge {
+            declared: raw_len,
+            max,
+        });
+    }
+    let stored = r.take(h.body_len as usize, "body")?;
+    if h.flags & FLAG_BODY_ZSTD == 0 {
+        if stored.len() != raw_len {
+            return Err(DecodeError::BodyLengthMismatch {
+                declared: raw_len,
+                actual: stored.len(),
+            });
+        }
+        return Ok(Cow::Borrowed(stored));
+    }
+    let body = zstd::bulk::decompress(stored, raw_len)
+        .map_err(|_| DecodeError::BadZstd { what: "body" })?;
+    if body.len() != raw_len {
+        return Err(DecodeError::BodyLengthMismatch {
+            declared: raw_len,
+            actual: body.len(),
+        });
+    }
+    Ok(Cow::Owned(body))
+}
+
+/// First pass: parses and validates every record of the body.
+fn parse_records<'a>(
+    body: &'a [u8],
+    count: u32,
+    ctx: &mut ParseCtx,
+) -> Result<Vec<Record<'a>>, DecodeError> {
+    let tiles = ctx.grid.tiles();
+    let mut r = Reader::new(body);
+    // `count <= tiles` was checked, so this allocation is bounded.
+    let mut out = Vec::with_capacity(count as usize);
+    let mut next = 0usize;
+    for _ in 0..count {
+        let skip = r.varint("tile skip")? as usize;
+        if ctx.key && skip != 0 {
+            return Err(DecodeError::IncompleteKeyFrame {
+                records: count,
+                tiles,
+            });
+        }
+        let tile = next.saturating_add(skip);
+        if tile >= tiles {
+            return Err(DecodeError::TileOutOfRange { tile, tiles });
+        }
+        let op = parse_op(&mut r, tile, ctx)?;
+        out.push(Record { tile, op });
+        next = tile + 1;
+    }
+    if r.remaining() != 0 {
+        return Err(DecodeError::TrailingBodyBytes(r.remaining()));
+    }
+    Ok(out)
+}
+
+fn parse_op<'a>(
+    r: &mut Reader<'a>,
+    tile: usize,
+    ctx: &mut ParseCtx,
+) -> Result<Op<'a>, DecodeError> {
+    let rect = ctx.grid.rect(tile);
+    let bytes = rect.area() * 4;
+    let op = r.u8("record op")?;
+    if ctx.key && matches!(op, OP_XOR | OP_XOR_ZSTD | OP_COPY) {
+        return Err(DecodeError::NotInKeyFrame { op, tile });
+    }
+    let parsed = match op {
+        OP_SOLID => Op::Solid(r.u32("solid colour")?),
+        OP_RAW => Op::Pixels {
+            data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
+            base: None,
+        },
+        OP_XOR => {
+            let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
+            Op::Pixels {
+                data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
+                base,
+            }
+        }
+        OP_ZSTD => Op::Pixels {
+            data: Cow::Owned(read_blob(r, tile, bytes)?),
+            base: None,
+        },
+        OP_XOR_ZSTD => {
+            let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
+            Op::Pixels {
+                data: Cow::Owned(read_blob(r, tile, bytes)?),
+                base,
+            }
+        }
+        OP_COPY => {
+            let (sx, sy) = parse_offset(r, tile, rect, &ctx.grid)?;
+            Op::Copy { sx, sy }
+        }
+        OP_CACHE => {
+            let slot = r.varint("cache slot")?;
+            if !rect.is_full_tile() || slot as usize >= ctx.occupied {
+                return Err(DecodeError::BadCacheSlot {
+                    tile,
+                    slot,
+                    occupied: ctx.occupied,
+                });
+            }
+            Op::Cache(slot as usize)
+        }
+        _ => return Err(DecodeError::UnknownOp { op, tile }),
+    };
+    if matches!(parsed, Op::Pixels { .. }) && rect.is_full_tile() {
+        ctx.occupied = (ctx.occupied + 1).min(CACHE_SLOTS);
+    }
+    Ok(parsed)
+}
+
+/// Reads an XOR reference offset; the block must overlap the frame.
+fn parse_base(
+    r: &mut Reader<'_>,
+    tile: usize,
+    rect: Rect,
+    grid: &Grid,
+) -> Result<(i32, i32), DecodeError> {
+    let dx = unzigzag(r.varint("xor dx")?);
+    let dy = unzigzag(r.varint("xor dy")?);
+    if overlaps(grid, rect, dx, dy) {
+        Ok((dx, dy))
+    } else {
+        Err(DecodeError::SourceOutOfBounds { tile, dx, dy })
+    }
+}
+
+/// Reads a copy offset and returns the source block's position, which
+/// must lie wholly inside the frame.
+fn parse_offset(
+    r: &mut Reader<'_>,
+    tile: usize,
+    rect: Rect,
+    grid: &Grid,
+) -> Result<(u32, u32), DecodeError> {
+    let dx = unzigzag(r.varint("copy dx")?);
+    let dy = unzigzag(r.varint("copy dy")?);
+    in_bounds(grid, rect, dx, dy).ok_or(DecodeError::SourceOutOfBounds { tile, dx, dy })
+}
+
+/// Reads a length-prefixed zstd tile and decompresses it to exactly `bytes`.
+fn read_blob(r: &mut Reader<'_>, tile: usize, bytes: usize) -> Result<Vec<u8>, DecodeError> {
+    let len = r.varint("tile blob length")?;
+    let max = zstd_bound(bytes);
+    if len as usize > max {
+        return Err(DecodeError::BlobTooLarge { tile, len, max });
+    }
+    let blob = r.take(len as usize, "tile blob")?;
+    let out = zstd::bulk::decompress(blob, bytes)
+        .map_err(|_| DecodeError::BadZstd { what: "tile blob" })?;
+    if out.len() != bytes {
+        return Err(DecodeError::TileSizeMismatch {
+            tile,
+            got: out.len(),
+            want: bytes,
+        });
+    }
+    Ok(out)
+}
+
+fn pixels_from_bytes(data: &[u8], out: &mut Vec<u32>) {
+    out.extend(
+        data.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    );
+}

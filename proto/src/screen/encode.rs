@@ -1,0 +1,518 @@
+//! The encoder: finds dirty tiles and picks the cheapest record for each.
+
+use std::collections::HashMap;
+
+use super::CACHE_SLOTS;
+use super::cache::{TILE_PIXELS, TileCache};
+use super::frame::Frame;
+use super::motion::{SegHashes, planar_candidates, vertical_candidates};
+use super::pixels::{choose_base, in_bounds, tile_bytes};
+use super::tile::{Grid, Rect, block_eq, copy_same_place, fetch_clipped, read_block, solid_color};
+use super::wire::{
+    FLAG_BODY_ZSTD, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_SOLID, OP_XOR, OP_XOR_ZSTD,
+    OP_ZSTD, put_varint, zigzag,
+};
+
+/// How pixel payloads are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Batching {
+    /// Try both layouts when that is cheap, keep the smaller (default).
+    #[default]
+    Auto,
+    /// One zstd stream for the whole body (records and pixels).
+    Always,
+    /// One zstd frame per pixel tile; records stay uncompressed.
+    Never,
+}
+
+/// Encoder knobs; the defaults are what the agent uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderConfig {
+    /// Payload compression layout.
+    pub batching: Batching,
+    /// Search for scrolled and moved content (copy records).
+    pub motion: bool,
+    /// Reference previously sent tiles by cache slot.
+    pub cache: bool,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        Self {
+            batching: Batching::Auto,
+            motion: true,
+            cache: true,
+        }
+    }
+}
+
+/// What the last [`Encoder::encode`] produced, for stats and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncodeStats {
+    /// Whether it was a key frame.
+    pub key: bool,
+    /// Tiles that differed from the previous frame (all tiles for a key).
+    pub dirty: usize,
+    /// Solid-colour records.
+    pub solid: usize,
+    /// Copy records (scroll / move).
+    pub copy: usize,
+    /// Cache references.
+    pub cached: usize,
+    /// Raw pixel records (possibly compressed as part of the body).
+    pub raw: usize,
+    /// XOR-with-previous records (possibly compressed as part of the body).
+    pub xor: usize,
+    /// Per-tile zstd records.
+    pub zstd: usize,
+    /// Per-tile XOR + zstd records.
+    pub xor_zstd: usize,
+    /// Whether the body was compressed as one zstd stream.
+    pub batched: bool,
+    /// Encoded size in bytes, header included.
+    pub bytes: usize,
+}
+
+/// The decision for one dirty tile.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    Solid(u32),
+    Copy(i32, i32),
+    Cache(usize),
+    /// Pixels, XORed with the previous frame's block at this offset if set.
+    Pixels {
+        base: Option<(i32, i32)>,
+    },
+}
+
+/// Turns successive frames into the wire format of [`crate::screen`].
+pub struct Encoder {
+    config: EncoderConfig,
+    prev: Option<Frame>,
+    seq: u32,
+    key_requested: bool,
+    prev_seg: SegHashes,
+    cur_seg: SegHashes,
+    cache: TileCache,
+    /// Tile hash to slot, for lookups; pixels are compared before use.
+    cache_index: HashMap<u64, usize>,
+    slot_hash: Vec<u64>,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    stats: EncodeStats,
+    /// Reusable buffer for XOR reference blocks.
+    scratch: Vec<u32>,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Encoder {
+    /// An encoder with the default configuration; its first frame is a key.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_config(EncoderConfig::default())
+    }
+
+    /// An encoder with explicit knobs.
+    #[must_use]
+    pub fn with_config(config: EncoderConfig) -> Self {
+        Self {
+            config,
+            prev: None,
+            seq: 0,
+            key_requested: true,
+            prev_seg: SegHashes::new(),
+            cur_seg: SegHashes::new(),
+            cache: TileCache::new(CACHE_SLOTS),
+            cache_index: HashMap::new(),
+            slot_hash: Vec::new(),
+            // Without a context the encoder still works, sending raw pixels.
+            zstd: zstd::bulk::Compressor::new(1).ok(),
+            stats: EncodeStats::default(),
+            scratch: Vec::with_capacity(TILE_PIXELS),
+        }
+    }
+
+    /// Makes the next frame a key frame (viewer joined or lost sync).
+    pub fn request_keyframe(&mut self) {
+        self.key_requested = true;
+    }
+
+    /// Statistics of the last encoded frame.
+    #[must_use]
+    pub fn stats(&self) -> &EncodeStats {
+        &self.stats
+    }
+
+    /// Encodes `frame` as a delta to the previous one (or a key frame when
+    /// requested, first, or after a resolution change). Copies the changed
+    /// tiles into the encoder's reference frame.
+    pub fn encode(&mut self, frame: &Frame) -> Vec<u8> {
+        let (out, prev, grid, dirty) = self.encode_inner(frame);
+        let mut prev = match prev {
+            Some(p) => p,
+            None => frame.clone(),
+        };
+        for &t in &dirty {
+            copy_same_place(&mut prev, frame, grid.rect(t));
+        }
+        self.prev = Some(prev);
+        out
+    }
+
+    /// Like [`Encoder::encode`] but keeps `frame` as the reference instead
+    /// of copying it, and hands back the previous reference frame (if any)
+    /// so the caller can capture into it next time: no per-frame copy and no
+    /// per-frame allocation.
+    pub fn encode_owned(&mut self, frame: Frame) -> (Vec<u8>, Option<Frame>) {
+        let (out, prev, _, _) = self.encode_inner(&frame);
+        let spare = prev.or_else(|| self.prev.take());
+        self.prev = Some(frame);
+        (out, spare)
+    }
+
+    /// Encodes and updates everything but the reference pixels; returns the
+    /// bytes, the old reference (taken out unless this was a key frame), the
+    /// grid and the dirty tiles.
+    fn encode_inner(&mut self, frame: &Frame) -> (Vec<u8>, Option<Frame>, Grid, Vec<usize>) {
+        let grid = Grid::new(frame.width(), frame.height());
+        let key = self.key_requested
+            || self
+                .prev
+                .as_ref()
+                .is_none_or(|p| (p.width(), p.height()) != (frame.width(), frame.height()));
+        if key {
+            self.cache.clear();
+            self.cache_index.clear();
+            self.slot_hash.clear();
+            self.prev_seg.reset(&grid);
+            self.cur_seg.reset(&grid);
+        }
+        let prev = if key { None } else { self.prev.take() };
+        let dirty: Vec<usize> = match &prev {
+            None => (0..grid.tiles()).collect(),
+            Some(p) => (0..grid.tiles())
+                .filter(|&t| {
+                    let r = grid.rect(t);
+                    !block_eq(frame, r, p, r.x, r.y)
+                })
+                .collect(),
+        };
+        let plans = self.plan(frame, prev.as_ref(), &grid, &dirty);
+        let out = self.write(frame, prev.as_ref(), &grid, &plans, key);
+        self.commit_hashes(frame, &grid, &plans);
+        self.seq = self.seq.wrapping_add(1);
+        self.key_requested = false;
+        (out, prev, grid, dirty)
+    }
+
+    /// Brings the row-segment hashes up to date with `frame`. A vertical
+    /// copy inherits its source's hashes, so scrolling hashes almost nothing.
+    fn commit_hashes(&mut self, frame: &Frame, grid: &Grid, plans: &[(usize, Plan)]) {
+        for &(t, plan) in plans {
+            let r = grid.rect(t);
+            let hashed_by_cache = self.config.cache && r.is_full_tile();
+            match plan {
+                Plan::Copy(0, dy) => self.cur_seg.copy_shifted(&self.prev_seg, r, dy),
+                Plan::Pixels { .. } | Plan::Cache(_) if hashed_by_cache => {}
+                _ => self.cur_seg.fill(frame, r),
+            }
+        }
+        for &(t, _) in plans {
+            self.prev_seg.copy_tile(&self.cur_seg, grid.rect(t));
+        }
+    }
+
+    /// Decides every dirty tile's record.
+    fn plan(
+        &mut self,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        grid: &Grid,
+        dirty: &[usize],
+    ) -> Vec<(usize, Plan)> {
+        let mut plans: Vec<Option<Plan>> = dirty
+            .iter()
+            .map(|&t| solid_color(cur, grid.rect(t)).map(Plan::Solid))
+            .collect();
+        let offsets = match prev {
+            Some(prev) if self.config.motion => {
+                self.plan_motion(cur, prev, grid, dirty, &mut plans)
+            }
+            _ => Vec::new(),
+        };
+        // Cache lookups and inserts run in tile order, as the decoder's do.
+        let mut tile = Vec::with_capacity(TILE_PIXELS);
+        dirty
+            .iter()
+            .zip(plans)
+            .map(|(&t, p)| {
+                let r = grid.rect(t);
+                let plan = p.unwrap_or_else(|| self.plan_pixels(cur, prev, r, &offsets, &mut tile));
+                (t, plan)
+            })
+            .collect()
+    }
+
+    /// Fills copy plans for tiles found at a scrolled or moved position and
+    /// returns the offsets tried (good XOR references for the other tiles).
+    fn plan_motion(
+        &self,
+        cur: &Frame,
+        prev: &Frame,
+        grid: &Grid,
+        dirty: &[usize],
+        plans: &mut [Option<Plan>],
+    ) -> Vec<(i32, i32)> {
+        let open = |plans: &[Option<Plan>]| -> Vec<usize> {
+            dirty
+                .iter()
+                .zip(plans)
+                .filter(|(_, p)| p.is_none())
+                .map(|(&t, _)| t)
+                .collect()
+        };
+        let todo = open(plans);
+        if todo.is_empty() {
+            return Vec::new();
+        }
+        let dys = vertical_candidates(cur, grid, &self.prev_seg, &todo);
+        let mut offsets: Vec<(i32, i32)> = dys.into_iter().map(|dy| (0, dy)).collect();
+        let found = try_copies(cur, prev, grid, dirty, plans, &offsets);
+        let left = open(plans);
+        // Skip the costlier 2D search when scrolling explained most tiles.
+        if left.len() >= 4 && found * 3 < todo.len() * 2 {
+            let planar = planar_candidates(prev, cur, grid, &left);
+            try_copies(cur, prev, grid, dirty, plans, &planar);
+            offsets.extend(planar);
+        }
+        offsets
+    }
+
+    /// Cache hit or pixel payload; updates the cache like the decoder will.
+    fn plan_pixels(
+        &mut self,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        r: Rect,
+        offsets: &[(i32, i32)],
+        tile: &mut Vec<u32>,
+    ) -> Plan {
+        let base = prev.and_then(|p| choose_base(cur, p, r, offsets, &mut self.scratch));
+        if !self.config.cache || !r.is_full_tile() {
+            return Plan::Pixels { base };
+        }
+        self.cur_seg.fill(cur, r);
+        let hash = self.cur_seg.tile_hash(r);
+        tile.clear();
+        read_block(cur, r, tile);
+        if let Some(&slot) = self.cache_index.get(&hash)
+            && self.cache.get(slot) == Some(tile.as_slice())
+        {
+            self.cache.touch(slot);
+            return Plan::Cache(slot);
+        }
+        let slot = self.cache.insert(tile);
+        if let Some(old) = self.slot_hash.get(slot).copied() {
+            if self.cache_index.get(&old) == Some(&slot) {
+                self.cache_index.remove(&old);
+            }
+            self.slot_hash[slot] = hash;
+        } else {
+            self.slot_hash.push(hash);
+        }
+        self.cache_index.insert(hash, slot);
+        Plan::Pixels { base }
+    }
+
+    /// Serialises the plans, choosing the smaller payload layout.
+    fn write(
+        &mut self,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        grid: &Grid,
+        plans: &[(usize, Plan)],
+        key: bool,
+    ) -> Vec<u8> {
+        let pixel_tiles = plans
+            .iter()
+            .filter(|(_, p)| matches!(p, Plan::Pixels { .. }))
+            .count();
+        let try_batched = self.config.batching != Batching::Never;
+        let try_per_tile = match self.config.batching {
+            Batching::Never => true,
+            Batching::Always => false,
+            // Per-tile frames pay a header each and lose shared context, so
+            // they only have a chance with few tiles, where trying is cheap.
+            Batching::Auto => pixel_tiles > 0 && pixel_tiles <= 8,
+        };
+        let mut best: Option<(Vec<u8>, usize, bool, EncodeStats)> = None;
+        if try_batched {
+            let (body, stats) = self.body(cur, prev, grid, plans, false);
+            let raw_len = body.len();
+            let packed = self.compress(&body).filter(|c| c.len() < body.len());
+            best = Some(match packed {
+                Some(c) => (c, raw_len, true, stats),
+                None => (body, raw_len, false, stats),
+            });
+        }
+        if try_per_tile {
+            let (body, stats) = self.body(cur, prev, grid, plans, true);
+            if best.as_ref().is_none_or(|b| body.len() < b.0.len()) {
+                let len = body.len();
+                best = Some((body, len, false, stats));
+            }
+        }
+        let (body, raw_len, batched, mut stats) = best.unwrap_or_default();
+        let header = Header {
+            flags: if key { FLAG_KEY } else { 0 } | if batched { FLAG_BODY_ZSTD } else { 0 },
+            seq: self.seq,
+            width: grid.width as u16,
+            height: grid.height as u16,
+            records: plans.len() as u32,
+            body_len: body.len() as u32,
+            body_raw_len: raw_len as u32,
+        };
+        let mut out = Vec::with_capacity(super::wire::HEADER_LEN + body.len());
+        header.write(&mut out);
+        out.extend_from_slice(&body);
+        stats.key = key;
+        stats.batched = batched;
+        stats.dirty = plans.len();
+        stats.bytes = out.len();
+        self.stats = stats;
+        out
+    }
+
+    fn compress(&mut self, data: &[u8]) -> Option<Vec<u8>> {
+        self.zstd.as_mut()?.compress(data).ok()
+    }
+
+    /// Builds the record body; `per_tile` compresses each pixel tile alone.
+    fn body(
+        &mut self,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        grid: &Grid,
+        plans: &[(usize, Plan)],
+        per_tile: bool,
+    ) -> (Vec<u8>, EncodeStats) {
+        let mut out = Vec::new();
+        let mut stats = EncodeStats::default();
+        let mut next = 0usize;
+        let mut bytes = Vec::with_capacity(TILE_PIXELS * 4);
+        for &(t, plan) in plans {
+            put_varint(&mut out, (t - next) as u32);
+            next = t + 1;
+            match plan {
+                Plan::Solid(c) => {
+                    stats.solid += 1;
+                    out.push(OP_SOLID);
+                    out.extend_from_slice(&c.to_le_bytes());
+                }
+                Plan::Copy(dx, dy) => {
+                    stats.copy += 1;
+                    out.push(OP_COPY);
+                    put_varint(&mut out, zigzag(dx));
+                    put_varint(&mut out, zigzag(dy));
+                }
+                Plan::Cache(slot) => {
+                    stats.cached += 1;
+                    out.push(OP_CACHE);
+                    put_varint(&mut out, slot as u32);
+                }
+                Plan::Pixels { base } => {
+                    let r = grid.rect(t);
+                    let mut reference = None;
+                    if let (Some((dx, dy)), Some(p)) = (base, prev) {
+                        self.scratch.clear();
+                        fetch_clipped(p, r, dx, dy, &mut self.scratch);
+                        reference = Some(self.scratch.as_slice());
+                    }
+                    tile_bytes(cur, reference, r, &mut bytes);
+                    self.put_pixels(&mut out, &bytes, base, per_tile, &mut stats);
+                }
+            }
+        }
+        (out, stats)
+    }
+
+    fn put_pixels(
+        &mut self,
+        out: &mut Vec<u8>,
+        bytes: &[u8],
+        base: Option<(i32, i32)>,
+        per_tile: bool,
+        stats: &mut EncodeStats,
+    ) {
+        let xor = base.is_some();
+        let packed = if per_tile {
+            self.compress(bytes).filter(|c| c.len() < bytes.len())
+        } else {
+            None
+        };
+        match (packed, xor) {
+            (Some(c), _) => {
+                out.push(if xor { OP_XOR_ZSTD } else { OP_ZSTD });
+                put_base(out, base);
+                if xor {
+                    stats.xor_zstd += 1;
+                } else {
+                    stats.zstd += 1;
+                }
+                put_varint(out, c.len() as u32);
+                out.extend_from_slice(&c);
+            }
+            (None, true) => {
+                stats.xor += 1;
+                out.push(OP_XOR);
+                put_base(out, base);
+                out.extend_from_slice(bytes);
+            }
+            (None, false) => {
+                stats.raw += 1;
+                out.push(OP_RAW);
+                out.extend_from_slice(bytes);
+            }
+        }
+    }
+}
+
+/// Tries each offset on each open tile; returns how many became copies.
+fn try_copies(
+    cur: &Frame,
+    prev: &Frame,
+    grid: &Grid,
+    dirty: &[usize],
+    plans: &mut [Option<Plan>],
+    offsets: &[(i32, i32)],
+) -> usize {
+    if offsets.is_empty() {
+        return 0;
+    }
+    let mut found = 0;
+    for (&t, plan) in dirty.iter().zip(plans.iter_mut()) {
+        if plan.is_some() {
+            continue;
+        }
+        let r = grid.rect(t);
+        let hit = offsets.iter().find(|&&(dx, dy)| {
+            in_bounds(grid, r, dx, dy).is_some_and(|(sx, sy)| block_eq(cur, r, prev, sx, sy))
+        });
+        if let Some(&(dx, dy)) = hit {
+            *plan = Some(Plan::Copy(dx, dy));
+            found += 1;
+        }
+    }
+    found
+}
+
+fn put_base(out: &mut Vec<u8>, base: Option<(i32, i32)>) {
+    if let Some((dx, dy)) = base {
+        put_varint(out, zigzag(dx));
+        put_varint(out, zigzag(dy));
+    }
+}

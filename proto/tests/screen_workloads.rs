@@ -1,0 +1,107 @@
+//! Every synthetic workload roundtrips bit for bit, and the frames that
+//! matter (idle, scroll, window drag, typing) encode as small as promised.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use lifeline_proto::screen::measure::{dirty_tiles_zstd_size, percentile, run_workload};
+use lifeline_proto::screen::synth::{Synth, Workload};
+use lifeline_proto::screen::{Decoder, Encoder, Frame};
+
+/// Encodes `frames` frames of a workload, decodes each and checks equality.
+fn roundtrip(workload: Workload, width: u32, height: u32, frames: usize) -> Vec<usize> {
+    let mut synth = Synth::new(workload, width, height, 42).unwrap();
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new();
+    let mut sizes = Vec::new();
+    let mut cur: Frame = synth.frame().clone();
+    for i in 0..=frames {
+        if i > 0 {
+            cur = synth.next_frame().clone();
+        }
+        let bytes = enc.encode(&cur);
+        sizes.push(bytes.len());
+        let out = dec
+            .decode(&bytes)
+            .unwrap_or_else(|e| panic!("{workload:?} frame {i}: {e}"));
+        assert!(out == &cur, "{workload:?} frame {i} differs after decode");
+    }
+    sizes
+}
+
+#[test]
+fn every_workload_roundtrips_at_full_hd() {
+    for wl in Workload::ALL {
+        roundtrip(wl, 1920, 1080, 30);
+    }
+}
+
+#[test]
+fn every_workload_roundtrips_at_odd_sizes() {
+    for wl in Workload::ALL {
+        roundtrip(wl, 333, 257, 12);
+        roundtrip(wl, 1, 1, 3);
+        roundtrip(wl, 65, 3, 3);
+    }
+}
+
+#[test]
+fn idle_frames_are_tiny() {
+    let sizes = roundtrip(Workload::Idle, 1920, 1080, 5);
+    for &s in &sizes[1..] {
+        assert!(s < 64, "idle frame of {s} bytes");
+    }
+}
+
+#[test]
+fn scroll_frames_are_mostly_copies() {
+    for r in run_workload(Workload::Scrolling, 10, 3) {
+        let cheap = r.stats.copy + r.stats.solid + r.stats.cached;
+        assert!(
+            cheap * 10 >= r.stats.dirty * 8,
+            "only {cheap} of {} dirty tiles copied, solid or cached",
+            r.stats.dirty
+        );
+        assert!(
+            r.bytes * 10 < r.baseline,
+            "scroll frame {} bytes vs {} for zstd of dirty tiles",
+            r.bytes,
+            r.baseline
+        );
+    }
+}
+
+#[test]
+fn window_drag_frames_are_mostly_copies() {
+    for r in run_workload(Workload::WindowDrag, 10, 3) {
+        // Tiles on the window's edge mix moved window and newly exposed
+        // desktop: those need pixels. Everything inside moves as copies.
+        assert!(
+            r.stats.copy * 2 >= r.stats.dirty - r.stats.solid,
+            "only {} of {} dirty tiles copied",
+            r.stats.copy,
+            r.stats.dirty
+        );
+        assert!(
+            r.bytes * 10 < r.baseline * 4,
+            "drag frame {} bytes vs {} for zstd of dirty tiles",
+            r.bytes,
+            r.baseline
+        );
+    }
+}
+
+#[test]
+fn typing_frames_are_small() {
+    let reports = run_workload(Workload::Typing, 30, 5);
+    let sizes: Vec<usize> = reports.iter().map(|r| r.bytes).collect();
+    assert!(percentile(&sizes, 100) <= 15_000, "sizes {sizes:?}");
+}
+
+#[test]
+fn baseline_counts_only_changed_tiles() {
+    let a = Frame::filled(200, 100, 1).unwrap();
+    assert_eq!(dirty_tiles_zstd_size(&a, &a), 0);
+    let mut b = a.clone();
+    b.pixels_mut()[0] = 2;
+    assert!(dirty_tiles_zstd_size(&a, &b) > 0);
+}
