@@ -55,6 +55,19 @@ pub enum Command {
         #[arg(long, value_parser = parse_duration)]
         stale: Option<Duration>,
     },
+    /// The audit log of privileged actions (admins, auditors).
+    Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+        /// How far back, e.g. 30d.
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        since: Duration,
+        /// Only this person's (or component's) actions.
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Hardware and software inventory.
     Inventory {
         #[command(subcommand)]
@@ -68,6 +81,12 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         count: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain and name the first entry that does not fit.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +215,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&machines_json(&rows))?);
             } else {
                 print!("{}", render::machines_table(&rows, unix_secs()));
+            }
+        }
+        Command::Audit {
+            command,
+            since,
+            actor,
+            json,
+        } => {
+            let mut c = connect(&dir).await?;
+            let request = match command {
+                Some(AuditCommand::Verify) => ConsoleRequest::AuditVerify,
+                None => ConsoleRequest::Audit {
+                    since_unix: unix_secs().saturating_sub(since.as_secs()),
+                    actor,
+                },
+            };
+            let reply = c.request(request).await;
+            c.close().await;
+            match reply? {
+                ConsoleReply::AuditVerified(v) => match v.first_broken {
+                    None => println!("audit log intact: {} entries verified", v.entries),
+                    Some((seq, why)) => {
+                        bail!("audit log broken at entry {seq}: {why}")
+                    }
+                },
+                ConsoleReply::Audit(rows) if json => {
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                }
+                ConsoleReply::Audit(rows) => {
+                    let now = unix_secs();
+                    for e in &rows {
+                        println!(
+                            "{:>6} {:<12} {:<16} {:<22} {:<14} {}",
+                            e.seq,
+                            render::ago(now, e.at_unix),
+                            e.actor,
+                            e.action,
+                            e.target,
+                            e.details
+                        );
+                    }
+                }
+                other => bail!("unexpected answer: {other:?}"),
             }
         }
         Command::Inventory { command } => {

@@ -6,13 +6,13 @@
 //! machine can be driven by a virtual clock in tests. The binaries (agent,
 //! relay, console) own sockets and timers and feed bytes and instants in.
 
+pub mod audit;
 pub mod codes;
 pub mod frame;
 pub mod handshake;
 pub mod inventory;
 pub mod msg;
 pub mod pairing;
-pub mod screen;
 pub mod secret;
 pub mod view;
 

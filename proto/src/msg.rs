@@ -5,6 +5,7 @@
 //! bytes, which the relay splices without parsing.
 
 use crate::{
+    audit::{AuditEntry, AuditVerdict},
     codes::ErrorCode,
     inventory::{FoundRow, HistoryRow, InventoryData, InventoryHashes, InventoryQuery},
     secret::Secret,
@@ -326,6 +327,13 @@ pub enum ConsoleRequest {
     InventoryExport { group: Option<String> },
     /// Ask a machine's agent to collect and upload now.
     RefreshInventory { machine: String },
+    /// Audit entries since a time, optionally of one actor (admins, auditors).
+    Audit {
+        since_unix: u64,
+        actor: Option<String>,
+    },
+    /// Recompute the audit chain.
+    AuditVerify,
 }
 
 /// A failed request.
@@ -387,6 +395,8 @@ pub enum ConsoleReply {
     Found(Vec<FoundRow>),
     /// JSON array of `{machine, inventory}` objects.
     Export(#[serde(with = "serde_bytes")] Vec<u8>),
+    Audit(Vec<AuditEntry>),
+    AuditVerified(AuditVerdict),
 }
 
 /// The answer to the [`Request`] with the same id.

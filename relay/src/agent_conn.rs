@@ -167,6 +167,18 @@ pub async fn enroll(
     let reply = match record {
         Some(m) => {
             info!(machine = %m.id, hostname = %info.hostname, group = ?m.group, "machine enrolled");
+            ctx.audit(crate::audit::NewEntry::new(
+                "enrollment",
+                "machine-enrolled",
+                &m.id,
+                format!(
+                    "hostname {}, os {}, group {}",
+                    info.hostname,
+                    info.os,
+                    m.group.as_deref().unwrap_or("-")
+                ),
+            ))
+            .await;
             RelayToAgent::Enrolled {
                 machine_id,
                 credential: lifeline_proto::Secret::new(credential),

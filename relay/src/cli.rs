@@ -4,7 +4,7 @@ use crate::{
     auth,
     datadir::DataDir,
     server::Relay,
-    store::{InventoryStore, Store},
+    store::{AuditStore, InventoryStore, Store},
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -142,6 +142,19 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
                 .add_user(&name, role, &hash, lifeline_net::unix_secs())
                 .with_context(|| format!("cannot add {name}"))?;
             store.set_user_groups(id, &groups)?;
+            let actor = format!(
+                "local:{}",
+                std::env::var("USER").unwrap_or_else(|_| "root".into())
+            );
+            store.append_audit(
+                &crate::audit::NewEntry::new(
+                    &actor,
+                    "user-added",
+                    &name,
+                    format!("role {role}, groups {}", groups.join(",")),
+                ),
+                lifeline_net::unix_secs(),
+            )?;
             if groups.is_empty() {
                 println!("added {name} ({role})");
             } else {

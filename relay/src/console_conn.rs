@@ -2,6 +2,7 @@
 //! spliced to agents.
 
 use crate::{
+    audit::NewEntry,
     auth,
     hub::OfferError,
     server::{ConnError, Ctx},
@@ -240,6 +241,24 @@ async fn handle(
         }
         ConsoleRequest::InventoryFind(query) => find(ctx, person, query).await,
         ConsoleRequest::InventoryExport { group } => export(ctx, person, group).await,
+        ConsoleRequest::Audit { since_unix, actor } => {
+            may_audit(person)?;
+            let rows = ctx
+                .store
+                .call(move |s| s.audit_entries(since_unix, actor.as_deref()))
+                .await
+                .map_err(internal)?;
+            Ok(ConsoleReply::Audit(rows))
+        }
+        ConsoleRequest::AuditVerify => {
+            may_audit(person)?;
+            let rows = ctx
+                .store
+                .call(|s| s.audit_entries(0, None))
+                .await
+                .map_err(internal)?;
+            Ok(ConsoleReply::AuditVerified(crate::audit::verify(&rows)))
+        }
         ConsoleRequest::RefreshInventory { machine } => {
             let (id, hostname) = resolve_machine(ctx, person, &machine).await?;
             if ctx
@@ -254,6 +273,16 @@ async fn handle(
                 ))
             }
         }
+    }
+}
+
+fn may_audit(person: &Person) -> Result<(), Failure> {
+    match person.role {
+        Role::Admin | Role::Auditor => Ok(()),
+        Role::Technician => Err(failure(
+            ErrorCode::Forbidden,
+            "only admins and auditors read the audit log",
+        )),
     }
 }
 
@@ -325,6 +354,13 @@ async fn export(
         }));
     }
     info!(machines = out.len(), "inventory exported");
+    ctx.audit(NewEntry::new(
+        &person.name,
+        "inventory-exported",
+        group.as_deref().unwrap_or("all"),
+        format!("{} machines", out.len()),
+    ))
+    .await;
     let json = serde_json::to_vec(&out).map_err(|e| failure(ErrorCode::Internal, e.to_string()))?;
     Ok(ConsoleReply::Export(json))
 }
@@ -369,6 +405,16 @@ async fn create_enroll_token(
         .await
         .map_err(internal)?;
     info!(?group, ttl_secs, "enrollment token created");
+    ctx.audit(NewEntry::new(
+        &person.name,
+        "enroll-token-created",
+        group.as_deref().unwrap_or("-"),
+        format!(
+            "ttl {ttl_secs} s, uses {}",
+            max_uses.map_or_else(|| "unlimited".to_string(), |u| u.to_string())
+        ),
+    ))
+    .await;
     Ok(ConsoleReply::EnrollToken {
         token: lifeline_proto::Secret::new(token),
         expires_unix: now + ttl_secs,
@@ -506,6 +552,16 @@ async fn open_session(
     match event {
         PairingEvent::Started => {
             info!(session, "session started");
+            ctx.audit(NewEntry::new(
+                &person.name,
+                "session-started",
+                &machine_id,
+                format!(
+                    "session {session}, {purpose:?}, {permission:?}, ticket {}",
+                    ticket.map_or_else(|| "-".to_string(), |t| t.to_string())
+                ),
+            ))
+            .await;
             Ok(ConsoleReply::SessionOpened {
                 session,
                 machine_id,

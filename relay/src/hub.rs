@@ -37,6 +37,9 @@ struct AgentEntry {
 
 struct SessionEntry {
     pairing: Pairing,
+    offer: SessionOffer,
+    offered_unix: u64,
+    started_unix: Option<u64>,
     machine_id: String,
     agent_conn_id: u64,
     console_conn_id: u64,
@@ -66,30 +69,45 @@ pub struct StreamRoute {
     pub ended: watch::Receiver<bool>,
 }
 
+/// Everything known about a session when it ends, for its log.
+#[derive(Clone, Debug)]
+pub struct EndedSession {
+    pub session: SessionId,
+    pub machine_id: String,
+    pub offer: SessionOffer,
+    pub offered_unix: u64,
+    pub started_unix: Option<u64>,
+    pub ended_unix: u64,
+    pub reason: EndReason,
+    pub bytes_to_agent: u64,
+    pub bytes_to_console: u64,
+    pub streams: u64,
+}
+
 /// The routing table.
 pub struct Hub {
     inner: Mutex<Inner>,
     next_conn: AtomicU64,
     next_session: AtomicU64,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Self::new()
-    }
+    ended_tx: mpsc::UnboundedSender<EndedSession>,
 }
 
 impl Hub {
-    /// An empty table. Session ids start at a random point so that ids from
-    /// before a restart are not reused.
-    pub fn new() -> Self {
+    /// An empty table, and the receiver of ended sessions. Session ids start
+    /// at a random point so that ids from before a restart are not reused.
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<EndedSession>) {
         let mut seed = [0u8; 4];
         let _ = getrandom::fill(&mut seed);
-        Self {
-            inner: Mutex::new(Inner::default()),
-            next_conn: AtomicU64::new(1),
-            next_session: AtomicU64::new(u64::from(u32::from_le_bytes(seed)) << 16 | 1),
-        }
+        let (ended_tx, ended_rx) = mpsc::unbounded_channel();
+        (
+            Self {
+                inner: Mutex::new(Inner::default()),
+                next_conn: AtomicU64::new(1),
+                next_session: AtomicU64::new(u64::from(u32::from_le_bytes(seed)) << 16 | 1),
+                ended_tx,
+            },
+            ended_rx,
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -220,7 +238,7 @@ impl Hub {
         offer.session = id;
         agent
             .tx
-            .send(RelayToAgent::SessionOffer(offer))
+            .send(RelayToAgent::SessionOffer(offer.clone()))
             .map_err(|_| OfferError::Offline)?;
         let agent_conn_id = agent.conn_id;
         let (tx, rx) = oneshot::channel();
@@ -230,6 +248,9 @@ impl Hub {
             id,
             SessionEntry {
                 pairing,
+                offer,
+                offered_unix: lifeline_net::unix_secs(),
+                started_unix: None,
                 machine_id: machine_id.to_string(),
                 agent_conn_id,
                 console_conn_id,
@@ -263,11 +284,14 @@ impl Hub {
             return Ok(());
         };
         let event = entry.pairing.on_answer(decision, now)?;
+        if event == PairingEvent::Started {
+            entry.started_unix = Some(lifeline_net::unix_secs());
+        }
         if let Some(tx) = entry.answer.take() {
             let _ = tx.send(event.clone());
         }
         if matches!(event, PairingEvent::Ended(_)) {
-            Self::remove_session(&mut inner, session);
+            self.remove_session(&mut inner, session);
         }
         Ok(())
     }
@@ -289,7 +313,7 @@ impl Hub {
                 reason: EndReason::Timeout,
             });
         }
-        Self::remove_session(&mut inner, session);
+        self.remove_session(&mut inner, session);
         Some(event)
     }
 
@@ -333,7 +357,7 @@ impl Hub {
                 .tx
                 .send(RelayToAgent::SessionClosed { session, reason });
         }
-        Self::remove_session(&mut inner, session);
+        self.remove_session(&mut inner, session);
     }
 
     /// True if `session` exists and belongs to this agent connection.
@@ -398,9 +422,25 @@ impl Hub {
         }
     }
 
-    fn remove_session(inner: &mut Inner, session: SessionId) {
+    fn remove_session(&self, inner: &mut Inner, session: SessionId) {
         if let Some(entry) = inner.sessions.remove(&session) {
             let _ = entry.ended.send(true);
+            let reason = match entry.pairing.state() {
+                lifeline_proto::pairing::PairingState::Ended { reason, .. } => reason.clone(),
+                _ => EndReason::RelayShutdown,
+            };
+            let _ = self.ended_tx.send(EndedSession {
+                session,
+                machine_id: entry.machine_id,
+                offer: entry.offer,
+                offered_unix: entry.offered_unix,
+                started_unix: entry.started_unix,
+                ended_unix: lifeline_net::unix_secs(),
+                reason,
+                bytes_to_agent: entry.stats.to_agent.load(Ordering::Relaxed),
+                bytes_to_console: entry.stats.to_console.load(Ordering::Relaxed),
+                streams: entry.stats.streams.load(Ordering::Relaxed),
+            });
         }
     }
 

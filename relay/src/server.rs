@@ -2,7 +2,12 @@
 //! each authenticated connection to its agent or console task.
 
 use crate::{
-    agent_conn, auth, console_conn, datadir::DataDir, hub::Hub, store::StoreError,
+    agent_conn,
+    audit::NewEntry,
+    auth, console_conn,
+    datadir::DataDir,
+    hub::{EndedSession, Hub},
+    store::StoreError,
     store::StoreHandle,
 };
 use lifeline_net::{StreamError, framed::read_frame, tls, unix_micros, unix_secs};
@@ -29,6 +34,21 @@ pub struct Ctx {
     pub store: StoreHandle,
     pub hub: Hub,
     pub limiter: Mutex<auth::RateLimiter>,
+}
+
+impl Ctx {
+    /// Appends an audit entry; a failure is logged, never fatal to the
+    /// request that caused it.
+    pub async fn audit(&self, entry: NewEntry) {
+        let action = entry.action.clone();
+        if let Err(e) = self
+            .store
+            .call(move |s| s.append_audit(&entry, unix_secs()))
+            .await
+        {
+            warn!(%action, "cannot write audit entry: {e}");
+        }
+    }
 }
 
 /// How a connection task ended badly.
@@ -65,6 +85,7 @@ impl From<HandshakeError> for ConnError {
 pub struct Relay {
     pub ctx: Arc<Ctx>,
     pub endpoint: quinn::Endpoint,
+    ended: tokio::sync::mpsc::UnboundedReceiver<EndedSession>,
 }
 
 impl Relay {
@@ -84,13 +105,15 @@ impl Relay {
             Arc::new(quinn::TokioRuntime),
         )?;
         let store = StoreHandle::spawn(Box::new(data.open_store()?))?;
+        let (hub, ended) = Hub::new();
         Ok(Self {
             ctx: Arc::new(Ctx {
                 store,
-                hub: Hub::new(),
+                hub,
                 limiter: Mutex::new(auth::RateLimiter::default()),
             }),
             endpoint,
+            ended,
         })
     }
 
@@ -104,8 +127,10 @@ impl Relay {
 
     /// Serves until `shutdown` completes, then closes every connection with
     /// [`CloseCode::Shutdown`] and persists presence.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         let reaper = tokio::spawn(reap(self.ctx.clone()));
+        let ended = std::mem::replace(&mut self.ended, tokio::sync::mpsc::unbounded_channel().1);
+        let logger = tokio::spawn(log_sessions(self.ctx.clone(), ended));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -117,6 +142,7 @@ impl Relay {
             }
         }
         reaper.abort();
+        logger.abort();
         info!("shutting down");
         self.endpoint
             .close(CloseCode::Shutdown.code().into(), b"relay shutting down");
@@ -128,6 +154,36 @@ impl Relay {
                 .await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// Writes an audit entry for every session that ends.
+async fn log_sessions(
+    ctx: Arc<Ctx>,
+    mut ended: tokio::sync::mpsc::UnboundedReceiver<EndedSession>,
+) {
+    while let Some(e) = ended.recv().await {
+        let duration = e.started_unix.map_or(0, |s| e.ended_unix.saturating_sub(s));
+        let details = serde_json::json!({
+            "session": e.session,
+            "purpose": format!("{:?}", e.offer.purpose),
+            "permission": format!("{:?}", e.offer.permission),
+            "ticket": e.offer.ticket,
+            "started": e.started_unix.is_some(),
+            "duration_s": duration,
+            "reason": e.reason.to_string(),
+            "bytes_to_agent": e.bytes_to_agent,
+            "bytes_to_console": e.bytes_to_console,
+            "streams": e.streams,
+        });
+        info!(session = e.session, machine = %e.machine_id, reason = %e.reason, "session ended");
+        ctx.audit(NewEntry::new(
+            &e.offer.technician,
+            "session-ended",
+            &e.machine_id,
+            details.to_string(),
+        ))
+        .await;
     }
 }
 
@@ -389,6 +445,13 @@ async fn login(
     });
     if let Some(wait) = locked {
         warn!(user, "login refused: too many failed attempts");
+        ctx.audit(NewEntry::new(
+            user,
+            "login-locked",
+            user,
+            format!("from {}", addr.ip()),
+        ))
+        .await;
         return Ok(Err((
             ErrorCode::RateLimited,
             format!(
@@ -421,6 +484,13 @@ async fn login(
                 .call(move |s| s.insert_auth_token(&hash, uid, now_unix, expires))
                 .await?;
             info!(user = %u.name, role = %u.role, "login");
+            ctx.audit(NewEntry::new(
+                &u.name,
+                "login",
+                &u.name,
+                format!("from {}", addr.ip()),
+            ))
+            .await;
             Ok(Ok((
                 Peer::Person {
                     user_id: u.id,
@@ -436,6 +506,13 @@ async fn login(
                 l.record_failure(&ip_key, now);
             }
             warn!(user, "failed login");
+            ctx.audit(NewEntry::new(
+                user,
+                "login-failed",
+                user,
+                format!("from {}", addr.ip()),
+            ))
+            .await;
             Ok(Err((
                 ErrorCode::BadCredentials,
                 "invalid user or password".into(),

@@ -4,6 +4,7 @@
 
 mod handle;
 mod sqlite;
+mod sqlite_audit;
 mod sqlite_inventory;
 
 pub use handle::StoreHandle;
@@ -131,8 +132,25 @@ pub trait InventoryStore {
     fn set_user_groups(&mut self, user_id: i64, groups: &[String]) -> Result<(), StoreError>;
 }
 
+/// The hash-chained audit log.
+pub trait AuditStore {
+    /// Appends an entry, chaining it to the last one.
+    fn append_audit(
+        &mut self,
+        entry: &crate::audit::NewEntry,
+        now_unix: u64,
+    ) -> Result<lifeline_proto::audit::AuditEntry, StoreError>;
+
+    /// Entries at or after `since_unix`, optionally of one actor, oldest first.
+    fn audit_entries(
+        &mut self,
+        since_unix: u64,
+        actor: Option<&str>,
+    ) -> Result<Vec<lifeline_proto::audit::AuditEntry>, StoreError>;
+}
+
 /// Everything the relay persists. One implementation per engine.
-pub trait Store: InventoryStore + Send {
+pub trait Store: InventoryStore + AuditStore + Send {
     /// Adds a person.
     ///
     /// # Errors

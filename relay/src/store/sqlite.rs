@@ -92,6 +92,20 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, grp)
     );
     ",
+    // 3: the hash-chained audit log.
+    r"
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY,
+        at_unix   INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        details   TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    CREATE INDEX audit_time ON audit(at_unix);
+    ",
 ];
 
 /// The SQLite implementation of [`Store`].
