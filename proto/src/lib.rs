@@ -13,6 +13,7 @@ pub mod handshake;
 pub mod inventory;
 pub mod msg;
 pub mod pairing;
+pub mod screen;
 pub mod secret;
 pub mod view;
 
