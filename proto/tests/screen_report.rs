@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use lifeline_proto::screen::measure::{percentile, run_workload};
+use lifeline_proto::screen::measure::{percentile, run_workload, run_workload_with};
 use lifeline_proto::screen::synth::{Synth, Workload};
-use lifeline_proto::screen::{Decoder, Encoder, Frame};
+use lifeline_proto::screen::{Batching, Decoder, Encoder, EncoderConfig, Frame};
 
 #[test]
 #[ignore = "report, not a check"]
@@ -18,13 +18,30 @@ fn report_sizes() {
         let reports = run_workload(wl, 60, 1);
         let bytes: Vec<usize> = reports.iter().map(|r| r.bytes).collect();
         let base: Vec<usize> = reports.iter().map(|r| r.baseline).collect();
+        let copies: usize = reports.iter().map(|r| r.stats.copy).sum();
+        let dirty: usize = reports.iter().map(|r| r.stats.dirty).sum();
         println!(
-            "{wl:?}: bytes p50 {} p99 {} max {}; zstd-of-dirty p50 {}",
+            "{wl:?}: bytes p50 {} p99 {} max {}; zstd-of-dirty p50 {}; copies {copies} of {dirty} dirty tiles",
             percentile(&bytes, 50),
             percentile(&bytes, 99),
             percentile(&bytes, 100),
             percentile(&base, 50),
         );
+        for batching in [Batching::Always, Batching::Never] {
+            let config = EncoderConfig {
+                batching,
+                ..EncoderConfig::default()
+            };
+            let sizes: Vec<usize> = run_workload_with(config, wl, 60, 1)
+                .iter()
+                .map(|r| r.bytes)
+                .collect();
+            println!(
+                "    {batching:?}: bytes p50 {} p99 {}",
+                percentile(&sizes, 50),
+                percentile(&sizes, 99)
+            );
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Size measurements for benchmarks and reports. No clocks here (proto is
 //! sans-IO): callers that want timings wrap these calls in their own timer.
 
-use super::encode::{EncodeStats, Encoder};
+use super::encode::{EncodeStats, Encoder, EncoderConfig};
 use super::frame::Frame;
 use super::synth::{Synth, Workload};
 use super::tile::{Grid, block_eq, read_block};
@@ -43,8 +43,19 @@ pub fn dirty_tiles_zstd_size(prev: &Frame, cur: &Frame) -> usize {
 /// reports each delta (the initial key frame is not included).
 #[must_use]
 pub fn run_workload(workload: Workload, frames: usize, seed: u64) -> Vec<FrameReport> {
+    run_workload_with(EncoderConfig::default(), workload, frames, seed)
+}
+
+/// [`run_workload`] with explicit encoder knobs, to compare strategies.
+#[must_use]
+pub fn run_workload_with(
+    config: EncoderConfig,
+    workload: Workload,
+    frames: usize,
+    seed: u64,
+) -> Vec<FrameReport> {
     let mut synth = Synth::full_hd(workload, seed);
-    let mut enc = Encoder::new();
+    let mut enc = Encoder::with_config(config);
     let mut prev = synth.frame().clone();
     let _key = enc.encode(&prev);
     (0..frames)

@@ -64,6 +64,7 @@
 mod cache;
 mod decode;
 mod encode;
+mod error;
 mod frame;
 pub mod measure;
 mod motion;
