@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential pkg-config
   libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
-  xvfb xterm x11-utils x11-xserver-utils xdotool netpbm
+  xvfb xterm x11-utils x11-xserver-utils x11-apps xdotool netpbm
 )
 
 missing=()

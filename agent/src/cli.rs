@@ -49,6 +49,13 @@ pub enum Command {
         /// Collect inventory from this directory tree instead of the machine.
         #[arg(long, env = "LIFELINE_INVENTORY_ROOT")]
         inventory_root: Option<PathBuf>,
+        /// Accept screen sessions without asking the user (servers, kiosks).
+        #[arg(long)]
+        unattended: bool,
+        /// Screen source: `x11` (DISPLAY) or `synthetic:WORKLOAD` (idle,
+        /// typing, scrolling, drag, video) for tests and benchmarks.
+        #[arg(long, default_value = "x11")]
+        capture: String,
     },
     /// Print this machine's id.
     Id,
@@ -95,6 +102,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             max_backoff_secs,
             inventory_interval,
             inventory_root,
+            unattended,
+            capture,
         } => {
             let cfg = config::AgentConfig::load(&dir)?;
             let opts = runner::RunOptions {
@@ -104,6 +113,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 inventory: crate::inventory::InventoryConfig {
                     root: inventory_root,
                 },
+                unattended,
+                capture: crate::capture::factory(&capture)?,
                 ..runner::RunOptions::default()
             };
             tokio::select! {

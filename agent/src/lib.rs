@@ -5,10 +5,12 @@
 //! of accepted sessions.
 
 pub mod backoff;
+pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod enroll;
 pub mod facts;
 pub mod inventory;
 pub mod runner;
+pub mod screen;
 pub mod session;

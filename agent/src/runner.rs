@@ -5,6 +5,7 @@ use crate::{
     config::AgentConfig,
     facts,
     inventory::{self, InventoryConfig},
+    screen::CaptureFactory,
     session::{self, Sessions},
 };
 use lifeline_inventory::Inventory;
@@ -18,7 +19,7 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 
 /// Knobs for the run loop.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Interval between heartbeats.
     pub heartbeat: Duration,
@@ -30,6 +31,10 @@ pub struct RunOptions {
     pub inventory_interval: Duration,
     /// Where inventory comes from.
     pub inventory: InventoryConfig,
+    /// Accept screen sessions without asking the user.
+    pub unattended: bool,
+    /// Where screen images come from.
+    pub capture: CaptureFactory,
 }
 
 impl Default for RunOptions {
@@ -40,6 +45,8 @@ impl Default for RunOptions {
             backoff_max: Duration::from_secs(30),
             inventory_interval: Duration::from_secs(6 * 3600),
             inventory: InventoryConfig::default(),
+            unattended: false,
+            capture: std::sync::Arc::new(crate::capture::open_default),
         }
     }
 }
@@ -122,7 +129,7 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
     {
         return e.to_string();
     }
-    let mut sessions = Sessions::default();
+    let mut sessions = Sessions::new(opts.unattended);
     let mut tick = tokio::time::interval(opts.heartbeat);
     let mut inv_tick = tokio::time::interval(opts.inventory_interval);
     let (inv_tx, mut inv_rx) = mpsc::channel::<Inventory>(1);
@@ -184,7 +191,7 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
                 };
                 match session::read_header(&mut recv).await {
                     Ok(h) if sessions.is_live(h.session) => {
-                        tokio::spawn(session::serve_stream(h, send, recv));
+                        tokio::spawn(session::serve_stream(h, send, recv, opts.capture.clone()));
                     }
                     Ok(h) => {
                         warn!(session = h.session, "stream for a session that is not live");

@@ -11,23 +11,44 @@ use tracing::{debug, info, warn};
 #[derive(Debug, Default)]
 pub struct Sessions {
     live: HashMap<SessionId, SessionOffer>,
+    /// Screen sessions may start without asking (servers, kiosks, tests).
+    pub unattended: bool,
 }
 
 impl Sessions {
-    /// Decides on an offer. Ping sessions carry no user data and are always
-    /// accepted; screen sessions need the screen pipeline and the user's
-    /// consent, which this agent does not have yet.
-    pub fn decide(&mut self, offer: SessionOffer) -> Decision {
-        match offer.purpose {
-            SessionPurpose::Ping => {
-                info!(session = offer.session, technician = %offer.technician, "ping session accepted");
-                self.live.insert(offer.session, offer);
-                Decision::Accept
-            }
-            SessionPurpose::Screen => Decision::Decline {
-                reason: "screen sharing is not available on this machine".into(),
-            },
+    /// No sessions yet; `unattended` lets screen sessions start unasked.
+    pub fn new(unattended: bool) -> Self {
+        Self {
+            live: HashMap::new(),
+            unattended,
         }
+    }
+
+    /// Decides on an offer. Ping sessions carry no user data and are always
+    /// accepted. Screen sessions are accepted when this machine allows
+    /// unattended access; otherwise they need the user's consent, which this
+    /// agent cannot ask for yet, so they are declined with that reason.
+    pub fn decide(&mut self, offer: SessionOffer) -> Decision {
+        let accept = match offer.purpose {
+            SessionPurpose::Ping => true,
+            SessionPurpose::Screen => self.unattended,
+        };
+        if !accept {
+            return Decision::Decline {
+                reason:
+                    "this machine requires the user's consent and no consent prompt is available"
+                        .into(),
+            };
+        }
+        info!(
+            session = offer.session,
+            technician = %offer.technician,
+            purpose = ?offer.purpose,
+            permission = ?offer.permission,
+            "session accepted"
+        );
+        self.live.insert(offer.session, offer);
+        Decision::Accept
     }
 
     /// Forgets a session the relay closed.
@@ -68,8 +89,10 @@ pub async fn serve_stream(
     header: StreamHeader,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
+    capture: crate::screen::CaptureFactory,
 ) {
     match header.channel {
+        Channel::Screen => crate::screen::serve(send, recv, capture).await,
         Channel::Ping => {
             // Echo every byte back as it arrives.
             loop {

@@ -5,11 +5,12 @@ use crate::{
     config::{self, ConsoleConfig},
     inventory_cmd::InventoryCommand,
     ping, render,
+    viewer::{headless, stream::ScreenStream},
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lifeline_net::{Fingerprint, unix_secs};
-use lifeline_proto::{ConsoleReply, ConsoleRequest, Identity, Secret};
+use lifeline_proto::{ConsoleReply, ConsoleRequest, Identity, Permission, Secret};
 use std::{path::PathBuf, time::Duration};
 
 /// The Lifeline console for technicians, admins and auditors.
@@ -80,6 +81,29 @@ pub enum Command {
         /// Number of round trips.
         #[arg(long, default_value_t = 10)]
         count: u32,
+    },
+    /// Watch (and with control, operate) a machine's screen.
+    Connect {
+        /// Machine id or hostname.
+        machine: String,
+        /// No window: watch for --duration, print figures, optionally --record.
+        #[arg(long)]
+        headless: bool,
+        /// How long a headless session watches, e.g. 5s.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Headless: write DIR/last.png and DIR/stats.json.
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Monitor index to show (default: all monitors).
+        #[arg(long)]
+        monitor: Option<u32>,
+        /// Ask only to watch, never to control.
+        #[arg(long)]
+        view_only: bool,
+        /// Frame-rate ceiling.
+        #[arg(long, default_value_t = 60)]
+        max_fps: u32,
     },
 }
 
@@ -265,6 +289,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let result = crate::inventory_cmd::run(&mut c, command).await;
             c.close().await;
             result?;
+        }
+        Command::Connect {
+            machine,
+            headless,
+            duration,
+            record,
+            monitor,
+            view_only,
+            max_fps,
+        } => {
+            let permission = if view_only {
+                Permission::View
+            } else {
+                Permission::Control
+            };
+            let mut c = connect(&dir).await?;
+            let mut stream = ScreenStream::open(&mut c, &machine, permission, monitor, max_fps)
+                .await
+                .with_context(|| format!("connect {machine}"))?;
+            if !headless {
+                bail!("the viewer window is not available in this build; use --headless");
+            }
+            let stats = headless::watch(&mut stream, duration).await?;
+            if let Some(dir) = &record {
+                headless::record(&stream, &stats, dir)?;
+            }
+            let _ = c
+                .request(ConsoleRequest::CloseSession {
+                    session: stream.session,
+                })
+                .await;
+            c.close().await;
+            println!(
+                "{} ({}): {}x{}, {} frames in {:.1} s, {:.1} fps, {:.0} kbit/s, latency p50 {:.1} ms p99 {:.1} ms",
+                stats.hostname,
+                stats.machine_id,
+                stats.width,
+                stats.height,
+                stats.frames,
+                stats.duration_s,
+                stats.fps,
+                stats.kbit_per_s,
+                stats.latency_ms_p50,
+                stats.latency_ms_p99
+            );
         }
         Command::Ping { machine, count } => {
             if count == 0 {

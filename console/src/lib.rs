@@ -6,3 +6,4 @@ pub mod config;
 pub mod inventory_cmd;
 pub mod ping;
 pub mod render;
+pub mod viewer;

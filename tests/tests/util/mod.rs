@@ -246,12 +246,19 @@ impl World {
 
     /// Starts `lifeline-agent run` for agent `name` with extra environment.
     pub fn start_agent_env(&self, name: &str, env: &[(&str, &str)]) -> Proc {
+        self.start_agent_with(name, env, &[])
+    }
+
+    /// Starts `lifeline-agent run EXTRA…` for agent `name` with extra environment.
+    pub fn start_agent_with(&self, name: &str, env: &[(&str, &str)], extra: &[&str]) -> Proc {
         let mut cmd = Command::new(bin("lifeline-agent"));
+        cmd.env_remove("DISPLAY");
         for (k, v) in env {
             cmd.env(k, v);
         }
         let child = cmd
             .args(["run", "--heartbeat-secs", "1", "--max-backoff-secs", "2"])
+            .args(extra)
             .env("LIFELINE_AGENT_DIR", self.path(&format!("agent-{name}")))
             .env("LIFELINE_HOSTNAME", name)
             .env("LIFELINE_LOG", "debug,quinn=warn,rustls=warn")
@@ -316,4 +323,142 @@ impl World {
             std::thread::sleep(Duration::from_millis(300));
         }
     }
+}
+
+/// A private X server (Xvfb) for a test, killed when dropped.
+pub struct Xvfb {
+    pub display: String,
+    _proc: Proc,
+}
+
+impl Xvfb {
+    /// Starts Xvfb on a free display number with one `WxH` 24-bit screen.
+    pub fn start(width: u32, height: u32) -> Self {
+        for n in 90..190 {
+            let socket = format!("/tmp/.X11-unix/X{n}");
+            let lock = format!("/tmp/.X{n}-lock");
+            if Path::new(&socket).exists() || Path::new(&lock).exists() {
+                continue;
+            }
+            let display = format!(":{n}");
+            let child = Command::new("Xvfb")
+                .args([
+                    &display,
+                    "-screen",
+                    "0",
+                    &format!("{width}x{height}x24"),
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb (install it with scripts/install-deps.sh)");
+            let proc = Proc {
+                child,
+                name: "xvfb",
+            };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if Path::new(&socket).exists() && x(&display, "xsetroot", &["-solid", "black"]).ok {
+                    return Self {
+                        display,
+                        _proc: proc,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            panic!("Xvfb {display} did not start");
+        }
+        panic!("no free X display number");
+    }
+
+    /// Runs an X client to completion on this display.
+    pub fn run(&self, program: &str, args: &[&str]) -> Out {
+        x(&self.display, program, args)
+    }
+
+    /// Starts a long-running X client on this display.
+    pub fn spawn(&self, program: &str, args: &[&str]) -> Proc {
+        let child = Command::new(program)
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn X client");
+        Proc {
+            child,
+            name: "x client",
+        }
+    }
+
+    /// The screen as the X server has it, via `xwd | xwdtopnm`: (w, h, RGB).
+    pub fn screenshot(&self) -> (u32, u32, Vec<u8>) {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "xwd -root -silent -display {} | xwdtopnm 2>/dev/null",
+                self.display
+            ))
+            .output()
+            .expect("xwd");
+        assert!(out.status.success(), "xwd failed");
+        parse_ppm(&out.stdout)
+    }
+}
+
+fn x(display: &str, program: &str, args: &[&str]) -> Out {
+    Command::new(program)
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .expect("run X client")
+        .into()
+}
+
+/// Parses a binary PPM (P6, maxval 255): (width, height, RGB bytes).
+pub fn parse_ppm(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if bytes[i] == b'#' {
+            while bytes[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        }
+        let start = i;
+        while !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(String::from_utf8_lossy(&bytes[start..i]).into_owned());
+    }
+    assert_eq!(fields[0], "P6", "not a binary PPM");
+    assert_eq!(fields[3], "255");
+    let (w, h): (u32, u32) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let data = bytes[i + 1..].to_vec();
+    assert_eq!(data.len(), (w * h * 3) as usize);
+    (w, h, data)
+}
+
+/// Reads an RGB or RGBA PNG: (width, height, RGB bytes).
+pub fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("png"),
+    ));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("png data");
+    let data = &buf[..info.buffer_size()];
+    let rgb = match info.color_type {
+        png::ColorType::Rgb => data.to_vec(),
+        png::ColorType::Rgba => data.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    (info.width, info.height, rgb)
 }

@@ -1,0 +1,328 @@
+//! X11 capture through x11rb and MIT-SHM.
+//!
+//! The shared-memory segment is created by this process with mode 0600 and
+//! marked for removal as soon as the X server has attached it, so no other
+//! local user can read the screen through it and it cannot leak past our
+//! exit. Servers without MIT-SHM (remote displays) fall back to GetImage.
+#![allow(unsafe_code)]
+
+use super::{Capture, CaptureError};
+use lifeline_proto::screen::Frame;
+use lifeline_proto::view::{CursorShape, CursorState, MonitorInfo};
+use x11rb::{
+    connection::{Connection, RequestConnection},
+    protocol::{
+        randr::ConnectionExt as _,
+        shm::{self, ConnectionExt as _},
+        xfixes::ConnectionExt as _,
+        xproto::{ConnectionExt as _, ImageFormat, Window},
+    },
+    rust_connection::RustConnection,
+};
+
+fn x11_err(e: impl std::fmt::Display) -> CaptureError {
+    CaptureError::X11(e.to_string())
+}
+
+/// A System V shared-memory segment attached here and in the X server.
+struct ShmSegment {
+    seg: shm::Seg,
+    addr: *mut libc::c_void,
+    size: usize,
+}
+
+impl ShmSegment {
+    fn create(conn: &RustConnection, size: usize) -> Result<Self, CaptureError> {
+        // SAFETY: plain FFI call; IPC_PRIVATE makes a new segment, mode 0600
+        // keeps it private to our user.
+        let id = unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600) };
+        if id < 0 {
+            return Err(CaptureError::Shm(
+                std::io::Error::last_os_error().to_string(),
+            ));
+        }
+        // SAFETY: `id` is a segment we just created; a null address lets the
+        // kernel choose where to map it.
+        let addr = unsafe { libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY) };
+        let failed = addr as isize == -1;
+        let attach = if failed {
+            Err(CaptureError::Shm(
+                std::io::Error::last_os_error().to_string(),
+            ))
+        } else {
+            conn.generate_id().map_err(x11_err).and_then(|seg| {
+                conn.shm_attach(seg, id as u32, false)
+                    .map_err(x11_err)?
+                    .check()
+                    .map_err(x11_err)?;
+                Ok(seg)
+            })
+        };
+        // SAFETY: marks the segment for removal once every attachment is
+        // gone; both attachments (ours and the server's) exist or failed.
+        unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        match attach {
+            Ok(seg) => Ok(Self { seg, addr, size }),
+            Err(e) => {
+                if !failed {
+                    // SAFETY: `addr` came from a successful shmat above.
+                    unsafe { libc::shmdt(addr) };
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn bytes(&self, len: usize) -> &[u8] {
+        // SAFETY: the mapping is `size` bytes long and lives as long as
+        // `self`; the X server wrote it before answering our request, and
+        // no other request is in flight while we read it.
+        unsafe { std::slice::from_raw_parts(self.addr as *const u8, len.min(self.size)) }
+    }
+
+    fn release(&mut self, conn: &RustConnection) {
+        let _ = conn.shm_detach(self.seg);
+        let _ = conn.flush();
+        // SAFETY: `addr` came from a successful shmat and is detached once.
+        unsafe { libc::shmdt(self.addr) };
+    }
+}
+
+/// Captures an X11 screen (all monitors, or one).
+pub struct X11Capture {
+    conn: RustConnection,
+    root: Window,
+    shm: Option<ShmSegment>,
+    shm_supported: bool,
+    selected: Option<u32>,
+    xfixes: bool,
+    last_cursor_serial: u32,
+}
+
+// SAFETY: the raw pointer inside `ShmSegment` refers to a mapping owned
+// exclusively by this value; moving it to another thread is sound.
+unsafe impl Send for X11Capture {}
+
+impl X11Capture {
+    /// Connects to `display` (or `DISPLAY`).
+    ///
+    /// # Errors
+    /// [`CaptureError::NoDisplay`] naming the reason.
+    pub fn open(display: Option<&str>) -> Result<Self, CaptureError> {
+        if display.is_none() && std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+            return Err(CaptureError::NoDisplay("DISPLAY unset".into()));
+        }
+        let (conn, screen) = x11rb::connect(display)
+            .map_err(|e| CaptureError::NoDisplay(format!("X server unreachable: {e}")))?;
+        let root = conn.setup().roots[screen].root;
+        let shm_supported = conn
+            .extension_information(shm::X11_EXTENSION_NAME)
+            .ok()
+            .flatten()
+            .is_some();
+        let xfixes = conn
+            .xfixes_query_version(5, 0)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .is_some();
+        Ok(Self {
+            conn,
+            root,
+            shm: None,
+            shm_supported,
+            selected: None,
+            xfixes,
+            last_cursor_serial: 0,
+        })
+    }
+
+    fn area(&mut self) -> Result<(i16, i16, u16, u16), CaptureError> {
+        let geo = self
+            .conn
+            .get_geometry(self.root)
+            .map_err(x11_err)?
+            .reply()
+            .map_err(x11_err)?;
+        let full = (0, 0, geo.width, geo.height);
+        let Some(index) = self.selected else {
+            return Ok(full);
+        };
+        let monitors = self.monitors()?;
+        match monitors.get(index as usize) {
+            Some(m) => {
+                // Clip to the root window: a monitor list can lag a resize.
+                let x = m.x.clamp(0, i32::from(geo.width)) as i16;
+                let y = m.y.clamp(0, i32::from(geo.height)) as i16;
+                let w = (m.width as i32)
+                    .min(i32::from(geo.width) - i32::from(x))
+                    .max(1) as u16;
+                let h = (m.height as i32)
+                    .min(i32::from(geo.height) - i32::from(y))
+                    .max(1) as u16;
+                Ok((x, y, w, h))
+            }
+            None => Ok(full),
+        }
+    }
+
+    fn grab_shm(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<Vec<u8>, CaptureError> {
+        let len = usize::from(w) * usize::from(h) * 4;
+        if self.shm.as_ref().is_none_or(|s| s.size < len) {
+            if let Some(mut old) = self.shm.take() {
+                old.release(&self.conn);
+            }
+            self.shm = Some(ShmSegment::create(&self.conn, len)?);
+        }
+        let Some(seg) = self.shm.as_ref() else {
+            return Err(CaptureError::Shm("segment missing".into()));
+        };
+        let reply = self
+            .conn
+            .shm_get_image(
+                self.root,
+                x,
+                y,
+                w,
+                h,
+                !0,
+                ImageFormat::Z_PIXMAP.into(),
+                seg.seg,
+                0,
+            )
+            .map_err(x11_err)?
+            .reply()
+            .map_err(x11_err)?;
+        if reply.depth != 24 && reply.depth != 32 {
+            return Err(CaptureError::X11(format!(
+                "unsupported screen depth {}",
+                reply.depth
+            )));
+        }
+        Ok(seg.bytes(len).to_vec())
+    }
+
+    fn grab_plain(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<Vec<u8>, CaptureError> {
+        let reply = self
+            .conn
+            .get_image(ImageFormat::Z_PIXMAP, self.root, x, y, w, h, !0)
+            .map_err(x11_err)?
+            .reply()
+            .map_err(x11_err)?;
+        Ok(reply.data)
+    }
+}
+
+impl Capture for X11Capture {
+    fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
+        let reply = self
+            .conn
+            .randr_get_monitors(self.root, true)
+            .map_err(x11_err)?
+            .reply();
+        let monitors = match reply {
+            Ok(r) => r.monitors,
+            Err(_) => Vec::new(),
+        };
+        if monitors.is_empty() {
+            let geo = self
+                .conn
+                .get_geometry(self.root)
+                .map_err(x11_err)?
+                .reply()
+                .map_err(x11_err)?;
+            return Ok(vec![MonitorInfo {
+                index: 0,
+                name: "screen".into(),
+                x: 0,
+                y: 0,
+                width: u32::from(geo.width),
+                height: u32::from(geo.height),
+                primary: true,
+            }]);
+        }
+        Ok(monitors
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MonitorInfo {
+                index: i as u32,
+                name: self
+                    .conn
+                    .get_atom_name(m.name)
+                    .ok()
+                    .and_then(|c| c.reply().ok())
+                    .map(|r| String::from_utf8_lossy(&r.name).into_owned())
+                    .unwrap_or_else(|| format!("monitor-{i}")),
+                x: i32::from(m.x),
+                y: i32::from(m.y),
+                width: u32::from(m.width),
+                height: u32::from(m.height),
+                primary: m.primary,
+            })
+            .collect())
+    }
+
+    fn select(&mut self, monitor: Option<u32>) -> Result<(), CaptureError> {
+        if let Some(index) = monitor {
+            let count = self.monitors()?.len();
+            if index as usize >= count {
+                return Err(CaptureError::NoSuchMonitor { index, count });
+            }
+        }
+        self.selected = monitor;
+        Ok(())
+    }
+
+    fn capture(&mut self) -> Result<Frame, CaptureError> {
+        let (x, y, w, h) = self.area()?;
+        let bytes = if self.shm_supported {
+            match self.grab_shm(x, y, w, h) {
+                Ok(b) => b,
+                Err(CaptureError::Shm(e)) => {
+                    tracing::warn!("MIT-SHM unusable ({e}); falling back to GetImage");
+                    self.shm_supported = false;
+                    self.grab_plain(x, y, w, h)?
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            self.grab_plain(x, y, w, h)?
+        };
+        Frame::from_bgrx(u32::from(w), u32::from(h), &bytes).map_err(x11_err)
+    }
+
+    fn cursor(&mut self) -> Option<CursorState> {
+        let (ox, oy, _, _) = self.area().ok()?;
+        let p = self.conn.query_pointer(self.root).ok()?.reply().ok()?;
+        let mut shape = None;
+        if self.xfixes
+            && let Some(img) = self
+                .conn
+                .xfixes_get_cursor_image()
+                .ok()
+                .and_then(|c| c.reply().ok())
+            && img.cursor_serial != self.last_cursor_serial
+        {
+            self.last_cursor_serial = img.cursor_serial;
+            shape = Some(CursorShape {
+                width: img.width,
+                height: img.height,
+                hot_x: img.xhot,
+                hot_y: img.yhot,
+                argb: img.cursor_image,
+            });
+        }
+        Some(CursorState {
+            x: i32::from(p.root_x) - i32::from(ox),
+            y: i32::from(p.root_y) - i32::from(oy),
+            shape,
+        })
+    }
+}
+
+impl Drop for X11Capture {
+    fn drop(&mut self) {
+        if let Some(mut seg) = self.shm.take() {
+            seg.release(&self.conn);
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Serving a screen stream: capture → encode → pace → send.
+//!
+//! Capturing and encoding are blocking work, so they run on a thread of
+//! their own that owns the capture source and the encoder. The async side
+//! only moves messages between that thread and the QUIC stream.
+
+use crate::capture::{Capture, CaptureError};
+use lifeline_net::{framed::read_msg, unix_micros, write_msg};
+use lifeline_proto::{
+    screen::Encoder,
+    view::{AgentToViewer, MAX_SCREEN_FRAME_LEN, ViewerToAgent},
+};
+use std::{
+    sync::mpsc as std_mpsc,
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// Largest viewer message (they are all tiny).
+const MAX_VIEWER_MSG: usize = 4096;
+/// Frame-rate ceiling whatever the viewer asks for.
+const MAX_FPS: u32 = 120;
+
+/// Makes a capture source for a new screen stream.
+pub type CaptureFactory =
+    std::sync::Arc<dyn Fn() -> Result<Box<dyn Capture>, CaptureError> + Send + Sync>;
+
+enum Command {
+    Credit(u32),
+    KeyFrame,
+    Select(Option<u32>),
+}
+
+/// Serves one screen stream until the viewer goes away or capture fails.
+pub async fn serve(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    factory: CaptureFactory,
+) {
+    let start = match read_msg::<ViewerToAgent>(&mut recv, MAX_VIEWER_MSG).await {
+        Ok(Some(ViewerToAgent::Start {
+            monitor,
+            max_fps,
+            credits,
+            viewer_time_us,
+        })) => (monitor, max_fps, credits, viewer_time_us),
+        Ok(_) => {
+            warn!("screen stream did not start with Start");
+            let _ = send.reset(1u32.into());
+            return;
+        }
+        Err(e) => {
+            warn!("screen stream: {e}");
+            return;
+        }
+    };
+    let (monitor, max_fps, credits, viewer_time_us) = start;
+    let (out_tx, mut out_rx) = mpsc::channel::<AgentToViewer>(4);
+    let (cmd_tx, cmd_rx) = std_mpsc::channel::<Command>();
+    let interval = Duration::from_secs(1) / max_fps.clamp(1, MAX_FPS);
+    std::thread::Builder::new()
+        .name("screen".into())
+        .spawn(move || {
+            capture_loop(
+                &factory,
+                monitor,
+                credits,
+                viewer_time_us,
+                interval,
+                &cmd_rx,
+                &out_tx,
+            );
+        })
+        .ok();
+    let writer = async {
+        while let Some(msg) = out_rx.recv().await {
+            let last = matches!(msg, AgentToViewer::Error { .. });
+            if write_msg(&mut send, &msg, MAX_SCREEN_FRAME_LEN)
+                .await
+                .is_err()
+            {
+                break;
+            }
+            if last {
+                let _ = send.finish();
+                break;
+            }
+        }
+    };
+    let reader = async {
+        loop {
+            let cmd = match read_msg::<ViewerToAgent>(&mut recv, MAX_VIEWER_MSG).await {
+                Ok(Some(ViewerToAgent::Credit { credits, .. })) => Command::Credit(credits),
+                Ok(Some(ViewerToAgent::KeyFrame)) => Command::KeyFrame,
+                Ok(Some(ViewerToAgent::SelectMonitor(m))) => Command::Select(m),
+                Ok(Some(ViewerToAgent::Start { .. })) => {
+                    warn!("second Start on a screen stream");
+                    break;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!("screen stream reader: {e}");
+                    break;
+                }
+            };
+            if cmd_tx.send(cmd).is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        () = writer => {}
+        () = reader => {}
+    }
+    // Dropping `cmd_tx` (with `reader`) stops the capture thread.
+    info!("screen stream ended");
+}
+
+#[allow(clippy::too_many_arguments)]
+fn capture_loop(
+    factory: &CaptureFactory,
+    monitor: Option<u32>,
+    mut credits: u32,
+    viewer_time_us: u64,
+    interval: Duration,
+    commands: &std_mpsc::Receiver<Command>,
+    out: &mpsc::Sender<AgentToViewer>,
+) {
+    let fail = |e: CaptureError| {
+        warn!("screen capture: {e}");
+        let _ = out.blocking_send(AgentToViewer::Error {
+            message: e.to_string(),
+        });
+    };
+    let mut capture = match factory() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = capture.select(monitor) {
+        return fail(e);
+    }
+    let monitors = match capture.monitors() {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    if out
+        .blocking_send(AgentToViewer::Ready {
+            monitors,
+            selected: monitor,
+            viewer_time_us,
+            agent_time_us: unix_micros(),
+        })
+        .is_err()
+    {
+        return;
+    }
+    let mut encoder = Encoder::new();
+    // The last frame sent, to skip unchanged screens before encoding (the
+    // codec numbers frames, so a skipped frame must never reach it).
+    let mut last: Option<lifeline_proto::screen::Frame> = None;
+    let mut seq = 0u64;
+    let mut last_cursor: Option<(i32, i32)> = None;
+    let mut next = Instant::now();
+    loop {
+        // Apply what the viewer said; block only when out of credit.
+        loop {
+            let cmd = if credits == 0 {
+                match commands.recv_timeout(Duration::from_millis(500)) {
+                    Ok(c) => c,
+                    Err(std_mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                match commands.try_recv() {
+                    Ok(c) => c,
+                    Err(std_mpsc::TryRecvError::Empty) => break,
+                    Err(std_mpsc::TryRecvError::Disconnected) => return,
+                }
+            };
+            match cmd {
+                Command::Credit(n) => credits = credits.saturating_add(n).min(16),
+                Command::KeyFrame => {
+                    encoder.request_keyframe();
+                    last = None;
+                }
+                Command::Select(m) => {
+                    if let Err(e) = capture.select(m) {
+                        warn!("monitor selection: {e}");
+                    }
+                    encoder.request_keyframe();
+                    last = None;
+                }
+            }
+        }
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        next = Instant::now() + interval;
+        let captured_at = unix_micros();
+        let frame = match capture.capture() {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        };
+        if let Some(cursor) = capture.cursor() {
+            let moved = last_cursor != Some((cursor.x, cursor.y));
+            if moved || cursor.shape.is_some() {
+                last_cursor = Some((cursor.x, cursor.y));
+                if out.blocking_send(AgentToViewer::Cursor(cursor)).is_err() {
+                    return;
+                }
+            }
+        }
+        if last.as_ref() == Some(&frame) {
+            // Unchanged screen: nothing to send, no credit spent.
+            continue;
+        }
+        let data = encoder.encode(&frame);
+        last = Some(frame);
+        seq += 1;
+        credits -= 1;
+        let msg = AgentToViewer::Frame {
+            seq,
+            capture_time_us: captured_at,
+            data,
+        };
+        if out.blocking_send(msg).is_err() {
+            return;
+        }
+    }
+}

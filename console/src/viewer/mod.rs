@@ -1,0 +1,5 @@
+//! Watching a machine's screen: the stream client shared by the headless
+//! recorder and the viewer window.
+
+pub mod headless;
+pub mod stream;

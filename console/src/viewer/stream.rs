@@ -1,0 +1,187 @@
+//! The console end of a screen stream: start, decode, credit, measure.
+
+use crate::client::{Client, ClientError};
+use lifeline_net::{framed::read_msg, unix_micros, write_msg};
+use lifeline_proto::{
+    Channel, ConsoleReply, ConsoleRequest, MAX_HEADER_FRAME_LEN, Permission, SessionId,
+    SessionPurpose, StreamHeader,
+    screen::{Decoder, Frame},
+    view::{
+        AgentToViewer, CursorState, INITIAL_CREDITS, MAX_SCREEN_FRAME_LEN, MonitorInfo,
+        ViewerToAgent,
+    },
+};
+
+/// What a screen stream delivers to its user.
+#[derive(Debug)]
+pub enum ViewEvent {
+    /// A new frame was decoded; `latency_us` runs from capture on the agent
+    /// to decode done here, corrected by the clock-offset estimate.
+    Frame {
+        seq: u64,
+        bytes: usize,
+        latency_us: i64,
+    },
+    /// The pointer moved or changed shape.
+    Cursor(CursorState),
+}
+
+/// An open screen stream.
+pub struct ScreenStream {
+    pub session: SessionId,
+    pub machine_id: String,
+    pub hostname: String,
+    pub monitors: Vec<MonitorInfo>,
+    /// Agent clock minus console clock, in microseconds.
+    pub clock_offset_us: i64,
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    decoder: Decoder,
+}
+
+/// Screen sharing could not start or went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("screen stream: {0}")]
+    Stream(#[from] lifeline_net::StreamError),
+    #[error("{0}")]
+    Agent(String),
+    #[error("the screen stream ended")]
+    Ended,
+    #[error("cannot decode a frame from the agent: {0}")]
+    Decode(String),
+    #[error("connection: {0}")]
+    Connection(String),
+}
+
+impl ScreenStream {
+    /// Opens a screen session with `machine` and starts streaming.
+    ///
+    /// # Errors
+    /// Refusals (offline, declined, forbidden) and the agent's screen errors
+    /// such as "no display (DISPLAY unset)".
+    pub async fn open(
+        client: &mut Client,
+        machine: &str,
+        permission: Permission,
+        monitor: Option<u32>,
+        max_fps: u32,
+    ) -> Result<Self, ViewError> {
+        let reply = client
+            .request(ConsoleRequest::OpenSession {
+                machine: machine.to_string(),
+                purpose: SessionPurpose::Screen,
+                permission,
+                ticket: None,
+            })
+            .await?;
+        let ConsoleReply::SessionOpened {
+            session,
+            machine_id,
+            hostname,
+        } = reply
+        else {
+            return Err(ViewError::Agent(format!("unexpected answer {reply:?}")));
+        };
+        let (mut send, mut recv) = client
+            .connected
+            .conn
+            .open_bi()
+            .await
+            .map_err(|e| ViewError::Connection(e.to_string()))?;
+        let header = lifeline_proto::encode_message(
+            &StreamHeader {
+                session,
+                channel: Channel::Screen,
+            },
+            MAX_HEADER_FRAME_LEN,
+        )
+        .map_err(|e| ViewError::Agent(e.to_string()))?;
+        send.write_all(&header)
+            .await
+            .map_err(|e| ViewError::Connection(e.to_string()))?;
+        let sent_at = unix_micros();
+        let start = ViewerToAgent::Start {
+            monitor,
+            max_fps,
+            credits: INITIAL_CREDITS,
+            viewer_time_us: sent_at,
+        };
+        write_msg(&mut send, &start, MAX_HEADER_FRAME_LEN).await?;
+        let ready = read_msg::<AgentToViewer>(&mut recv, MAX_SCREEN_FRAME_LEN).await?;
+        let received_at = unix_micros();
+        match ready {
+            Some(AgentToViewer::Ready {
+                monitors,
+                agent_time_us,
+                ..
+            }) => Ok(Self {
+                session,
+                machine_id,
+                hostname,
+                monitors,
+                clock_offset_us: agent_time_us as i64 - ((sent_at + received_at) / 2) as i64,
+                send,
+                recv,
+                decoder: Decoder::new(),
+            }),
+            Some(AgentToViewer::Error { message }) => Err(ViewError::Agent(message)),
+            Some(other) => Err(ViewError::Agent(format!("unexpected {other:?}"))),
+            None => Err(ViewError::Ended),
+        }
+    }
+
+    /// Waits for the next frame or cursor update; frames are decoded and
+    /// credited before this returns.
+    ///
+    /// # Errors
+    /// Stream failures, agent errors, undecodable frames.
+    pub async fn next(&mut self) -> Result<ViewEvent, ViewError> {
+        match read_msg::<AgentToViewer>(&mut self.recv, MAX_SCREEN_FRAME_LEN).await? {
+            Some(AgentToViewer::Frame {
+                seq,
+                capture_time_us,
+                data,
+            }) => {
+                if let Err(e) = self.decoder.decode(&data) {
+                    // Ask for a clean start rather than show garbage.
+                    let _ = write_msg(&mut self.send, &ViewerToAgent::KeyFrame, 64).await;
+                    return Err(ViewError::Decode(e.to_string()));
+                }
+                let done = unix_micros() as i64;
+                let captured_here = capture_time_us as i64 - self.clock_offset_us;
+                write_msg(
+                    &mut self.send,
+                    &ViewerToAgent::Credit { seq, credits: 1 },
+                    64,
+                )
+                .await?;
+                Ok(ViewEvent::Frame {
+                    seq,
+                    bytes: data.len(),
+                    latency_us: done - captured_here,
+                })
+            }
+            Some(AgentToViewer::Cursor(c)) => Ok(ViewEvent::Cursor(c)),
+            Some(AgentToViewer::Error { message }) => Err(ViewError::Agent(message)),
+            Some(AgentToViewer::Ready { .. }) => Err(ViewError::Agent("second Ready".into())),
+            None => Err(ViewError::Ended),
+        }
+    }
+
+    /// The last decoded frame.
+    pub fn frame(&self) -> Option<&Frame> {
+        self.decoder.frame()
+    }
+
+    /// Asks the agent to show another monitor.
+    ///
+    /// # Errors
+    /// Stream failures.
+    pub async fn select_monitor(&mut self, monitor: Option<u32>) -> Result<(), ViewError> {
+        write_msg(&mut self.send, &ViewerToAgent::SelectMonitor(monitor), 64).await?;
+        Ok(())
+    }
+}

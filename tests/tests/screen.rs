@@ -1,0 +1,166 @@
+//! Screen sharing end to end under Xvfb: what the technician's headless
+//! viewer records is exactly what the X server shows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+use std::{process::Command, time::Duration};
+use util::{World, Xvfb, read_png};
+
+const PW: &str = "admin-password-1";
+
+fn differing_pixels(a: &[u8], b: &[u8]) -> usize {
+    a.chunks(3).zip(b.chunks(3)).filter(|(x, y)| x != y).count()
+}
+
+#[test]
+fn the_viewer_records_exactly_what_the_display_shows_and_follows_changes() {
+    let x = Xvfb::start(1024, 768);
+    assert!(x.run("xsetroot", &["-solid", "#336699"]).ok);
+    let _term = x.spawn(
+        "xterm",
+        &[
+            "-geometry",
+            "60x10+40+40",
+            "-bg",
+            "white",
+            "-fg",
+            "black",
+            "-e",
+            "sh",
+            "-c",
+            "echo LIFELINE-SCREEN-TEST; exec sleep 600",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let mut w = World::new();
+    w.add_user("alice", "admin", PW);
+    w.start_relay();
+    w.login("alice", PW);
+    let token = w.token("alice", &[]);
+    assert!(w.enroll("desk", &token).ok);
+    let _agent = w.start_agent_with(
+        "desk",
+        &[("DISPLAY", x.display.as_str())],
+        &["--unattended"],
+    );
+    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+
+    let rec = w.path("rec");
+    let out = w.console(
+        "alice",
+        &[
+            "connect",
+            "desk",
+            "--headless",
+            "--duration",
+            "2s",
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.ok,
+        "connect failed: {}\n{}",
+        out.stderr,
+        std::fs::read_to_string(w.path("agent-desk.log")).unwrap_or_default()
+    );
+    assert!(out.stdout.contains("1024x768"), "{}", out.stdout);
+    let (pw, ph, png_rgb) = read_png(&rec.join("last.png"));
+    let (xw, xh, xwd_rgb) = x.screenshot();
+    assert_eq!((pw, ph), (xw, xh));
+    assert_eq!(
+        differing_pixels(&png_rgb, &xwd_rgb),
+        0,
+        "last.png differs from the X server's screen"
+    );
+    // The root colour is really there (not, say, an all-black frame).
+    let root_px = &png_rgb[(700 * 1024 + 900) * 3..][..3];
+    assert_eq!(root_px, [0x33, 0x66, 0x99]);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rec.join("stats.json")).unwrap()).unwrap();
+    for key in [
+        "frames",
+        "bytes",
+        "fps",
+        "kbit_per_s",
+        "latency_ms_p50",
+        "latency_ms_p99",
+    ] {
+        assert!(stats[key].is_number(), "stats.json lacks {key}: {stats}");
+    }
+    assert!(stats["frames"].as_u64().unwrap() >= 1);
+
+    // Change the screen during a session: the change arrives.
+    let rec2 = w.path("rec2");
+    let mut viewer = Command::new(util::bin("lifeline"))
+        .args([
+            "connect",
+            "desk",
+            "--headless",
+            "--duration",
+            "3s",
+            "--record",
+            rec2.to_str().unwrap(),
+        ])
+        .env("LIFELINE_CONFIG_DIR", w.path("console-alice"))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(x.run("xsetroot", &["-solid", "#aa2211"]).ok);
+    assert!(viewer.wait().unwrap().success());
+    let (_, _, png2) = read_png(&rec2.join("last.png"));
+    let (_, _, xwd2) = x.screenshot();
+    assert_eq!(&png2[(700 * 1024 + 900) * 3..][..3], [0xaa, 0x22, 0x11]);
+    assert_eq!(differing_pixels(&png2, &xwd2), 0);
+}
+
+#[test]
+fn no_display_is_a_clear_error_for_the_technician() {
+    let mut w = World::new();
+    w.add_user("alice", "admin", PW);
+    w.start_relay();
+    w.login("alice", PW);
+    let token = w.token("alice", &[]);
+    assert!(w.enroll("server", &token).ok);
+    let _agent = w.start_agent_with("server", &[], &["--unattended"]);
+    w.wait_online("alice", "server", true, Duration::from_secs(10));
+    let out = w.console(
+        "alice",
+        &["connect", "server", "--headless", "--duration", "1s"],
+        None,
+    );
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("no display (DISPLAY unset)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn without_unattended_access_the_user_must_consent() {
+    let mut w = World::new();
+    w.add_user("alice", "admin", PW);
+    w.start_relay();
+    w.login("alice", PW);
+    let token = w.token("alice", &[]);
+    assert!(w.enroll("laptop", &token).ok);
+    let _agent = w.start_agent_with("laptop", &[], &[]);
+    w.wait_online("alice", "laptop", true, Duration::from_secs(10));
+    let out = w.console(
+        "alice",
+        &["connect", "laptop", "--headless", "--duration", "1s"],
+        None,
+    );
+    assert!(!out.ok);
+    assert!(
+        out.stderr
+            .contains("user declined: this machine requires the user's consent"),
+        "{}",
+        out.stderr
+    );
+}
