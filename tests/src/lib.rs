@@ -5,4 +5,5 @@
 
 pub mod bench_inventory;
 pub mod bench_ping;
+pub mod bench_screen;
 pub mod stage;

@@ -37,6 +37,21 @@ enum Command {
         #[arg(long, default_value_t = 10000)]
         fleet: usize,
     },
+    /// Screen sharing on a real Xvfb: Lifeline vs VNC (Tight, ZRLE) and x264.
+    Screen {
+        /// Seconds of painting per workload and tool.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Frames per second the painter draws (also Lifeline's fps ceiling).
+        #[arg(long, default_value_t = 60)]
+        fps: u32,
+        /// Workloads, comma-separated (idle, typing, scrolling, drag, video); default all.
+        #[arg(long, value_delimiter = ',')]
+        workloads: Vec<String>,
+        /// Synthetic frames per workload for the offline codec timings.
+        #[arg(long, default_value_t = 300)]
+        codec_frames: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +84,24 @@ fn main() -> anyhow::Result<()> {
                 agents, packages, fleet,
             ))?;
             print!("{}", lifeline_tests::bench_inventory::markdown(&report));
+            if let Some(path) = cli.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+        Command::Screen {
+            seconds,
+            fps,
+            workloads,
+            codec_frames,
+        } => {
+            let opts = lifeline_tests::bench_screen::ScreenOptions {
+                seconds,
+                fps,
+                workloads: lifeline_tests::bench_screen::parse_workloads(&workloads)?,
+                codec_frames,
+            };
+            let report = lifeline_tests::bench_screen::run(&rt, &opts)?;
+            print!("{}", lifeline_tests::bench_screen::markdown(&report));
             if let Some(path) = cli.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
             }

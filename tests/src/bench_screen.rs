@@ -1,0 +1,350 @@
+//! `lifeline-bench screen`: screen sharing on a real X server, Lifeline
+//! against TigerVNC (Tight and ZRLE) and x264, on the same screen changes.
+//!
+//! A private Xvfb shows 1920x1080. For every workload and every tool, the
+//! painter first puts the workload's first frame on the screen, the tool
+//! starts and sends its initial full screen (not counted), then the painter
+//! plays the workload for `--seconds` at `--fps` while the tool's bytes are
+//! logged. Bytes are counted from the start of painting until a short tail
+//! after it (so updates still in flight count) and divided by the painting
+//! time. Each tool measures the screen with nothing else of the benchmark
+//! watching, so they do not compete for the two cores.
+
+mod ours;
+mod painter;
+mod peers;
+mod procs;
+mod rfb;
+
+use crate::stage::Stage;
+use anyhow::anyhow;
+use lifeline_proto::screen::synth::{Synth, Workload};
+use ours::CodecTimes;
+use painter::{Painter, Played};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+const WIDTH: u32 = 1920;
+const HEIGHT: u32 = 1080;
+/// Every tool sees the same frames: same workload, same seed.
+const SEED: u64 = 1;
+/// Time after painting during which bytes still count.
+const TAIL: Duration = Duration::from_millis(500);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ScreenOptions {
+    /// Seconds of painting per workload and tool.
+    pub seconds: u64,
+    /// Painter frame rate, also Lifeline's frame-rate ceiling.
+    pub fps: u32,
+    /// Workloads, in order.
+    pub workloads: Vec<Workload>,
+    /// Synthetic frames per workload for the offline codec timings.
+    pub codec_frames: usize,
+}
+
+/// Parses workload names (idle, typing, scrolling, drag, video); none
+/// means all of them.
+///
+/// # Errors
+/// An unknown name.
+pub fn parse_workloads(names: &[String]) -> anyhow::Result<Vec<Workload>> {
+    if names.is_empty() {
+        return Ok(Workload::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| lifeline_agent::capture::synthetic::parse_workload(n).map_err(|e| anyhow!("{e}")))
+        .collect()
+}
+
+fn name(w: Workload) -> &'static str {
+    match w {
+        Workload::Idle => "idle",
+        Workload::Typing => "typing",
+        Workload::Scrolling => "scrolling",
+        Workload::WindowDrag => "drag",
+        Workload::Video => "video",
+    }
+}
+
+/// One workload's figures; `None` where a tool was skipped or failed.
+#[derive(Debug, Serialize)]
+pub struct WorkloadRow {
+    pub workload: String,
+    /// Frames per second the painter reached during Lifeline's run.
+    pub painted_fps: Option<f64>,
+    pub lifeline_kbit_s: Option<f64>,
+    pub lifeline_fps: Option<f64>,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub codec: CodecTimes,
+    pub tight_kbit_s: Option<f64>,
+    pub zrle_kbit_s: Option<f64>,
+    pub x264_kbit_s: Option<f64>,
+    /// Lifeline bytes over the better of Tight and ZRLE.
+    pub lifeline_vs_best_vnc: Option<f64>,
+    /// Lifeline bytes over x264's.
+    pub lifeline_vs_x264: Option<f64>,
+}
+
+/// The benchmark's result.
+#[derive(Debug, Serialize)]
+pub struct ScreenReport {
+    pub width: u32,
+    pub height: u32,
+    pub seconds: u64,
+    pub paint_fps: u32,
+    pub tail_ms: u64,
+    pub vnc_request_interval_ms: u64,
+    pub x264_settings: String,
+    /// Tools that were not measured, and why.
+    pub notes: Vec<String>,
+    pub rows: Vec<WorkloadRow>,
+}
+
+fn kbit_s(bytes: u64, seconds: f64) -> f64 {
+    bytes as f64 * 8.0 / 1000.0 / seconds
+}
+
+/// Shows the first frame of `workload` and returns the generator, ready to
+/// play the following frames.
+fn fresh(painter: &mut Painter, workload: Workload) -> anyhow::Result<Synth> {
+    let synth = Synth::full_hd(workload, SEED);
+    painter.show(synth.frame())?;
+    Ok(synth)
+}
+
+/// Plays `synth` on a thread of its own while `measure` runs here with the
+/// time painting ends.
+fn paint_while<T>(
+    painter: &mut Painter,
+    mut synth: Synth,
+    opts: &ScreenOptions,
+    measure: impl FnOnce(Instant) -> anyhow::Result<T>,
+) -> anyhow::Result<(Played, T)> {
+    let duration = Duration::from_secs(opts.seconds);
+    let fps = opts.fps;
+    std::thread::scope(|s| {
+        let end = Instant::now() + duration;
+        let painting = s.spawn(move || painter.play(&mut synth, fps, duration));
+        let measured = measure(end);
+        let played = painting.join().map_err(|_| anyhow!("painter panicked"))??;
+        Ok((played, measured?))
+    })
+}
+
+struct LifelineRun {
+    painted: Played,
+    kbit_s: f64,
+    fps: f64,
+    latency_p50_ms: Option<f64>,
+    latency_p99_ms: Option<f64>,
+}
+
+fn lifeline_run(
+    rt: &tokio::runtime::Runtime,
+    stage: &mut Stage,
+    machine: &str,
+    painter: &mut Painter,
+    workload: Workload,
+    opts: &ScreenOptions,
+) -> anyhow::Result<LifelineRun> {
+    let synth = fresh(painter, workload)?;
+    let mut stream = rt.block_on(ours::open_stream(stage, machine, opts.fps))?;
+    let (painted, got) = paint_while(painter, synth, opts, |end| {
+        rt.block_on(ours::receive(&mut stream, end, TAIL))
+    })?;
+    rt.block_on(ours::close_stream(stage, stream))?;
+    let secs = opts.seconds as f64;
+    Ok(LifelineRun {
+        painted,
+        kbit_s: kbit_s(got.bytes, secs),
+        fps: f64::from(got.frames_in_window) / secs,
+        latency_p50_ms: ours::latency_ms(&got.latencies_us, 50),
+        latency_p99_ms: ours::latency_ms(&got.latencies_us, 99),
+    })
+}
+
+fn vnc_run(
+    display: &str,
+    painter: &mut Painter,
+    workload: Workload,
+    encoding: rfb::Encoding,
+    opts: &ScreenOptions,
+) -> anyhow::Result<f64> {
+    let synth = fresh(painter, workload)?;
+    let mut vnc = peers::start_vnc(display, encoding)?;
+    let (_, bytes) = paint_while(painter, synth, opts, |end| {
+        let start = Instant::now();
+        vnc.viewer.pump(end + TAIL)?;
+        Ok(vnc.viewer.log.between(start, end + TAIL))
+    })?;
+    Ok(kbit_s(bytes, opts.seconds as f64))
+}
+
+fn x264_run(
+    display: &str,
+    painter: &mut Painter,
+    workload: Workload,
+    opts: &ScreenOptions,
+) -> anyhow::Result<f64> {
+    let synth = fresh(painter, workload)?;
+    let ffmpeg = peers::start_x264(display, WIDTH, HEIGHT)?;
+    let (_, bytes) = paint_while(painter, synth, opts, |end| {
+        let start = Instant::now();
+        std::thread::sleep((end + TAIL).saturating_duration_since(start));
+        Ok(ffmpeg.log.between(start, end + TAIL))
+    })?;
+    Ok(kbit_s(bytes, opts.seconds as f64))
+}
+
+/// Keeps a peer's figure, or notes why there is none.
+fn peer(label: &str, wl: Workload, r: anyhow::Result<f64>, notes: &mut Vec<String>) -> Option<f64> {
+    r.map_err(|e| {
+        let note = format!("{label} on {}: {e:#}", name(wl));
+        eprintln!("warning: {note}");
+        notes.push(note);
+    })
+    .ok()
+}
+
+fn ratio(ours: Option<f64>, theirs: Option<f64>) -> Option<f64> {
+    match (ours, theirs) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+/// Runs every workload through every tool that is installed.
+///
+/// # Errors
+/// Xvfb, relay or agent setup failures, or Lifeline's own stream failing;
+/// a peer that fails is noted and skipped.
+pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result<ScreenReport> {
+    // Codec timings first, while nothing else of the benchmark runs.
+    let codec = opts
+        .workloads
+        .iter()
+        .map(|&w| ours::time_codec(w, opts.codec_frames, SEED))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut notes = Vec::new();
+    let have_vnc = peers::vnc_server().is_some();
+    if !have_vnc {
+        notes.push("x0vncserver not found: `apt-get install -y tigervnc-scraping-server` for the Tight and ZRLE columns".into());
+    }
+    let have_ffmpeg = procs::which("ffmpeg").is_some();
+    if !have_ffmpeg {
+        notes.push("ffmpeg not found: `apt-get install -y ffmpeg` for the x264 column".into());
+    }
+    for n in &notes {
+        eprintln!("warning: {n}");
+    }
+    let xvfb = procs::Xvfb::start(WIDTH, HEIGHT)?;
+    let mut painter = Painter::connect(&xvfb.display, WIDTH)?;
+    let mut stage = rt.block_on(Stage::start())?;
+    let agent = rt.block_on(ours::spawn_x11_agent(&mut stage, &xvfb.display))?;
+    let mut rows = Vec::new();
+    for (&wl, codec) in opts.workloads.iter().zip(codec) {
+        eprintln!("screen bench: {}", name(wl));
+        let ours = lifeline_run(rt, &mut stage, &agent.machine_id, &mut painter, wl, opts)?;
+        let (mut tight, mut zrle, mut x264) = (None, None, None);
+        if have_vnc {
+            let r = vnc_run(&xvfb.display, &mut painter, wl, rfb::Encoding::Tight, opts);
+            tight = peer("Tight", wl, r, &mut notes);
+            let r = vnc_run(&xvfb.display, &mut painter, wl, rfb::Encoding::Zrle, opts);
+            zrle = peer("ZRLE", wl, r, &mut notes);
+        }
+        if have_ffmpeg {
+            let r = x264_run(&xvfb.display, &mut painter, wl, opts);
+            x264 = peer("x264", wl, r, &mut notes);
+        }
+        let best_vnc = match (tight, zrle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        rows.push(WorkloadRow {
+            workload: name(wl).into(),
+            painted_fps: Some(ours.painted.fps),
+            lifeline_kbit_s: Some(ours.kbit_s),
+            lifeline_fps: Some(ours.fps),
+            latency_p50_ms: ours.latency_p50_ms,
+            latency_p99_ms: ours.latency_p99_ms,
+            codec,
+            tight_kbit_s: tight,
+            zrle_kbit_s: zrle,
+            x264_kbit_s: x264,
+            lifeline_vs_best_vnc: ratio(Some(ours.kbit_s), best_vnc),
+            lifeline_vs_x264: ratio(Some(ours.kbit_s), x264),
+        });
+    }
+    drop(agent);
+    Ok(ScreenReport {
+        width: WIDTH,
+        height: HEIGHT,
+        seconds: opts.seconds,
+        paint_fps: opts.fps,
+        tail_ms: TAIL.as_millis() as u64,
+        vnc_request_interval_ms: rfb::REQUEST_INTERVAL.as_millis() as u64,
+        x264_settings: peers::X264_SETTINGS.into(),
+        notes,
+        rows,
+    })
+}
+
+fn f(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(x) if x.abs() < 10.0 => format!("{x:.2}"),
+        Some(x) => format!("{x:.0}"),
+    }
+}
+
+/// The report as a Markdown table, with the issue's targets below it.
+pub fn markdown(r: &ScreenReport) -> String {
+    let mut s = format!(
+        "{}x{}, {} s of painting at {} fps per workload and tool\n\n",
+        r.width, r.height, r.seconds, r.paint_fps
+    );
+    s.push_str(
+        "| workload | lifeline kbit/s | fps | encode p50/p99 ms | decode p50 ms | latency p50/p99 ms | tight kbit/s | zrle kbit/s | x264 kbit/s | lifeline/best VNC | lifeline/x264 | painted fps |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for w in &r.rows {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} / {} | {} | {} / {} | {} | {} | {} | {} | {} | {} |\n",
+            w.workload,
+            f(w.lifeline_kbit_s),
+            f(w.lifeline_fps),
+            f(Some(w.codec.encode_p50_ms)),
+            f(Some(w.codec.encode_p99_ms)),
+            f(Some(w.codec.decode_p50_ms)),
+            f(w.latency_p50_ms),
+            f(w.latency_p99_ms),
+            f(w.tight_kbit_s),
+            f(w.zrle_kbit_s),
+            f(w.x264_kbit_s),
+            f(w.lifeline_vs_best_vnc),
+            f(w.lifeline_vs_x264),
+            f(w.painted_fps),
+        ));
+    }
+    s.push_str(&format!(
+        "\nBytes: Lifeline = encoded frames; VNC = all bytes read from the RFB socket \
+         (incremental request every {} ms); x264 = raw H.264 stream ({}). \
+         Counted from the start of painting to {} ms after it.\n",
+        r.vnc_request_interval_ms, r.x264_settings, r.tail_ms
+    ));
+    s.push_str(
+        "Targets (reported, not asserted): typing/scrolling/drag ≤ 0.25× best VNC and ≤ 1× x264; \
+         encode p50 ≤ 3 ms, p99 ≤ 10 ms; idle < 1 kbit/s; ≥ 60 fps; latency p50 ≤ 20 ms.\n",
+    );
+    for n in &r.notes {
+        s.push_str(&format!("\nnote: {n}"));
+    }
+    if !r.notes.is_empty() {
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,169 @@
+//! The painter: an X11 client that plays a synthetic workload onto the root
+//! window, so every tool under test sees the same screen changes.
+//!
+//! Only the rows and columns that changed since the previous frame are sent
+//! (in bands of whole rows, each `PutImage` under the request size limit),
+//! which keeps the X server's work proportional to what changed, as it would
+//! be for a real application drawing.
+
+use anyhow::{Context, bail};
+use lifeline_proto::screen::{Frame, synth::Synth};
+use std::time::{Duration, Instant};
+use x11rb::{
+    connection::{Connection, RequestConnection},
+    protocol::xproto::{ConnectionExt as _, CreateGCAux, Gcontext, ImageFormat, Window},
+    rust_connection::RustConnection,
+};
+
+/// How a play went.
+#[derive(Debug, Clone, Copy)]
+pub struct Played {
+    /// Frames per second actually reached.
+    pub fps: f64,
+}
+
+/// A connection to the display with a graphics context on the root window.
+pub struct Painter {
+    conn: RustConnection,
+    root: Window,
+    gc: Gcontext,
+    depth: u8,
+    /// Rows per `PutImage`, so that a full-width band fits one request.
+    band: u32,
+    /// What is on the screen now (as far as this painter knows).
+    shown: Option<Frame>,
+}
+
+impl Painter {
+    /// Connects to `display`.
+    ///
+    /// # Errors
+    /// The display is unreachable or not 24/32-bit.
+    pub fn connect(display: &str, width: u32) -> anyhow::Result<Self> {
+        let (conn, screen) = x11rb::connect(Some(display)).context("painter: connect")?;
+        let (root, depth) = {
+            let s = &conn.setup().roots[screen];
+            (s.root, s.root_depth)
+        };
+        if depth != 24 && depth != 32 {
+            bail!("painter: root depth {depth} is not 24 or 32");
+        }
+        let gc = conn.generate_id()?;
+        conn.create_gc(gc, root, &CreateGCAux::new())?.check()?;
+        // With BIG-REQUESTS this is megabytes; the cap keeps each request
+        // small enough that the server interleaves other clients' work.
+        let max = conn.maximum_request_bytes();
+        let band = ((max.saturating_sub(64)) / (width as usize * 4)).clamp(1, 64) as u32;
+        Ok(Self {
+            conn,
+            root,
+            gc,
+            depth,
+            band,
+            shown: None,
+        })
+    }
+
+    /// Puts all of `frame` on the screen and waits until the server has it.
+    ///
+    /// # Errors
+    /// X protocol failures.
+    pub fn show(&mut self, frame: &Frame) -> anyhow::Result<()> {
+        self.shown = None;
+        self.paint(frame)
+    }
+
+    /// Advances `synth` at `fps` for `duration`, painting every frame (a
+    /// late frame is painted at once; none is skipped).
+    ///
+    /// # Errors
+    /// X protocol failures.
+    pub fn play(
+        &mut self,
+        synth: &mut Synth,
+        fps: u32,
+        duration: Duration,
+    ) -> anyhow::Result<Played> {
+        let period = Duration::from_secs(1) / fps.max(1);
+        let start = Instant::now();
+        let mut frames = 0u32;
+        while start.elapsed() < duration {
+            let due = start + period * frames;
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            let frame = synth.next_frame();
+            self.paint(frame)?;
+            frames += 1;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        Ok(Played {
+            fps: f64::from(frames) / secs.max(1e-9),
+        })
+    }
+
+    /// Sends the bands of `frame` that differ from what is shown, then
+    /// round-trips so the frame is on the screen when this returns.
+    fn paint(&mut self, frame: &Frame) -> anyhow::Result<()> {
+        let (w, h) = (frame.width(), frame.height());
+        let shown = self
+            .shown
+            .take()
+            .filter(|s| (s.width(), s.height()) == (w, h));
+        let mut bytes = Vec::new();
+        let mut y0 = 0;
+        while y0 < h {
+            let y1 = (y0 + self.band).min(h);
+            let span = match &shown {
+                None => Some((0, w)),
+                Some(prev) => changed_columns(prev, frame, y0, y1),
+            };
+            if let Some((x0, x1)) = span {
+                bytes.clear();
+                for y in y0..y1 {
+                    let row = &frame.row(y)[x0 as usize..x1 as usize];
+                    bytes.extend(row.iter().flat_map(|p| p.to_le_bytes()));
+                }
+                self.conn.put_image(
+                    ImageFormat::Z_PIXMAP,
+                    self.root,
+                    self.gc,
+                    (x1 - x0) as u16,
+                    (y1 - y0) as u16,
+                    x0 as i16,
+                    y0 as i16,
+                    0,
+                    self.depth,
+                    &bytes,
+                )?;
+            }
+            y0 = y1;
+        }
+        self.conn.get_input_focus()?.reply()?;
+        let mut next = shown.unwrap_or_else(|| frame.clone());
+        next.clone_from(frame);
+        self.shown = Some(next);
+        Ok(())
+    }
+}
+
+/// The smallest column range `x0..x1` covering every pixel that differs
+/// between `a` and `b` in rows `y0..y1`, or `None` if none does.
+fn changed_columns(a: &Frame, b: &Frame, y0: u32, y1: u32) -> Option<(u32, u32)> {
+    let mut span: Option<(u32, u32)> = None;
+    for y in y0..y1 {
+        let (ra, rb) = (a.row(y), b.row(y));
+        if ra == rb {
+            continue;
+        }
+        let first = ra.iter().zip(rb).position(|(p, q)| p != q)?;
+        let last = ra.iter().zip(rb).rposition(|(p, q)| p != q)?;
+        let (x0, x1) = (first as u32, last as u32 + 1);
+        span = Some(match span {
+            None => (x0, x1),
+            Some((s0, s1)) => (s0.min(x0), s1.max(x1)),
+        });
+    }
+    span
+}
