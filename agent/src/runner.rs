@@ -134,10 +134,16 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
     let mut inv_tick = tokio::time::interval(opts.inventory_interval);
     let (inv_tx, mut inv_rx) = mpsc::channel::<Inventory>(1);
     let mut current: Option<Inventory> = None;
+    let (notes_tx, mut notes_rx) = mpsc::unbounded_channel::<AgentToRelay>();
     let mut seq = 0u64;
     loop {
         tokio::select! {
             _ = inv_tick.tick() => spawn_collect(&opts.inventory, &inv_tx),
+            Some(note) = notes_rx.recv() => {
+                if let Err(e) = write_msg(&mut send, &note, MAX_FRAME_LEN).await {
+                    return e.to_string();
+                }
+            }
             Some(inv) = inv_rx.recv() => {
                 let msg = AgentToRelay::InventoryHashes(inventory::hashes(&inv));
                 for e in &inv.errors {
@@ -191,7 +197,14 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
                 };
                 match session::read_header(&mut recv).await {
                     Ok(h) if sessions.is_live(h.session) => {
-                        tokio::spawn(session::serve_stream(h, send, recv, opts.capture.clone()));
+                        let ctx = session::StreamCtx {
+                            capture: opts.capture.clone(),
+                            permission: sessions
+                                .permission(h.session)
+                                .unwrap_or(lifeline_proto::Permission::View),
+                            notes: notes_tx.clone(),
+                        };
+                        tokio::spawn(session::serve_stream(h, send, recv, ctx));
                     }
                     Ok(h) => {
                         warn!(session = h.session, "stream for a session that is not live");

@@ -62,6 +62,11 @@ impl Sessions {
     pub fn is_live(&self, session: SessionId) -> bool {
         self.live.contains_key(&session)
     }
+
+    /// What the technician of a live session may do.
+    pub fn permission(&self, session: SessionId) -> Option<lifeline_proto::Permission> {
+        self.live.get(&session).map(|o| o.permission)
+    }
 }
 
 /// Reads a session stream's header.
@@ -84,15 +89,26 @@ pub async fn read_header(recv: &mut quinn::RecvStream) -> Result<StreamHeader, S
     }
 }
 
+/// What a stream needs from the session that carries it.
+#[derive(Clone)]
+pub struct StreamCtx {
+    pub capture: crate::screen::CaptureFactory,
+    pub permission: lifeline_proto::Permission,
+    pub notes: tokio::sync::mpsc::UnboundedSender<lifeline_proto::AgentToRelay>,
+}
+
 /// Serves one accepted stream.
 pub async fn serve_stream(
     header: StreamHeader,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
-    capture: crate::screen::CaptureFactory,
+    ctx: StreamCtx,
 ) {
     match header.channel {
-        Channel::Screen => crate::screen::serve(send, recv, capture).await,
+        Channel::Screen => crate::screen::serve(send, recv, ctx.capture).await,
+        Channel::Input => {
+            crate::input::serve(header.session, ctx.permission, send, recv, ctx.notes).await;
+        }
         Channel::Ping => {
             // Echo every byte back as it arrives.
             loop {

@@ -10,7 +10,10 @@ use crate::{
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lifeline_net::{Fingerprint, unix_secs};
-use lifeline_proto::{ConsoleReply, ConsoleRequest, Identity, Permission, Secret};
+use lifeline_proto::{
+    ConsoleReply, ConsoleRequest, Identity, Permission, Secret,
+    input::{Action, InputEvent, MouseButton},
+};
 use std::{path::PathBuf, time::Duration};
 
 /// The Lifeline console for technicians, admins and auditors.
@@ -81,6 +84,34 @@ pub enum Command {
         /// Number of round trips.
         #[arg(long, default_value_t = 10)]
         count: u32,
+    },
+    /// Type text on a machine (needs a control session).
+    Type {
+        machine: String,
+        text: String,
+        /// Press Enter afterwards.
+        #[arg(long)]
+        enter: bool,
+        /// Open a view-only session anyway (the agent must refuse the input).
+        #[arg(long)]
+        view_only: bool,
+    },
+    /// Click at root-window coordinates on a machine.
+    Click {
+        machine: String,
+        x: i32,
+        y: i32,
+        #[arg(long, value_parser = ["left", "right", "middle"], default_value = "left")]
+        button: String,
+        #[arg(long)]
+        view_only: bool,
+    },
+    /// Press a key or combination on a machine, e.g. ctrl+alt+t, return, f5.
+    Key {
+        machine: String,
+        combo: String,
+        #[arg(long)]
+        view_only: bool,
     },
     /// Watch (and with control, operate) a machine's screen.
     Connect {
@@ -334,6 +365,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 stats.latency_ms_p50,
                 stats.latency_ms_p99
             );
+        }
+        Command::Type {
+            machine,
+            text,
+            enter,
+            view_only,
+        } => {
+            let n = text.chars().count();
+            let mut events = vec![InputEvent::Text(text)];
+            if enter {
+                events.push(InputEvent::Key {
+                    key: "return".into(),
+                    action: Action::Click,
+                });
+            }
+            let mut c = connect(&dir).await?;
+            let r = crate::input_cmd::run(&mut c, &machine, view_only, events).await;
+            c.close().await;
+            println!("typed {n} characters on {}", r?);
+        }
+        Command::Click {
+            machine,
+            x,
+            y,
+            button,
+            view_only,
+        } => {
+            let button = match button.as_str() {
+                "right" => MouseButton::Right,
+                "middle" => MouseButton::Middle,
+                _ => MouseButton::Left,
+            };
+            let events = vec![
+                InputEvent::Move { x, y },
+                InputEvent::Button {
+                    button,
+                    action: Action::Click,
+                },
+            ];
+            let mut c = connect(&dir).await?;
+            let r = crate::input_cmd::run(&mut c, &machine, view_only, events).await;
+            c.close().await;
+            println!("clicked at {x},{y} on {}", r?);
+        }
+        Command::Key {
+            machine,
+            combo,
+            view_only,
+        } => {
+            let keys = lifeline_proto::input::parse_combo(&combo);
+            if keys.is_empty() {
+                bail!("give a key or combination, e.g. ctrl+alt+t");
+            }
+            let mut c = connect(&dir).await?;
+            let r =
+                crate::input_cmd::run(&mut c, &machine, view_only, vec![InputEvent::Combo(keys)])
+                    .await;
+            c.close().await;
+            println!("pressed {combo} on {}", r?);
         }
         Command::Ping { machine, count } => {
             if count == 0 {

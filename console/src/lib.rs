@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod input_cmd;
 pub mod inventory_cmd;
 pub mod ping;
 pub mod render;

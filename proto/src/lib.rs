@@ -10,6 +10,7 @@ pub mod audit;
 pub mod codes;
 pub mod frame;
 pub mod handshake;
+pub mod input;
 pub mod inventory;
 pub mod msg;
 pub mod pairing;

@@ -259,6 +259,9 @@ pub enum AgentToRelay {
     InventoryHashes(InventoryHashes),
     /// A category the relay asked for.
     InventoryData(InventoryData),
+    /// Input the agent refused in a session so far (view-only), for the
+    /// session log.
+    InputRefused { session: SessionId, total: u64 },
 }
 
 /// Relay to agent, on the agent's control stream after the handshake.

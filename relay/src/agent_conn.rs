@@ -105,6 +105,9 @@ async fn read_loop(
                     "enroll request from an enrolled machine".into(),
                 ));
             }
+            AgentToRelay::InputRefused { session, total } => {
+                ctx.hub.note_refused(conn_id, session, total);
+            }
             AgentToRelay::InventoryHashes(hashes) => {
                 let id = machine_id.to_string();
                 let categories = ctx

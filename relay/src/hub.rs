@@ -25,6 +25,8 @@ pub struct SessionStats {
     pub to_agent: AtomicU64,
     pub to_console: AtomicU64,
     pub streams: AtomicU64,
+    /// Input events the agent refused (view-only), as it last reported.
+    pub refused_input: AtomicU64,
 }
 
 struct AgentEntry {
@@ -82,6 +84,7 @@ pub struct EndedSession {
     pub bytes_to_agent: u64,
     pub bytes_to_console: u64,
     pub streams: u64,
+    pub refused_input: u64,
 }
 
 /// The routing table.
@@ -360,6 +363,18 @@ impl Hub {
         self.remove_session(&mut inner, session);
     }
 
+    /// Records the agent's count of refused input for a session it owns.
+    pub fn note_refused(&self, agent_conn_id: u64, session: SessionId, total: u64) {
+        if let Some(e) = self
+            .lock()
+            .sessions
+            .get(&session)
+            .filter(|e| e.agent_conn_id == agent_conn_id)
+        {
+            e.stats.refused_input.store(total, Ordering::Relaxed);
+        }
+    }
+
     /// True if `session` exists and belongs to this agent connection.
     pub fn agent_owns(&self, agent_conn_id: u64, session: SessionId) -> bool {
         self.lock()
@@ -440,6 +455,7 @@ impl Hub {
                 bytes_to_agent: entry.stats.to_agent.load(Ordering::Relaxed),
                 bytes_to_console: entry.stats.to_console.load(Ordering::Relaxed),
                 streams: entry.stats.streams.load(Ordering::Relaxed),
+                refused_input: entry.stats.refused_input.load(Ordering::Relaxed),
             });
         }
     }

@@ -175,6 +175,7 @@ async fn log_sessions(
             "bytes_to_agent": e.bytes_to_agent,
             "bytes_to_console": e.bytes_to_console,
             "streams": e.streams,
+            "refused_input": e.refused_input,
         });
         info!(session = e.session, machine = %e.machine_id, reason = %e.reason, "session ended");
         ctx.audit(NewEntry::new(

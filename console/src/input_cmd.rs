@@ -1,0 +1,131 @@
+//! `lifeline type | click | key`: the technician's input from a script.
+
+use crate::client::{Client, ClientError};
+use anyhow::{Context, bail};
+use lifeline_net::{framed::read_msg, write_msg};
+use lifeline_proto::{
+    Channel, ConsoleReply, ConsoleRequest, MAX_HEADER_FRAME_LEN, Permission, SessionPurpose,
+    StreamHeader,
+    input::{InputEvent, InputMsg, InputReply, MAX_INPUT_LEN},
+};
+use std::time::{Duration, Instant};
+
+/// An open input stream of a control (or view-only) session.
+pub struct InputStream {
+    pub session: u64,
+    pub hostname: String,
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    seq: u64,
+}
+
+impl InputStream {
+    /// Opens a screen session with `machine` and its input stream.
+    ///
+    /// # Errors
+    /// Refusals (offline, declined, forbidden) and stream failures.
+    pub async fn open(
+        client: &mut Client,
+        machine: &str,
+        permission: Permission,
+    ) -> Result<Self, ClientError> {
+        let reply = client
+            .request(ConsoleRequest::OpenSession {
+                machine: machine.to_string(),
+                purpose: SessionPurpose::Screen,
+                permission,
+                ticket: None,
+            })
+            .await?;
+        let ConsoleReply::SessionOpened {
+            session, hostname, ..
+        } = reply
+        else {
+            return Err(ClientError::Unexpected(format!("{reply:?}")));
+        };
+        let (mut send, recv) = client
+            .connected
+            .conn
+            .open_bi()
+            .await
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        let header = lifeline_proto::encode_message(
+            &StreamHeader {
+                session,
+                channel: Channel::Input,
+            },
+            MAX_HEADER_FRAME_LEN,
+        )
+        .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        send.write_all(&header)
+            .await
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        Ok(Self {
+            session,
+            hostname,
+            send,
+            recv,
+            seq: 0,
+        })
+    }
+
+    /// Sends one event and waits for the agent's verdict; returns the round
+    /// trip (console → relay → agent injects → back).
+    ///
+    /// # Errors
+    /// The agent's refusal reason, or stream failures.
+    pub async fn send(&mut self, event: InputEvent) -> anyhow::Result<Duration> {
+        self.seq += 1;
+        let t = Instant::now();
+        write_msg(
+            &mut self.send,
+            &InputMsg {
+                seq: self.seq,
+                event,
+            },
+            MAX_INPUT_LEN,
+        )
+        .await?;
+        match read_msg::<InputReply>(&mut self.recv, 1024).await? {
+            Some(InputReply::Done { seq }) if seq == self.seq => Ok(t.elapsed()),
+            Some(InputReply::Refused { reason, .. }) => {
+                bail!("the agent refused the input: {reason}")
+            }
+            Some(other) => bail!("unexpected input reply {other:?}"),
+            None => bail!("the agent closed the input stream"),
+        }
+    }
+}
+
+/// Opens, sends `events` in order, closes the session.
+///
+/// # Errors
+/// The first refusal or failure.
+pub async fn run(
+    client: &mut Client,
+    machine: &str,
+    view_only: bool,
+    events: Vec<InputEvent>,
+) -> anyhow::Result<String> {
+    let permission = if view_only {
+        Permission::View
+    } else {
+        Permission::Control
+    };
+    let mut input = InputStream::open(client, machine, permission)
+        .await
+        .with_context(|| format!("connect {machine}"))?;
+    let mut result = Ok(());
+    for ev in events {
+        if let Err(e) = input.send(ev).await {
+            result = Err(e);
+            break;
+        }
+    }
+    let _ = client
+        .request(ConsoleRequest::CloseSession {
+            session: input.session,
+        })
+        .await;
+    result.map(|()| input.hostname)
+}
