@@ -31,7 +31,7 @@ impl Sessions {
     pub fn decide(&mut self, offer: SessionOffer) -> Decision {
         let accept = match offer.purpose {
             SessionPurpose::Ping => true,
-            SessionPurpose::Screen => self.unattended,
+            SessionPurpose::Screen => self.unattended || offer.unattended,
         };
         if !accept {
             return Decision::Decline {

@@ -85,6 +85,11 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         count: u32,
     },
+    /// Machine settings (admins).
+    Machine {
+        #[command(subcommand)]
+        command: MachineCommand,
+    },
     /// Type text on a machine (needs a control session).
     Type {
         machine: String,
@@ -135,6 +140,18 @@ pub enum Command {
         /// Frame-rate ceiling.
         #[arg(long, default_value_t = 60)]
         max_fps: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MachineCommand {
+    /// attended: the user is asked before every session (default);
+    /// unattended: sessions start without asking (servers, kiosks), still
+    /// logged and still shown on screen.
+    SetPolicy {
+        machine: String,
+        #[arg(value_parser = ["attended", "unattended"])]
+        policy: String,
     },
 }
 
@@ -366,6 +383,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 stats.latency_ms_p99
             );
         }
+        Command::Machine {
+            command: MachineCommand::SetPolicy { machine, policy },
+        } => {
+            let mut c = connect(&dir).await?;
+            let r = c
+                .request(ConsoleRequest::SetPolicy {
+                    machine: machine.clone(),
+                    unattended: policy == "unattended",
+                })
+                .await;
+            c.close().await;
+            r?;
+            println!("{machine}: {policy}");
+        }
         Command::Type {
             machine,
             text,
@@ -459,6 +490,7 @@ fn machines_json(rows: &[lifeline_proto::MachineRow]) -> serde_json::Value {
                 "arch": m.arch,
                 "group": m.group,
                 "online": m.online,
+                "policy": if m.unattended { "unattended" } else { "attended" },
                 "last_seen_unix": m.last_seen_unix,
                 "enrolled_unix": m.enrolled_unix,
             })

@@ -74,6 +74,7 @@ mod tests {
             online: false,
             last_seen_unix: Some(940),
             enrolled_unix: 0,
+            unattended: false,
         }];
         let t = machines_table(&rows, 1000);
         assert!(t.contains("pc-accounting-01"));

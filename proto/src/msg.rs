@@ -188,6 +188,9 @@ pub struct SessionOffer {
     pub purpose: SessionPurpose,
     pub permission: Permission,
     pub ticket: Option<u64>,
+    /// The machine's policy allows sessions without asking the user
+    /// (servers, kiosks); the indicator still shows.
+    pub unattended: bool,
 }
 
 /// An agent's answer to a [`SessionOffer`].
@@ -337,6 +340,8 @@ pub enum ConsoleRequest {
     },
     /// Recompute the audit chain.
     AuditVerify,
+    /// Set whether a machine's user must consent to sessions (admins).
+    SetPolicy { machine: String, unattended: bool },
 }
 
 /// A failed request.
@@ -365,6 +370,8 @@ pub struct MachineRow {
     pub online: bool,
     pub last_seen_unix: Option<u64>,
     pub enrolled_unix: u64,
+    /// Sessions start without asking the user.
+    pub unattended: bool,
 }
 
 /// A successful answer to a [`ConsoleRequest`].

@@ -126,6 +126,7 @@ fn relay_to_agent() -> impl Strategy<Value = RelayToAgent> {
                         Permission::View
                     },
                     ticket,
+                    unattended: screen,
                 })
             }),
         (any::<u64>(), end_reason())
@@ -152,6 +153,7 @@ fn machine_row() -> impl Strategy<Value = MachineRow> {
                 online,
                 last_seen_unix,
                 enrolled_unix,
+                unattended: false,
             },
         )
 }

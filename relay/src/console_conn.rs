@@ -250,6 +250,33 @@ async fn handle(
                 .map_err(internal)?;
             Ok(ConsoleReply::Audit(rows))
         }
+        ConsoleRequest::SetPolicy {
+            machine,
+            unattended,
+        } => {
+            if !person.role.may_manage() {
+                return Err(failure(
+                    ErrorCode::Forbidden,
+                    "only admins set machine policy",
+                ));
+            }
+            let (id, hostname) = resolve_machine(ctx, person, &machine).await?;
+            let mid = id.clone();
+            ctx.store
+                .call(move |s| s.set_unattended(&mid, unattended))
+                .await
+                .map_err(internal)?;
+            let policy = if unattended { "unattended" } else { "attended" };
+            info!(machine = %id, policy, "machine policy set");
+            ctx.audit(NewEntry::new(
+                &person.name,
+                "machine-policy-set",
+                &id,
+                format!("{hostname}: {policy}"),
+            ))
+            .await;
+            Ok(ConsoleReply::Done)
+        }
         ConsoleRequest::AuditVerify => {
             may_audit(person)?;
             let rows = ctx
@@ -438,6 +465,7 @@ async fn list_machines(ctx: &Ctx, person: &Person) -> Result<ConsoleReply, Failu
                 arch: m.info.arch,
                 group: m.group,
                 enrolled_unix: m.enrolled_unix,
+                unattended: m.unattended,
             }
         })
         .collect();
@@ -451,6 +479,17 @@ async fn resolve_machine(
     person: &Person,
     name: &str,
 ) -> Result<(String, String), Failure> {
+    resolve_record(ctx, person, name)
+        .await
+        .map(|m| (m.id, m.info.hostname))
+}
+
+/// Like [`resolve_machine`], returning the whole record.
+async fn resolve_record(
+    ctx: &Ctx,
+    person: &Person,
+    name: &str,
+) -> Result<crate::store::MachineRecord, Failure> {
     let machines = ctx
         .store
         .call(|s| s.list_machines())
@@ -471,7 +510,7 @@ async fn resolve_machine(
         if !person.sees(m.group.as_deref()) {
             return Err(outside(m));
         }
-        return Ok((m.id.clone(), m.info.hostname.clone()));
+        return Ok(m.clone());
     }
     let matches: Vec<_> = machines
         .iter()
@@ -479,7 +518,7 @@ async fn resolve_machine(
         .collect();
     match matches.as_slice() {
         [m] if !person.sees(m.group.as_deref()) => Err(outside(m)),
-        [m] => Ok((m.id.clone(), m.info.hostname.clone())),
+        [m] => Ok((*m).clone()),
         [] => Err(failure(
             ErrorCode::NotFound,
             format!("no machine named {name:?}"),
@@ -515,8 +554,10 @@ async fn open_session(
             format!("{}s cannot open sessions", person.role),
         ));
     }
-    let (machine_id, hostname) = resolve_machine(ctx, person, machine).await?;
+    let record = resolve_record(ctx, person, machine).await?;
+    let (machine_id, hostname) = (record.id.clone(), record.info.hostname.clone());
     let offer = SessionOffer {
+        unattended: record.unattended,
         session: 0,
         technician: person.name.clone(),
         role: person.role,

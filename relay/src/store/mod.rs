@@ -49,6 +49,8 @@ pub struct MachineRecord {
     pub enrolled_unix: u64,
     pub last_seen_unix: Option<u64>,
     pub revoked: bool,
+    /// Sessions may start without asking the user.
+    pub unattended: bool,
 }
 
 /// A new enrollment token, stored by hash only.
@@ -218,6 +220,9 @@ pub trait Store: InventoryStore + AuditStore + Send {
         info: &MachineInfo,
         now_unix: u64,
     ) -> Result<(), StoreError>;
+
+    /// Sets whether sessions need the user's consent.
+    fn set_unattended(&mut self, id: &str, unattended: bool) -> Result<(), StoreError>;
 
     /// Records when an agent was last heard from.
     fn set_last_seen(&mut self, id: &str, unix: u64) -> Result<(), StoreError>;

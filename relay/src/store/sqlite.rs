@@ -106,6 +106,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_time ON audit(at_unix);
     ",
+    // 4: machine policy: may sessions start without asking the user?
+    r"
+    ALTER TABLE machines ADD COLUMN unattended INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The SQLite implementation of [`Store`].
@@ -179,7 +183,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
 }
 
 const MACHINE_COLUMNS: &str = "id, hostname, os, arch, agent_version, grp, credential_hash, \
-                               enrolled_unix, last_seen_unix, revoked";
+                               enrolled_unix, last_seen_unix, revoked, unattended";
 
 fn machine_from_row(row: &Row<'_>) -> rusqlite::Result<MachineRecord> {
     let hash: Vec<u8> = row.get(6)?;
@@ -200,6 +204,7 @@ fn machine_from_row(row: &Row<'_>) -> rusqlite::Result<MachineRecord> {
         enrolled_unix: row.get::<_, i64>(7)? as u64,
         last_seen_unix: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
         revoked: row.get(9)?,
+        unattended: row.get(10)?,
     })
 }
 
@@ -383,6 +388,14 @@ impl Store for SqliteStore {
                 info.agent_version,
                 now_unix as i64
             ],
+        )?;
+        Ok(())
+    }
+
+    fn set_unattended(&mut self, id: &str, unattended: bool) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE machines SET unattended = ?2 WHERE id = ?1",
+            params![id, unattended],
         )?;
         Ok(())
     }
