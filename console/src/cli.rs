@@ -352,12 +352,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 Permission::Control
             };
+            if !headless {
+                // Before the session starts: the user should not be asked to
+                // consent to a window that cannot open.
+                crate::viewer::window::check_display()?;
+            }
             let mut c = connect(&dir).await?;
             let mut stream = ScreenStream::open(&mut c, &machine, permission, monitor, max_fps)
                 .await
                 .with_context(|| format!("connect {machine}"))?;
             if !headless {
-                bail!("the viewer window is not available in this build; use --headless");
+                return crate::viewer::window::run(c, stream).await;
             }
             let stats = headless::watch(&mut stream, duration).await?;
             if let Some(dir) = &record {

@@ -3,3 +3,4 @@
 
 pub mod headless;
 pub mod stream;
+pub mod window;

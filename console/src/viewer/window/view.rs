@@ -1,0 +1,340 @@
+//! What the viewer window shows, independent of eframe so tests can drive
+//! it in a headless egui context: the remote screen, the remote pointer, a
+//! top bar (scaling, monitor) and a status bar.
+
+use super::meter::{FrameSample, Meter, Summary};
+use eframe::egui::{
+    self, Color32, ColorImage, Pos2, Rect, RichText, Sense, TextureHandle, TextureOptions, Vec2,
+};
+use lifeline_proto::{
+    screen::Frame,
+    view::{CursorShape, CursorState, MonitorInfo},
+};
+use std::time::Instant;
+
+/// How the remote screen is scaled into the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scale {
+    /// The whole screen, as large as the window allows, aspect kept.
+    #[default]
+    Fit,
+    /// One remote pixel per physical pixel, scrolled when larger.
+    Actual,
+}
+
+/// Something the technician asked for that the network side must do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Show this monitor (`None`: all monitors).
+    SelectMonitor(Option<u32>),
+}
+
+/// What the network side hands over between two repaints. Only the newest
+/// image is kept: the UI draws at its own pace and stale frames are useless.
+#[derive(Debug, Default)]
+pub struct Update {
+    /// The newest decoded screen, if one arrived.
+    pub image: Option<ColorImage>,
+    /// Every frame that arrived, for the status bar.
+    pub samples: Vec<FrameSample>,
+    /// The newest pointer state, with the newest shape seen.
+    pub cursor: Option<CursorState>,
+    /// Why the stream stopped, once it has.
+    pub ended: Option<String>,
+}
+
+impl Update {
+    /// Adds a newer update to this one, which the window has not taken yet.
+    pub fn absorb(&mut self, newer: Update) {
+        if newer.image.is_some() {
+            self.image = newer.image;
+        }
+        self.samples.extend(newer.samples);
+        if let Some(c) = newer.cursor {
+            self.merge_cursor(c);
+        }
+        if newer.ended.is_some() {
+            self.ended = newer.ended;
+        }
+    }
+
+    /// Folds a pointer update in; a position-only update must not lose a
+    /// shape that arrived just before it.
+    pub fn merge_cursor(&mut self, c: CursorState) {
+        let shape = c
+            .shape
+            .or_else(|| self.cursor.take().and_then(|old| old.shape));
+        self.cursor = Some(CursorState { shape, ..c });
+    }
+}
+
+/// Converts a decoded frame (0xXXRRGGBB pixels) into an egui image.
+#[must_use]
+pub fn frame_to_image(frame: &Frame) -> ColorImage {
+    let pixels = frame
+        .pixels()
+        .iter()
+        .map(|p| {
+            let [b, g, r, _] = p.to_le_bytes();
+            Color32::from_rgb(r, g, b)
+        })
+        .collect();
+    ColorImage::new([frame.width() as usize, frame.height() as usize], pixels)
+}
+
+fn cursor_to_image(shape: &CursorShape) -> Option<ColorImage> {
+    let (w, h) = (usize::from(shape.width), usize::from(shape.height));
+    if w == 0 || h == 0 || shape.argb.len() != w * h {
+        return None;
+    }
+    let pixels = shape
+        .argb
+        .iter()
+        .map(|p| {
+            let [b, g, r, a] = p.to_le_bytes();
+            Color32::from_rgba_unmultiplied(r, g, b, a)
+        })
+        .collect();
+    Some(ColorImage::new([w, h], pixels))
+}
+
+/// The remote pointer: position in remote pixels and its image.
+#[derive(Default)]
+struct Pointer {
+    pos: Option<(i32, i32)>,
+    texture: Option<TextureHandle>,
+    hot: Vec2,
+}
+
+/// The viewer's state and drawing.
+pub struct ViewerState {
+    hostname: String,
+    monitors: Vec<MonitorInfo>,
+    selected: Option<u32>,
+    scale: Scale,
+    /// One texture for the whole session, updated in place per frame.
+    screen: Option<TextureHandle>,
+    screen_size: [usize; 2],
+    pointer: Pointer,
+    meter: Meter,
+    ended: Option<String>,
+}
+
+impl ViewerState {
+    /// A viewer for `hostname` whose agent offers `monitors`.
+    #[must_use]
+    pub fn new(hostname: String, monitors: Vec<MonitorInfo>, selected: Option<u32>) -> Self {
+        Self {
+            hostname,
+            monitors,
+            selected,
+            scale: Scale::Fit,
+            screen: None,
+            screen_size: [0, 0],
+            pointer: Pointer::default(),
+            meter: Meter::default(),
+            ended: None,
+        }
+    }
+
+    /// The screen texture, once a frame arrived.
+    #[must_use]
+    pub fn screen_texture(&self) -> Option<&TextureHandle> {
+        self.screen.as_ref()
+    }
+
+    /// Remote screen size in pixels (0×0 before the first frame).
+    #[must_use]
+    pub fn screen_size(&self) -> [usize; 2] {
+        self.screen_size
+    }
+
+    /// The current scaling mode.
+    #[must_use]
+    pub fn scale(&self) -> Scale {
+        self.scale
+    }
+
+    /// Takes in what the network side delivered: uploads the newest frame
+    /// into the screen texture and records the figures.
+    pub fn apply(&mut self, ctx: &egui::Context, update: Update) {
+        for s in update.samples {
+            self.meter.record(s);
+        }
+        if let Some(image) = update.image {
+            self.screen_size = image.size;
+            match &mut self.screen {
+                Some(tex) => tex.set(image, TextureOptions::LINEAR),
+                None => {
+                    self.screen =
+                        Some(ctx.load_texture("remote-screen", image, TextureOptions::LINEAR));
+                }
+            }
+        }
+        if let Some(c) = update.cursor {
+            self.pointer.pos = Some((c.x, c.y));
+            if let Some(shape) = &c.shape
+                && let Some(image) = cursor_to_image(shape)
+            {
+                self.pointer.hot = Vec2::new(f32::from(shape.hot_x), f32::from(shape.hot_y));
+                match &mut self.pointer.texture {
+                    Some(tex) => tex.set(image, TextureOptions::NEAREST),
+                    None => {
+                        self.pointer.texture =
+                            Some(ctx.load_texture("remote-cursor", image, TextureOptions::NEAREST));
+                    }
+                }
+            }
+        }
+        if update.ended.is_some() {
+            self.ended = update.ended;
+        }
+    }
+
+    /// Draws the whole window; returns what the technician asked for.
+    pub fn ui(&mut self, ui: &mut egui::Ui, now: Instant) -> Option<Action> {
+        let action = egui::Panel::top("viewer-top")
+            .show(ui, |ui| self.top_bar(ui))
+            .inner;
+        let summary = self.meter.summary(now);
+        egui::Panel::bottom("viewer-status").show(ui, |ui| self.status_bar(ui, summary));
+        egui::CentralPanel::default()
+            .frame(egui::Frame::NONE.fill(Color32::from_gray(24)))
+            .show(ui, |ui| self.screen_area(ui));
+        action
+    }
+
+    fn monitor_label(&self, selected: Option<u32>) -> String {
+        let Some(i) = selected else {
+            return "All monitors".to_string();
+        };
+        self.monitors.iter().find(|m| m.index == i).map_or_else(
+            || format!("Monitor {i}"),
+            |m| {
+                let primary = if m.primary { ", primary" } else { "" };
+                format!("{} ({}×{}{primary})", m.name, m.width, m.height)
+            },
+        )
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) -> Option<Action> {
+        let mut action = None;
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.scale, Scale::Fit, "Fit");
+            ui.selectable_value(&mut self.scale, Scale::Actual, "1:1");
+            ui.separator();
+            let mut choice = self.selected;
+            egui::ComboBox::new("viewer-monitor", "Monitor")
+                .selected_text(self.monitor_label(choice))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut choice, None, "All monitors");
+                    for m in &self.monitors {
+                        ui.selectable_value(
+                            &mut choice,
+                            Some(m.index),
+                            self.monitor_label(Some(m.index)),
+                        );
+                    }
+                });
+            if choice != self.selected {
+                self.selected = choice;
+                action = Some(Action::SelectMonitor(choice));
+            }
+        });
+        action
+    }
+
+    /// The status bar's text, also what tests read.
+    #[must_use]
+    pub fn status_text(&self, s: Summary) -> Vec<String> {
+        let latency = s.latency_ms_p50.map_or_else(
+            || "latency –".to_string(),
+            |ms| format!("latency {ms:.0} ms"),
+        );
+        vec![
+            format!("{:.0} fps", s.fps),
+            format!("{:.0} kbit/s", s.kbit_per_s),
+            latency,
+            format!("{}×{}", self.screen_size[0], self.screen_size[1]),
+            self.hostname.clone(),
+        ]
+    }
+
+    fn status_bar(&self, ui: &mut egui::Ui, summary: Summary) {
+        ui.horizontal(|ui| {
+            for (i, part) in self.status_text(summary).into_iter().enumerate() {
+                if i > 0 {
+                    ui.separator();
+                }
+                ui.label(part);
+            }
+            if let Some(why) = &self.ended {
+                ui.separator();
+                ui.label(RichText::new(format!("ended: {why}")).color(Color32::LIGHT_RED));
+            }
+        });
+    }
+
+    fn screen_area(&mut self, ui: &mut egui::Ui) {
+        let Some(tex) = self.screen.clone() else {
+            let text = self
+                .ended
+                .as_deref()
+                .unwrap_or("waiting for the first frame…");
+            ui.centered_and_justified(|ui| ui.label(text));
+            return;
+        };
+        let size = Vec2::new(self.screen_size[0] as f32, self.screen_size[1] as f32);
+        match self.scale {
+            Scale::Fit => {
+                let avail = ui.available_rect_before_wrap();
+                ui.allocate_rect(avail, Sense::hover());
+                let k = (avail.width() / size.x)
+                    .min(avail.height() / size.y)
+                    .max(0.0);
+                let rect = Rect::from_center_size(avail.center(), size * k);
+                self.paint(ui, &tex, rect, k);
+            }
+            Scale::Actual => {
+                // One texel per physical pixel, whatever the desktop's scale.
+                let k = 1.0 / ui.ctx().pixels_per_point();
+                egui::ScrollArea::both().show(ui, |ui| {
+                    let (rect, _) = ui.allocate_exact_size(size * k, Sense::hover());
+                    self.paint(ui, &tex, rect, k);
+                });
+            }
+        }
+    }
+
+    /// Paints the screen into `rect` and the pointer over it; `k` is points
+    /// per remote pixel.
+    fn paint(&self, ui: &egui::Ui, tex: &TextureHandle, rect: Rect, k: f32) {
+        let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+        let painter = ui.painter_at(rect);
+        painter.image(tex.id(), rect, uv, Color32::WHITE);
+        let Some((x, y)) = self.pointer.pos else {
+            return;
+        };
+        let at = rect.min + Vec2::new(x as f32, y as f32) * k;
+        match &self.pointer.texture {
+            Some(cursor) => {
+                let min = at - self.pointer.hot * k;
+                painter.image(
+                    cursor.id(),
+                    Rect::from_min_size(min, cursor.size_vec2() * k),
+                    uv,
+                    Color32::WHITE,
+                );
+            }
+            // No shape yet: a dot still tells the technician where the user is.
+            None => {
+                painter.circle(
+                    at,
+                    4.0,
+                    Color32::WHITE,
+                    egui::Stroke::new(1.0, Color32::BLACK),
+                );
+            }
+        }
+    }
+}

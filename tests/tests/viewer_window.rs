@@ -1,0 +1,166 @@
+//! The viewer window end to end: an agent shares one Xvfb, the technician's
+//! `lifeline connect` opens its window on a second Xvfb (Mesa software GL),
+//! and the technician's screen shows the remote colour.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+use util::{Proc, World, Xvfb, bin, parse_ppm};
+
+const PW: &str = "admin-password-1";
+const REMOTE: [u8; 3] = [0x33, 0x66, 0x99];
+
+/// The viewer's window on `x` as (x, y, width, height), from `xwininfo`.
+fn viewer_geometry(x: &Xvfb) -> Option<(u32, u32, u32, u32)> {
+    let out = x.run("xwininfo", &["-root", "-tree"]);
+    out.stdout
+        .lines()
+        .filter(|l| l.contains("Lifeline"))
+        .find_map(|l| {
+            // `0x400003 "Lifeline — desk": ("…" "…")  1024x828+0+0  +0+0`
+            let geom = l.split_whitespace().find(|w| {
+                w.contains('x') && w.contains('+') && w.starts_with(|c: char| c.is_ascii_digit())
+            })?;
+            let (size, pos) = geom.split_once('+')?;
+            let (w, h) = size.split_once('x')?;
+            let (px, py) = pos.split_once('+')?;
+            let g = (
+                px.parse().ok()?,
+                py.parse().ok()?,
+                w.parse().ok()?,
+                h.parse().ok()?,
+            );
+            (g.2 > 1 && g.3 > 1).then_some(g)
+        })
+}
+
+/// The technician's screen as RGB. A GL window can make `xwdtopnm` write
+/// 16-bit samples, so scale them to 8 bits before parsing.
+fn screenshot(x: &Xvfb) -> (u32, u32, Vec<u8>) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "xwd -root -silent -display {} | xwdtopnm 2>/dev/null | pnmdepth 255",
+            x.display
+        ))
+        .output()
+        .expect("xwd");
+    assert!(out.status.success(), "xwd failed");
+    parse_ppm(&out.stdout)
+}
+
+/// Share of the pixels inside `rect` that have the remote colour.
+fn remote_share(shot: &(u32, u32, Vec<u8>), rect: (u32, u32, u32, u32)) -> f64 {
+    let (sw, sh, rgb) = shot;
+    let (x0, y0, w, h) = rect;
+    let (x1, y1) = ((x0 + w).min(*sw), (y0 + h).min(*sh));
+    let mut hits = 0u64;
+    let mut all = 0u64;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let i = ((y * sw + x) * 3) as usize;
+            all += 1;
+            hits += u64::from(rgb[i..i + 3] == REMOTE);
+        }
+    }
+    hits as f64 / all.max(1) as f64
+}
+
+fn save_png(path: &str, (w, h, rgb): &(u32, u32, Vec<u8>)) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut enc = png::Encoder::new(file, *w, *h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header().unwrap().write_image_data(rgb).unwrap();
+}
+
+#[test]
+fn the_viewer_window_shows_the_remote_screen() {
+    let remote = Xvfb::start(1024, 768);
+    assert!(remote.run("xsetroot", &["-solid", "#336699"]).ok);
+    let tech = Xvfb::start(1280, 1024);
+
+    let mut w = World::new();
+    w.add_user("alice", "admin", PW);
+    w.start_relay();
+    w.login("alice", PW);
+    let token = w.token("alice", &[]);
+    assert!(w.enroll("desk", &token).ok);
+    let _agent = w.start_agent_with(
+        "desk",
+        &[("DISPLAY", remote.display.as_str())],
+        &["--unattended"],
+    );
+    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+
+    let log = w.path("viewer.log");
+    let mut viewer = Proc {
+        child: Command::new(bin("lifeline"))
+            .args(["connect", "desk"])
+            .env("LIFELINE_CONFIG_DIR", w.path("console-alice"))
+            .env("DISPLAY", &tech.display)
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn lifeline connect"),
+        name: "viewer",
+    };
+
+    // Software GL and the first frame take a moment; poll rather than guess.
+    let start = Instant::now();
+    let (rect, share, shot) = loop {
+        let rect = viewer_geometry(&tech);
+        let shot = screenshot(&tech);
+        let share = rect.map_or(0.0, |r| remote_share(&shot, r));
+        if share > 0.6 || start.elapsed() > Duration::from_secs(30) {
+            break (rect, share, shot);
+        }
+        if let Ok(Some(status)) = viewer.child.try_wait() {
+            panic!(
+                "the viewer exited early ({status}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    if let Ok(path) = std::env::var("LIFELINE_VIEWER_SCREENSHOT") {
+        save_png(&path, &shot);
+    }
+    viewer.terminate();
+    let rect = rect.unwrap_or_else(|| {
+        panic!(
+            "no Lifeline window on the technician's display; viewer log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    assert!(
+        share > 0.6,
+        "only {:.0}% of the window {rect:?} shows the remote colour; viewer log:\n{}",
+        share * 100.0,
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    // Fit mode: the 4:3 remote screen fills the window's width.
+    assert!(rect.2 >= 600, "window {rect:?}");
+}
+
+#[test]
+fn without_a_display_the_viewer_points_to_headless() {
+    let w = World::new();
+    let out = Command::new(bin("lifeline"))
+        .args(["connect", "desk"])
+        .env("LIFELINE_CONFIG_DIR", w.path("console-nobody"))
+        .env_remove("DISPLAY")
+        .output()
+        .expect("run lifeline");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no X display"), "{stderr}");
+    assert!(stderr.contains("--headless"), "{stderr}");
+}
