@@ -1,6 +1,6 @@
 //! Collecting and uploading inventory: hashes first, categories on request.
 
-use lifeline_inventory::{Category, Inventory, LinuxSource, category_hash, collect};
+use lifeline_inventory::{Category, Display, Inventory, LinuxSource, category_hash, collect};
 use lifeline_proto::inventory::{CategoryHash, InventoryData, InventoryHashes};
 use std::path::PathBuf;
 
@@ -14,13 +14,37 @@ pub struct InventoryConfig {
 }
 
 impl InventoryConfig {
-    /// Collects now (blocking: reads files, may run package tools).
+    /// Collects now (blocking: reads files, may run package tools). On the
+    /// real machine, displays come from the X server when there is one.
     pub fn collect(&self) -> Inventory {
         match &self.root {
-            None => collect(&LinuxSource::new()),
+            None => {
+                let mut inv = collect(&LinuxSource::new());
+                inv.set_displays(x_displays());
+                inv
+            }
             Some(root) => collect(&LinuxSource::with_root(root)),
         }
     }
+}
+
+/// The monitors of the X display in `DISPLAY`, if it can be reached.
+fn x_displays() -> Vec<Display> {
+    use crate::capture::{Capture, x11::X11Capture};
+    let Ok(mut x) = X11Capture::open(None) else {
+        return Vec::new();
+    };
+    x.monitors()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| Display {
+            name: m.name,
+            width_px: m.width,
+            height_px: m.height,
+            primary: m.primary,
+            ..Display::default()
+        })
+        .collect()
 }
 
 /// The hashes message for `inv`.
