@@ -29,7 +29,7 @@ fn typing_and_clicking_through_the_relay_reach_an_xterm() {
     let mut w = World::new();
     let out_dir = w.path("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let _term = std::process::Command::new("xterm")
+    let term = std::process::Command::new("xterm")
         .args(["-u8", "-geometry", "80x24+0+0", "-e", "sh"])
         .env("DISPLAY", &x.display)
         .env("LANG", "C.UTF-8")
@@ -37,6 +37,10 @@ fn typing_and_clicking_through_the_relay_reach_an_xterm() {
         .current_dir(&out_dir)
         .spawn()
         .unwrap();
+    let _term = util::Proc {
+        child: term,
+        name: "xterm",
+    };
     std::thread::sleep(Duration::from_millis(1500));
 
     w.add_user("alice", "admin", PW);
