@@ -31,9 +31,22 @@ LIFELINE_PASSWORD=demo-admin-pw "$B/lifeline" login --relay "$RELAY" --fingerpri
 TOKEN=$("$B/lifeline" enroll-token create --group demo --ttl 1h)
 echo "token: ${TOKEN:0:12}…"
 
-step "agent: enroll this machine and run"
+step "agent display: a private Xvfb with an xterm (so the viewer never films itself)"
+AGENT_DISPLAY=""
+for n in $(seq 70 99); do
+  [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || { AGENT_DISPLAY=":$n"; break; }
+done
+Xvfb "$AGENT_DISPLAY" -screen 0 1280x800x24 -nolisten tcp -noreset >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${AGENT_DISPLAY#:}" ] && break; sleep 0.1; done
+DISPLAY="$AGENT_DISPLAY" xsetroot -solid '#2e5e8c'
+DISPLAY="$AGENT_DISPLAY" xterm -geometry 100x30+60+60 -e sh -c 'echo "This is the user machine seen through Lifeline."; echo; uname -a; echo; ls -l /; exec sh' &
+PIDS+=($!)
+echo "agent display $AGENT_DISPLAY"
+
+step "agent: enroll this machine and run (unattended, like a kiosk, for the demo)"
 "$B/lifeline-agent" enroll --relay "$RELAY" --fingerprint "$FP" --token "$TOKEN" --force
-"$B/lifeline-agent" run >"$DEMO/agent.log" 2>&1 &
+DISPLAY="$AGENT_DISPLAY" "$B/lifeline-agent" run --unattended >"$DEMO/agent.log" 2>&1 &
 PIDS+=($!)
 sleep 1
 
@@ -43,10 +56,17 @@ step "lifeline machines"
 step "lifeline ping $(hostname) --count 200"
 "$B/lifeline" ping "$("$B/lifeline-agent" id)" --count 200
 
-if [ -t 0 ] && [ -z "${CI:-}" ]; then
-  step "running; try it yourself in another shell:"
-  echo "  export LIFELINE_CONFIG_DIR=$LIFELINE_CONFIG_DIR"
-  echo "  $B/lifeline machines"
-  echo "Ctrl-C stops the relay and the agent."
-  wait
+MACHINE="$("$B/lifeline-agent" id)"
+step "lifeline type $MACHINE … --enter (keyboard through the relay)"
+"$B/lifeline" click "$MACHINE" 400 300
+"$B/lifeline" type "$MACHINE" "echo typed by the technician through the relay" --enter
+
+if [ -n "${DISPLAY:-}" ] && [ -z "${CI:-}" ] && command -v xdpyinfo >/dev/null && xdpyinfo >/dev/null 2>&1; then
+  step "lifeline connect $MACHINE (viewer window; close it to finish)"
+  echo "other shells can use: export LIFELINE_CONFIG_DIR=$LIFELINE_CONFIG_DIR"
+  "$B/lifeline" connect "$MACHINE"
+else
+  step "no display for a window here: headless viewer for 5 s"
+  "$B/lifeline" connect "$MACHINE" --headless --duration 5s --record "$DEMO/record"
+  echo "last frame: $DEMO/record/last.png, figures: $DEMO/record/stats.json"
 fi
