@@ -362,7 +362,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("connect {machine}"))?;
             if !headless {
-                return crate::viewer::window::run(c, stream).await;
+                return crate::viewer::window::run(c, stream, monitor).await;
             }
             let stats = headless::watch(&mut stream, duration).await?;
             if let Some(dir) = &record {

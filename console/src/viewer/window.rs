@@ -15,7 +15,7 @@ use super::stream::{ScreenStream, ViewEvent};
 use crate::client::Client;
 use anyhow::{Context as _, bail};
 use eframe::egui;
-use lifeline_proto::ConsoleRequest;
+use lifeline_proto::{ConsoleRequest, view::MonitorInfo};
 use meter::FrameSample;
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -49,7 +49,7 @@ pub fn check_display() -> anyhow::Result<()> {
     }
 }
 
-/// Shows `stream` in a window until the technician closes it, then ends
+/// Shows `stream` (opened on `monitor`, `None` for all) in a window until the technician closes it, then ends
 /// the session.
 ///
 /// Must be called on the main thread of a multi-threaded tokio runtime:
@@ -57,16 +57,10 @@ pub fn check_display() -> anyhow::Result<()> {
 ///
 /// # Errors
 /// The window cannot be opened (no display, no OpenGL).
-pub async fn run(client: Client, stream: ScreenStream) -> anyhow::Result<()> {
+pub async fn run(client: Client, stream: ScreenStream, monitor: Option<u32>) -> anyhow::Result<()> {
     let title = format!("Lifeline — {}", stream.hostname);
-    let state = ViewerState::new(
-        stream.hostname.clone(),
-        stream.monitors.clone(),
-        // The stream was opened with the CLI's --monitor; the agent's Ready
-        // does not tell the viewer which one, so start from "all".
-        None,
-    );
-    let inner_size = initial_size(&stream);
+    let state = ViewerState::new(stream.hostname.clone(), stream.monitors.clone(), monitor);
+    let inner_size = initial_size(&stream, monitor);
     let ctx = egui::Context::default();
     let mailbox = Mailbox::default();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -111,11 +105,23 @@ pub async fn run(client: Client, stream: ScreenStream) -> anyhow::Result<()> {
 
 /// A first window size that shows the remote screen whole, capped so it
 /// fits a laptop screen; the bars need about 60 points.
-fn initial_size(stream: &ScreenStream) -> [f32; 2] {
-    let (mut w, mut h) = stream.monitors.iter().fold((0i64, 0i64), |(w, h), m| {
+fn initial_size(stream: &ScreenStream, monitor: Option<u32>) -> [f32; 2] {
+    let shown = stream
+        .monitors
+        .iter()
+        .filter(|m| monitor.is_none_or(|i| i == m.index));
+    // One monitor is shown from its own origin, all from the desktop's.
+    let origin = |m: &MonitorInfo| {
+        if monitor.is_some() {
+            (0, 0)
+        } else {
+            (m.x, m.y)
+        }
+    };
+    let (mut w, mut h) = shown.fold((0i64, 0i64), |(w, h), m| {
         (
-            w.max(i64::from(m.x) + i64::from(m.width)),
-            h.max(i64::from(m.y) + i64::from(m.height)),
+            w.max(i64::from(origin(m).0) + i64::from(m.width)),
+            h.max(i64::from(origin(m).1) + i64::from(m.height)),
         )
     });
     if w <= 0 || h <= 0 {

@@ -86,9 +86,7 @@ impl TestRenderer for FakeGpu {
         let mut textures = self.textures.lock().unwrap();
         for (id, deltas) in &delta.set {
             for d in deltas {
-                let ImageData::Color(img) = &d.image else {
-                    continue;
-                };
+                let ImageData::Color(img) = &d.image;
                 match d.pos {
                     None => {
                         textures.insert(*id, (**img).clone());

@@ -253,7 +253,13 @@ impl ViewerState {
         );
         vec![
             format!("{:.0} fps", s.fps),
-            format!("{:.0} kbit/s", s.kbit_per_s),
+            // An idle screen costs a few hundred bytes a second; "0 kbit/s"
+            // would read as "nothing arrives".
+            if s.kbit_per_s < 10.0 {
+                format!("{:.1} kbit/s", s.kbit_per_s)
+            } else {
+                format!("{:.0} kbit/s", s.kbit_per_s)
+            },
             latency,
             format!("{}×{}", self.screen_size[0], self.screen_size[1]),
             self.hostname.clone(),
