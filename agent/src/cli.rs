@@ -57,6 +57,18 @@ pub enum Command {
         #[arg(long, default_value = "x11")]
         capture: String,
     },
+    /// Ask the help desk for help: opens a ticket.
+    RequestHelp {
+        /// What is wrong.
+        #[arg(long)]
+        text: String,
+        /// low, normal, high or urgent.
+        #[arg(long, default_value = "normal", value_parser = ["low", "normal", "high", "urgent"])]
+        urgency: String,
+        /// Attach a screenshot of the current screen.
+        #[arg(long)]
+        screenshot: bool,
+    },
     /// Print this machine's id.
     Id,
 }
@@ -121,6 +133,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 r = runner::run(&cfg, &opts) => r.context("agent stopped")?,
                 _ = tokio::signal::ctrl_c() => {}
             }
+        }
+        Command::RequestHelp {
+            text,
+            urgency,
+            screenshot,
+        } => {
+            let cfg = config::AgentConfig::load(&dir)?;
+            let ticket = crate::help::request_help(&cfg, &text, &urgency, screenshot).await?;
+            println!("ticket {ticket} opened; the help desk has been told");
         }
         Command::Id => {
             let cfg = config::AgentConfig::load(&dir)?;

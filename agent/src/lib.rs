@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod enroll;
 pub mod facts;
+pub mod help;
 pub mod input;
 pub mod inventory;
 pub mod runner;

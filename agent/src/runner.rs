@@ -235,7 +235,9 @@ fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay
             warn!("unexpected enrollment message on a running connection");
             None
         }
-        RelayToAgent::InventoryWanted { .. } | RelayToAgent::RefreshInventory => None,
+        RelayToAgent::InventoryWanted { .. }
+        | RelayToAgent::RefreshInventory
+        | RelayToAgent::TicketOpened { .. } => None,
     }
 }
 

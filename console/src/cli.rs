@@ -5,6 +5,7 @@ use crate::{
     config::{self, ConsoleConfig},
     inventory_cmd::InventoryCommand,
     ping, render,
+    ticket_cmd::TicketCommand,
     viewer::{headless, stream::ScreenStream},
 };
 use anyhow::{Context, bail};
@@ -58,6 +59,25 @@ pub enum Command {
         /// Only machines not seen for this long, e.g. 30d.
         #[arg(long, value_parser = parse_duration)]
         stale: Option<Duration>,
+    },
+    /// The help-desk queue.
+    Tickets {
+        /// Only tickets assigned to me.
+        #[arg(long)]
+        mine: bool,
+        /// new, open, pending, resolved or closed.
+        #[arg(long)]
+        status: Option<String>,
+        /// 1, 2 or 3.
+        #[arg(long)]
+        tier: Option<u8>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work on one ticket.
+    Ticket {
+        #[command(subcommand)]
+        command: TicketCommand,
     },
     /// The audit log of privileged actions (admins, auditors).
     Audit {
@@ -120,8 +140,12 @@ pub enum Command {
     },
     /// Watch (and with control, operate) a machine's screen.
     Connect {
-        /// Machine id or hostname.
-        machine: String,
+        /// Machine id or hostname (or give --ticket).
+        #[arg(required_unless_present = "ticket")]
+        machine: Option<String>,
+        /// Connect to this ticket's machine; the session log lands on the ticket.
+        #[arg(long)]
+        ticket: Option<u64>,
         /// No window: watch for --duration, print figures, optionally --record.
         #[arg(long)]
         headless: bool,
@@ -289,6 +313,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", render::machines_table(&rows, unix_secs()));
             }
         }
+        Command::Tickets {
+            mine,
+            status,
+            tier,
+            json,
+        } => {
+            let mut c = connect(&dir).await?;
+            let r = crate::ticket_cmd::list(&mut c, mine, status, tier, json).await;
+            c.close().await;
+            r?;
+        }
+        Command::Ticket { command } => {
+            let mut c = connect(&dir).await?;
+            let r = crate::ticket_cmd::run(&mut c, command).await;
+            c.close().await;
+            r?;
+        }
         Command::Audit {
             command,
             since,
@@ -340,6 +381,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Connect {
             machine,
+            ticket,
             headless,
             duration,
             record,
@@ -358,9 +400,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::viewer::window::check_display()?;
             }
             let mut c = connect(&dir).await?;
-            let mut stream = ScreenStream::open(&mut c, &machine, permission, monitor, max_fps)
-                .await
-                .with_context(|| format!("connect {machine}"))?;
+            let machine = match (machine, ticket) {
+                (Some(m), _) => m,
+                (None, Some(t)) => match c.request(ConsoleRequest::TicketShow { ticket: t }).await?
+                {
+                    ConsoleReply::Ticket(d) => d.row.machine_id,
+                    other => bail!("unexpected answer: {other:?}"),
+                },
+                (None, None) => bail!("give a machine or --ticket N"),
+            };
+            let mut stream = ScreenStream::open_for_ticket(
+                &mut c, &machine, permission, monitor, max_fps, ticket,
+            )
+            .await
+            .with_context(|| format!("connect {machine}"))?;
             if !headless {
                 return crate::viewer::window::run(c, stream, monitor).await;
             }

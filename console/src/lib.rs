@@ -7,4 +7,5 @@ pub mod input_cmd;
 pub mod inventory_cmd;
 pub mod ping;
 pub mod render;
+pub mod ticket_cmd;
 pub mod viewer;

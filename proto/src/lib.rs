@@ -16,6 +16,7 @@ pub mod msg;
 pub mod pairing;
 pub mod screen;
 pub mod secret;
+pub mod ticket;
 pub mod view;
 
 pub use codes::{CloseCode, ErrorCode};

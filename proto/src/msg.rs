@@ -71,6 +71,9 @@ pub enum PeerKind {
     Agent,
     /// `lifeline`, the technician/admin console.
     Console,
+    /// A short-lived agent connection for one request (help requests from
+    /// the tray or the command line), not counted for presence.
+    AgentRequest,
 }
 
 /// How a peer proves who it is in its [`Hello`].
@@ -265,6 +268,8 @@ pub enum AgentToRelay {
     /// Input the agent refused in a session so far (view-only), for the
     /// session log.
     InputRefused { session: SessionId, total: u64 },
+    /// The user asks for help: open a ticket.
+    RequestHelp(crate::ticket::HelpRequest),
 }
 
 /// Relay to agent, on the agent's control stream after the handshake.
@@ -290,6 +295,8 @@ pub enum RelayToAgent {
     InventoryWanted { categories: Vec<String> },
     /// Collect inventory now (a technician asked).
     RefreshInventory,
+    /// The help request became this ticket.
+    TicketOpened { ticket: u64 },
 }
 
 /// A console request, tagged so that answers can be matched.
@@ -342,6 +349,19 @@ pub enum ConsoleRequest {
     AuditVerify,
     /// Set whether a machine's user must consent to sessions (admins).
     SetPolicy { machine: String, unattended: bool },
+    /// Tickets, filtered.
+    Tickets {
+        mine: bool,
+        status: Option<String>,
+        tier: Option<u8>,
+    },
+    /// One ticket in full.
+    TicketShow { ticket: u64 },
+    /// Change a ticket.
+    TicketUpdate {
+        ticket: u64,
+        change: crate::ticket::TicketChange,
+    },
 }
 
 /// A failed request.
@@ -407,6 +427,8 @@ pub enum ConsoleReply {
     Export(#[serde(with = "serde_bytes")] Vec<u8>),
     Audit(Vec<AuditEntry>),
     AuditVerified(AuditVerdict),
+    Tickets(Vec<crate::ticket::TicketRow>),
+    Ticket(Box<crate::ticket::TicketDetail>),
 }
 
 /// The answer to the [`Request`] with the same id.

@@ -100,6 +100,11 @@ async fn read_loop(
                     ctx.hub.end(session, reason, now);
                 }
             }
+            AgentToRelay::RequestHelp(_) => {
+                return Err(ConnError::Protocol(
+                    "help requests go on a request connection".into(),
+                ));
+            }
             AgentToRelay::Enroll(_) => {
                 return Err(ConnError::Protocol(
                     "enroll request from an enrolled machine".into(),
@@ -133,6 +138,72 @@ async fn read_loop(
             }
         }
     }
+    Ok(())
+}
+
+/// Serves a one-request agent connection: a help request becomes a ticket
+/// with the machine's inventory snapshot and the optional screenshot.
+///
+/// # Errors
+/// Protocol breaches, lost connections and store failures.
+pub async fn serve_request(
+    ctx: Arc<Ctx>,
+    conn: quinn::Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    machine_id: String,
+) -> Result<(), ConnError> {
+    let req = match read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
+        Some(AgentToRelay::RequestHelp(req)) => req,
+        Some(_) => {
+            return Err(ConnError::Protocol(
+                "only help requests are allowed on a request connection".into(),
+            ));
+        }
+        None => return Ok(()),
+    };
+    if req.text.trim().is_empty() {
+        return Err(ConnError::Protocol("empty help request".into()));
+    }
+    let now = unix_secs();
+    let id = machine_id.clone();
+    let requester = req.requester.clone();
+    let ticket = ctx
+        .store
+        .call(move |s| {
+            let ticket = s.create_ticket(&id, &req, now)?;
+            let (inv, present, _) = crate::inventory::load(s, &id)?;
+            if present && let Ok(json) = serde_json::to_vec(&inv) {
+                s.attach(ticket, "inventory", "inventory.json", &json, now)?;
+            }
+            if !req.screenshot_png.is_empty() {
+                s.attach(
+                    ticket,
+                    "screenshot",
+                    "screenshot.png",
+                    &req.screenshot_png,
+                    now,
+                )?;
+            }
+            Ok(ticket)
+        })
+        .await?;
+    info!(ticket, "help requested");
+    ctx.audit(crate::audit::NewEntry::new(
+        &requester,
+        "ticket-created",
+        &format!("ticket {ticket}"),
+        format!("machine {machine_id}"),
+    ))
+    .await;
+    write_msg(
+        &mut send,
+        &RelayToAgent::TicketOpened { ticket },
+        MAX_FRAME_LEN,
+    )
+    .await?;
+    let _ = send.finish();
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;
     Ok(())
 }
 

@@ -277,6 +277,58 @@ async fn handle(
             .await;
             Ok(ConsoleReply::Done)
         }
+        ConsoleRequest::Tickets { mine, status, tier } => {
+            let me = mine.then(|| person.name.clone());
+            let rows = ctx
+                .store
+                .call(move |s| s.tickets(me.as_deref(), status.as_deref(), tier))
+                .await
+                .map_err(internal)?;
+            let visible = visible_machines(ctx, person).await?;
+            Ok(ConsoleReply::Tickets(
+                rows.into_iter()
+                    .filter(|t| visible.iter().any(|m| m.id == t.machine_id))
+                    .collect(),
+            ))
+        }
+        ConsoleRequest::TicketShow { ticket } => {
+            let detail = load_ticket(ctx, person, ticket).await?;
+            Ok(ConsoleReply::Ticket(Box::new(detail)))
+        }
+        ConsoleRequest::TicketUpdate { ticket, change } => {
+            if !person.role.may_connect() {
+                return Err(failure(
+                    ErrorCode::Forbidden,
+                    "auditors cannot change tickets",
+                ));
+            }
+            load_ticket(ctx, person, ticket).await?;
+            let actor = person.name.clone();
+            let c = change.clone();
+            let result = ctx
+                .store
+                .call(move |s| Ok(s.update_ticket(ticket, &actor, &c, unix_secs())))
+                .await
+                .map_err(internal)?;
+            match result {
+                Ok(()) => {}
+                Err(crate::store::TicketError::Store(e)) => return Err(internal(e)),
+                Err(crate::store::TicketError::NotFound(id)) => {
+                    return Err(failure(ErrorCode::NotFound, format!("no ticket {id}")));
+                }
+                Err(crate::store::TicketError::Invalid(why)) => {
+                    return Err(failure(ErrorCode::BadRequest, why));
+                }
+            }
+            ctx.audit(NewEntry::new(
+                &person.name,
+                "ticket-changed",
+                &format!("ticket {ticket}"),
+                format!("{change:?}"),
+            ))
+            .await;
+            Ok(ConsoleReply::Done)
+        }
         ConsoleRequest::AuditVerify => {
             may_audit(person)?;
             let rows = ctx
@@ -301,6 +353,22 @@ async fn handle(
             }
         }
     }
+}
+
+/// A ticket, if it exists and its machine is visible to `person`.
+async fn load_ticket(
+    ctx: &Ctx,
+    person: &Person,
+    ticket: u64,
+) -> Result<lifeline_proto::ticket::TicketDetail, Failure> {
+    let detail = ctx
+        .store
+        .call(move |s| s.ticket(ticket))
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| failure(ErrorCode::NotFound, format!("no ticket {ticket}")))?;
+    resolve_machine(ctx, person, &detail.row.machine_id).await?;
+    Ok(detail)
 }
 
 fn may_audit(person: &Person) -> Result<(), Failure> {

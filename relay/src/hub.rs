@@ -55,6 +55,7 @@ struct SessionEntry {
 struct Inner {
     agents: HashMap<String, AgentEntry>,
     sessions: HashMap<SessionId, SessionEntry>,
+    recent: std::collections::VecDeque<(SessionId, u64, Arc<SessionStats>)>,
 }
 
 /// A session could not be offered.
@@ -84,8 +85,15 @@ pub struct EndedSession {
     pub bytes_to_agent: u64,
     pub bytes_to_console: u64,
     pub streams: u64,
-    pub refused_input: u64,
+    /// Live counters: the agent's refused-input report can arrive just after
+    /// the end (it travels on another stream), so read it a moment later.
+    pub stats: Arc<SessionStats>,
+    /// When the relay saw the end.
+    pub ended_at: Instant,
 }
+
+/// Recently ended sessions kept for late reports from their agents.
+const RECENT_SESSIONS: usize = 1024;
 
 /// The routing table.
 pub struct Hub {
@@ -365,13 +373,21 @@ impl Hub {
 
     /// Records the agent's count of refused input for a session it owns.
     pub fn note_refused(&self, agent_conn_id: u64, session: SessionId, total: u64) {
-        if let Some(e) = self
-            .lock()
+        let inner = self.lock();
+        let live = inner
             .sessions
             .get(&session)
             .filter(|e| e.agent_conn_id == agent_conn_id)
-        {
-            e.stats.refused_input.store(total, Ordering::Relaxed);
+            .map(|e| e.stats.clone());
+        let stats = live.or_else(|| {
+            inner
+                .recent
+                .iter()
+                .find(|(s, a, _)| *s == session && *a == agent_conn_id)
+                .map(|(_, _, st)| st.clone())
+        });
+        if let Some(st) = stats {
+            st.refused_input.fetch_max(total, Ordering::Relaxed);
         }
     }
 
@@ -455,8 +471,15 @@ impl Hub {
                 bytes_to_agent: entry.stats.to_agent.load(Ordering::Relaxed),
                 bytes_to_console: entry.stats.to_console.load(Ordering::Relaxed),
                 streams: entry.stats.streams.load(Ordering::Relaxed),
-                refused_input: entry.stats.refused_input.load(Ordering::Relaxed),
+                stats: entry.stats.clone(),
+                ended_at: Instant::now(),
             });
+            inner
+                .recent
+                .push_back((session, entry.agent_conn_id, entry.stats));
+            if inner.recent.len() > RECENT_SESSIONS {
+                inner.recent.pop_front();
+            }
         }
     }
 

@@ -163,6 +163,12 @@ async fn log_sessions(
     mut ended: tokio::sync::mpsc::UnboundedReceiver<EndedSession>,
 ) {
     while let Some(e) = ended.recv().await {
+        // Late reports from the agent (refused input) get a moment to land.
+        tokio::time::sleep_until((e.ended_at + Duration::from_millis(800)).into()).await;
+        let refused_input = e
+            .stats
+            .refused_input
+            .load(std::sync::atomic::Ordering::Relaxed);
         let duration = e.started_unix.map_or(0, |s| e.ended_unix.saturating_sub(s));
         let details = serde_json::json!({
             "session": e.session,
@@ -175,7 +181,7 @@ async fn log_sessions(
             "bytes_to_agent": e.bytes_to_agent,
             "bytes_to_console": e.bytes_to_console,
             "streams": e.streams,
-            "refused_input": e.refused_input,
+            "refused_input": refused_input,
         });
         info!(session = e.session, machine = %e.machine_id, reason = %e.reason, "session ended");
         ctx.audit(NewEntry::new(
@@ -185,6 +191,52 @@ async fn log_sessions(
             details.to_string(),
         ))
         .await;
+        if let Some(ticket) = e.offer.ticket {
+            attach_session_log(
+                &ctx,
+                ticket,
+                &e,
+                (duration, refused_input),
+                details.to_string(),
+            )
+            .await;
+        }
+    }
+}
+
+/// Puts a session's record on the ticket it served: a timeline entry a
+/// person reads and the JSON log as an attachment.
+async fn attach_session_log(
+    ctx: &Ctx,
+    ticket: u64,
+    e: &EndedSession,
+    (duration, refused_input): (u64, u64),
+    log: String,
+) {
+    let text = format!(
+        "session {} by {}: {} s, {:?}/{:?}, ended: {}; {} bytes to the agent, {} bytes to the technician, {} input refused",
+        e.session,
+        e.offer.technician,
+        duration,
+        e.offer.purpose,
+        e.offer.permission,
+        e.reason,
+        e.bytes_to_agent,
+        e.bytes_to_console,
+        refused_input
+    );
+    let tech = e.offer.technician.clone();
+    let name = format!("session-{}.json", e.session);
+    let now = unix_secs();
+    let r = ctx
+        .store
+        .call(move |s| {
+            s.ticket_event(ticket, &tech, "session", &text, now)?;
+            s.attach(ticket, "session-log", &name, log.as_bytes(), now)
+        })
+        .await;
+    if let Err(err) = r {
+        warn!(ticket, "cannot attach the session log: {err}");
     }
 }
 
@@ -238,6 +290,9 @@ pub enum Peer {
         role: Role,
     },
     Machine {
+        machine_id: String,
+    },
+    MachineRequest {
         machine_id: String,
     },
     Enrolling {
@@ -300,7 +355,7 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
                 .map(|(t, _)| lifeline_proto::Secret::new(t.clone())),
             token_expires_unix: token.as_ref().map_or(0, |(_, exp)| *exp),
         },
-        Peer::Machine { machine_id } => Identity::Machine {
+        Peer::Machine { machine_id } | Peer::MachineRequest { machine_id } => Identity::Machine {
             machine_id: machine_id.clone(),
         },
         Peer::Enrolling { .. } => Identity::Enrolling,
@@ -339,6 +394,12 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
         Peer::Machine { machine_id } => {
             let span = info_span!("agent", machine = %machine_id);
             agent_conn::serve(ctx, conn, send, recv, machine_id)
+                .instrument(span)
+                .await
+        }
+        Peer::MachineRequest { machine_id } => {
+            let span = info_span!("agent-request", machine = %machine_id);
+            agent_conn::serve_request(ctx, conn, send, recv, machine_id)
                 .instrument(span)
                 .await
         }
@@ -391,13 +452,21 @@ async fn authenticate(ctx: &Ctx, hello: &Hello, addr: SocketAddr) -> Result<Auth
                 },
             )
         }
-        (Credential::Machine { machine_id, secret }, PeerKind::Agent) => {
+        (
+            Credential::Machine { machine_id, secret },
+            kind @ (PeerKind::Agent | PeerKind::AgentRequest),
+        ) => {
             let id = machine_id.clone();
             let hash = auth::token_hash(secret.expose());
             let rec = ctx.store.call(move |s| s.machine(&id)).await?;
             Ok(match rec {
                 Some(m) if !m.revoked && auth::hashes_equal(&m.credential_hash, &hash) => {
-                    Ok((Peer::Machine { machine_id: m.id }, None))
+                    let peer = if kind == PeerKind::Agent {
+                        Peer::Machine { machine_id: m.id }
+                    } else {
+                        Peer::MachineRequest { machine_id: m.id }
+                    };
+                    Ok((peer, None))
                 }
                 _ => Err((
                     ErrorCode::MachineUnknown,

@@ -69,12 +69,28 @@ impl ScreenStream {
         monitor: Option<u32>,
         max_fps: u32,
     ) -> Result<Self, ViewError> {
+        Self::open_for_ticket(client, machine, permission, monitor, max_fps, None).await
+    }
+
+    /// Like [`ScreenStream::open`], linking the session to a ticket so that
+    /// its log lands on it.
+    ///
+    /// # Errors
+    /// As [`ScreenStream::open`].
+    pub async fn open_for_ticket(
+        client: &mut Client,
+        machine: &str,
+        permission: Permission,
+        monitor: Option<u32>,
+        max_fps: u32,
+        ticket: Option<u64>,
+    ) -> Result<Self, ViewError> {
         let reply = client
             .request(ConsoleRequest::OpenSession {
                 machine: machine.to_string(),
                 purpose: SessionPurpose::Screen,
                 permission,
-                ticket: None,
+                ticket,
             })
             .await?;
         let ConsoleReply::SessionOpened {

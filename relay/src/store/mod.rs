@@ -6,6 +6,7 @@ mod handle;
 mod sqlite;
 mod sqlite_audit;
 mod sqlite_inventory;
+mod sqlite_tickets;
 
 pub use handle::StoreHandle;
 pub use sqlite::SqliteStore;
@@ -151,8 +152,73 @@ pub trait AuditStore {
     ) -> Result<Vec<lifeline_proto::audit::AuditEntry>, StoreError>;
 }
 
+/// A ticket change that breaks the rules.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketError {
+    #[error("no ticket {0}")]
+    NotFound(u64),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Help-desk tickets.
+pub trait TicketStore {
+    /// Opens a ticket (status new, tier 1) and records its creation.
+    fn create_ticket(
+        &mut self,
+        machine_id: &str,
+        request: &lifeline_proto::ticket::HelpRequest,
+        now_unix: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Attaches a file to a ticket.
+    fn attach(
+        &mut self,
+        ticket: u64,
+        kind: &str,
+        name: &str,
+        data: &[u8],
+        now_unix: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Adds a timeline entry.
+    fn ticket_event(
+        &mut self,
+        ticket: u64,
+        actor: &str,
+        kind: &str,
+        text: &str,
+        now_unix: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Tickets matching the filters, newest first.
+    fn tickets(
+        &mut self,
+        assignee: Option<&str>,
+        status: Option<&str>,
+        tier: Option<u8>,
+    ) -> Result<Vec<lifeline_proto::ticket::TicketRow>, StoreError>;
+
+    /// One ticket in full.
+    fn ticket(
+        &mut self,
+        id: u64,
+    ) -> Result<Option<lifeline_proto::ticket::TicketDetail>, StoreError>;
+
+    /// Applies a change by `actor`, enforcing the workflow.
+    fn update_ticket(
+        &mut self,
+        id: u64,
+        actor: &str,
+        change: &lifeline_proto::ticket::TicketChange,
+        now_unix: u64,
+    ) -> Result<(), TicketError>;
+}
+
 /// Everything the relay persists. One implementation per engine.
-pub trait Store: InventoryStore + AuditStore + Send {
+pub trait Store: InventoryStore + AuditStore + TicketStore + Send {
     /// Adds a person.
     ///
     /// # Errors

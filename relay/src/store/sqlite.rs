@@ -110,6 +110,42 @@ const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE machines ADD COLUMN unattended INTEGER NOT NULL DEFAULT 0;
     ",
+    // 5: help-desk tickets, their timelines and attachments.
+    r"
+    CREATE TABLE tickets (
+        id              INTEGER PRIMARY KEY,
+        machine_id      TEXT NOT NULL REFERENCES machines(id),
+        requester       TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        description     TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('new','open','pending','resolved','closed')),
+        priority        TEXT NOT NULL CHECK (priority IN ('low','normal','high','urgent')),
+        tier            INTEGER NOT NULL CHECK (tier BETWEEN 1 AND 3),
+        assignee        TEXT,
+        created_unix    INTEGER NOT NULL,
+        updated_unix    INTEGER NOT NULL,
+        first_response_unix INTEGER,
+        resolved_unix   INTEGER
+    );
+    CREATE INDEX tickets_status ON tickets(status, tier);
+    CREATE TABLE ticket_events (
+        id        INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        at_unix   INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        text      TEXT NOT NULL
+    );
+    CREATE INDEX ticket_events_ticket ON ticket_events(ticket_id, id);
+    CREATE TABLE attachments (
+        id           INTEGER PRIMARY KEY,
+        ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+        kind         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        data         BLOB NOT NULL,
+        created_unix INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The SQLite implementation of [`Store`].

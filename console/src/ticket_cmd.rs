@@ -1,0 +1,196 @@
+//! `lifeline tickets` and `lifeline ticket …`: the help-desk queue.
+
+use crate::{client::Client, render::ago};
+use anyhow::bail;
+use clap::Subcommand;
+use lifeline_net::unix_secs;
+use lifeline_proto::{
+    ConsoleReply, ConsoleRequest,
+    ticket::{TicketChange, TicketDetail, TicketRow},
+};
+use std::fmt::Write as _;
+
+#[derive(Debug, Subcommand)]
+pub enum TicketCommand {
+    /// One ticket: description, timeline, attachments, sessions.
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a ticket to a technician.
+    Assign { id: u64, user: String },
+    /// Move a ticket to the next tier (L1 → L2 → L3); the assignee is cleared.
+    Escalate {
+        id: u64,
+        /// Why, for the next tier.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Add a comment to the timeline.
+    Comment { id: u64, text: String },
+    /// Mark as waiting for the user.
+    Pending { id: u64 },
+    /// Mark as resolved.
+    Resolve { id: u64 },
+    /// Close.
+    Close { id: u64 },
+}
+
+/// The `tickets` table.
+pub fn table(rows: &[TicketRow]) -> String {
+    let now = unix_secs();
+    let mut s = format!(
+        "{:>5} {:<9} {:<3} {:<7} {:<16} {:<12} {:<12} {}\n",
+        "#", "STATUS", "L", "PRIO", "MACHINE", "ASSIGNEE", "UPDATED", "TITLE"
+    );
+    for t in rows {
+        let _ = writeln!(
+            s,
+            "{:>5} {:<9} L{:<2} {:<7} {:<16} {:<12} {:<12} {}",
+            t.id,
+            t.status,
+            t.tier,
+            t.priority,
+            t.hostname,
+            t.assignee.as_deref().unwrap_or("-"),
+            ago(now, t.updated_unix),
+            t.title
+        );
+    }
+    if rows.is_empty() {
+        s.push_str("(no tickets)\n");
+    }
+    s
+}
+
+/// The readable `ticket show`.
+pub fn show(d: &TicketDetail) -> String {
+    let t = &d.row;
+    let now = unix_secs();
+    let mut s = format!(
+        "ticket {}: {}\n  machine   {} ({})\n  from      {}\n  status    {}, L{}, {} priority, assigned to {}\n  opened    {}\n\n{}\n\nTimeline\n",
+        t.id,
+        t.title,
+        t.hostname,
+        t.machine_id,
+        t.requester,
+        t.status,
+        t.tier,
+        t.priority,
+        t.assignee.as_deref().unwrap_or("nobody"),
+        ago(now, t.created_unix),
+        d.description
+    );
+    for e in &d.events {
+        let _ = writeln!(
+            s,
+            "  {:<12} {:<12} {:<10} {}",
+            ago(now, e.at_unix),
+            e.actor,
+            e.kind,
+            e.text
+        );
+    }
+    if !d.attachments.is_empty() {
+        s.push_str("\nAttachments\n");
+        for (kind, name, bytes) in &d.attachments {
+            let _ = writeln!(s, "  {kind:<12} {name} ({bytes} bytes)");
+        }
+    }
+    s
+}
+
+/// Lists tickets.
+///
+/// # Errors
+/// Relay refusals.
+pub async fn list(
+    c: &mut Client,
+    mine: bool,
+    status: Option<String>,
+    tier: Option<u8>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let reply = c
+        .request(ConsoleRequest::Tickets { mine, status, tier })
+        .await?;
+    let ConsoleReply::Tickets(rows) = reply else {
+        bail!("unexpected answer {reply:?}");
+    };
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|t| {
+                serde_json::json!({"id": t.id, "machine_id": t.machine_id, "hostname": t.hostname,
+                    "requester": t.requester, "title": t.title, "status": t.status, "priority": t.priority,
+                    "tier": t.tier, "assignee": t.assignee, "created_unix": t.created_unix, "updated_unix": t.updated_unix})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", table(&rows));
+    }
+    Ok(())
+}
+
+/// Runs a `ticket` subcommand.
+///
+/// # Errors
+/// Relay refusals (unknown ticket, workflow rule, role).
+pub async fn run(c: &mut Client, cmd: TicketCommand) -> anyhow::Result<()> {
+    let (id, change) = match cmd {
+        TicketCommand::Show { id, json } => {
+            let reply = c.request(ConsoleRequest::TicketShow { ticket: id }).await?;
+            let ConsoleReply::Ticket(d) = reply else {
+                bail!("unexpected answer {reply:?}");
+            };
+            if json {
+                let events: Vec<_> = d.events.iter().map(|e| serde_json::json!({"at_unix": e.at_unix, "actor": e.actor, "kind": e.kind, "text": e.text})).collect();
+                let attachments: Vec<_> = d
+                    .attachments
+                    .iter()
+                    .map(|(k, n, b)| serde_json::json!({"kind": k, "name": n, "bytes": b}))
+                    .collect();
+                let t = &d.row;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "id": t.id, "machine_id": t.machine_id, "hostname": t.hostname, "requester": t.requester,
+                        "title": t.title, "description": d.description, "status": t.status, "priority": t.priority,
+                        "tier": t.tier, "assignee": t.assignee, "events": events, "attachments": attachments,
+                    }))?
+                );
+            } else {
+                print!("{}", show(&d));
+            }
+            return Ok(());
+        }
+        TicketCommand::Assign { id, user } => (id, TicketChange::Assign { user }),
+        TicketCommand::Escalate { id, reason } => (id, TicketChange::Escalate { reason }),
+        TicketCommand::Comment { id, text } => (id, TicketChange::Comment { text }),
+        TicketCommand::Pending { id } => (
+            id,
+            TicketChange::Status {
+                status: "pending".into(),
+            },
+        ),
+        TicketCommand::Resolve { id } => (
+            id,
+            TicketChange::Status {
+                status: "resolved".into(),
+            },
+        ),
+        TicketCommand::Close { id } => (
+            id,
+            TicketChange::Status {
+                status: "closed".into(),
+            },
+        ),
+    };
+    let what = format!("{change:?}");
+    c.request(ConsoleRequest::TicketUpdate { ticket: id, change })
+        .await?;
+    println!("ticket {id}: {}", what.to_lowercase());
+    Ok(())
+}

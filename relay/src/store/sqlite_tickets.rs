@@ -1,0 +1,259 @@
+//! SQLite implementation of [`TicketStore`].
+
+use super::{SqliteStore, StoreError, TicketError, TicketStore};
+use lifeline_proto::ticket::{
+    HelpRequest, PRIORITIES, STATUSES, TicketChange, TicketDetail, TicketEvent, TicketRow,
+};
+use rusqlite::{OptionalExtension, Row, params};
+
+const ROW_COLUMNS: &str = "t.id, t.machine_id, COALESCE(m.hostname, ''), t.requester, t.title, \
+     t.status, t.priority, t.tier, t.assignee, t.created_unix, t.updated_unix";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
+    Ok(TicketRow {
+        id: r.get::<_, i64>(0)? as u64,
+        machine_id: r.get(1)?,
+        hostname: r.get(2)?,
+        requester: r.get(3)?,
+        title: r.get(4)?,
+        status: r.get(5)?,
+        priority: r.get(6)?,
+        tier: r.get::<_, i64>(7)? as u8,
+        assignee: r.get(8)?,
+        created_unix: r.get::<_, i64>(9)? as u64,
+        updated_unix: r.get::<_, i64>(10)? as u64,
+    })
+}
+
+/// The first line of a help request, shortened, as the ticket title.
+fn title_of(text: &str) -> String {
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("Help requested");
+    let mut t: String = first.trim().chars().take(80).collect();
+    if first.trim().chars().count() > 80 {
+        t.push('…');
+    }
+    t
+}
+
+impl TicketStore for SqliteStore {
+    fn create_ticket(
+        &mut self,
+        machine_id: &str,
+        req: &HelpRequest,
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        let priority = if PRIORITIES.contains(&req.priority.as_str()) {
+            req.priority.as_str()
+        } else {
+            "normal"
+        };
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO tickets (machine_id, requester, title, description, status, priority, tier, created_unix, updated_unix)
+             VALUES (?1, ?2, ?3, ?4, 'new', ?5, 1, ?6, ?6)",
+            params![machine_id, req.requester, title_of(&req.text), req.text, priority, now as i64],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO ticket_events (ticket_id, at_unix, actor, kind, text) VALUES (?1, ?2, ?3, 'created', ?4)",
+            params![id, now as i64, req.requester, format!("priority {priority}")],
+        )?;
+        tx.commit()?;
+        Ok(id as u64)
+    }
+
+    fn attach(
+        &mut self,
+        ticket: u64,
+        kind: &str,
+        name: &str,
+        data: &[u8],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO attachments (ticket_id, kind, name, data, created_unix) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![ticket as i64, kind, name, data, now as i64],
+        )?;
+        Ok(())
+    }
+
+    fn ticket_event(
+        &mut self,
+        ticket: u64,
+        actor: &str,
+        kind: &str,
+        text: &str,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO ticket_events (ticket_id, at_unix, actor, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![ticket as i64, now as i64, actor, kind, text],
+        )?;
+        self.conn.execute(
+            "UPDATE tickets SET updated_unix = ?2 WHERE id = ?1",
+            params![ticket as i64, now as i64],
+        )?;
+        Ok(())
+    }
+
+    fn tickets(
+        &mut self,
+        assignee: Option<&str>,
+        status: Option<&str>,
+        tier: Option<u8>,
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM tickets t LEFT JOIN machines m ON m.id = t.machine_id
+             WHERE (?1 IS NULL OR t.assignee = ?1) AND (?2 IS NULL OR t.status = ?2) AND (?3 IS NULL OR t.tier = ?3)
+             ORDER BY t.id DESC"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![assignee, status, tier.map(i64::from)], row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn ticket(&mut self, id: u64) -> Result<Option<TicketDetail>, StoreError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS}, t.description FROM tickets t LEFT JOIN machines m ON m.id = t.machine_id WHERE t.id = ?1"
+        );
+        let Some((row, description)) = self
+            .conn
+            .query_row(&sql, [id as i64], |r| {
+                Ok((row(r)?, r.get::<_, String>(11)?))
+            })
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at_unix, actor, kind, text FROM ticket_events WHERE ticket_id = ?1 ORDER BY id",
+        )?;
+        let events = stmt
+            .query_map([id as i64], |r| {
+                Ok(TicketEvent {
+                    at_unix: r.get::<_, i64>(0)? as u64,
+                    actor: r.get(1)?,
+                    kind: r.get(2)?,
+                    text: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, name, length(data) FROM attachments WHERE ticket_id = ?1 ORDER BY id",
+        )?;
+        let attachments = stmt
+            .query_map([id as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(TicketDetail {
+            row,
+            description,
+            events,
+            attachments,
+        }))
+    }
+
+    fn update_ticket(
+        &mut self,
+        id: u64,
+        actor: &str,
+        change: &TicketChange,
+        now: u64,
+    ) -> Result<(), TicketError> {
+        let Some(detail) = self.ticket(id)? else {
+            return Err(TicketError::NotFound(id));
+        };
+        let t = detail.row;
+        let tx = self.conn.transaction().map_err(StoreError::from)?;
+        let (kind, text) = match change {
+            TicketChange::Assign { user } => {
+                let known: Option<String> = tx
+                    .query_row("SELECT role FROM users WHERE name = ?1", [user], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(StoreError::from)?;
+                match known.as_deref() {
+                    Some("technician" | "admin") => {}
+                    Some(_) => {
+                        return Err(TicketError::Invalid(format!("{user} is not a technician")));
+                    }
+                    None => return Err(TicketError::Invalid(format!("no user {user:?}"))),
+                }
+                let status = if t.status == "new" {
+                    "open"
+                } else {
+                    t.status.as_str()
+                };
+                tx.execute(
+                    "UPDATE tickets SET assignee = ?2, status = ?3 WHERE id = ?1",
+                    params![id as i64, user, status],
+                )
+                .map_err(StoreError::from)?;
+                ("assigned", format!("assigned to {user}"))
+            }
+            TicketChange::Escalate { reason } => {
+                if t.tier >= 3 {
+                    return Err(TicketError::Invalid(format!(
+                        "ticket {id} is already at L3"
+                    )));
+                }
+                tx.execute(
+                    "UPDATE tickets SET tier = tier + 1, assignee = NULL WHERE id = ?1",
+                    [id as i64],
+                )
+                .map_err(StoreError::from)?;
+                let why = if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                };
+                ("escalated", format!("L{} → L{}{why}", t.tier, t.tier + 1))
+            }
+            TicketChange::Comment { text } => ("comment", text.clone()),
+            TicketChange::Status { status } => {
+                if !STATUSES.contains(&status.as_str()) {
+                    return Err(TicketError::Invalid(format!(
+                        "unknown status {status:?}: use {}",
+                        STATUSES.join(", ")
+                    )));
+                }
+                if t.status == "closed" {
+                    return Err(TicketError::Invalid(format!("ticket {id} is closed")));
+                }
+                tx.execute(
+                    "UPDATE tickets SET status = ?2,
+                       resolved_unix = CASE WHEN ?2 IN ('resolved','closed') THEN COALESCE(resolved_unix, ?3) ELSE resolved_unix END
+                     WHERE id = ?1",
+                    params![id as i64, status, now as i64],
+                )
+                .map_err(StoreError::from)?;
+                ("status", format!("{} → {status}", t.status))
+            }
+        };
+        // The first thing a technician does on a ticket is its first response.
+        if actor != t.requester {
+            tx.execute(
+                "UPDATE tickets SET first_response_unix = COALESCE(first_response_unix, ?2) WHERE id = ?1",
+                params![id as i64, now as i64],
+            )
+            .map_err(StoreError::from)?;
+        }
+        tx.execute(
+            "INSERT INTO ticket_events (ticket_id, at_unix, actor, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id as i64, now as i64, actor, kind, text],
+        )
+        .map_err(StoreError::from)?;
+        tx.execute(
+            "UPDATE tickets SET updated_unix = ?2 WHERE id = ?1",
+            params![id as i64, now as i64],
+        )
+        .map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(())
+    }
+}
