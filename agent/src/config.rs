@@ -4,8 +4,6 @@ use lifeline_proto::Secret;
 use serde::{Deserialize, Serialize};
 use std::{
     fs,
-    io::Write,
-    os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
 };
 
@@ -45,14 +43,7 @@ pub enum ConfigError {
 /// The agent directory: `LIFELINE_AGENT_DIR`, else `$XDG_CONFIG_HOME/lifeline-agent`,
 /// else `~/.config/lifeline-agent`.
 pub fn default_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("LIFELINE_AGENT_DIR") {
-        return PathBuf::from(d);
-    }
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("lifeline-agent")
+    lifeline_net::files::config_dir("LIFELINE_AGENT_DIR", "lifeline-agent")
 }
 
 impl AgentConfig {
@@ -81,8 +72,8 @@ impl AgentConfig {
     }
 }
 
-/// Writes `value` as JSON to `dir/name` with mode 0600, via a temporary file
-/// and a rename so a crash never leaves half a file.
+/// Writes `value` as JSON to `dir/name` with mode 0600 (directory 0700),
+/// atomically.
 ///
 /// # Errors
 /// File system errors.
@@ -91,33 +82,19 @@ pub fn write_private_json<T: Serialize>(
     name: &str,
     value: &T,
 ) -> Result<(), ConfigError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ConfigError::Io { path, source }
-    };
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
     let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let _ = fs::remove_file(&tmp);
     let json = serde_json::to_vec_pretty(value).map_err(|source| ConfigError::Parse {
         path: path.clone(),
         source,
     })?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    f.write_all(&json).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, &path).map_err(io(&path))
+    lifeline_net::files::write_private(dir, name, &json)
+        .map_err(|(path, source)| ConfigError::Io { path, source })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn saved_config_is_private_and_loads_back() {

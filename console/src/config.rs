@@ -4,8 +4,6 @@ use lifeline_proto::Secret;
 use serde::{Deserialize, Serialize};
 use std::{
     fs,
-    io::Write,
-    os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
 };
 
@@ -42,14 +40,7 @@ pub enum ConfigError {
 
 /// `LIFELINE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/lifeline`, else `~/.config/lifeline`.
 pub fn default_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("LIFELINE_CONFIG_DIR") {
-        return PathBuf::from(d);
-    }
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("lifeline")
+    lifeline_net::files::config_dir("LIFELINE_CONFIG_DIR", "lifeline")
 }
 
 impl ConsoleConfig {
@@ -74,28 +65,12 @@ impl ConsoleConfig {
     /// # Errors
     /// File system errors.
     pub fn save(&self, dir: &Path) -> Result<(), ConfigError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ConfigError::Io { path, source }
-        };
-        fs::create_dir_all(dir).map_err(io(dir))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
-        let path = dir.join(FILE);
-        let tmp = dir.join(format!(".{FILE}.tmp"));
-        let _ = fs::remove_file(&tmp);
         let json = serde_json::to_vec_pretty(self).map_err(|source| ConfigError::Parse {
-            path: path.clone(),
+            path: dir.join(FILE),
             source,
         })?;
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(&json).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))
+        lifeline_net::files::write_private(dir, FILE, &json)
+            .map_err(|(path, source)| ConfigError::Io { path, source })
     }
 
     /// Forgets the saved login.
