@@ -52,6 +52,9 @@ pub enum Command {
         /// Accept screen sessions without asking the user (servers, kiosks).
         #[arg(long)]
         unattended: bool,
+        /// Seconds the user has to answer the consent prompt.
+        #[arg(long, default_value_t = 30, hide = true)]
+        consent_timeout_secs: u64,
         /// Screen source: `x11` (DISPLAY) or `synthetic:WORKLOAD` (idle,
         /// typing, scrolling, drag, video) for tests and benchmarks.
         #[arg(long, default_value = "x11")]
@@ -71,6 +74,51 @@ pub enum Command {
     },
     /// Print this machine's id.
     Id,
+    /// The consent prompt window (started by `run`; prints the answer).
+    #[command(hide = true)]
+    UiPrompt {
+        #[command(flatten)]
+        facts: crate::ui::SessionFacts,
+        /// Seconds before the prompt answers no by itself.
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
+    },
+    /// The session indicator window (started by `run`).
+    #[command(hide = true)]
+    UiIndicator {
+        #[command(flatten)]
+        facts: crate::ui::SessionFacts,
+        /// When the session started, Unix seconds.
+        #[arg(long)]
+        since: u64,
+    },
+}
+
+impl Command {
+    /// Window commands run on the main thread without an async runtime.
+    #[must_use]
+    pub fn is_window(&self) -> bool {
+        matches!(self, Command::UiPrompt { .. } | Command::UiIndicator { .. })
+    }
+}
+
+/// Runs a window command (see [`Command::is_window`]).
+///
+/// # Errors
+/// The window cannot open.
+pub fn run_window(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::UiPrompt {
+            facts,
+            timeout_secs,
+        } => {
+            let answer = crate::ui::prompt::run(facts, Duration::from_secs(timeout_secs))?;
+            println!("{}", serde_json::to_string(&answer)?);
+            Ok(())
+        }
+        Command::UiIndicator { facts, since } => crate::ui::indicator::run(facts, since),
+        _ => anyhow::bail!("not a window command"),
+    }
 }
 
 /// Parses `90s`, `30m`, `6h`, `7d` (a bare number is seconds).
@@ -115,6 +163,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             inventory_interval,
             inventory_root,
             unattended,
+            consent_timeout_secs,
             capture,
         } => {
             let cfg = config::AgentConfig::load(&dir)?;
@@ -127,6 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 unattended,
                 capture: crate::capture::factory(&capture)?,
+                consent_timeout: Duration::from_secs(consent_timeout_secs.clamp(1, 300)),
                 ..runner::RunOptions::default()
             };
             tokio::select! {
@@ -147,6 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = config::AgentConfig::load(&dir)?;
             println!("{}", cfg.machine_id);
         }
+        window => run_window(window)?,
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! session is view-only. The agent decides, not the console: a console that
 //! sends input in a view-only session gets every event refused and counted.
 
+use crate::session::SessionState;
 use enigo::{Axis, Button, Coordinate, Direction, Enigo, Key, Keyboard, Mouse, Settings};
 use lifeline_net::{framed::read_msg, write_msg};
 use lifeline_proto::{
@@ -9,7 +10,7 @@ use lifeline_proto::{
     input::{Action, InputEvent, InputMsg, InputReply, MAX_INPUT_LEN, MouseButton},
 };
 use std::sync::mpsc as std_mpsc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 /// Something that turns events into real input.
@@ -139,24 +140,22 @@ impl Injector for EnigoInjector {
     }
 }
 
-/// Serves one input stream of `session`.
+/// Serves one input stream of `session`. What the technician may do is
+/// read from `state` at every event: the user can take control away in the
+/// middle of a session, and the session's end closes the stream.
 pub async fn serve(
     session: SessionId,
-    permission: Permission,
+    state: watch::Receiver<SessionState>,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     notes: mpsc::UnboundedSender<AgentToRelay>,
 ) {
-    // enigo is blocking and tied to one X connection: a thread owns it.
-    let (ev_tx, ev_rx) = std_mpsc::channel::<InputMsg>();
+    // enigo is blocking and tied to one X connection: a thread owns it,
+    // started at the first event it has to inject.
+    let mut injector: Option<std_mpsc::Sender<InputMsg>> = None;
     let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<InputReply>();
-    if permission == Permission::Control {
-        std::thread::Builder::new()
-            .name("input".into())
-            .spawn(move || inject_loop(&ev_rx, &reply_tx))
-            .ok();
-    }
     let mut refused = 0u64;
+    let mut end = state.clone();
     loop {
         tokio::select! {
             msg = read_msg::<InputMsg>(&mut recv, MAX_INPUT_LEN) => {
@@ -168,6 +167,7 @@ pub async fn serve(
                         break;
                     }
                 };
+                let permission = state.borrow().permission;
                 if permission == Permission::View {
                     refused += 1;
                     let _ = notes.send(AgentToRelay::InputRefused { session, total: refused });
@@ -178,7 +178,17 @@ pub async fn serve(
                     if write_msg(&mut send, &reply, 1024).await.is_err() {
                         break;
                     }
-                } else if ev_tx.send(msg).is_err() {
+                    continue;
+                }
+                let tx = injector.get_or_insert_with(|| {
+                    let (ev_tx, ev_rx) = std_mpsc::channel::<InputMsg>();
+                    let reply_tx = reply_tx.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("input".into())
+                        .spawn(move || inject_loop(&ev_rx, &reply_tx));
+                    ev_tx
+                });
+                if tx.send(msg).is_err() {
                     break;
                 }
             }
@@ -186,6 +196,10 @@ pub async fn serve(
                 if write_msg(&mut send, &reply, 1024).await.is_err() {
                     break;
                 }
+            }
+            () = crate::session::ended(&mut end) => {
+                let _ = send.reset(0u32.into());
+                break;
             }
         }
     }

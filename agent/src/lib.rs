@@ -6,6 +6,7 @@
 
 pub mod backoff;
 pub mod capture;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod enroll;
@@ -16,3 +17,4 @@ pub mod inventory;
 pub mod runner;
 pub mod screen;
 pub mod session;
+pub mod ui;

@@ -1,14 +1,23 @@
 use clap::Parser;
+use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     lifeline_net::files::init_logging();
     let cli = lifeline_agent::cli::Cli::parse();
-    match lifeline_agent::cli::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let result = if cli.command.is_window() {
+        // A window owns the main thread; it needs no runtime.
+        lifeline_agent::cli::run_window(cli.command)
+    } else {
+        match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(lifeline_agent::cli::run(cli)),
+            Err(e) => Err(e.into()),
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

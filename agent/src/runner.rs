@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub unattended: bool,
     /// Where screen images come from.
     pub capture: CaptureFactory,
+    /// How long the user has to answer the consent prompt.
+    pub consent_timeout: Duration,
 }
 
 impl Default for RunOptions {
@@ -47,6 +49,7 @@ impl Default for RunOptions {
             inventory: InventoryConfig::default(),
             unattended: false,
             capture: std::sync::Arc::new(crate::capture::open_default),
+            consent_timeout: crate::ui::child::CONSENT_TIMEOUT,
         }
     }
 }
@@ -129,7 +132,8 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
     {
         return e.to_string();
     }
-    let mut sessions = Sessions::new(opts.unattended);
+    let (mut sessions, mut events) = Sessions::new(opts.unattended);
+    sessions.consent_timeout = opts.consent_timeout;
     let mut tick = tokio::time::interval(opts.heartbeat);
     let mut inv_tick = tokio::time::interval(opts.inventory_interval);
     let (inv_tx, mut inv_rx) = mpsc::channel::<Inventory>(1);
@@ -144,6 +148,23 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
                     return e.to_string();
                 }
             }
+            Some((offer, decision)) = events.answers.recv() => {
+                let session = offer.session;
+                if let Some(decision) = sessions.answered(offer, &decision) {
+                    let msg = AgentToRelay::SessionAnswer { session, decision };
+                    if let Err(e) = write_msg(&mut send, &msg, MAX_FRAME_LEN).await {
+                        return e.to_string();
+                    }
+                }
+            }
+            Some((session, ev)) = events.ui.recv() => {
+                if let Some(msg) = sessions.on_ui(session, ev).await
+                    && let Err(e) = write_msg(&mut send, &msg, MAX_FRAME_LEN).await
+                {
+                    return e.to_string();
+                }
+            }
+            Some((session, msg)) = events.to_ui.recv() => sessions.to_ui(session, msg).await,
             Some(inv) = inv_rx.recv() => {
                 let msg = AgentToRelay::InventoryHashes(inventory::hashes(&inv));
                 for e in &inv.errors {
@@ -197,14 +218,9 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
                 };
                 match session::read_header(&mut recv).await {
                     Ok(h) if sessions.is_live(h.session) => {
-                        let ctx = session::StreamCtx {
-                            capture: opts.capture.clone(),
-                            permission: sessions
-                                .permission(h.session)
-                                .unwrap_or(lifeline_proto::Permission::View),
-                            notes: notes_tx.clone(),
-                        };
-                        tokio::spawn(session::serve_stream(h, send, recv, ctx));
+                        if let Some(ctx) = sessions.stream_ctx(h.session, opts.capture.clone(), notes_tx.clone()) {
+                            tokio::spawn(session::serve_stream(h, send, recv, ctx));
+                        }
                     }
                     Ok(h) => {
                         warn!(session = h.session, "stream for a session that is not live");
@@ -223,8 +239,9 @@ fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay
         RelayToAgent::HeartbeatAck { .. } => None,
         RelayToAgent::SessionOffer(offer) => {
             let session = offer.session;
-            let decision = sessions.decide(offer);
-            Some(AgentToRelay::SessionAnswer { session, decision })
+            sessions
+                .offer(offer)
+                .map(|decision| AgentToRelay::SessionAnswer { session, decision })
         }
         RelayToAgent::SessionClosed { session, reason } => {
             info!(session, %reason, "relay closed session");

@@ -5,6 +5,7 @@
 //! only moves messages between that thread and the QUIC stream.
 
 use crate::capture::{Capture, CaptureError};
+use crate::session::SessionState;
 use lifeline_net::{framed::read_msg, unix_micros, write_msg};
 use lifeline_proto::{
     screen::Encoder,
@@ -14,7 +15,7 @@ use std::{
     sync::mpsc as std_mpsc,
     time::{Duration, Instant},
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 /// Largest viewer message (they are all tiny).
@@ -37,6 +38,7 @@ pub async fn serve(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     factory: CaptureFactory,
+    mut state: watch::Receiver<SessionState>,
 ) {
     let start = match read_msg::<ViewerToAgent>(&mut recv, MAX_VIEWER_MSG).await {
         Ok(Some(ViewerToAgent::Start {
@@ -109,9 +111,14 @@ pub async fn serve(
             }
         }
     };
-    tokio::select! {
-        () = writer => {}
-        () = reader => {}
+    let ended = tokio::select! {
+        () = writer => false,
+        () = reader => false,
+        () = crate::session::ended(&mut state) => true,
+    };
+    if ended {
+        // Frames still queued must not reach the technician any more.
+        let _ = send.reset(0u32.into());
     }
     // Dropping `cmd_tx` (with `reader`) stops the capture thread.
     info!("screen stream ended");

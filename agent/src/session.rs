@@ -1,60 +1,242 @@
 //! Sessions the agent takes part in, and the streams they carry.
 
+use crate::ui::{
+    FromIndicator, ToIndicator,
+    child::{self, IndicatorChild},
+};
 use lifeline_net::framed::read_frame;
 use lifeline_proto::{
-    Channel, Decision, MAX_HEADER_FRAME_LEN, SessionId, SessionOffer, SessionPurpose, StreamHeader,
+    AgentToRelay, Channel, Decision, EndReason, MAX_HEADER_FRAME_LEN, Permission, SessionId,
+    SessionOffer, SessionPurpose, StreamHeader, chat::ChatMsg,
 };
 use std::{collections::HashMap, time::Duration};
+use tokio::{
+    sync::{broadcast, mpsc, watch},
+    task::AbortHandle,
+};
 use tracing::{debug, info, warn};
 
-/// Sessions accepted and not yet closed.
-#[derive(Debug, Default)]
+/// What every stream of a session watches: what the technician may do, and
+/// whether the session is over (its streams close at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionState {
+    pub permission: Permission,
+    pub ended: bool,
+}
+
+/// Waits until the session ends (or is forgotten).
+pub async fn ended(state: &mut watch::Receiver<SessionState>) {
+    let _ = state.wait_for(|s| s.ended).await;
+}
+
+struct Live {
+    offer: SessionOffer,
+    state: watch::Sender<SessionState>,
+    indicator: Option<IndicatorChild>,
+    /// The user's chat lines, to every chat stream of the session.
+    from_user: broadcast::Sender<ChatMsg>,
+}
+
+/// Channels from the session machinery back to the run loop.
+pub struct SessionEvents {
+    /// The user answered a prompt (or it timed out).
+    pub answers: mpsc::UnboundedReceiver<(SessionOffer, Decision)>,
+    /// The user did something in an indicator window.
+    pub ui: mpsc::UnboundedReceiver<(SessionId, FromIndicator)>,
+    /// A stream has something for an indicator window (chat).
+    pub to_ui: mpsc::UnboundedReceiver<(SessionId, ToIndicator)>,
+}
+
+/// Sessions offered, accepted and not yet closed.
 pub struct Sessions {
-    live: HashMap<SessionId, SessionOffer>,
+    live: HashMap<SessionId, Live>,
+    /// Offers waiting for the user's answer.
+    asking: HashMap<SessionId, AbortHandle>,
     /// Screen sessions may start without asking (servers, kiosks, tests).
     pub unattended: bool,
+    /// How long the user has to answer.
+    pub consent_timeout: Duration,
+    answers: mpsc::UnboundedSender<(SessionOffer, Decision)>,
+    ui: mpsc::UnboundedSender<(SessionId, FromIndicator)>,
+    to_ui: mpsc::UnboundedSender<(SessionId, ToIndicator)>,
 }
 
 impl Sessions {
     /// No sessions yet; `unattended` lets screen sessions start unasked.
-    pub fn new(unattended: bool) -> Self {
-        Self {
-            live: HashMap::new(),
-            unattended,
-        }
+    pub fn new(unattended: bool) -> (Self, SessionEvents) {
+        let (answers, answers_rx) = mpsc::unbounded_channel();
+        let (ui, ui_rx) = mpsc::unbounded_channel();
+        let (to_ui, to_ui_rx) = mpsc::unbounded_channel();
+        (
+            Self {
+                live: HashMap::new(),
+                asking: HashMap::new(),
+                unattended,
+                consent_timeout: child::CONSENT_TIMEOUT,
+                answers,
+                ui,
+                to_ui,
+            },
+            SessionEvents {
+                answers: answers_rx,
+                ui: ui_rx,
+                to_ui: to_ui_rx,
+            },
+        )
     }
 
-    /// Decides on an offer. Ping sessions carry no user data and are always
-    /// accepted. Screen sessions are accepted when this machine allows
-    /// unattended access; otherwise they need the user's consent, which this
-    /// agent cannot ask for yet, so they are declined with that reason.
-    pub fn decide(&mut self, offer: SessionOffer) -> Decision {
-        let accept = match offer.purpose {
-            SessionPurpose::Ping => true,
-            SessionPurpose::Screen => self.unattended || offer.unattended,
-        };
-        if !accept {
-            return Decision::Decline {
-                reason:
-                    "this machine requires the user's consent and no consent prompt is available"
-                        .into(),
-            };
+    /// Takes an offer. Ping sessions carry no user data and are always
+    /// accepted; chat sessions show everything to the user and need no
+    /// consent; screen sessions need the user's consent unless the machine
+    /// allows unattended access. Returns the answer now, or `None` when the
+    /// user is being asked (the answer comes on [`SessionEvents::answers`]).
+    pub fn offer(&mut self, offer: SessionOffer) -> Option<Decision> {
+        let ask = offer.purpose == SessionPurpose::Screen && !(self.unattended || offer.unattended);
+        if !ask {
+            return Some(self.start(offer, &Decision::Accept));
         }
+        let answers = self.answers.clone();
+        let timeout = self.consent_timeout;
+        let session = offer.session;
+        let task = tokio::spawn(async move {
+            let decision = child::ask(&offer, timeout).await;
+            let _ = answers.send((offer, decision));
+        });
+        self.asking.insert(session, task.abort_handle());
+        None
+    }
+
+    /// The user answered: starts the session if allowed. Returns the answer
+    /// to send, or `None` when the offer was withdrawn meanwhile.
+    pub fn answered(&mut self, offer: SessionOffer, decision: &Decision) -> Option<Decision> {
+        self.asking.remove(&offer.session)?;
+        Some(self.start(offer, decision))
+    }
+
+    fn start(&mut self, mut offer: SessionOffer, decision: &Decision) -> Decision {
+        match decision {
+            Decision::Accept => {}
+            Decision::AcceptViewOnly => offer.permission = Permission::View,
+            other => return other.clone(),
+        }
+        let session = offer.session;
+        let indicator = if offer.purpose == SessionPurpose::Ping {
+            None
+        } else {
+            match IndicatorChild::spawn(
+                &offer,
+                offer.permission,
+                lifeline_net::unix_secs(),
+                self.ui.clone(),
+            ) {
+                Ok(i) => Some(i),
+                Err(why) if offer.purpose == SessionPurpose::Chat => {
+                    return Decision::Decline {
+                        reason: format!("nowhere to show the chat: {why}"),
+                    };
+                }
+                Err(why) => {
+                    // Unattended on a machine without a display (a server):
+                    // nobody there to see an indicator.
+                    warn!(session, "no indicator: {why}");
+                    None
+                }
+            }
+        };
         info!(
-            session = offer.session,
+            session,
             technician = %offer.technician,
             purpose = ?offer.purpose,
             permission = ?offer.permission,
             "session accepted"
         );
-        self.live.insert(offer.session, offer);
-        Decision::Accept
+        let state = watch::channel(SessionState {
+            permission: offer.permission,
+            ended: false,
+        })
+        .0;
+        self.live.insert(
+            session,
+            Live {
+                offer,
+                state,
+                indicator,
+                from_user: broadcast::channel(64).0,
+            },
+        );
+        decision.clone()
     }
 
-    /// Forgets a session the relay closed.
+    /// Forgets a session the relay closed (or an offer it withdrew): its
+    /// streams close and its windows go away.
     pub fn close(&mut self, session: SessionId) {
-        if self.live.remove(&session).is_some() {
+        if let Some(task) = self.asking.remove(&session) {
+            task.abort();
+            info!(session, "offer withdrawn before the user answered");
+        }
+        if let Some(live) = self.live.remove(&session) {
+            live.state.send_modify(|s| s.ended = true);
             info!(session, "session closed");
+        }
+    }
+
+    /// Handles what the user did in an indicator window; returns what the
+    /// relay must hear.
+    pub async fn on_ui(&mut self, session: SessionId, ev: FromIndicator) -> Option<AgentToRelay> {
+        match ev {
+            FromIndicator::Stop => {
+                if !self.live.contains_key(&session) {
+                    return None;
+                }
+                info!(session, "the user stopped the session");
+                self.close(session);
+                Some(AgentToRelay::EndSession {
+                    session,
+                    reason: EndReason::UserStopped,
+                })
+            }
+            FromIndicator::ViewOnly => {
+                let live = self.live.get_mut(&session)?;
+                if live.state.borrow().permission == Permission::View {
+                    return None;
+                }
+                live.state.send_modify(|s| s.permission = Permission::View);
+                live.offer.permission = Permission::View;
+                info!(session, "the user switched the session to view only");
+                let notice = "The user switched the session to view only.".to_string();
+                let _ = live.from_user.send(ChatMsg::Notice {
+                    text: notice.clone(),
+                });
+                if let Some(ind) = live.indicator.as_mut() {
+                    ind.send(&ToIndicator::Permission { control: false }).await;
+                    ind.send(&ToIndicator::Notice { text: notice }).await;
+                }
+                Some(AgentToRelay::PermissionChanged {
+                    session,
+                    permission: Permission::View,
+                })
+            }
+            FromIndicator::Chat { text } => {
+                let live = self.live.get(&session)?;
+                if lifeline_proto::chat::check_text(&text).is_ok() {
+                    let _ = live.from_user.send(ChatMsg::Text {
+                        from: user_name(),
+                        text,
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// Passes a stream's message to the session's indicator window.
+    pub async fn to_ui(&mut self, session: SessionId, msg: ToIndicator) {
+        if let Some(ind) = self
+            .live
+            .get_mut(&session)
+            .and_then(|l| l.indicator.as_mut())
+        {
+            ind.send(&msg).await;
         }
     }
 
@@ -63,10 +245,31 @@ impl Sessions {
         self.live.contains_key(&session)
     }
 
-    /// What the technician of a live session may do.
-    pub fn permission(&self, session: SessionId) -> Option<lifeline_proto::Permission> {
-        self.live.get(&session).map(|o| o.permission)
+    /// What a new stream of `session` needs; `None` when it is not live.
+    pub fn stream_ctx(
+        &self,
+        session: SessionId,
+        capture: crate::screen::CaptureFactory,
+        notes: mpsc::UnboundedSender<AgentToRelay>,
+    ) -> Option<StreamCtx> {
+        let live = self.live.get(&session)?;
+        Some(StreamCtx {
+            capture,
+            state: live.state.subscribe(),
+            notes,
+            technician: live.offer.technician.clone(),
+            from_user: live.from_user.clone(),
+            to_ui: self.to_ui.clone(),
+        })
     }
+}
+
+/// The name the technician sees for the user's chat lines.
+fn user_name() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "user".into())
 }
 
 /// Reads a session stream's header.
@@ -93,8 +296,11 @@ pub async fn read_header(recv: &mut quinn::RecvStream) -> Result<StreamHeader, S
 #[derive(Clone)]
 pub struct StreamCtx {
     pub capture: crate::screen::CaptureFactory,
-    pub permission: lifeline_proto::Permission,
-    pub notes: tokio::sync::mpsc::UnboundedSender<lifeline_proto::AgentToRelay>,
+    pub state: watch::Receiver<SessionState>,
+    pub notes: mpsc::UnboundedSender<AgentToRelay>,
+    pub technician: String,
+    pub from_user: broadcast::Sender<ChatMsg>,
+    pub to_ui: mpsc::UnboundedSender<(SessionId, ToIndicator)>,
 }
 
 /// Serves one accepted stream.
@@ -105,10 +311,11 @@ pub async fn serve_stream(
     ctx: StreamCtx,
 ) {
     match header.channel {
-        Channel::Screen => crate::screen::serve(send, recv, ctx.capture).await,
+        Channel::Screen => crate::screen::serve(send, recv, ctx.capture, ctx.state).await,
         Channel::Input => {
-            crate::input::serve(header.session, ctx.permission, send, recv, ctx.notes).await;
+            crate::input::serve(header.session, ctx.state, send, recv, ctx.notes).await;
         }
+        Channel::Chat => crate::chat::serve(header.session, send, recv, ctx).await,
         Channel::Ping => {
             // Echo every byte back as it arrives.
             loop {
@@ -128,11 +335,6 @@ pub async fn serve_stream(
                     }
                 }
             }
-        }
-        other => {
-            warn!(?other, "channel not supported by this agent");
-            let _ = send.reset(2u32.into());
-            let _ = recv.stop(2u32.into());
         }
     }
 }

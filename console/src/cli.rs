@@ -110,6 +110,18 @@ pub enum Command {
         #[command(subcommand)]
         command: MachineCommand,
     },
+    /// Chat with the user of a machine (their indicator window shows it).
+    /// Without --message, lines are read from stdin until it closes.
+    Chat {
+        machine: String,
+        /// Send this line (repeatable), then stop.
+        #[arg(long = "message", short = 'm')]
+        messages: Vec<String>,
+        /// After the messages, wait this long for the user's reply and
+        /// print it, e.g. 60s.
+        #[arg(long, value_parser = parse_duration)]
+        wait_reply: Option<Duration>,
+    },
     /// Type text on a machine (needs a control session).
     Type {
         machine: String,
@@ -417,8 +429,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !headless {
                 return crate::viewer::window::run(c, stream, monitor).await;
             }
-            let stats = headless::watch(&mut stream, duration).await?;
-            if let Some(dir) = &record {
+            let (stats, failed) = headless::watch(&mut stream, duration).await;
+            // The stream ended early: the relay says why on the control
+            // stream ("user stopped the session", "machine went offline").
+            let ended = match failed {
+                Some(e) => Some(
+                    c.end_reason(stream.session, Duration::from_secs(3))
+                        .await
+                        .map_or_else(|| e.to_string(), |r| r.to_string()),
+                ),
+                None => None,
+            };
+            if let Some(dir) = &record
+                && stats.frames > 0
+            {
                 headless::record(&stream, &stats, dir)?;
             }
             let _ = c
@@ -440,6 +464,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 stats.latency_ms_p50,
                 stats.latency_ms_p99
             );
+            if let Some(why) = ended {
+                bail!("session ended: {why}");
+            }
         }
         Command::Machine {
             command: MachineCommand::SetPolicy { machine, policy },
@@ -454,6 +481,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             c.close().await;
             r?;
             println!("{machine}: {policy}");
+        }
+        Command::Chat {
+            machine,
+            messages,
+            wait_reply,
+        } => {
+            if wait_reply.is_some() && messages.is_empty() {
+                bail!("--wait-reply needs --message");
+            }
+            let mut c = connect(&dir).await?;
+            let r = crate::chat_cmd::run(
+                &mut c,
+                &machine,
+                crate::chat_cmd::ChatOptions {
+                    messages,
+                    wait_reply,
+                },
+            )
+            .await;
+            c.close().await;
+            r?;
         }
         Command::Type {
             machine,

@@ -128,6 +128,25 @@ impl Client {
         }
     }
 
+    /// Why `session` ended, as the relay tells it; `None` if it does not
+    /// say within `wait`. Other events on the way are dropped.
+    pub async fn end_reason(
+        &mut self,
+        session: lifeline_proto::SessionId,
+        wait: std::time::Duration,
+    ) -> Option<lifeline_proto::EndReason> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.next_event()).await {
+                Ok(Ok(ConsoleEvent::SessionEnded { session: s, reason })) if s == session => {
+                    return Some(reason);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) | Err(_) => return None,
+            }
+        }
+    }
+
     /// Closes the connection politely and waits briefly for the close to go out.
     pub async fn close(self) {
         self.connected.conn.close(0u32.into(), b"bye");

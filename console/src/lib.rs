@@ -1,5 +1,6 @@
 //! The Lifeline console: what technicians, admins and auditors run.
 
+pub mod chat_cmd;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -7,6 +7,7 @@
 //! relay, console) own sockets and timers and feed bytes and instants in.
 
 pub mod audit;
+pub mod chat;
 pub mod codes;
 pub mod frame;
 pub mod handshake;

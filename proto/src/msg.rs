@@ -171,6 +171,9 @@ pub enum SessionPurpose {
     Ping,
     /// Screen sharing, optionally with control.
     Screen,
+    /// Chat with the user, no screen. Needs no consent (the user sees every
+    /// line and can stop it), but shows the indicator.
+    Chat,
 }
 
 /// What the technician may do in a session.
@@ -199,10 +202,14 @@ pub struct SessionOffer {
 /// An agent's answer to a [`SessionOffer`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Decision {
-    /// Go ahead.
+    /// Go ahead, with the permission asked for.
     Accept,
+    /// Go ahead, but only to watch: the user granted less than asked.
+    AcceptViewOnly,
     /// No, with a reason a technician can read.
     Decline { reason: String },
+    /// Nobody answered the prompt on the machine in time.
+    NoAnswer,
 }
 
 /// Why a session ended.
@@ -268,6 +275,11 @@ pub enum AgentToRelay {
     /// Input the agent refused in a session so far (view-only), for the
     /// session log.
     InputRefused { session: SessionId, total: u64 },
+    /// The user changed what the technician may do (control → view).
+    PermissionChanged {
+        session: SessionId,
+        permission: Permission,
+    },
     /// The user asks for help: open a ticket.
     RequestHelp(crate::ticket::HelpRequest),
 }
@@ -411,6 +423,8 @@ pub enum ConsoleReply {
         session: SessionId,
         machine_id: String,
         hostname: String,
+        /// What the user granted (may be less than asked).
+        permission: Permission,
     },
     Done,
     /// Inventory of one machine: JSON object keyed by category.
@@ -445,6 +459,11 @@ pub enum ConsoleEvent {
     SessionEnded {
         session: SessionId,
         reason: EndReason,
+    },
+    /// The user changed what the technician may do in a live session.
+    PermissionChanged {
+        session: SessionId,
+        permission: Permission,
     },
 }
 

@@ -98,11 +98,12 @@ impl Pairing {
         }
         match &self.state {
             PairingState::Offered { .. } => match decision {
-                Decision::Accept => {
+                Decision::Accept | Decision::AcceptViewOnly => {
                     self.state = PairingState::Active { since: now };
                     Ok(PairingEvent::Started)
                 }
                 Decision::Decline { reason } => Ok(self.finish(EndReason::Declined(reason), now)),
+                Decision::NoAnswer => Ok(self.finish(EndReason::Timeout, now)),
             },
             PairingState::Active { .. } => Err(PairingError::AlreadyAnswered(self.id)),
             PairingState::Ended { .. } => Err(PairingError::Ended(self.id)),
@@ -203,6 +204,18 @@ mod tests {
             .unwrap();
         assert_eq!(ev, PairingEvent::Ended(EndReason::Declined("busy".into())));
         assert!(!p.is_active());
+    }
+
+    #[test]
+    fn no_answer_from_the_user_ends_as_a_timeout_and_view_only_starts() {
+        let now = t0();
+        let mut p = Pairing::offer(1, now, Duration::from_secs(33));
+        let ev = p.on_answer(Decision::NoAnswer, now).unwrap();
+        assert_eq!(ev, PairingEvent::Ended(EndReason::Timeout));
+        let mut p = Pairing::offer(2, now, Duration::from_secs(33));
+        let ev = p.on_answer(Decision::AcceptViewOnly, now).unwrap();
+        assert_eq!(ev, PairingEvent::Started);
+        assert!(p.is_active());
     }
 
     #[test]

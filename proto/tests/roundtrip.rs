@@ -76,13 +76,24 @@ fn agent_to_relay() -> impl Strategy<Value = AgentToRelay> {
         machine_info().prop_map(AgentToRelay::Enroll),
         machine_info().prop_map(AgentToRelay::Info),
         any::<u64>().prop_map(|seq| AgentToRelay::Heartbeat { seq }),
-        (any::<u64>(), any::<bool>(), ".{0,10}").prop_map(|(session, ok, reason)| {
+        (any::<u64>(), 0u8..4, ".{0,10}").prop_map(|(session, kind, reason)| {
             AgentToRelay::SessionAnswer {
                 session,
-                decision: if ok {
-                    Decision::Accept
+                decision: match kind {
+                    0 => Decision::Accept,
+                    1 => Decision::AcceptViewOnly,
+                    2 => Decision::NoAnswer,
+                    _ => Decision::Decline { reason },
+                },
+            }
+        }),
+        (any::<u64>(), any::<bool>()).prop_map(|(session, view)| {
+            AgentToRelay::PermissionChanged {
+                session,
+                permission: if view {
+                    Permission::View
                 } else {
-                    Decision::Decline { reason }
+                    Permission::Control
                 },
             }
         }),
@@ -169,13 +180,18 @@ fn relay_to_console() -> impl Strategy<Value = RelayToConsole> {
             }
         ),
         proptest::collection::vec(machine_row(), 0..5).prop_map(ConsoleReply::Machines),
-        (any::<u64>(), ".{0,8}", ".{0,8}").prop_map(|(session, machine_id, hostname)| {
-            ConsoleReply::SessionOpened {
+        (any::<u64>(), ".{0,8}", ".{0,8}", any::<bool>()).prop_map(
+            |(session, machine_id, hostname, view)| ConsoleReply::SessionOpened {
                 session,
                 machine_id,
                 hostname,
+                permission: if view {
+                    Permission::View
+                } else {
+                    Permission::Control
+                },
             }
-        }),
+        ),
         Just(ConsoleReply::Done),
     ];
     let failure = ".{0,20}".prop_map(|message| Failure {

@@ -113,6 +113,27 @@ async fn read_loop(
             AgentToRelay::InputRefused { session, total } => {
                 ctx.hub.note_refused(conn_id, session, total);
             }
+            AgentToRelay::PermissionChanged {
+                session,
+                permission,
+            } => {
+                if let Some((machine, technician)) =
+                    ctx.hub.permission_changed(conn_id, session, permission)
+                {
+                    info!(
+                        session,
+                        ?permission,
+                        "the user changed the session's permission"
+                    );
+                    ctx.audit(crate::audit::NewEntry::new(
+                        "user",
+                        "session-permission",
+                        &machine,
+                        format!("session {session} of {technician}: now {permission:?}"),
+                    ))
+                    .await;
+                }
+            }
             AgentToRelay::InventoryHashes(hashes) => {
                 let id = machine_id.to_string();
                 let categories = ctx

@@ -660,7 +660,8 @@ async fn open_session(
     };
     match event {
         PairingEvent::Started => {
-            info!(session, "session started");
+            let permission = ctx.hub.permission(session).unwrap_or(permission);
+            info!(session, ?permission, "session started");
             ctx.audit(NewEntry::new(
                 &person.name,
                 "session-started",
@@ -675,6 +676,7 @@ async fn open_session(
                 session,
                 machine_id,
                 hostname,
+                permission,
             })
         }
         PairingEvent::Ended(reason) => {

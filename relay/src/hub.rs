@@ -2,7 +2,8 @@
 //! table. One mutex guards it; no lock is held across an await.
 
 use lifeline_proto::{
-    ConsoleEvent, Decision, EndReason, RelayToAgent, RelayToConsole, SessionId, SessionOffer,
+    ConsoleEvent, Decision, EndReason, Permission, RelayToAgent, RelayToConsole, SessionId,
+    SessionOffer,
     pairing::{Pairing, PairingError, PairingEvent},
 };
 use std::{
@@ -294,7 +295,11 @@ impl Hub {
         else {
             return Ok(());
         };
+        let view_only = decision == Decision::AcceptViewOnly;
         let event = entry.pairing.on_answer(decision, now)?;
+        if view_only && event == PairingEvent::Started {
+            entry.offer.permission = Permission::View;
+        }
         if event == PairingEvent::Started {
             entry.started_unix = Some(lifeline_net::unix_secs());
         }
@@ -389,6 +394,38 @@ impl Hub {
         if let Some(st) = stats {
             st.refused_input.fetch_max(total, Ordering::Relaxed);
         }
+    }
+
+    /// What the technician of a live session may do now.
+    pub fn permission(&self, session: SessionId) -> Option<Permission> {
+        self.lock()
+            .sessions
+            .get(&session)
+            .map(|e| e.offer.permission)
+    }
+
+    /// The user changed what the technician may do; the console is told.
+    /// Returns the machine and technician for the audit log, or `None` when
+    /// the session is not this agent's.
+    pub fn permission_changed(
+        &self,
+        agent_conn_id: u64,
+        session: SessionId,
+        permission: Permission,
+    ) -> Option<(String, String)> {
+        let mut inner = self.lock();
+        let entry = inner
+            .sessions
+            .get_mut(&session)
+            .filter(|e| e.agent_conn_id == agent_conn_id && e.pairing.is_active())?;
+        entry.offer.permission = permission;
+        let _ = entry
+            .console_tx
+            .send(RelayToConsole::Event(ConsoleEvent::PermissionChanged {
+                session,
+                permission,
+            }));
+        Some((entry.machine_id.clone(), entry.offer.technician.clone()))
     }
 
     /// True if `session` exists and belongs to this agent connection.

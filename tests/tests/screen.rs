@@ -10,8 +10,31 @@ use util::{World, Xvfb, read_png};
 
 const PW: &str = "admin-password-1";
 
+/// Pixels that differ between two 1024-wide RGB screens, outside the
+/// session indicator's corner (top right, 380×300 at 16 px from the
+/// edges): the indicator is on screen while the session lives (so in the
+/// recording) and gone when the screenshot is taken after it.
 fn differing_pixels(a: &[u8], b: &[u8]) -> usize {
-    a.chunks(3).zip(b.chunks(3)).filter(|(x, y)| x != y).count()
+    let in_indicator = |i: usize| {
+        let (x, y) = (i % 1024, i / 1024);
+        (1024 - 380 - 16..1024 - 16).contains(&x) && (16..316).contains(&y)
+    };
+    a.chunks(3)
+        .zip(b.chunks(3))
+        .enumerate()
+        .filter(|(i, (x, y))| x != y && !in_indicator(*i))
+        .count()
+}
+
+/// Pixels of the indicator's banner colour.
+fn banner_pixels(rgb: &[u8]) -> usize {
+    rgb.chunks_exact(3)
+        .filter(|p| {
+            p.iter()
+                .zip(lifeline_agent::ui::BANNER_RGB)
+                .all(|(a, b)| a.abs_diff(b) <= 3)
+        })
+        .count()
 }
 
 #[test]
@@ -76,6 +99,10 @@ fn the_viewer_records_exactly_what_the_display_shows_and_follows_changes() {
         differing_pixels(&png_rgb, &xwd_rgb),
         0,
         "last.png differs from the X server's screen"
+    );
+    assert!(
+        banner_pixels(&png_rgb) > 5000,
+        "the session indicator was not on screen"
     );
     // The root colour is really there (not, say, an all-black frame).
     let root_px = &png_rgb[(700 * 1024 + 900) * 3..][..3];
@@ -158,8 +185,10 @@ fn without_unattended_access_the_user_must_consent() {
     );
     assert!(!out.ok);
     assert!(
-        out.stderr
-            .contains("user declined: this machine requires the user's consent"),
+        out.stderr.contains(
+            "user declined: nobody can be asked: this machine has no display (DISPLAY unset) \
+             and the machine's policy is attended"
+        ),
         "{}",
         out.stderr
     );

@@ -34,19 +34,24 @@ fn quantile_ms(sorted_us: &[i64], q: f64) -> f64 {
     sorted_us[rank - 1] as f64 / 1000.0
 }
 
-/// Watches `stream` for `duration` and returns the figures.
-///
-/// # Errors
-/// Stream failures before the time is up.
-pub async fn watch(stream: &mut ScreenStream, duration: Duration) -> Result<Stats, ViewError> {
+/// Watches `stream` for `duration` and returns the figures, and the error
+/// that ended the stream early, if one did.
+pub async fn watch(stream: &mut ScreenStream, duration: Duration) -> (Stats, Option<ViewError>) {
     let start = Instant::now();
     let deadline = start + duration;
     let mut frames = 0u64;
     let mut bytes = 0u64;
     let mut latencies = Vec::new();
+    let mut failed = None;
     loop {
         let ev = tokio::select! {
-            ev = stream.next() => ev?,
+            ev = stream.next() => match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            },
             () = tokio::time::sleep_until(deadline.into()) => break,
         };
         if let ViewEvent::Frame {
@@ -63,7 +68,7 @@ pub async fn watch(stream: &mut ScreenStream, duration: Duration) -> Result<Stat
     let elapsed = start.elapsed().as_secs_f64();
     latencies.sort_unstable();
     let (width, height) = stream.frame().map_or((0, 0), |f| (f.width(), f.height()));
-    Ok(Stats {
+    let stats = Stats {
         machine_id: stream.machine_id.clone(),
         hostname: stream.hostname.clone(),
         width,
@@ -76,7 +81,8 @@ pub async fn watch(stream: &mut ScreenStream, duration: Duration) -> Result<Stat
         latency_ms_p50: quantile_ms(&latencies, 0.5),
         latency_ms_p99: quantile_ms(&latencies, 0.99),
         clock_offset_ms: stream.clock_offset_us as f64 / 1000.0,
-    })
+    };
+    (stats, failed)
 }
 
 /// Writes `frame` as an RGB PNG.

@@ -32,6 +32,8 @@ pub struct ScreenStream {
     pub machine_id: String,
     pub hostname: String,
     pub monitors: Vec<MonitorInfo>,
+    /// What the user granted: may be less than asked.
+    pub permission: Permission,
     /// Agent clock minus console clock, in microseconds.
     pub clock_offset_us: i64,
     send: quinn::SendStream,
@@ -97,6 +99,7 @@ impl ScreenStream {
             session,
             machine_id,
             hostname,
+            permission,
         } = reply
         else {
             return Err(ViewError::Agent(format!("unexpected answer {reply:?}")));
@@ -138,6 +141,7 @@ impl ScreenStream {
                 machine_id,
                 hostname,
                 monitors,
+                permission,
                 clock_offset_us: agent_time_us as i64 - ((sent_at + received_at) / 2) as i64,
                 send,
                 recv,

@@ -184,6 +184,16 @@ impl World {
         c.output().expect("run lifeline").into()
     }
 
+    /// Starts `lifeline ARGS` as `who` on a thread; join it for the output.
+    pub fn console_bg(&self, who: &str, args: &[&str]) -> std::thread::JoinHandle<Out> {
+        let mut c = Command::new(bin("lifeline"));
+        c.args(args)
+            .env("LIFELINE_CONFIG_DIR", self.path(&format!("console-{who}")))
+            .env_remove("LIFELINE_PASSWORD")
+            .stdin(Stdio::null());
+        std::thread::spawn(move || c.output().expect("run lifeline").into())
+    }
+
     /// Logs `user` in; panics on failure.
     pub fn login(&self, user: &str, password: &str) {
         let out = self.console(
@@ -399,7 +409,7 @@ impl Xvfb {
         let out = Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "xwd -root -silent -display {} | xwdtopnm 2>/dev/null",
+                "xwd -root -silent -display {} | xwdtopnm 2>/dev/null | pnmdepth 255",
                 self.display
             ))
             .output()

@@ -1,0 +1,65 @@
+//! The chat stream of a session: the technician's lines go to the user's
+//! indicator window, the user's lines (and notices) come back.
+
+use crate::{session::StreamCtx, ui::ToIndicator};
+use lifeline_net::{framed::read_msg, write_msg};
+use lifeline_proto::{
+    SessionId,
+    chat::{ChatMsg, MAX_CHAT_LEN, check_text},
+};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{debug, warn};
+
+/// Serves one chat stream until either side closes it or the session ends.
+pub async fn serve(
+    session: SessionId,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    ctx: StreamCtx,
+) {
+    let StreamCtx {
+        mut state,
+        technician,
+        from_user,
+        to_ui,
+        ..
+    } = ctx;
+    let mut from_user = from_user.subscribe();
+    loop {
+        tokio::select! {
+            msg = read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN) => match msg {
+                Ok(Some(ChatMsg::Text { text, .. })) => match check_text(&text) {
+                    // The agent, not the console, says who wrote it.
+                    Ok(()) => {
+                        let _ = to_ui.send((session, ToIndicator::Chat { from: technician.clone(), text }));
+                    }
+                    Err(why) => {
+                        let reply = ChatMsg::Notice { text: format!("not delivered: {why}") };
+                        if write_msg(&mut send, &reply, MAX_CHAT_LEN).await.is_err() {
+                            break;
+                        }
+                    }
+                },
+                Ok(Some(other)) => debug!(session, ?other, "chat message ignored"),
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(session, "chat stream: {e}");
+                    break;
+                }
+            },
+            line = from_user.recv() => match line {
+                Ok(m) => {
+                    if write_msg(&mut send, &m, MAX_CHAT_LEN).await.is_err() {
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => warn!(session, n, "chat lines dropped"),
+                Err(RecvError::Closed) => break,
+            },
+            () = crate::session::ended(&mut state) => {
+                let _ = send.finish();
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! `lifeline chat MACHINE`: talk with the user of a machine. Their lines
+//! appear in the indicator window on their screen; their answers come back.
+
+use crate::client::Client;
+use anyhow::{Context, bail};
+use lifeline_net::{framed::read_msg, write_msg};
+use lifeline_proto::{
+    Channel, ConsoleReply, ConsoleRequest, MAX_HEADER_FRAME_LEN, Permission, SessionPurpose,
+    StreamHeader,
+    chat::{ChatMsg, MAX_CHAT_LEN, check_text},
+};
+use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+
+/// How the chat runs.
+pub struct ChatOptions {
+    /// Lines to send first; with none, lines are read from stdin.
+    pub messages: Vec<String>,
+    /// After sending `messages`, wait this long for the user's first reply,
+    /// print it and stop.
+    pub wait_reply: Option<Duration>,
+}
+
+fn print(msg: &ChatMsg) {
+    match msg {
+        ChatMsg::Text { from, text } => println!("{from}: {text}"),
+        ChatMsg::Notice { text } => println!("* {text}"),
+        ChatMsg::Clipboard { .. } => {}
+    }
+}
+
+/// Opens a chat session and runs it.
+///
+/// # Errors
+/// Refusals (offline, declined), bad lines, a lost connection, or no
+/// reply in time.
+pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyhow::Result<()> {
+    for m in &opts.messages {
+        check_text(m).map_err(|why| anyhow::anyhow!("cannot send {m:?}: {why}"))?;
+    }
+    let reply = client
+        .request(ConsoleRequest::OpenSession {
+            machine: machine.to_string(),
+            purpose: SessionPurpose::Chat,
+            permission: Permission::View,
+            ticket: None,
+        })
+        .await
+        .with_context(|| format!("chat with {machine}"))?;
+    let ConsoleReply::SessionOpened {
+        session, hostname, ..
+    } = reply
+    else {
+        bail!("unexpected answer {reply:?}");
+    };
+    let (mut send, mut recv) = client.connected.conn.open_bi().await?;
+    let header = lifeline_proto::encode_message(
+        &StreamHeader {
+            session,
+            channel: Channel::Chat,
+        },
+        MAX_HEADER_FRAME_LEN,
+    )?;
+    send.write_all(&header).await?;
+    eprintln!("chatting with the user of {hostname}; their window shows your lines");
+    let text = |text: String| ChatMsg::Text {
+        from: String::new(),
+        text,
+    };
+    let result: anyhow::Result<()> = async {
+        if opts.messages.is_empty() {
+            let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            loop {
+                tokio::select! {
+                    line = stdin.next_line() => match line? {
+                        Some(l) if check_text(&l).is_ok() => {
+                            write_msg(&mut send, &text(l), MAX_CHAT_LEN).await?;
+                        }
+                        Some(l) if l.trim().is_empty() => {}
+                        Some(l) => eprintln!("not sent: {}", check_text(&l).err().unwrap_or_default()),
+                        None => return Ok(()),
+                    },
+                    msg = read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN) => match msg? {
+                        Some(m) => print(&m),
+                        None => bail!("the chat ended"),
+                    },
+                }
+            }
+        }
+        for m in &opts.messages {
+            write_msg(&mut send, &text(m.clone()), MAX_CHAT_LEN).await?;
+        }
+        let Some(wait) = opts.wait_reply else {
+            return Ok(());
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN))
+                .await
+            {
+                Err(_) => bail!("no reply within {} s", wait.as_secs()),
+                Ok(msg) => match msg? {
+                    Some(m @ ChatMsg::Text { .. }) => {
+                        print(&m);
+                        return Ok(());
+                    }
+                    Some(m) => print(&m),
+                    None => bail!("the chat ended"),
+                },
+            }
+        }
+    }
+    .await;
+    let result = match result {
+        Err(e) if e.to_string() == "the chat ended" => {
+            let why = client
+                .end_reason(session, Duration::from_secs(3))
+                .await
+                .map_or_else(|| "the chat ended".to_string(), |r| r.to_string());
+            Err(anyhow::anyhow!("chat ended: {why}"))
+        }
+        other => other,
+    };
+    let _ = send.finish();
+    // Let the last line reach the agent before the session closes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = client
+        .request(ConsoleRequest::CloseSession { session })
+        .await;
+    result
+}

@@ -1,0 +1,249 @@
+//! Consent under Xvfb with real processes: the prompt on the user's screen
+//! (allow, view only, deny, no answer), the indicator while a session is
+//! live, Stop from the indicator, chat with the user, and unattended
+//! machines that connect without a prompt but still show the indicator.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+use lifeline_agent::ui::{BANNER_RGB, indicator, prompt};
+use std::time::{Duration, Instant};
+use util::{World, Xvfb};
+
+const PW: &str = "admin-password-1";
+
+/// The X window id of the first window titled `title`, waiting up to
+/// `limit` for it to appear.
+fn wait_window(x: &Xvfb, title: &str, limit: Duration) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        let out = x.run("xdotool", &["search", "--name", title]);
+        if let Some(id) = out.stdout.lines().next() {
+            return Some(id.to_string());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+/// Waits until no window is titled `title`.
+fn wait_gone(x: &Xvfb, title: &str, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if x.run("xdotool", &["search", "--name", title])
+            .stdout
+            .trim()
+            .is_empty()
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// Clicks `(x, y)` (window coordinates, e.g. a button's centre) in
+/// window `win`.
+fn click(x: &Xvfb, win: &str, at: (f32, f32)) {
+    let out = x.run("xdotool", &["windowfocus", win]);
+    assert!(out.ok, "{}", out.stderr);
+    let (sx, sy) = ((at.0 as i32).to_string(), (at.1 as i32).to_string());
+    let out = x.run("xdotool", &["mousemove", "--window", win, &sx, &sy]);
+    assert!(out.ok, "{}", out.stderr);
+    // egui needs a frame with the pointer over the button before the press.
+    std::thread::sleep(Duration::from_millis(300));
+    let out = x.run("xdotool", &["click", "1"]);
+    assert!(out.ok, "{}", out.stderr);
+}
+
+macro_rules! centre {
+    ($r:expr) => {{
+        let c = $r.center();
+        (c.x, c.y)
+    }};
+}
+
+/// Pixels of the indicator's banner colour in an RGB image.
+fn banner_pixels(rgb: &[u8]) -> usize {
+    rgb.chunks_exact(3)
+        .filter(|p| p.iter().zip(BANNER_RGB).all(|(a, b)| a.abs_diff(b) <= 3))
+        .count()
+}
+
+#[test]
+fn the_user_decides_sees_and_stops() {
+    let x = Xvfb::start(1280, 800);
+    let mut w = World::new();
+    w.add_user("alice", "admin", PW);
+    w.start_relay();
+    w.login("alice", PW);
+    let token = w.token("alice", &[]);
+    assert!(w.enroll("laptop", &token).ok);
+    let _agent = w.start_agent_with("laptop", &[("DISPLAY", x.display.as_str())], &[]);
+    w.wait_online("alice", "laptop", true, Duration::from_secs(10));
+    let rec = w.path("rec");
+
+    // Allow: the session starts, the indicator is on the user's screen
+    // (and so in the technician's picture of it), and goes when it ends.
+    let job = w.console_bg(
+        "alice",
+        &[
+            "connect",
+            "laptop",
+            "--headless",
+            "--duration",
+            "5s",
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+    );
+    let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
+    let (_, _, shot) = x.screenshot();
+    assert!(
+        banner_pixels(&shot) > 5000,
+        "the prompt's banner is not on screen"
+    );
+    click(&x, &win, centre!(prompt::ALLOW));
+    assert!(
+        wait_window(&x, indicator::TITLE, Duration::from_secs(15)).is_some(),
+        "no indicator while the session is live"
+    );
+    let out = job.join().unwrap();
+    assert!(out.ok, "{}\n{}", out.stdout, out.stderr);
+    let (_, _, last) = util::read_png(&rec.join("last.png"));
+    assert!(
+        banner_pixels(&last) > 5000,
+        "the indicator is not in the technician's picture of the screen"
+    );
+    assert!(
+        wait_gone(&x, indicator::TITLE, Duration::from_secs(10)),
+        "the indicator stayed after the session ended"
+    );
+
+    // Deny.
+    let job = w.console_bg(
+        "alice",
+        &["connect", "laptop", "--headless", "--duration", "2s"],
+    );
+    let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
+    click(&x, &win, centre!(prompt::DENY));
+    let out = job.join().unwrap();
+    assert!(!out.ok);
+    assert!(out.stderr.contains("user declined"), "{}", out.stderr);
+    assert!(wait_gone(&x, prompt::TITLE, Duration::from_secs(5)));
+
+    // View only: the technician asked for control and got a view; the
+    // agent refuses the keystrokes.
+    let job = w.console_bg("alice", &["type", "laptop", "nope"]);
+    let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
+    click(&x, &win, centre!(prompt::ALLOW_VIEW));
+    let out = job.join().unwrap();
+    assert!(!out.ok);
+    assert!(
+        out.stderr
+            .contains("view-only session: input refused by the agent"),
+        "{}",
+        out.stderr
+    );
+
+    // Stop from the indicator: the technician's stream ends at once with
+    // the user's reason.
+    let job = w.console_bg(
+        "alice",
+        &["connect", "laptop", "--headless", "--duration", "60s"],
+    );
+    let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
+    click(&x, &win, centre!(prompt::ALLOW));
+    let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
+    std::thread::sleep(Duration::from_millis(1500));
+    click(&x, &ind, centre!(indicator::STOP));
+    let stopped = Instant::now();
+    let out = job.join().unwrap();
+    assert!(!out.ok);
+    assert!(
+        out.stderr
+            .contains("session ended: user stopped the session"),
+        "{}",
+        out.stderr
+    );
+    // Generous: the figure that matters (well under 1 s) is in the bench.
+    assert!(stopped.elapsed() < Duration::from_secs(20));
+    assert!(wait_gone(&x, indicator::TITLE, Duration::from_secs(5)));
+
+    // Chat: no prompt, the indicator carries it; the user's answer comes
+    // back to the technician.
+    let job = w.console_bg(
+        "alice",
+        &[
+            "chat",
+            "laptop",
+            "-m",
+            "Hello, this is the help desk",
+            "--wait-reply",
+            "60s",
+        ],
+    );
+    let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
+    std::thread::sleep(Duration::from_millis(1000));
+    click(&x, &ind, centre!(indicator::CHAT_INPUT));
+    let out = x.run(
+        "xdotool",
+        &["type", "--delay", "30", "thanks, it works now"],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    click(&x, &ind, centre!(indicator::SEND));
+    let out = job.join().unwrap();
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(": thanks, it works now"),
+        "{}",
+        out.stdout
+    );
+
+    // No answer: denied after 30 s with that message; the prompt goes.
+    let job = w.console_bg(
+        "alice",
+        &["connect", "laptop", "--headless", "--duration", "2s"],
+    );
+    assert!(wait_window(&x, prompt::TITLE, Duration::from_secs(20)).is_some());
+    let out = job.join().unwrap();
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("no answer within 30 s"),
+        "{}",
+        out.stderr
+    );
+    assert!(wait_gone(&x, prompt::TITLE, Duration::from_secs(5)));
+
+    // Unattended: no prompt, but the indicator is on screen.
+    let out = w.console(
+        "alice",
+        &["machine", "set-policy", "laptop", "unattended"],
+        None,
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let out = w.console(
+        "alice",
+        &[
+            "connect",
+            "laptop",
+            "--headless",
+            "--duration",
+            "4s",
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let (_, _, last) = util::read_png(&rec.join("last.png"));
+    assert!(
+        banner_pixels(&last) > 5000,
+        "no indicator on an unattended session"
+    );
+
+    // The audit log has what happened.
+    let out = w.console("alice", &["audit"], None);
+    assert!(out.stdout.contains("session-started"), "{}", out.stdout);
+}
