@@ -10,10 +10,10 @@
 //! time. Each tool measures the screen with nothing else of the benchmark
 //! watching, so they do not compete for the two cores.
 
-mod ours;
+pub mod ours;
 mod painter;
 mod peers;
-mod procs;
+pub mod procs;
 mod rfb;
 
 use crate::stage::Stage;

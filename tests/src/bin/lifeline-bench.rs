@@ -25,6 +25,16 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         count: u32,
     },
+    /// Input latency on a real Xvfb: round trip to injection, and
+    /// keystroke to decoded pixels.
+    Input {
+        /// Pointer moves timed for the round trip.
+        #[arg(long, default_value_t = 2000)]
+        events: usize,
+        /// Keys timed from send to decoded pixels.
+        #[arg(long, default_value_t = 200)]
+        keys: usize,
+    },
     /// Inventory collection, relay ingest and fleet search.
     Inventory {
         /// Concurrent agents uploading a full inventory.
@@ -71,6 +81,13 @@ fn main() -> anyhow::Result<()> {
         Command::Ping { count } => {
             let report = rt.block_on(lifeline_tests::bench_ping::run(count))?;
             print!("{}", lifeline_tests::bench_ping::markdown(&report));
+            if let Some(path) = cli.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+        Command::Input { events, keys } => {
+            let report = rt.block_on(lifeline_tests::bench_input::run(events, keys))?;
+            print!("{}", lifeline_tests::bench_input::markdown(&report));
             if let Some(path) = cli.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
             }
