@@ -1,11 +1,11 @@
 //! The chat stream of a session: the technician's lines go to the user's
 //! indicator window, the user's lines (and notices) come back.
 
-use crate::{session::StreamCtx, ui::ToIndicator};
+use crate::session::{StreamCtx, StreamRequest};
 use lifeline_net::{framed::read_msg, write_msg};
 use lifeline_proto::{
     SessionId,
-    chat::{ChatMsg, MAX_CHAT_LEN, check_text},
+    chat::{ChatMsg, MAX_CHAT_LEN, MAX_CLIPBOARD_TEXT, check_text},
 };
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, warn};
@@ -21,7 +21,7 @@ pub async fn serve(
         mut state,
         technician,
         from_user,
-        to_ui,
+        requests,
         ..
     } = ctx;
     let mut from_user = from_user.subscribe();
@@ -31,7 +31,7 @@ pub async fn serve(
                 Ok(Some(ChatMsg::Text { text, .. })) => match check_text(&text) {
                     // The agent, not the console, says who wrote it.
                     Ok(()) => {
-                        let _ = to_ui.send((session, ToIndicator::Chat { from: technician.clone(), text }));
+                        let _ = requests.send((session, StreamRequest::Chat { from: technician.clone(), text }));
                     }
                     Err(why) => {
                         let reply = ChatMsg::Notice { text: format!("not delivered: {why}") };
@@ -40,6 +40,14 @@ pub async fn serve(
                         }
                     }
                 },
+                Ok(Some(ChatMsg::Clipboard { text })) => {
+                    if text.len() <= MAX_CLIPBOARD_TEXT {
+                        let _ = requests.send((session, StreamRequest::Clipboard(text)));
+                    }
+                }
+                Ok(Some(ChatMsg::AskControl)) => {
+                    let _ = requests.send((session, StreamRequest::AskControl));
+                }
                 Ok(Some(other)) => debug!(session, ?other, "chat message ignored"),
                 Ok(None) => break,
                 Err(e) => {

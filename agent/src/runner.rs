@@ -164,7 +164,20 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
                     return e.to_string();
                 }
             }
-            Some((session, msg)) = events.to_ui.recv() => sessions.to_ui(session, msg).await,
+            Some((session, req)) = events.requests.recv() => {
+                if let Some(msg) = sessions.on_request(session, req).await
+                    && let Err(e) = write_msg(&mut send, &msg, MAX_FRAME_LEN).await
+                {
+                    return e.to_string();
+                }
+            }
+            Some((session, decision)) = events.control_answers.recv() => {
+                if let Some(msg) = sessions.control_answered(session, &decision).await
+                    && let Err(e) = write_msg(&mut send, &msg, MAX_FRAME_LEN).await
+                {
+                    return e.to_string();
+                }
+            }
             Some(inv) = inv_rx.recv() => {
                 let msg = AgentToRelay::InventoryHashes(inventory::hashes(&inv));
                 for e in &inv.errors {

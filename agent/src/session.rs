@@ -33,18 +33,56 @@ struct Live {
     offer: SessionOffer,
     state: watch::Sender<SessionState>,
     indicator: Option<IndicatorChild>,
-    /// The user's chat lines, to every chat stream of the session.
+    /// To every chat stream of the session: the user's lines, notices,
+    /// permission and clipboard.
     from_user: broadcast::Sender<ChatMsg>,
+    /// The clipboard watcher while the user shares the clipboard.
+    clipboard: Option<AbortHandle>,
+    /// A control request is being asked.
+    asking_control: bool,
+}
+
+impl Live {
+    /// Tells the technician (chat streams) and the user (indicator).
+    async fn notice(&mut self, text: &str) {
+        let _ = self.from_user.send(ChatMsg::Notice { text: text.into() });
+        if let Some(ind) = self.indicator.as_mut() {
+            ind.send(&ToIndicator::Notice { text: text.into() }).await;
+        }
+    }
+
+    async fn set_permission(&mut self, permission: Permission) {
+        self.state.send_modify(|s| s.permission = permission);
+        self.offer.permission = permission;
+        let control = permission == Permission::Control;
+        let _ = self.from_user.send(ChatMsg::Permission { control });
+        if let Some(ind) = self.indicator.as_mut() {
+            ind.send(&ToIndicator::Permission { control }).await;
+        }
+    }
+}
+
+/// What a session's streams ask of the run loop.
+#[derive(Debug)]
+pub enum StreamRequest {
+    /// A chat line from the technician for the user.
+    Chat { from: String, text: String },
+    /// Clipboard text from the technician.
+    Clipboard(String),
+    /// The technician asks for control.
+    AskControl,
 }
 
 /// Channels from the session machinery back to the run loop.
 pub struct SessionEvents {
     /// The user answered a prompt (or it timed out).
     pub answers: mpsc::UnboundedReceiver<(SessionOffer, Decision)>,
+    /// The user answered a request for control.
+    pub control_answers: mpsc::UnboundedReceiver<(SessionId, Decision)>,
     /// The user did something in an indicator window.
     pub ui: mpsc::UnboundedReceiver<(SessionId, FromIndicator)>,
-    /// A stream has something for an indicator window (chat).
-    pub to_ui: mpsc::UnboundedReceiver<(SessionId, ToIndicator)>,
+    /// A stream asks for something.
+    pub requests: mpsc::UnboundedReceiver<(SessionId, StreamRequest)>,
 }
 
 /// Sessions offered, accepted and not yet closed.
@@ -57,16 +95,19 @@ pub struct Sessions {
     /// How long the user has to answer.
     pub consent_timeout: Duration,
     answers: mpsc::UnboundedSender<(SessionOffer, Decision)>,
+    control_answers: mpsc::UnboundedSender<(SessionId, Decision)>,
     ui: mpsc::UnboundedSender<(SessionId, FromIndicator)>,
-    to_ui: mpsc::UnboundedSender<(SessionId, ToIndicator)>,
+    requests: mpsc::UnboundedSender<(SessionId, StreamRequest)>,
+    clip: Option<lifeline_net::clipboard::Clip>,
 }
 
 impl Sessions {
     /// No sessions yet; `unattended` lets screen sessions start unasked.
     pub fn new(unattended: bool) -> (Self, SessionEvents) {
         let (answers, answers_rx) = mpsc::unbounded_channel();
+        let (control_answers, control_answers_rx) = mpsc::unbounded_channel();
         let (ui, ui_rx) = mpsc::unbounded_channel();
-        let (to_ui, to_ui_rx) = mpsc::unbounded_channel();
+        let (requests, requests_rx) = mpsc::unbounded_channel();
         (
             Self {
                 live: HashMap::new(),
@@ -74,13 +115,16 @@ impl Sessions {
                 unattended,
                 consent_timeout: child::CONSENT_TIMEOUT,
                 answers,
+                control_answers,
                 ui,
-                to_ui,
+                requests,
+                clip: None,
             },
             SessionEvents {
                 answers: answers_rx,
+                control_answers: control_answers_rx,
                 ui: ui_rx,
-                to_ui: to_ui_rx,
+                requests: requests_rx,
             },
         )
     }
@@ -162,6 +206,8 @@ impl Sessions {
                 state,
                 indicator,
                 from_user: broadcast::channel(64).0,
+                clipboard: None,
+                asking_control: false,
             },
         );
         decision.clone()
@@ -176,6 +222,9 @@ impl Sessions {
         }
         if let Some(live) = self.live.remove(&session) {
             live.state.send_modify(|s| s.ended = true);
+            if let Some(c) = live.clipboard {
+                c.abort();
+            }
             info!(session, "session closed");
         }
     }
@@ -200,17 +249,10 @@ impl Sessions {
                 if live.state.borrow().permission == Permission::View {
                     return None;
                 }
-                live.state.send_modify(|s| s.permission = Permission::View);
-                live.offer.permission = Permission::View;
+                live.set_permission(Permission::View).await;
                 info!(session, "the user switched the session to view only");
-                let notice = "The user switched the session to view only.".to_string();
-                let _ = live.from_user.send(ChatMsg::Notice {
-                    text: notice.clone(),
-                });
-                if let Some(ind) = live.indicator.as_mut() {
-                    ind.send(&ToIndicator::Permission { control: false }).await;
-                    ind.send(&ToIndicator::Notice { text: notice }).await;
-                }
+                live.notice("The user switched the session to view only.")
+                    .await;
                 Some(AgentToRelay::PermissionChanged {
                     session,
                     permission: Permission::View,
@@ -226,18 +268,128 @@ impl Sessions {
                 }
                 None
             }
+            FromIndicator::ClipboardSharing { on } => {
+                self.share_clipboard(session, on).await;
+                None
+            }
         }
     }
 
-    /// Passes a stream's message to the session's indicator window.
-    pub async fn to_ui(&mut self, session: SessionId, msg: ToIndicator) {
-        if let Some(ind) = self
-            .live
-            .get_mut(&session)
-            .and_then(|l| l.indicator.as_mut())
-        {
-            ind.send(&msg).await;
+    async fn share_clipboard(&mut self, session: SessionId, on: bool) {
+        if on && self.clip.is_none() {
+            match lifeline_net::clipboard::Clip::open() {
+                Ok(c) => self.clip = Some(c),
+                Err(e) => {
+                    if let Some(live) = self.live.get_mut(&session) {
+                        live.notice(&format!("Clipboard sharing is not possible: {e}"))
+                            .await;
+                    }
+                    return;
+                }
+            }
         }
+        let clip = self.clip.clone();
+        let Some(live) = self.live.get_mut(&session) else {
+            return;
+        };
+        if let Some(old) = live.clipboard.take() {
+            old.abort();
+        }
+        let _ = live.from_user.send(ChatMsg::ClipboardSharing { on });
+        info!(session, on, "clipboard sharing");
+        if let (true, Some(clip)) = (on, clip) {
+            let tx = live.from_user.clone();
+            let task = tokio::spawn(async move {
+                // Whatever is on the clipboard when sharing starts stays
+                // private; only what the user copies from now on is sent.
+                let mut last = clip.get().await;
+                let mut tick = tokio::time::interval(Duration::from_millis(400));
+                loop {
+                    tick.tick().await;
+                    let now = clip.get().await;
+                    if now != last {
+                        if let Some(text) = now.as_ref().filter(|t| {
+                            !t.is_empty()
+                                && t.len() <= lifeline_proto::chat::MAX_CLIPBOARD_TEXT
+                                && !clip.is_ours(t)
+                        }) {
+                            let _ = tx.send(ChatMsg::Clipboard { text: text.clone() });
+                        }
+                        last = now;
+                    }
+                }
+            });
+            live.clipboard = Some(task.abort_handle());
+        }
+    }
+
+    /// Handles a stream's request; returns what the relay must hear.
+    pub async fn on_request(
+        &mut self,
+        session: SessionId,
+        req: StreamRequest,
+    ) -> Option<AgentToRelay> {
+        let live = self.live.get_mut(&session)?;
+        match req {
+            StreamRequest::Chat { from, text } => {
+                if let Some(ind) = live.indicator.as_mut() {
+                    ind.send(&ToIndicator::Chat { from, text }).await;
+                }
+            }
+            StreamRequest::Clipboard(text) => {
+                // Only while the user shares: otherwise the technician
+                // cannot touch the user's clipboard.
+                if live.clipboard.is_some()
+                    && let Some(clip) = &self.clip
+                {
+                    clip.set(text);
+                    live.notice("The technician put text on your clipboard.")
+                        .await;
+                }
+            }
+            StreamRequest::AskControl => {
+                if live.asking_control || live.state.borrow().permission == Permission::Control {
+                    return None;
+                }
+                live.asking_control = true;
+                let mut offer = live.offer.clone();
+                offer.permission = Permission::Control;
+                let answers = self.control_answers.clone();
+                let timeout = self.consent_timeout;
+                tokio::spawn(async move {
+                    let decision = child::ask(&offer, timeout).await;
+                    let _ = answers.send((offer.session, decision));
+                });
+            }
+        }
+        None
+    }
+
+    /// The user answered a request for control.
+    pub async fn control_answered(
+        &mut self,
+        session: SessionId,
+        decision: &Decision,
+    ) -> Option<AgentToRelay> {
+        let live = self.live.get_mut(&session)?;
+        live.asking_control = false;
+        if *decision == Decision::Accept {
+            live.set_permission(Permission::Control).await;
+            live.notice("The user gave control to the technician.")
+                .await;
+            info!(session, "the user gave control");
+            return Some(AgentToRelay::PermissionChanged {
+                session,
+                permission: Permission::Control,
+            });
+        }
+        let why = match decision {
+            Decision::NoAnswer => "The user did not answer the request for control.",
+            _ => "The user kept the session view only.",
+        };
+        let _ = live.from_user.send(ChatMsg::Permission { control: false });
+        live.notice(why).await;
+        None
     }
 
     /// Is `session` live?
@@ -259,7 +411,7 @@ impl Sessions {
             notes,
             technician: live.offer.technician.clone(),
             from_user: live.from_user.clone(),
-            to_ui: self.to_ui.clone(),
+            requests: self.requests.clone(),
         })
     }
 }
@@ -300,7 +452,7 @@ pub struct StreamCtx {
     pub notes: mpsc::UnboundedSender<AgentToRelay>,
     pub technician: String,
     pub from_user: broadcast::Sender<ChatMsg>,
-    pub to_ui: mpsc::UnboundedSender<(SessionId, ToIndicator)>,
+    pub requests: mpsc::UnboundedSender<(SessionId, StreamRequest)>,
 }
 
 /// Serves one accepted stream.

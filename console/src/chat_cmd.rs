@@ -19,13 +19,69 @@ pub struct ChatOptions {
     /// After sending `messages`, wait this long for the user's first reply,
     /// print it and stop.
     pub wait_reply: Option<Duration>,
+    /// Put this text on the user's clipboard (only if they share it).
+    pub clipboard: Option<String>,
 }
 
 fn print(msg: &ChatMsg) {
     match msg {
         ChatMsg::Text { from, text } => println!("{from}: {text}"),
         ChatMsg::Notice { text } => println!("* {text}"),
-        ChatMsg::Clipboard { .. } => {}
+        ChatMsg::Clipboard { text } => println!("clipboard: {text}"),
+        ChatMsg::Permission { control } => {
+            println!(
+                "* you may {}",
+                if *control { "control" } else { "only watch" }
+            );
+        }
+        ChatMsg::ClipboardSharing { on } => {
+            println!("* clipboard sharing {}", if *on { "on" } else { "off" });
+        }
+        ChatMsg::AskControl => {}
+    }
+}
+
+/// Opens the chat stream of an open session (the viewer window's).
+///
+/// # Errors
+/// Stream failures.
+pub async fn attach(
+    client: &mut Client,
+    session: lifeline_proto::SessionId,
+) -> anyhow::Result<(quinn::SendStream, quinn::RecvStream)> {
+    let (mut send, recv) = client.connected.conn.open_bi().await?;
+    let header = lifeline_proto::encode_message(
+        &StreamHeader {
+            session,
+            channel: Channel::Chat,
+        },
+        MAX_HEADER_FRAME_LEN,
+    )?;
+    send.write_all(&header).await?;
+    Ok((send, recv))
+}
+
+/// Asks the user of a session for control (they get a prompt); returns
+/// whether they gave it.
+///
+/// # Errors
+/// Stream failures, or no answer within 40 s.
+pub async fn ask_control(
+    client: &mut Client,
+    session: lifeline_proto::SessionId,
+) -> anyhow::Result<bool> {
+    let (mut send, mut recv) = attach(client, session).await?;
+    write_msg(&mut send, &ChatMsg::AskControl, MAX_CHAT_LEN).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN))
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer to the request for control"))??;
+        match msg {
+            Some(ChatMsg::Permission { control }) => return Ok(control),
+            Some(m) => print(&m),
+            None => bail!("the session ended"),
+        }
     }
 }
 
@@ -53,22 +109,14 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
     else {
         bail!("unexpected answer {reply:?}");
     };
-    let (mut send, mut recv) = client.connected.conn.open_bi().await?;
-    let header = lifeline_proto::encode_message(
-        &StreamHeader {
-            session,
-            channel: Channel::Chat,
-        },
-        MAX_HEADER_FRAME_LEN,
-    )?;
-    send.write_all(&header).await?;
+    let (mut send, mut recv) = attach(client, session).await?;
     eprintln!("chatting with the user of {hostname}; their window shows your lines");
     let text = |text: String| ChatMsg::Text {
         from: String::new(),
         text,
     };
     let result: anyhow::Result<()> = async {
-        if opts.messages.is_empty() {
+        if opts.messages.is_empty() && opts.clipboard.is_none() {
             let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
             loop {
                 tokio::select! {
@@ -90,6 +138,33 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
         for m in &opts.messages {
             write_msg(&mut send, &text(m.clone()), MAX_CHAT_LEN).await?;
         }
+        if let Some(c) = &opts.clipboard {
+            // The user's clipboard is theirs: it is sent once they switch
+            // sharing on in their window.
+            let wait = opts.wait_reply.unwrap_or(Duration::from_secs(60));
+            let deadline = tokio::time::Instant::now() + wait;
+            eprintln!("waiting for the user to share their clipboard…");
+            loop {
+                let msg = tokio::time::timeout_at(
+                    deadline,
+                    read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN),
+                )
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "the user did not share their clipboard within {} s",
+                        wait.as_secs()
+                    )
+                })?;
+                match msg? {
+                    Some(ChatMsg::ClipboardSharing { on: true }) => break,
+                    Some(m) => print(&m),
+                    None => bail!("the chat ended"),
+                }
+            }
+            write_msg(&mut send, &ChatMsg::Clipboard { text: c.clone() }, MAX_CHAT_LEN).await?;
+            eprintln!("clipboard text sent");
+        }
         let Some(wait) = opts.wait_reply else {
             return Ok(());
         };
@@ -100,7 +175,7 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
             {
                 Err(_) => bail!("no reply within {} s", wait.as_secs()),
                 Ok(msg) => match msg? {
-                    Some(m @ ChatMsg::Text { .. }) => {
+                    Some(m @ (ChatMsg::Text { .. } | ChatMsg::Clipboard { .. })) => {
                         print(&m);
                         return Ok(());
                     }

@@ -117,10 +117,14 @@ pub enum Command {
         /// Send this line (repeatable), then stop.
         #[arg(long = "message", short = 'm')]
         messages: Vec<String>,
-        /// After the messages, wait this long for the user's reply and
-        /// print it, e.g. 60s.
+        /// After the messages, wait this long for the user's reply (a line
+        /// or clipboard text they share) and print it, e.g. 60s.
         #[arg(long, value_parser = parse_duration)]
         wait_reply: Option<Duration>,
+        /// Put this text on the user's clipboard; it arrives only while the
+        /// user shares the clipboard (a checkbox in their window).
+        #[arg(long)]
+        clipboard: Option<String>,
     },
     /// Type text on a machine (needs a control session).
     Type {
@@ -173,6 +177,10 @@ pub enum Command {
         /// Ask only to watch, never to control.
         #[arg(long)]
         view_only: bool,
+        /// Headless: once watching, ask the user for control (they get a
+        /// prompt) and print their answer. The window has a button for it.
+        #[arg(long, requires = "headless")]
+        ask_control: bool,
         /// Frame-rate ceiling.
         #[arg(long, default_value_t = 60)]
         max_fps: u32,
@@ -399,6 +407,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             record,
             monitor,
             view_only,
+            ask_control,
             max_fps,
         } => {
             let permission = if view_only {
@@ -428,6 +437,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_context(|| format!("connect {machine}"))?;
             if !headless {
                 return crate::viewer::window::run(c, stream, monitor).await;
+            }
+            if stream.permission == Permission::View && !view_only {
+                eprintln!("the user allowed watching only");
+            }
+            if ask_control {
+                let granted = crate::chat_cmd::ask_control(&mut c, stream.session).await?;
+                println!(
+                    "{}",
+                    if granted {
+                        "the user gave control"
+                    } else {
+                        "the user kept the session view only"
+                    }
+                );
             }
             let (stats, failed) = headless::watch(&mut stream, duration).await;
             // The stream ended early: the relay says why on the control
@@ -486,10 +509,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             machine,
             messages,
             wait_reply,
+            clipboard,
         } => {
-            if wait_reply.is_some() && messages.is_empty() {
-                bail!("--wait-reply needs --message");
-            }
             let mut c = connect(&dir).await?;
             let r = crate::chat_cmd::run(
                 &mut c,
@@ -497,6 +518,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::chat_cmd::ChatOptions {
                     messages,
                     wait_reply,
+                    clipboard,
                 },
             )
             .await;

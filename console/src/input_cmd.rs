@@ -43,6 +43,19 @@ impl InputStream {
         else {
             return Err(ClientError::Unexpected(format!("{reply:?}")));
         };
+        Self::attach(client, session, hostname).await
+    }
+
+    /// Opens an input stream on a session that is already open (the
+    /// viewer window's).
+    ///
+    /// # Errors
+    /// Stream failures.
+    pub async fn attach(
+        client: &mut Client,
+        session: u64,
+        hostname: String,
+    ) -> Result<Self, ClientError> {
         let (mut send, recv) = client
             .connected
             .conn

@@ -5,6 +5,7 @@
 //! length-prefixed framed messages on QUIC streams.
 
 pub mod client;
+pub mod clipboard;
 pub mod files;
 pub mod framed;
 pub mod tls;

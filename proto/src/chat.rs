@@ -1,5 +1,6 @@
 //! Messages of a chat stream ([`crate::Channel::Chat`]): text between the
-//! technician and the user, and clipboard text when the user allows it.
+//! technician and the user, clipboard text when the user allows it, and
+//! the session's permission (asking for control, the user's answer).
 //!
 //! The same messages flow both ways. The agent stamps who wrote a line
 //! (`from`) on what it sends; the console's name comes from its login, so a
@@ -24,7 +25,18 @@ pub enum ChatMsg {
     /// Something happened that both should read: "user switched to view
     /// only", "clipboard sharing on".
     Notice { text: String },
+    /// Console to agent: the technician of a view-only session asks the
+    /// user for control (the user is prompted).
+    AskControl,
+    /// Agent to console: what the technician may do now (after the user
+    /// answered, or took control away).
+    Permission { control: bool },
+    /// Agent to console: the user switched clipboard sharing on or off.
+    ClipboardSharing { on: bool },
 }
+
+/// Largest clipboard text carried, in bytes.
+pub const MAX_CLIPBOARD_TEXT: usize = 32 * 1024;
 
 /// Checks a chat line before it is sent or shown: not empty, not too long,
 /// no control characters other than newline and tab.
@@ -82,6 +94,9 @@ mod tests {
             },
             ChatMsg::Clipboard { text: "x".into() },
             ChatMsg::Notice { text: "n".into() },
+            ChatMsg::AskControl,
+            ChatMsg::Permission { control: true },
+            ChatMsg::ClipboardSharing { on: false },
         ] {
             let bytes = crate::encode_message(&m, MAX_CHAT_LEN).unwrap();
             let back: ChatMsg = crate::decode_message(&bytes[4..]).unwrap();

@@ -66,6 +66,37 @@ async fn read_loop(
     let mut last_persist = Instant::now();
     while let Some(msg) = read_msg::<AgentToRelay>(recv, MAX_FRAME_LEN).await? {
         let now = Instant::now();
+        // Inventory goes through the store, which may be busy with the
+        // rest of the fleet: that wait must not make this agent look dead.
+        let slow = matches!(
+            msg,
+            AgentToRelay::InventoryHashes(_) | AgentToRelay::InventoryData(_)
+        );
+        if slow {
+            ctx.hub
+                .agent_busy(machine_id, conn_id, true, now, unix_secs());
+        }
+        let result = handle(ctx, msg, machine_id, conn_id, tx, now, &mut last_persist).await;
+        if slow {
+            ctx.hub
+                .agent_busy(machine_id, conn_id, false, Instant::now(), unix_secs());
+        }
+        result?;
+    }
+    Ok(())
+}
+
+/// Handles one message of an agent's control stream.
+async fn handle(
+    ctx: &Ctx,
+    msg: AgentToRelay,
+    machine_id: &str,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<RelayToAgent>,
+    now: Instant,
+    last_persist: &mut Instant,
+) -> Result<(), ConnError> {
+    {
         match msg {
             AgentToRelay::Heartbeat { seq } => {
                 let now_unix = unix_secs();
@@ -74,8 +105,8 @@ async fn read_loop(
                     seq,
                     server_time_us: unix_micros(),
                 });
-                if now.duration_since(last_persist) >= PERSIST_EVERY {
-                    last_persist = now;
+                if now.duration_since(*last_persist) >= PERSIST_EVERY {
+                    *last_persist = now;
                     let id = machine_id.to_string();
                     ctx.store
                         .call(move |s| s.set_last_seen(&id, now_unix))

@@ -36,6 +36,9 @@ struct AgentEntry {
     tx: mpsc::UnboundedSender<RelayToAgent>,
     last_heartbeat: Instant,
     last_heartbeat_unix: u64,
+    /// The relay is working on one of this agent's messages (a store call
+    /// queued behind the fleet's): its silence meanwhile is the relay's.
+    busy: bool,
 }
 
 struct SessionEntry {
@@ -151,6 +154,7 @@ impl Hub {
                 tx,
                 last_heartbeat: now,
                 last_heartbeat_unix: now_unix,
+                busy: false,
             },
         );
         if let Some(old) = old {
@@ -187,11 +191,31 @@ impl Hub {
         }
     }
 
+    /// The relay starts (`true`) or finished (`false`) working on one of
+    /// the agent's messages. A message is proof of life, so finishing counts
+    /// as a heartbeat; while busy the agent is never reaped as silent.
+    pub fn agent_busy(
+        &self,
+        machine_id: &str,
+        conn_id: u64,
+        busy: bool,
+        now: Instant,
+        now_unix: u64,
+    ) {
+        if let Some(e) = self.lock().agents.get_mut(machine_id)
+            && e.conn_id == conn_id
+        {
+            e.busy = busy;
+            e.last_heartbeat = now;
+            e.last_heartbeat_unix = now_unix;
+        }
+    }
+
     /// `Some(last heartbeat, unix)` if the machine is online now.
     pub fn online(&self, machine_id: &str, now: Instant) -> Option<u64> {
         let inner = self.lock();
         let e = inner.agents.get(machine_id)?;
-        (now.saturating_duration_since(e.last_heartbeat) < PRESENCE_TIMEOUT)
+        (e.busy || now.saturating_duration_since(e.last_heartbeat) < PRESENCE_TIMEOUT)
             .then_some(e.last_heartbeat_unix)
     }
 
@@ -201,7 +225,7 @@ impl Hub {
         let inner = self.lock();
         let mut silent = Vec::new();
         for (id, e) in &inner.agents {
-            if now.saturating_duration_since(e.last_heartbeat) >= PRESENCE_TIMEOUT {
+            if !e.busy && now.saturating_duration_since(e.last_heartbeat) >= PRESENCE_TIMEOUT {
                 e.conn.close(0u32.into(), b"no heartbeat");
                 silent.push(id.clone());
             }

@@ -118,8 +118,35 @@ async fn upload(
     )
     .await?;
     let mut sent = 0;
+    // Heartbeats every 10 s like a real agent, so a relay busy with the
+    // rest of the fleet does not take this one for dead; the last one,
+    // after the data, proves everything before it was stored.
+    const DONE: u64 = u64::MAX;
+    let mut beat = tokio::time::interval(std::time::Duration::from_secs(10));
+    beat.tick().await;
+    let mut seq = 0;
+    // A reader task, so the select below never cancels a half-read frame.
+    let (msg_tx, mut msg_rx) = tokio::sync::mpsc::channel(16);
+    let mut recv = c.recv;
+    let reader = tokio::spawn(async move {
+        loop {
+            let m = read_msg::<RelayToAgent>(&mut recv, MAX_FRAME_LEN).await;
+            let stop = !matches!(m, Ok(Some(_)));
+            if msg_tx.send(m).await.is_err() || stop {
+                return;
+            }
+        }
+    });
     loop {
-        match read_msg::<RelayToAgent>(&mut c.recv, MAX_FRAME_LEN).await? {
+        let msg = tokio::select! {
+            m = msg_rx.recv() => m.unwrap_or(Ok(None))?,
+            _ = beat.tick() => {
+                seq += 1;
+                write_msg(&mut c.send, &AgentToRelay::Heartbeat { seq }, MAX_FRAME_LEN).await?;
+                continue;
+            }
+        };
+        match msg {
             Some(RelayToAgent::InventoryWanted { categories }) => {
                 for d in data.iter().filter(|d| categories.contains(&d.category)) {
                     sent += d.json.len();
@@ -132,16 +159,17 @@ async fn upload(
                 }
                 write_msg(
                     &mut c.send,
-                    &AgentToRelay::Heartbeat { seq: 1 },
+                    &AgentToRelay::Heartbeat { seq: DONE },
                     MAX_FRAME_LEN,
                 )
                 .await?;
             }
-            Some(RelayToAgent::HeartbeatAck { .. }) => break,
+            Some(RelayToAgent::HeartbeatAck { seq: DONE, .. }) => break,
             Some(_) => {}
             None => anyhow::bail!("relay closed"),
         }
     }
+    reader.abort();
     c.conn.close(0u32.into(), b"done");
     Ok(sent)
 }
@@ -214,6 +242,8 @@ fn populate_fleet(
     machines: usize,
     packages: usize,
 ) -> anyhow::Result<()> {
+    store.bulk_load_mode()?;
+    let t0 = Instant::now();
     let token = [42u8; 32];
     store.add_enroll_token(&NewEnrollToken {
         hash: token,
@@ -255,7 +285,11 @@ fn populate_fleet(
             facts: None,
         })?;
         if m % 1000 == 999 {
-            eprintln!("  fleet store: {} machines", m + 1);
+            eprintln!(
+                "  fleet store: {} machines ({:.0} s)",
+                m + 1,
+                t0.elapsed().as_secs_f64()
+            );
         }
     }
     Ok(())
@@ -302,6 +336,10 @@ pub async fn run(agents: usize, packages: usize, fleet: usize) -> anyhow::Result
     eprintln!("ingest: enrolling {agents} agents…");
     let (ingest_seconds, ingest_mb_uploaded, unchanged_upload_bytes) =
         bench_ingest(agents, packages).await?;
+    eprintln!(
+        "ingest: {agents} agents × {packages} packages in {ingest_seconds:.1} s ({ingest_mb_uploaded:.0} MB, {} hellos retried)",
+        CONNECT_RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+    );
     eprintln!("find: building a store of {fleet} machines × {packages} packages…");
     let (find_matches, find_ms_p50, find_ms_p99) = bench_find(fleet, packages, 50).await?;
     Ok(InventoryReport {

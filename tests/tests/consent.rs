@@ -84,6 +84,7 @@ fn the_user_decides_sees_and_stops() {
     w.wait_online("alice", "laptop", true, Duration::from_secs(10));
     let rec = w.path("rec");
 
+    eprintln!("step: Allow");
     // Allow: the session starts, the indicator is on the user's screen
     // (and so in the technician's picture of it), and goes when it ends.
     let job = w.console_bg(
@@ -121,6 +122,7 @@ fn the_user_decides_sees_and_stops() {
         "the indicator stayed after the session ended"
     );
 
+    eprintln!("step: Deny");
     // Deny.
     let job = w.console_bg(
         "alice",
@@ -133,6 +135,7 @@ fn the_user_decides_sees_and_stops() {
     assert!(out.stderr.contains("user declined"), "{}", out.stderr);
     assert!(wait_gone(&x, prompt::TITLE, Duration::from_secs(5)));
 
+    eprintln!("step: View only");
     // View only: the technician asked for control and got a view; the
     // agent refuses the keystrokes.
     let job = w.console_bg("alice", &["type", "laptop", "nope"]);
@@ -147,6 +150,7 @@ fn the_user_decides_sees_and_stops() {
         out.stderr
     );
 
+    eprintln!("step: Stop from");
     // Stop from the indicator: the technician's stream ends at once with
     // the user's reason.
     let job = w.console_bg(
@@ -171,6 +175,7 @@ fn the_user_decides_sees_and_stops() {
     assert!(stopped.elapsed() < Duration::from_secs(20));
     assert!(wait_gone(&x, indicator::TITLE, Duration::from_secs(5)));
 
+    eprintln!("step: Chat:");
     // Chat: no prompt, the indicator carries it; the user's answer comes
     // back to the technician.
     let job = w.console_bg(
@@ -201,6 +206,102 @@ fn the_user_decides_sees_and_stops() {
         out.stdout
     );
 
+    eprintln!("step: Ask for control");
+    // Ask for control: the user first grants a view, then control.
+    assert!(wait_gone(&x, indicator::TITLE, Duration::from_secs(10)));
+    let job = w.console_bg(
+        "alice",
+        &[
+            "connect",
+            "laptop",
+            "--headless",
+            "--duration",
+            "1s",
+            "--ask-control",
+        ],
+    );
+    let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
+    click(&x, &win, centre!(prompt::ALLOW_VIEW));
+    // The request for control follows at once, in a new prompt (the X
+    // server may give it the old window's id).
+    std::thread::sleep(Duration::from_millis(2000));
+    let win =
+        wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no prompt for control");
+    click(&x, &win, centre!(prompt::ALLOW));
+    let out = job.join().unwrap();
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the user allowed watching only"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("the user gave control"),
+        "{}",
+        out.stdout
+    );
+    assert!(wait_gone(&x, indicator::TITLE, Duration::from_secs(10)));
+
+    eprintln!("step: Clipboard, user");
+    // Clipboard, user to technician: only once the user shares it.
+    let job = w.console_bg(
+        "alice",
+        &[
+            "chat",
+            "laptop",
+            "-m",
+            "Could you copy the error text?",
+            "--wait-reply",
+            "60s",
+        ],
+    );
+    let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
+    std::thread::sleep(Duration::from_millis(800));
+    click(&x, &ind, centre!(indicator::CLIPBOARD));
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = x.run(
+        "sh",
+        &[
+            "-c",
+            "printf 'E1234 disk full' | xclip -selection clipboard >/dev/null 2>&1",
+        ],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let out = job.join().unwrap();
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("clipboard: E1234 disk full"),
+        "{}",
+        out.stdout
+    );
+    assert!(wait_gone(&x, indicator::TITLE, Duration::from_secs(10)));
+
+    eprintln!("step: Clipboard, technician");
+    // Clipboard, technician to user: sent once the user shares.
+    let job = w.console_bg(
+        "alice",
+        &["chat", "laptop", "--clipboard", "fix for ticket 12"],
+    );
+    let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
+    std::thread::sleep(Duration::from_millis(800));
+    click(&x, &ind, centre!(indicator::CLIPBOARD));
+    let out = job.join().unwrap();
+    assert!(out.ok, "{}", out.stderr);
+    let start = Instant::now();
+    loop {
+        let got = x.run("xclip", &["-o", "-selection", "clipboard"]);
+        if got.stdout == "fix for ticket 12" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the user's clipboard holds {:?}",
+            got.stdout
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    eprintln!("step: No answer");
     // No answer: denied after 30 s with that message; the prompt goes.
     let job = w.console_bg(
         "alice",
@@ -216,6 +317,7 @@ fn the_user_decides_sees_and_stops() {
     );
     assert!(wait_gone(&x, prompt::TITLE, Duration::from_secs(5)));
 
+    eprintln!("step: Unattended");
     // Unattended: no prompt, but the indicator is on screen.
     let out = w.console(
         "alice",
@@ -243,6 +345,7 @@ fn the_user_decides_sees_and_stops() {
         "no indicator on an unattended session"
     );
 
+    eprintln!("step: The audit");
     // The audit log has what happened.
     let out = w.console("alice", &["audit"], None);
     assert!(out.stdout.contains("session-started"), "{}", out.stdout);

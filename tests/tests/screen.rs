@@ -11,13 +11,13 @@ use util::{World, Xvfb, read_png};
 const PW: &str = "admin-password-1";
 
 /// Pixels that differ between two 1024-wide RGB screens, outside the
-/// session indicator's corner (top right, 380×300 at 16 px from the
+/// session indicator's corner (top right, 380×330 at 16 px from the
 /// edges): the indicator is on screen while the session lives (so in the
 /// recording) and gone when the screenshot is taken after it.
 fn differing_pixels(a: &[u8], b: &[u8]) -> usize {
     let in_indicator = |i: usize| {
         let (x, y) = (i % 1024, i / 1024);
-        (1024 - 380 - 16..1024 - 16).contains(&x) && (16..316).contains(&y)
+        (1024 - 380 - 16..1024 - 16).contains(&x) && (16..346).contains(&y)
     };
     a.chunks(3)
         .zip(b.chunks(3))

@@ -71,6 +71,26 @@ fn remote_share(shot: &(u32, u32, Vec<u8>), rect: (u32, u32, u32, u32)) -> f64 {
     hits as f64 / all.max(1) as f64
 }
 
+/// The first pure-white pixel inside `rect`, scanning rows from the top:
+/// the top-left corner of the remote xterm as the viewer draws it.
+fn white_box(shot: &(u32, u32, Vec<u8>), rect: (u32, u32, u32, u32)) -> Option<(u32, u32)> {
+    let (sw, sh, rgb) = shot;
+    let (x0, y0, w, h) = rect;
+    for y in y0..(y0 + h).min(*sh) {
+        for x in x0..(x0 + w).min(*sw) {
+            let i = ((y * sw + x) * 3) as usize;
+            // A run of white, not a lone highlight.
+            if rgb[i..i + 3] == [255, 255, 255]
+                && x + 8 < *sw
+                && rgb[i + 24..i + 27] == [255, 255, 255]
+            {
+                return Some((x, y));
+            }
+        }
+    }
+    None
+}
+
 fn save_png(path: &str, (w, h, rgb): &(u32, u32, Vec<u8>)) {
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut enc = png::Encoder::new(file, *w, *h);
@@ -84,6 +104,32 @@ fn the_viewer_window_shows_the_remote_screen() {
     let remote = Xvfb::start(1024, 768);
     assert!(remote.run("xsetroot", &["-solid", "#336699"]).ok);
     let tech = Xvfb::start(1280, 1024);
+    // A white xterm on the user's screen, for the technician to type into.
+    let out_dir = tempfile::tempdir().unwrap();
+    let term = Command::new("xterm")
+        .args([
+            "-u8",
+            "-bg",
+            "white",
+            "-fg",
+            "black",
+            "-geometry",
+            "60x12+0+0",
+            "-e",
+            "sh",
+        ])
+        .env("DISPLAY", &remote.display)
+        .env("LANG", "C.UTF-8")
+        .env("LC_ALL", "C.UTF-8")
+        .current_dir(out_dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _term = Proc {
+        child: term,
+        name: "xterm",
+    };
 
     let mut w = World::new();
     w.add_user("alice", "admin", PW);
@@ -133,6 +179,46 @@ fn the_viewer_window_shows_the_remote_screen() {
     if let Ok(path) = std::env::var("LIFELINE_VIEWER_SCREENSHOT") {
         save_png(&path, &shot);
     }
+
+    // Input from the window: click into the xterm as drawn in the viewer,
+    // type; the keys land in the user's xterm.
+    let win = rect.expect("viewer window");
+    let white = white_box(&shot, win).expect("the remote xterm is not in the viewer");
+    // Inside the xterm, near its top-left corner (the remote pointer, drawn
+    // elsewhere, may be white too).
+    let (cx, cy) = (white.0 + 30, white.1 + 30);
+    let id = tech.run("xdotool", &["search", "--name", "Lifeline"]);
+    let id = id
+        .stdout
+        .lines()
+        .next()
+        .expect("viewer window id")
+        .to_string();
+    assert!(tech.run("xdotool", &["windowfocus", &id]).ok);
+    let (sx, sy) = (cx.to_string(), cy.to_string());
+    assert!(tech.run("xdotool", &["mousemove", &sx, &sy]).ok);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(tech.run("xdotool", &["click", "1"]).ok);
+    std::thread::sleep(Duration::from_millis(300));
+    let target = out_dir.path().join("typed.txt");
+    let line = format!("echo from-the-viewer > {}", target.display());
+    assert!(tech.run("xdotool", &["type", "--delay", "20", &line]).ok);
+    assert!(tech.run("xdotool", &["key", "Return"]).ok);
+    let start = Instant::now();
+    let typed = loop {
+        if let Ok(t) = std::fs::read_to_string(&target)
+            && t.ends_with('\n')
+        {
+            break t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the viewer's keystrokes did not reach the xterm; viewer log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(typed, "from-the-viewer\n");
     viewer.terminate();
     let rect = rect.unwrap_or_else(|| {
         panic!(

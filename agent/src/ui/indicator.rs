@@ -16,7 +16,7 @@ use std::{
 };
 
 /// The window's inner size in points.
-pub const SIZE: [f32; 2] = [380.0, 300.0];
+pub const SIZE: [f32; 2] = [380.0, 330.0];
 /// Where "Stop" is, window coordinates.
 pub const STOP: Rect = Rect::from_min_max(Pos2::new(268.0, 84.0), Pos2::new(368.0, 120.0));
 /// Where "View only" is (while the technician has control).
@@ -25,6 +25,8 @@ pub const VIEW_ONLY: Rect = Rect::from_min_max(Pos2::new(158.0, 84.0), Pos2::new
 pub const CHAT_INPUT: Rect = Rect::from_min_max(Pos2::new(12.0, 262.0), Pos2::new(300.0, 290.0));
 /// The chat's Send button.
 pub const SEND: Rect = Rect::from_min_max(Pos2::new(306.0, 262.0), Pos2::new(368.0, 290.0));
+/// The "Share clipboard text" checkbox.
+pub const CLIPBOARD: Rect = Rect::from_min_max(Pos2::new(12.0, 298.0), Pos2::new(368.0, 322.0));
 /// The window title, which tests search for.
 pub const TITLE: &str = "Lifeline: session in progress";
 
@@ -40,6 +42,8 @@ pub struct Indicator {
     pub chat: Vec<(String, String)>,
     pub draft: String,
     pub stopping: bool,
+    /// The user shares clipboard text (off until they switch it on).
+    pub share_clipboard: bool,
 }
 
 impl Indicator {
@@ -53,6 +57,7 @@ impl Indicator {
             chat: Vec::new(),
             draft: String::new(),
             stopping: false,
+            share_clipboard: false,
         }
     }
 
@@ -163,6 +168,12 @@ impl Indicator {
             if entered {
                 edit.request_focus();
             }
+        }
+        let mut on = self.share_clipboard;
+        let share = egui::Checkbox::new(&mut on, "Share clipboard text with the technician");
+        if ui.put(at(CLIPBOARD), share).changed() {
+            self.share_clipboard = on;
+            out.push(FromIndicator::ClipboardSharing { on });
         }
         out
     }
@@ -331,11 +342,12 @@ mod tests {
     #[test]
     fn layout_fits_the_window() {
         let window = Rect::from_min_size(Pos2::ZERO, Vec2::from(SIZE));
-        for r in [STOP, VIEW_ONLY, CHAT_INPUT, SEND] {
+        for r in [STOP, VIEW_ONLY, CHAT_INPUT, SEND, CLIPBOARD] {
             assert!(window.contains_rect(r), "{r:?}");
         }
         assert!(!STOP.intersects(VIEW_ONLY));
         assert!(!CHAT_INPUT.intersects(SEND));
+        assert!(!CHAT_INPUT.intersects(CLIPBOARD));
     }
 
     #[test]

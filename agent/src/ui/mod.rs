@@ -112,6 +112,8 @@ pub enum FromIndicator {
     ViewOnly,
     /// The user wrote a chat line.
     Chat { text: String },
+    /// The user switched clipboard sharing on or off.
+    ClipboardSharing { on: bool },
 }
 
 /// The RGB of the indicator's banner: a red no desktop theme uses for a

@@ -5,6 +5,7 @@
 //! keeps only the newest frame (plus the figures of every frame), so a slow
 //! window never queues up megabytes of stale screens.
 
+pub mod keys;
 pub mod meter;
 pub mod view;
 
@@ -15,14 +16,19 @@ use super::stream::{ScreenStream, ViewEvent};
 use crate::client::Client;
 use anyhow::{Context as _, bail};
 use eframe::egui;
-use lifeline_proto::{ConsoleRequest, view::MonitorInfo};
+use lifeline_proto::{
+    ConsoleRequest, Permission,
+    chat::{ChatMsg, MAX_CHAT_LEN},
+    input::InputEvent,
+    view::MonitorInfo,
+};
 use meter::FrameSample;
 use std::{
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
-use view::{Action, Update, ViewerState};
+use view::{Action, ChatOut, Update, ViewerState};
 
 /// The shared latest-frame slot between the network task and the window.
 type Mailbox = Arc<Mutex<Update>>;
@@ -57,14 +63,34 @@ pub fn check_display() -> anyhow::Result<()> {
 ///
 /// # Errors
 /// The window cannot be opened (no display, no OpenGL).
-pub async fn run(client: Client, stream: ScreenStream, monitor: Option<u32>) -> anyhow::Result<()> {
+pub async fn run(
+    mut client: Client,
+    stream: ScreenStream,
+    monitor: Option<u32>,
+) -> anyhow::Result<()> {
     let title = format!("Lifeline — {}", stream.hostname);
-    let state = ViewerState::new(stream.hostname.clone(), stream.monitors.clone(), monitor);
+    let mut state = ViewerState::new(stream.hostname.clone(), stream.monitors.clone(), monitor);
+    let (input_tx, input_rx) = mpsc::unbounded_channel::<InputEvent>();
+    let control = stream.permission == Permission::Control;
+    // Input and chat ride streams of their own; input is open even in a
+    // view-only session, for when the user grants control later.
+    let input =
+        crate::input_cmd::InputStream::attach(&mut client, stream.session, stream.hostname.clone())
+            .await
+            .context("open the input stream")?;
+    let (chat_send, chat_recv) = crate::chat_cmd::attach(&mut client, stream.session)
+        .await
+        .context("open the chat stream")?;
+    let (chat_tx, chat_rx) = mpsc::unbounded_channel::<ChatOut>();
+    state.set_control(control, Some("view only (granted by the user)".into()));
     let inner_size = initial_size(&stream, monitor);
     let ctx = egui::Context::default();
     let mailbox = Mailbox::default();
     let (tx, rx) = mpsc::unbounded_channel();
     let pump = tokio::spawn(pump(client, stream, mailbox.clone(), ctx.clone(), rx));
+    tokio::spawn(send_input(input, input_rx, mailbox.clone(), ctx.clone()));
+    tokio::spawn(chat_reader(chat_recv, mailbox.clone(), ctx.clone()));
+    tokio::spawn(chat_writer(chat_send, chat_rx));
 
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -85,6 +111,8 @@ pub async fn run(client: Client, stream: ScreenStream, monitor: Option<u32>) -> 
                     state,
                     mailbox,
                     commands: app_tx,
+                    input: input_tx,
+                    chat: chat_tx,
                 }))
             }),
         )
@@ -137,6 +165,8 @@ struct ViewerApp {
     state: ViewerState,
     mailbox: Mailbox,
     commands: mpsc::UnboundedSender<Command>,
+    input: mpsc::UnboundedSender<InputEvent>,
+    chat: mpsc::UnboundedSender<ChatOut>,
 }
 
 impl eframe::App for ViewerApp {
@@ -147,8 +177,112 @@ impl eframe::App for ViewerApp {
         if let Some(Action::SelectMonitor(m)) = self.state.ui(ui, Instant::now()) {
             let _ = self.commands.send(Command::Select(m));
         }
+        for ev in self.state.take_input() {
+            let _ = self.input.send(ev);
+        }
+        for c in self.state.take_chat() {
+            let _ = self.chat.send(c);
+        }
         // The figures are per second: keep them moving when frames stop.
         ui.ctx().request_repaint_after(Duration::from_millis(500));
+    }
+}
+
+/// Sends the window's input to the agent in order, one acknowledged event
+/// at a time; pointer moves queued behind a slow event collapse into the
+/// newest. A refusal (the user took control away) switches the window to
+/// view only.
+async fn send_input(
+    mut input: crate::input_cmd::InputStream,
+    mut rx: mpsc::UnboundedReceiver<InputEvent>,
+    mailbox: Mailbox,
+    ctx: egui::Context,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(ev) = rx.try_recv() {
+            if let (Some(InputEvent::Move { .. }), InputEvent::Move { .. }) = (batch.last(), &ev) {
+                batch.pop();
+            }
+            batch.push(ev);
+        }
+        for ev in batch {
+            if let Err(e) = input.send(ev).await {
+                tracing::warn!(error = %e, "input stopped");
+                mailbox
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .control_lost = Some(if e.to_string().contains("view-only") {
+                    "view only (the user took control back)".to_string()
+                } else {
+                    format!("input stopped: {e}")
+                });
+                ctx.request_repaint();
+                return;
+            }
+        }
+    }
+}
+
+/// Reads the session's chat stream into the mailbox; clipboard text the
+/// user shares goes onto the technician's clipboard.
+async fn chat_reader(mut recv: quinn::RecvStream, mailbox: Mailbox, ctx: egui::Context) {
+    let mut clip: Option<lifeline_net::clipboard::Clip> = None;
+    loop {
+        let msg = match lifeline_net::framed::read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "chat stream ended");
+                return;
+            }
+        };
+        if let ChatMsg::Clipboard { text } = &msg {
+            if clip.is_none() {
+                clip = lifeline_net::clipboard::Clip::open()
+                    .map_err(|e| tracing::warn!("{e}"))
+                    .ok();
+            }
+            if let Some(c) = &clip {
+                c.set(text.clone());
+            }
+        }
+        mailbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .chat
+            .push(msg);
+        ctx.request_repaint();
+    }
+}
+
+/// Writes the window's chat requests to the chat stream.
+async fn chat_writer(mut send: quinn::SendStream, mut rx: mpsc::UnboundedReceiver<ChatOut>) {
+    let mut clip: Option<lifeline_net::clipboard::Clip> = None;
+    while let Some(out) = rx.recv().await {
+        let msg = match out {
+            ChatOut::Send(m) => m,
+            ChatOut::SendClipboard => {
+                if clip.is_none() {
+                    clip = lifeline_net::clipboard::Clip::open()
+                        .map_err(|e| tracing::warn!("{e}"))
+                        .ok();
+                }
+                let Some(text) = (match &clip {
+                    Some(c) => c.get().await,
+                    None => None,
+                }) else {
+                    continue;
+                };
+                ChatMsg::Clipboard { text }
+            }
+        };
+        if lifeline_net::write_msg(&mut send, &msg, MAX_CHAT_LEN)
+            .await
+            .is_err()
+        {
+            return;
+        }
     }
 }
 

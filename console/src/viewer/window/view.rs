@@ -2,11 +2,16 @@
 //! it in a headless egui context: the remote screen, the remote pointer, a
 //! top bar (scaling, monitor) and a status bar.
 
-use super::meter::{FrameSample, Meter, Summary};
+use super::{
+    keys::{self, Mapping},
+    meter::{FrameSample, Meter, Summary},
+};
 use eframe::egui::{
     self, Color32, ColorImage, Pos2, Rect, RichText, Sense, TextureHandle, TextureOptions, Vec2,
 };
 use lifeline_proto::{
+    chat::ChatMsg,
+    input::InputEvent,
     screen::Frame,
     view::{CursorShape, CursorState, MonitorInfo},
 };
@@ -29,6 +34,15 @@ pub enum Action {
     SelectMonitor(Option<u32>),
 }
 
+/// What the window asks of the chat stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatOut {
+    /// Send this message (a line, a request for control).
+    Send(ChatMsg),
+    /// Send the technician's clipboard text to the user.
+    SendClipboard,
+}
+
 /// What the network side hands over between two repaints. Only the newest
 /// image is kept: the UI draws at its own pace and stale frames are useless.
 #[derive(Debug, Default)]
@@ -41,6 +55,10 @@ pub struct Update {
     pub cursor: Option<CursorState>,
     /// Why the stream stopped, once it has.
     pub ended: Option<String>,
+    /// Input is no longer accepted, and why.
+    pub control_lost: Option<String>,
+    /// Chat messages from the agent, oldest first.
+    pub chat: Vec<ChatMsg>,
 }
 
 impl Update {
@@ -56,6 +74,10 @@ impl Update {
         if newer.ended.is_some() {
             self.ended = newer.ended;
         }
+        if newer.control_lost.is_some() {
+            self.control_lost = newer.control_lost;
+        }
+        self.chat.extend(newer.chat);
     }
 
     /// Folds a pointer update in; a position-only update must not lose a
@@ -118,6 +140,21 @@ pub struct ViewerState {
     pointer: Pointer,
     meter: Meter,
     ended: Option<String>,
+    /// The technician may send keyboard and mouse.
+    control: bool,
+    /// Where the screen was drawn in the last frame.
+    mapping: Option<Mapping>,
+    last_move: Option<(i32, i32)>,
+    input: Vec<InputEvent>,
+    /// Why input stopped, when the user took control away.
+    control_note: Option<String>,
+    chat_open: bool,
+    /// (who, text); who is empty for notices.
+    chat_lines: Vec<(String, String)>,
+    chat_draft: String,
+    chat_out: Vec<ChatOut>,
+    user_shares_clipboard: bool,
+    asked_control: bool,
 }
 
 impl ViewerState {
@@ -134,6 +171,82 @@ impl ViewerState {
             pointer: Pointer::default(),
             meter: Meter::default(),
             ended: None,
+            control: false,
+            mapping: None,
+            last_move: None,
+            input: Vec::new(),
+            control_note: None,
+            chat_open: false,
+            chat_lines: Vec::new(),
+            chat_draft: String::new(),
+            chat_out: Vec::new(),
+            user_shares_clipboard: false,
+            asked_control: false,
+        }
+    }
+
+    /// Chat requests gathered since the last call.
+    pub fn take_chat(&mut self) -> Vec<ChatOut> {
+        std::mem::take(&mut self.chat_out)
+    }
+
+    /// The chat as shown: (who, text), notices with an empty who.
+    #[must_use]
+    pub fn chat_lines(&self) -> &[(String, String)] {
+        &self.chat_lines
+    }
+
+    fn on_chat(&mut self, msg: ChatMsg) {
+        match msg {
+            ChatMsg::Text { from, text } => {
+                self.chat_lines.push((from, text));
+                self.chat_open = true;
+            }
+            ChatMsg::Notice { text } => self.chat_lines.push((String::new(), text)),
+            ChatMsg::Clipboard { text } => self.chat_lines.push((
+                String::new(),
+                format!(
+                    "The user's clipboard is now on yours ({} characters).",
+                    text.chars().count()
+                ),
+            )),
+            ChatMsg::Permission { control } => {
+                self.asked_control = false;
+                self.set_control(
+                    control,
+                    (!control).then(|| "view only (the user decides)".to_string()),
+                );
+            }
+            ChatMsg::ClipboardSharing { on } => self.user_shares_clipboard = on,
+            ChatMsg::AskControl => {}
+        }
+    }
+
+    /// Lets the technician's keyboard and mouse through (a control session).
+    pub fn set_control(&mut self, control: bool, note: Option<String>) {
+        self.control = control;
+        self.control_note = note;
+    }
+
+    /// Input gathered since the last call, for the agent.
+    pub fn take_input(&mut self) -> Vec<InputEvent> {
+        std::mem::take(&mut self.input)
+    }
+
+    /// Root-window position of the shown area's top-left pixel.
+    fn origin(&self) -> (i32, i32) {
+        match self.selected {
+            Some(i) => self
+                .monitors
+                .iter()
+                .find(|m| m.index == i)
+                .map_or((0, 0), |m| (m.x, m.y)),
+            None => self
+                .monitors
+                .iter()
+                .map(|m| (m.x, m.y))
+                .reduce(|a, b| (a.0.min(b.0), a.1.min(b.1)))
+                .unwrap_or((0, 0)),
         }
     }
 
@@ -189,6 +302,12 @@ impl ViewerState {
         if update.ended.is_some() {
             self.ended = update.ended;
         }
+        if let Some(why) = update.control_lost {
+            self.set_control(false, Some(why));
+        }
+        for msg in update.chat {
+            self.on_chat(msg);
+        }
     }
 
     /// Draws the whole window; returns what the technician asked for.
@@ -198,9 +317,36 @@ impl ViewerState {
             .inner;
         let summary = self.meter.summary(now);
         egui::Panel::bottom("viewer-status").show(ui, |ui| self.status_bar(ui, summary));
+        if self.chat_open {
+            egui::Panel::right("viewer-chat")
+                .default_size(260.0)
+                .show(ui, |ui| self.chat_panel(ui));
+        }
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(Color32::from_gray(24)))
             .show(ui, |ui| self.screen_area(ui));
+        if self.control
+            && self.ended.is_none()
+            && let Some(map) = self.mapping
+        {
+            let mut events = ui.input(|i| i.events.clone());
+            // Keys typed into the chat box are the technician's, not the
+            // user's.
+            if ui.ctx().memory(|m| m.focused().is_some()) {
+                events.retain(|e| {
+                    !matches!(
+                        e,
+                        egui::Event::Text(_)
+                            | egui::Event::Key { .. }
+                            | egui::Event::Paste(_)
+                            | egui::Event::Copy
+                            | egui::Event::Cut
+                    )
+                });
+            }
+            let evs = keys::translate(&events, &map, &mut self.last_move);
+            self.input.extend(evs);
+        }
         action
     }
 
@@ -240,8 +386,78 @@ impl ViewerState {
                 self.selected = choice;
                 action = Some(Action::SelectMonitor(choice));
             }
+            ui.separator();
+            if self.control {
+                ui.menu_button("Send keys", |ui| {
+                    for (label, combo) in keys::SPECIAL {
+                        if ui.button(*label).clicked() {
+                            self.input.push(keys::special(combo));
+                            ui.close();
+                        }
+                    }
+                });
+                ui.label("control");
+            } else {
+                ui.label(self.control_note.as_deref().unwrap_or("view only"));
+                if self.ended.is_none()
+                    && ui
+                        .add_enabled(!self.asked_control, egui::Button::new("Ask for control"))
+                        .clicked()
+                {
+                    self.asked_control = true;
+                    self.chat_out.push(ChatOut::Send(ChatMsg::AskControl));
+                }
+            }
+            ui.separator();
+            ui.toggle_value(&mut self.chat_open, "Chat");
         });
         action
+    }
+
+    fn chat_panel(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Chat with the user");
+        let input_h = 64.0;
+        egui::ScrollArea::vertical()
+            .stick_to_bottom(true)
+            .auto_shrink([false, false])
+            .max_height((ui.available_height() - input_h).max(40.0))
+            .show(ui, |ui| {
+                for (who, text) in &self.chat_lines {
+                    if who.is_empty() {
+                        ui.label(RichText::new(text).italics().weak());
+                    } else {
+                        ui.label(format!("{who}: {text}"));
+                    }
+                }
+            });
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut self.chat_draft)
+                .hint_text("Message")
+                .desired_width(f32::INFINITY),
+        );
+        let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        ui.horizontal(|ui| {
+            let send = ui.button("Send").clicked();
+            if (entered || send) && lifeline_proto::chat::check_text(&self.chat_draft).is_ok() {
+                let text = std::mem::take(&mut self.chat_draft);
+                self.chat_lines.push(("you".into(), text.clone()));
+                self.chat_out.push(ChatOut::Send(ChatMsg::Text {
+                    from: String::new(),
+                    text,
+                }));
+            }
+            let clip = ui
+                .add_enabled(
+                    self.user_shares_clipboard,
+                    egui::Button::new("Send my clipboard"),
+                )
+                .on_disabled_hover_text("The user has not switched clipboard sharing on");
+            if clip.clicked() {
+                self.chat_out.push(ChatOut::SendClipboard);
+                self.chat_lines
+                    .push((String::new(), "Your clipboard text was sent.".into()));
+            }
+        });
     }
 
     /// The status bar's text, also what tests read.
@@ -300,13 +516,33 @@ impl ViewerState {
                     .max(0.0);
                 let rect = Rect::from_center_size(avail.center(), size * k);
                 self.paint(ui, &tex, rect, k);
+                self.mapping = Some(Mapping {
+                    rect,
+                    k,
+                    origin: self.origin(),
+                });
             }
             Scale::Actual => {
                 // One texel per physical pixel, whatever the desktop's scale.
                 let k = 1.0 / ui.ctx().pixels_per_point();
-                egui::ScrollArea::both().show(ui, |ui| {
+                let shown = egui::ScrollArea::both().show(ui, |ui| {
                     let (rect, _) = ui.allocate_exact_size(size * k, Sense::hover());
                     self.paint(ui, &tex, rect, k);
+                    rect
+                });
+                // Only the visible part takes the pointer.
+                let rect = shown.inner;
+                let visible = rect.intersect(shown.inner_rect);
+                self.mapping = Some(Mapping {
+                    rect: visible,
+                    k,
+                    origin: {
+                        let (ox, oy) = self.origin();
+                        (
+                            ox + ((visible.min.x - rect.min.x) / k) as i32,
+                            oy + ((visible.min.y - rect.min.y) / k) as i32,
+                        )
+                    },
                 });
             }
         }
