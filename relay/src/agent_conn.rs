@@ -169,7 +169,7 @@ async fn handle(
                 let id = machine_id.to_string();
                 let categories = ctx
                     .store
-                    .call(move |s| crate::inventory::wanted(s, &id, &hashes))
+                    .call_batched(move |s| crate::inventory::wanted(s, &id, &hashes))
                     .await?;
                 let _ = tx.send(RelayToAgent::InventoryWanted { categories });
             }
@@ -180,7 +180,7 @@ async fn handle(
                 let now_unix = unix_secs();
                 let result = ctx
                     .store
-                    .call(move |s| Ok(crate::inventory::ingest(s, &id, &data, now_unix)))
+                    .call_batched(move |s| Ok(crate::inventory::ingest(s, &id, &data, now_unix)))
                     .await?;
                 match result {
                     Ok(()) => info!(%category, bytes = size, "inventory stored"),

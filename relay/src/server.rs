@@ -32,6 +32,10 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
 /// State shared by every connection task.
 pub struct Ctx {
     pub store: StoreHandle,
+    /// A second connection to the same database, for the read-only
+    /// lookups every agent connection starts with: a fleet reconnecting
+    /// must not wait behind the inventory uploads queued on `store`.
+    pub lookups: StoreHandle,
     pub hub: Hub,
     pub limiter: Mutex<auth::RateLimiter>,
 }
@@ -105,10 +109,12 @@ impl Relay {
             Arc::new(quinn::TokioRuntime),
         )?;
         let store = StoreHandle::spawn(Box::new(data.open_store()?))?;
+        let lookups = StoreHandle::spawn(Box::new(data.open_store()?))?;
         let (hub, ended) = Hub::new();
         Ok(Self {
             ctx: Arc::new(Ctx {
                 store,
+                lookups,
                 hub,
                 limiter: Mutex::new(auth::RateLimiter::default()),
             }),
@@ -458,7 +464,7 @@ async fn authenticate(ctx: &Ctx, hello: &Hello, addr: SocketAddr) -> Result<Auth
         ) => {
             let id = machine_id.clone();
             let hash = auth::token_hash(secret.expose());
-            let rec = ctx.store.call(move |s| s.machine(&id)).await?;
+            let rec = ctx.lookups.call(move |s| s.machine(&id)).await?;
             Ok(match rec {
                 Some(m) if !m.revoked && auth::hashes_equal(&m.credential_hash, &hash) => {
                     let peer = if kind == PeerKind::Agent {

@@ -171,7 +171,11 @@ fn the_user_decides_sees_and_stops() {
         "{}",
         out.stderr
     );
-    // Generous: the figure that matters (well under 1 s) is in the bench.
+    // Generous, so a busy machine does not fail it; the figure is printed.
+    eprintln!(
+        "stop clicked → console ended: {} ms",
+        stopped.elapsed().as_millis()
+    );
     assert!(stopped.elapsed() < Duration::from_secs(20));
     assert!(wait_gone(&x, indicator::TITLE, Duration::from_secs(5)));
 

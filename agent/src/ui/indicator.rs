@@ -103,9 +103,9 @@ impl Indicator {
         ui.painter()
             .rect_filled(banner, 0.0, Color32::from_rgb(r, g, b));
         let title = if self.stopping {
-            "● Stopping the session…"
+            "LIVE · stopping the session…"
         } else {
-            "● Someone is connected to this screen"
+            "LIVE · someone is connected to this screen"
         };
         ui.put(
             banner.shrink2(Vec2::new(10.0, 0.0)),

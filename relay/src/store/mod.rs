@@ -28,6 +28,9 @@ pub enum StoreError {
     /// The store thread is gone (relay shutting down).
     #[error("store is shut down")]
     Gone,
+    /// A group of writes could not be committed (all of them were undone).
+    #[error("database: commit failed: {0}")]
+    Batch(String),
 }
 
 /// A person who can log in.
@@ -219,6 +222,24 @@ pub trait TicketStore {
 
 /// Everything the relay persists. One implementation per engine.
 pub trait Store: InventoryStore + AuditStore + TicketStore + Send {
+    /// Starts a transaction that the following writes share (group
+    /// commit); they must use savepoints.
+    ///
+    /// # Errors
+    /// The engine refuses.
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Commits what [`Store::begin_batch`] started; on failure everything
+    /// in it is rolled back.
+    ///
+    /// # Errors
+    /// The commit failed.
+    fn end_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Adds a person.
     ///
     /// # Errors

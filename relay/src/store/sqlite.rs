@@ -263,6 +263,19 @@ const TOKEN_USABLE: &str =
     "revoked = 0 AND expires_unix > ?2 AND (max_uses IS NULL OR uses < max_uses)";
 
 impl Store for SqliteStore {
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    fn end_batch(&mut self) -> Result<(), StoreError> {
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     fn add_user(
         &mut self,
         name: &str,

@@ -14,7 +14,8 @@ impl InventoryStore for SqliteStore {
     }
 
     fn store_category(&mut self, u: &CategoryUpdate<'_>) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        // A savepoint: its own transaction, or part of a batch.
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "INSERT INTO inventory (machine_id, category, hash, json, updated_unix)
              VALUES (?1, ?2, ?3, ?4, ?5)
