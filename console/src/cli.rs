@@ -79,6 +79,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TicketCommand,
     },
+    /// Help-desk reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// The audit log of privileged actions (admins, auditors).
     Audit {
         #[command(subcommand)]
@@ -221,6 +226,20 @@ pub enum TokenCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Tickets created in a period: counts by status, tier and priority,
+    /// time to first response and to resolve, escalation rate, top
+    /// machines and most common problem words.
+    Tickets {
+        /// How far back, e.g. 30d.
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        since: Duration,
+        #[arg(long, default_value = "md", value_parser = ["md", "csv", "json"])]
+        format: String,
+    },
+}
+
 /// Parses `90s`, `30m`, `24h`, `7d` (a bare number is seconds).
 ///
 /// # Errors
@@ -343,6 +362,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let r = crate::ticket_cmd::list(&mut c, mine, status, tier, json).await;
             c.close().await;
             r?;
+        }
+        Command::Report {
+            command: ReportCommand::Tickets { since, format },
+        } => {
+            let mut c = connect(&dir).await?;
+            let r = report_tickets(&mut c, since).await;
+            c.close().await;
+            let report = r?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&report)?),
+                "csv" => print!("{}", crate::report::csv(&report)),
+                _ => print!("{}", crate::report::markdown(&report)),
+            }
         }
         Command::Ticket { command } => {
             let mut c = connect(&dir).await?;
@@ -624,6 +656,36 @@ fn machines_json(rows: &[lifeline_proto::MachineRow]) -> serde_json::Value {
             })
         })
         .collect()
+}
+
+/// Fetches the tickets created within `since` with their timelines.
+async fn report_tickets(
+    c: &mut crate::client::Client,
+    since: Duration,
+) -> anyhow::Result<crate::report::TicketReport> {
+    let since_unix = unix_secs().saturating_sub(since.as_secs());
+    let rows = match c
+        .request(ConsoleRequest::Tickets {
+            mine: false,
+            status: None,
+            tier: None,
+        })
+        .await?
+    {
+        ConsoleReply::Tickets(rows) => rows,
+        other => bail!("unexpected answer: {other:?}"),
+    };
+    let mut details = Vec::new();
+    for row in rows.iter().filter(|r| r.created_unix >= since_unix) {
+        match c
+            .request(ConsoleRequest::TicketShow { ticket: row.id })
+            .await?
+        {
+            ConsoleReply::Ticket(d) => details.push(*d),
+            other => bail!("unexpected answer: {other:?}"),
+        }
+    }
+    Ok(crate::report::build(&details, since_unix))
 }
 
 #[cfg(test)]

@@ -8,5 +8,6 @@ pub mod input_cmd;
 pub mod inventory_cmd;
 pub mod ping;
 pub mod render;
+pub mod report;
 pub mod ticket_cmd;
 pub mod viewer;

@@ -211,4 +211,22 @@ fn help_request_to_resolved_ticket_with_session_log() {
             "status"
         ]
     );
+
+    // The report counts it: one closed, escalated ticket, answered and
+    // resolved, on the laptop.
+    let out = w.console(
+        "ann",
+        &["report", "tickets", "--since", "1d", "--format", "json"],
+        None,
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["tickets"], 1, "{r}");
+    assert_eq!(r["by_status"]["closed"], 1, "{r}");
+    assert_eq!(r["escalation_rate"], 1.0, "{r}");
+    assert!(r["first_response_mean_s"].is_number(), "{r}");
+    assert!(r["resolve_mean_s"].is_number(), "{r}");
+    assert_eq!(r["top_machines"][0][1], 1, "{r}");
+    let md = w.console("ann", &["report", "tickets"], None);
+    assert!(md.stdout.contains("| tickets | 1 |"), "{}", md.stdout);
 }
