@@ -5,8 +5,7 @@ use crate::client::Client;
 use anyhow::{Context, bail};
 use lifeline_net::{framed::read_msg, write_msg};
 use lifeline_proto::{
-    Channel, ConsoleReply, ConsoleRequest, MAX_HEADER_FRAME_LEN, Permission, SessionPurpose,
-    StreamHeader,
+    Channel, ConsoleReply, ConsoleRequest, Permission, SessionPurpose,
     chat::{ChatMsg, MAX_CHAT_LEN, check_text},
 };
 use std::time::Duration;
@@ -49,16 +48,7 @@ pub async fn attach(
     client: &mut Client,
     session: lifeline_proto::SessionId,
 ) -> anyhow::Result<(quinn::SendStream, quinn::RecvStream)> {
-    let (mut send, recv) = client.connected.conn.open_bi().await?;
-    let header = lifeline_proto::encode_message(
-        &StreamHeader {
-            session,
-            channel: Channel::Chat,
-        },
-        MAX_HEADER_FRAME_LEN,
-    )?;
-    send.write_all(&header).await?;
-    Ok((send, recv))
+    Ok(client.open_stream(session, Channel::Chat).await?)
 }
 
 /// Asks the user of a session for control (they get a prompt); returns

@@ -1,20 +1,16 @@
 //! `lifeline` commands.
 
 use crate::{
-    client::{Client, ClientError},
+    client::Client,
     config::{self, ConsoleConfig},
     inventory_cmd::InventoryCommand,
-    ping, render,
+    render,
     ticket_cmd::TicketCommand,
-    viewer::{headless, stream::ScreenStream},
 };
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, Subcommand};
 use lifeline_net::{Fingerprint, unix_secs};
-use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, Identity, Permission, Secret,
-    input::{Action, InputEvent, MouseButton},
-};
+use lifeline_proto::{ConsoleReply, ConsoleRequest, Identity, Secret};
 use std::{path::PathBuf, time::Duration};
 
 /// The Lifeline console for technicians, admins and auditors.
@@ -267,7 +263,7 @@ fn password() -> anyhow::Result<Secret> {
     }
 }
 
-async fn connect(dir: &std::path::Path) -> anyhow::Result<Client> {
+pub(crate) async fn connect(dir: &std::path::Path) -> anyhow::Result<Client> {
     let cfg = ConsoleConfig::load(dir)?;
     Ok(Client::connect(&cfg).await?)
 }
@@ -367,7 +363,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: ReportCommand::Tickets { since, format },
         } => {
             let mut c = connect(&dir).await?;
-            let r = report_tickets(&mut c, since).await;
+            let r = crate::report::fetch(&mut c, since).await;
             c.close().await;
             let report = r?;
             match format.as_str() {
@@ -431,98 +427,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             c.close().await;
             result?;
         }
-        Command::Connect {
-            machine,
-            ticket,
-            headless,
-            duration,
-            record,
-            monitor,
-            view_only,
-            ask_control,
-            max_fps,
-        } => {
-            let permission = if view_only {
-                Permission::View
-            } else {
-                Permission::Control
-            };
-            if !headless {
-                // Before the session starts: the user should not be asked to
-                // consent to a window that cannot open.
-                crate::viewer::window::check_display()?;
-            }
-            let mut c = connect(&dir).await?;
-            let machine = match (machine, ticket) {
-                (Some(m), _) => m,
-                (None, Some(t)) => match c.request(ConsoleRequest::TicketShow { ticket: t }).await?
-                {
-                    ConsoleReply::Ticket(d) => d.row.machine_id,
-                    other => bail!("unexpected answer: {other:?}"),
-                },
-                (None, None) => bail!("give a machine or --ticket N"),
-            };
-            let mut stream = ScreenStream::open_for_ticket(
-                &mut c, &machine, permission, monitor, max_fps, ticket,
-            )
-            .await
-            .with_context(|| format!("connect {machine}"))?;
-            if !headless {
-                return crate::viewer::window::run(c, stream, monitor).await;
-            }
-            if stream.permission == Permission::View && !view_only {
-                eprintln!("the user allowed watching only");
-            }
-            if ask_control {
-                let granted = crate::chat_cmd::ask_control(&mut c, stream.session).await?;
-                println!(
-                    "{}",
-                    if granted {
-                        "the user gave control"
-                    } else {
-                        "the user kept the session view only"
-                    }
-                );
-            }
-            let (stats, failed) = headless::watch(&mut stream, duration).await;
-            // The stream ended early: the relay says why on the control
-            // stream ("user stopped the session", "machine went offline").
-            let ended = match failed {
-                Some(e) => Some(
-                    c.end_reason(stream.session, Duration::from_secs(3))
-                        .await
-                        .map_or_else(|| e.to_string(), |r| r.to_string()),
-                ),
-                None => None,
-            };
-            if let Some(dir) = &record
-                && stats.frames > 0
-            {
-                headless::record(&stream, &stats, dir)?;
-            }
-            let _ = c
-                .request(ConsoleRequest::CloseSession {
-                    session: stream.session,
-                })
-                .await;
-            c.close().await;
-            println!(
-                "{} ({}): {}x{}, {} frames in {:.1} s, {:.1} fps, {:.0} kbit/s, latency p50 {:.1} ms p99 {:.1} ms",
-                stats.hostname,
-                stats.machine_id,
-                stats.width,
-                stats.height,
-                stats.frames,
-                stats.duration_s,
-                stats.fps,
-                stats.kbit_per_s,
-                stats.latency_ms_p50,
-                stats.latency_ms_p99
-            );
-            if let Some(why) = ended {
-                bail!("session ended: {why}");
-            }
-        }
+        command @ (Command::Connect { .. }
+        | Command::Chat { .. }
+        | Command::Type { .. }
+        | Command::Click { .. }
+        | Command::Key { .. }
+        | Command::Ping { .. }) => crate::remote_cmd::run(&dir, command).await?,
         Command::Machine {
             command: MachineCommand::SetPolicy { machine, policy },
         } => {
@@ -536,105 +446,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             c.close().await;
             r?;
             println!("{machine}: {policy}");
-        }
-        Command::Chat {
-            machine,
-            messages,
-            wait_reply,
-            clipboard,
-        } => {
-            let mut c = connect(&dir).await?;
-            let r = crate::chat_cmd::run(
-                &mut c,
-                &machine,
-                crate::chat_cmd::ChatOptions {
-                    messages,
-                    wait_reply,
-                    clipboard,
-                },
-            )
-            .await;
-            c.close().await;
-            r?;
-        }
-        Command::Type {
-            machine,
-            text,
-            enter,
-            view_only,
-        } => {
-            let n = text.chars().count();
-            let mut events = vec![InputEvent::Text(text)];
-            if enter {
-                events.push(InputEvent::Key {
-                    key: "return".into(),
-                    action: Action::Click,
-                });
-            }
-            let mut c = connect(&dir).await?;
-            let r = crate::input_cmd::run(&mut c, &machine, view_only, events).await;
-            c.close().await;
-            println!("typed {n} characters on {}", r?);
-        }
-        Command::Click {
-            machine,
-            x,
-            y,
-            button,
-            view_only,
-        } => {
-            let button = match button.as_str() {
-                "right" => MouseButton::Right,
-                "middle" => MouseButton::Middle,
-                _ => MouseButton::Left,
-            };
-            let events = vec![
-                InputEvent::Move { x, y },
-                InputEvent::Button {
-                    button,
-                    action: Action::Click,
-                },
-            ];
-            let mut c = connect(&dir).await?;
-            let r = crate::input_cmd::run(&mut c, &machine, view_only, events).await;
-            c.close().await;
-            println!("clicked at {x},{y} on {}", r?);
-        }
-        Command::Key {
-            machine,
-            combo,
-            view_only,
-        } => {
-            let keys = lifeline_proto::input::parse_combo(&combo);
-            if keys.is_empty() {
-                bail!("give a key or combination, e.g. ctrl+alt+t");
-            }
-            let mut c = connect(&dir).await?;
-            let r =
-                crate::input_cmd::run(&mut c, &machine, view_only, vec![InputEvent::Combo(keys)])
-                    .await;
-            c.close().await;
-            println!("pressed {combo} on {}", r?);
-        }
-        Command::Ping { machine, count } => {
-            if count == 0 {
-                bail!("--count must be at least 1");
-            }
-            let mut c = connect(&dir).await?;
-            let stats = ping::ping(&mut c, &machine, count)
-                .await
-                .map_err(|e: ClientError| anyhow::anyhow!(e))
-                .with_context(|| format!("ping {machine}"))?;
-            c.close().await;
-            let us = |d: Duration| d.as_micros();
-            println!(
-                "{count} round trips of {} bytes to {machine} through the relay: p50 {} µs, p99 {} µs, min {} µs, max {} µs",
-                ping::PROBE,
-                us(stats.quantile(0.5)),
-                us(stats.quantile(0.99)),
-                us(stats.quantile(0.0)),
-                us(stats.quantile(1.0)),
-            );
         }
     }
     Ok(())
@@ -656,36 +467,6 @@ fn machines_json(rows: &[lifeline_proto::MachineRow]) -> serde_json::Value {
             })
         })
         .collect()
-}
-
-/// Fetches the tickets created within `since` with their timelines.
-async fn report_tickets(
-    c: &mut crate::client::Client,
-    since: Duration,
-) -> anyhow::Result<crate::report::TicketReport> {
-    let since_unix = unix_secs().saturating_sub(since.as_secs());
-    let rows = match c
-        .request(ConsoleRequest::Tickets {
-            mine: false,
-            status: None,
-            tier: None,
-        })
-        .await?
-    {
-        ConsoleReply::Tickets(rows) => rows,
-        other => bail!("unexpected answer: {other:?}"),
-    };
-    let mut details = Vec::new();
-    for row in rows.iter().filter(|r| r.created_unix >= since_unix) {
-        match c
-            .request(ConsoleRequest::TicketShow { ticket: row.id })
-            .await?
-        {
-            ConsoleReply::Ticket(d) => details.push(*d),
-            other => bail!("unexpected answer: {other:?}"),
-        }
-    }
-    Ok(crate::report::build(&details, since_unix))
 }
 
 #[cfg(test)]

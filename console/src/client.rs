@@ -128,6 +128,34 @@ impl Client {
         }
     }
 
+    /// Opens a stream of `channel` in an open session: the relay reads its
+    /// header and splices it to the agent.
+    ///
+    /// # Errors
+    /// A lost connection.
+    pub async fn open_stream(
+        &mut self,
+        session: lifeline_proto::SessionId,
+        channel: lifeline_proto::Channel,
+    ) -> Result<(quinn::SendStream, quinn::RecvStream), ClientError> {
+        let lost = |e: String| ClientError::Unexpected(e);
+        let (mut send, recv) = self
+            .connected
+            .conn
+            .open_bi()
+            .await
+            .map_err(|e| lost(e.to_string()))?;
+        let header = lifeline_proto::encode_message(
+            &lifeline_proto::StreamHeader { session, channel },
+            lifeline_proto::MAX_HEADER_FRAME_LEN,
+        )
+        .map_err(|e| lost(e.to_string()))?;
+        send.write_all(&header)
+            .await
+            .map_err(|e| lost(e.to_string()))?;
+        Ok((send, recv))
+    }
+
     /// Why `session` ended, as the relay tells it; `None` if it does not
     /// say within `wait`. Other events on the way are dropped.
     pub async fn end_reason(

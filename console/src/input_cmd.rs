@@ -4,8 +4,7 @@ use crate::client::{Client, ClientError};
 use anyhow::{Context, bail};
 use lifeline_net::{framed::read_msg, write_msg};
 use lifeline_proto::{
-    Channel, ConsoleReply, ConsoleRequest, MAX_HEADER_FRAME_LEN, Permission, SessionPurpose,
-    StreamHeader,
+    Channel, ConsoleReply, ConsoleRequest, Permission, SessionPurpose,
     input::{InputEvent, InputMsg, InputReply, MAX_INPUT_LEN},
 };
 use std::time::{Duration, Instant};
@@ -56,23 +55,7 @@ impl InputStream {
         session: u64,
         hostname: String,
     ) -> Result<Self, ClientError> {
-        let (mut send, recv) = client
-            .connected
-            .conn
-            .open_bi()
-            .await
-            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
-        let header = lifeline_proto::encode_message(
-            &StreamHeader {
-                session,
-                channel: Channel::Input,
-            },
-            MAX_HEADER_FRAME_LEN,
-        )
-        .map_err(|e| ClientError::Unexpected(e.to_string()))?;
-        send.write_all(&header)
-            .await
-            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        let (send, recv) = client.open_stream(session, Channel::Input).await?;
         Ok(Self {
             session,
             hostname,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod input_cmd;
 pub mod inventory_cmd;
 pub mod ping;
+pub mod remote_cmd;
 pub mod render;
 pub mod report;
 pub mod ticket_cmd;

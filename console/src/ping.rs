@@ -1,10 +1,7 @@
 //! `lifeline ping`: round trips through the relay to an agent and back.
 
 use crate::client::{Client, ClientError};
-use lifeline_proto::{
-    Channel, ConsoleReply, ConsoleRequest, MAX_HEADER_FRAME_LEN, Permission, SessionPurpose,
-    StreamHeader,
-};
+use lifeline_proto::{Channel, ConsoleReply, ConsoleRequest, Permission, SessionPurpose};
 use std::time::{Duration, Instant};
 
 /// Bytes in one probe.
@@ -81,23 +78,7 @@ pub async fn ping(
     let ConsoleReply::SessionOpened { session, .. } = reply else {
         return Err(ClientError::Unexpected(format!("{reply:?}")));
     };
-    let (mut send, mut recv) = client
-        .connected
-        .conn
-        .open_bi()
-        .await
-        .map_err(|e| ClientError::Unexpected(e.to_string()))?;
-    let header = lifeline_proto::encode_message(
-        &StreamHeader {
-            session,
-            channel: Channel::Ping,
-        },
-        MAX_HEADER_FRAME_LEN,
-    )
-    .map_err(|e| ClientError::Unexpected(e.to_string()))?;
-    send.write_all(&header)
-        .await
-        .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+    let (mut send, mut recv) = client.open_stream(session, Channel::Ping).await?;
     let stats = probe_stream(&mut send, &mut recv, count)
         .await
         .map_err(ClientError::Unexpected)?;

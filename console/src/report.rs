@@ -1,9 +1,10 @@
 //! `lifeline report tickets`: how the help desk is doing, from the tickets
 //! and their timelines.
 
-use lifeline_proto::ticket::TicketDetail;
+use lifeline_proto::{ConsoleReply, ConsoleRequest, ticket::TicketDetail};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// The figures of a ticket report.
 #[derive(Debug, Default, PartialEq, Serialize)]
@@ -210,6 +211,40 @@ pub fn csv(r: &TicketReport) -> String {
         out.push_str(&format!("word,{},{v}\n", quote(k)));
     }
     out
+}
+
+/// Fetches the tickets created within `since` with their timelines and
+/// builds the report.
+///
+/// # Errors
+/// A lost connection or a refusal (auditors and admins see every ticket).
+pub async fn fetch(
+    c: &mut crate::client::Client,
+    since: Duration,
+) -> anyhow::Result<crate::report::TicketReport> {
+    let since_unix = lifeline_net::unix_secs().saturating_sub(since.as_secs());
+    let rows = match c
+        .request(ConsoleRequest::Tickets {
+            mine: false,
+            status: None,
+            tier: None,
+        })
+        .await?
+    {
+        ConsoleReply::Tickets(rows) => rows,
+        other => anyhow::bail!("unexpected answer: {other:?}"),
+    };
+    let mut details = Vec::new();
+    for row in rows.iter().filter(|r| r.created_unix >= since_unix) {
+        match c
+            .request(ConsoleRequest::TicketShow { ticket: row.id })
+            .await?
+        {
+            ConsoleReply::Ticket(d) => details.push(*d),
+            other => anyhow::bail!("unexpected answer: {other:?}"),
+        }
+    }
+    Ok(crate::report::build(&details, since_unix))
 }
 
 #[cfg(test)]

@@ -96,97 +96,95 @@ async fn handle(
     now: Instant,
     last_persist: &mut Instant,
 ) -> Result<(), ConnError> {
-    {
-        match msg {
-            AgentToRelay::Heartbeat { seq } => {
-                let now_unix = unix_secs();
-                ctx.hub.heartbeat(machine_id, conn_id, now, now_unix);
-                let _ = tx.send(RelayToAgent::HeartbeatAck {
-                    seq,
-                    server_time_us: unix_micros(),
-                });
-                if now.duration_since(*last_persist) >= PERSIST_EVERY {
-                    *last_persist = now;
-                    let id = machine_id.to_string();
-                    ctx.store
-                        .call(move |s| s.set_last_seen(&id, now_unix))
-                        .await?;
-                }
-            }
-            AgentToRelay::Info(info) => {
+    match msg {
+        AgentToRelay::Heartbeat { seq } => {
+            let now_unix = unix_secs();
+            ctx.hub.heartbeat(machine_id, conn_id, now, now_unix);
+            let _ = tx.send(RelayToAgent::HeartbeatAck {
+                seq,
+                server_time_us: unix_micros(),
+            });
+            if now.duration_since(*last_persist) >= PERSIST_EVERY {
+                *last_persist = now;
                 let id = machine_id.to_string();
-                let now_unix = unix_secs();
                 ctx.store
-                    .call(move |s| s.update_machine_info(&id, &info, now_unix))
+                    .call(move |s| s.set_last_seen(&id, now_unix))
                     .await?;
             }
-            AgentToRelay::SessionAnswer { session, decision } => {
-                ctx.hub
-                    .answer(conn_id, session, decision, now)
-                    .map_err(|e| ConnError::Protocol(e.to_string()))?;
+        }
+        AgentToRelay::Info(info) => {
+            let id = machine_id.to_string();
+            let now_unix = unix_secs();
+            ctx.store
+                .call(move |s| s.update_machine_info(&id, &info, now_unix))
+                .await?;
+        }
+        AgentToRelay::SessionAnswer { session, decision } => {
+            ctx.hub
+                .answer(conn_id, session, decision, now)
+                .map_err(|e| ConnError::Protocol(e.to_string()))?;
+        }
+        AgentToRelay::EndSession { session, reason } => {
+            if ctx.hub.agent_owns(conn_id, session) {
+                info!(session, %reason, "agent ended session");
+                ctx.hub.end(session, reason, now);
             }
-            AgentToRelay::EndSession { session, reason } => {
-                if ctx.hub.agent_owns(conn_id, session) {
-                    info!(session, %reason, "agent ended session");
-                    ctx.hub.end(session, reason, now);
-                }
+        }
+        AgentToRelay::RequestHelp(_) => {
+            return Err(ConnError::Protocol(
+                "help requests go on a request connection".into(),
+            ));
+        }
+        AgentToRelay::Enroll(_) => {
+            return Err(ConnError::Protocol(
+                "enroll request from an enrolled machine".into(),
+            ));
+        }
+        AgentToRelay::InputRefused { session, total } => {
+            ctx.hub.note_refused(conn_id, session, total);
+        }
+        AgentToRelay::PermissionChanged {
+            session,
+            permission,
+        } => {
+            if let Some((machine, technician)) =
+                ctx.hub.permission_changed(conn_id, session, permission)
+            {
+                info!(
+                    session,
+                    ?permission,
+                    "the user changed the session's permission"
+                );
+                ctx.audit(crate::audit::NewEntry::new(
+                    "user",
+                    "session-permission",
+                    &machine,
+                    format!("session {session} of {technician}: now {permission:?}"),
+                ))
+                .await;
             }
-            AgentToRelay::RequestHelp(_) => {
-                return Err(ConnError::Protocol(
-                    "help requests go on a request connection".into(),
-                ));
-            }
-            AgentToRelay::Enroll(_) => {
-                return Err(ConnError::Protocol(
-                    "enroll request from an enrolled machine".into(),
-                ));
-            }
-            AgentToRelay::InputRefused { session, total } => {
-                ctx.hub.note_refused(conn_id, session, total);
-            }
-            AgentToRelay::PermissionChanged {
-                session,
-                permission,
-            } => {
-                if let Some((machine, technician)) =
-                    ctx.hub.permission_changed(conn_id, session, permission)
-                {
-                    info!(
-                        session,
-                        ?permission,
-                        "the user changed the session's permission"
-                    );
-                    ctx.audit(crate::audit::NewEntry::new(
-                        "user",
-                        "session-permission",
-                        &machine,
-                        format!("session {session} of {technician}: now {permission:?}"),
-                    ))
-                    .await;
-                }
-            }
-            AgentToRelay::InventoryHashes(hashes) => {
-                let id = machine_id.to_string();
-                let categories = ctx
-                    .store
-                    .call_batched(move |s| crate::inventory::wanted(s, &id, &hashes))
-                    .await?;
-                let _ = tx.send(RelayToAgent::InventoryWanted { categories });
-            }
-            AgentToRelay::InventoryData(data) => {
-                let id = machine_id.to_string();
-                let category = data.category.clone();
-                let size = data.json.len();
-                let now_unix = unix_secs();
-                let result = ctx
-                    .store
-                    .call_batched(move |s| Ok(crate::inventory::ingest(s, &id, &data, now_unix)))
-                    .await?;
-                match result {
-                    Ok(()) => info!(%category, bytes = size, "inventory stored"),
-                    Err(crate::inventory::IngestError::Store(e)) => return Err(e.into()),
-                    Err(e) => return Err(ConnError::Protocol(e.to_string())),
-                }
+        }
+        AgentToRelay::InventoryHashes(hashes) => {
+            let id = machine_id.to_string();
+            let categories = ctx
+                .store
+                .call_batched(move |s| crate::inventory::wanted(s, &id, &hashes))
+                .await?;
+            let _ = tx.send(RelayToAgent::InventoryWanted { categories });
+        }
+        AgentToRelay::InventoryData(data) => {
+            let id = machine_id.to_string();
+            let category = data.category.clone();
+            let size = data.json.len();
+            let now_unix = unix_secs();
+            let result = ctx
+                .store
+                .call_batched(move |s| Ok(crate::inventory::ingest(s, &id, &data, now_unix)))
+                .await?;
+            match result {
+                Ok(()) => info!(%category, bytes = size, "inventory stored"),
+                Err(crate::inventory::IngestError::Store(e)) => return Err(e.into()),
+                Err(e) => return Err(ConnError::Protocol(e.to_string())),
             }
         }
     }

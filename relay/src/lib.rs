@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod console_conn;
+pub mod console_session;
 pub mod datadir;
 pub mod hub;
 pub mod inventory;

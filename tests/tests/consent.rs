@@ -7,7 +7,7 @@
 
 mod util;
 
-use lifeline_agent::ui::{BANNER_RGB, indicator, prompt};
+use lifeline_agent::ui::{indicator, prompt};
 use std::time::{Duration, Instant};
 use util::{World, Xvfb};
 
@@ -64,22 +64,11 @@ macro_rules! centre {
     }};
 }
 
-/// Pixels of the indicator's banner colour in an RGB image.
-fn banner_pixels(rgb: &[u8]) -> usize {
-    rgb.chunks_exact(3)
-        .filter(|p| p.iter().zip(BANNER_RGB).all(|(a, b)| a.abs_diff(b) <= 3))
-        .count()
-}
-
 #[test]
 fn the_user_decides_sees_and_stops() {
     let x = Xvfb::start(1280, 800);
     let mut w = World::new();
-    w.add_user("alice", "admin", PW);
-    w.start_relay();
-    w.login("alice", PW);
-    let token = w.token("alice", &[]);
-    assert!(w.enroll("laptop", &token).ok);
+    w.admin_and_machine("alice", PW, "laptop");
     let _agent = w.start_agent_with("laptop", &[("DISPLAY", x.display.as_str())], &[]);
     w.wait_online("alice", "laptop", true, Duration::from_secs(10));
     let rec = w.path("rec");
@@ -102,7 +91,7 @@ fn the_user_decides_sees_and_stops() {
     let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
     let (_, _, shot) = x.screenshot();
     assert!(
-        banner_pixels(&shot) > 5000,
+        util::banner_pixels(&shot) > 5000,
         "the prompt's banner is not on screen"
     );
     click(&x, &win, centre!(prompt::ALLOW));
@@ -114,7 +103,7 @@ fn the_user_decides_sees_and_stops() {
     assert!(out.ok, "{}\n{}", out.stdout, out.stderr);
     let (_, _, last) = util::read_png(&rec.join("last.png"));
     assert!(
-        banner_pixels(&last) > 5000,
+        util::banner_pixels(&last) > 5000,
         "the indicator is not in the technician's picture of the screen"
     );
     assert!(
@@ -345,7 +334,7 @@ fn the_user_decides_sees_and_stops() {
     assert!(out.ok, "{}", out.stderr);
     let (_, _, last) = util::read_png(&rec.join("last.png"));
     assert!(
-        banner_pixels(&last) > 5000,
+        util::banner_pixels(&last) > 5000,
         "no indicator on an unattended session"
     );
 

@@ -43,11 +43,7 @@ fn typing_and_clicking_through_the_relay_reach_an_xterm() {
     };
     std::thread::sleep(Duration::from_millis(1500));
 
-    w.add_user("alice", "admin", PW);
-    w.start_relay();
-    w.login("alice", PW);
-    let token = w.token("alice", &[]);
-    assert!(w.enroll("desk", &token).ok);
+    w.admin_and_machine("alice", PW, "desk");
     let _agent = w.start_agent_with(
         "desk",
         &[("DISPLAY", x.display.as_str())],

@@ -26,17 +26,6 @@ fn differing_pixels(a: &[u8], b: &[u8]) -> usize {
         .count()
 }
 
-/// Pixels of the indicator's banner colour.
-fn banner_pixels(rgb: &[u8]) -> usize {
-    rgb.chunks_exact(3)
-        .filter(|p| {
-            p.iter()
-                .zip(lifeline_agent::ui::BANNER_RGB)
-                .all(|(a, b)| a.abs_diff(b) <= 3)
-        })
-        .count()
-}
-
 #[test]
 fn the_viewer_records_exactly_what_the_display_shows_and_follows_changes() {
     let x = Xvfb::start(1024, 768);
@@ -59,11 +48,7 @@ fn the_viewer_records_exactly_what_the_display_shows_and_follows_changes() {
     std::thread::sleep(Duration::from_millis(1500));
 
     let mut w = World::new();
-    w.add_user("alice", "admin", PW);
-    w.start_relay();
-    w.login("alice", PW);
-    let token = w.token("alice", &[]);
-    assert!(w.enroll("desk", &token).ok);
+    w.admin_and_machine("alice", PW, "desk");
     let _agent = w.start_agent_with(
         "desk",
         &[("DISPLAY", x.display.as_str())],
@@ -101,7 +86,7 @@ fn the_viewer_records_exactly_what_the_display_shows_and_follows_changes() {
         "last.png differs from the X server's screen"
     );
     assert!(
-        banner_pixels(&png_rgb) > 5000,
+        util::banner_pixels(&png_rgb) > 5000,
         "the session indicator was not on screen"
     );
     // The root colour is really there (not, say, an all-black frame).
@@ -148,11 +133,7 @@ fn the_viewer_records_exactly_what_the_display_shows_and_follows_changes() {
 #[test]
 fn no_display_is_a_clear_error_for_the_technician() {
     let mut w = World::new();
-    w.add_user("alice", "admin", PW);
-    w.start_relay();
-    w.login("alice", PW);
-    let token = w.token("alice", &[]);
-    assert!(w.enroll("server", &token).ok);
+    w.admin_and_machine("alice", PW, "server");
     let _agent = w.start_agent_with("server", &[], &["--unattended"]);
     w.wait_online("alice", "server", true, Duration::from_secs(10));
     let out = w.console(
@@ -171,11 +152,7 @@ fn no_display_is_a_clear_error_for_the_technician() {
 #[test]
 fn without_unattended_access_the_user_must_consent() {
     let mut w = World::new();
-    w.add_user("alice", "admin", PW);
-    w.start_relay();
-    w.login("alice", PW);
-    let token = w.token("alice", &[]);
-    assert!(w.enroll("laptop", &token).ok);
+    w.admin_and_machine("alice", PW, "laptop");
     let _agent = w.start_agent_with("laptop", &[], &[]);
     w.wait_online("alice", "laptop", true, Duration::from_secs(10));
     let out = w.console(

@@ -132,11 +132,7 @@ fn the_viewer_window_shows_the_remote_screen() {
     };
 
     let mut w = World::new();
-    w.add_user("alice", "admin", PW);
-    w.start_relay();
-    w.login("alice", PW);
-    let token = w.token("alice", &[]);
-    assert!(w.enroll("desk", &token).ok);
+    w.admin_and_machine("alice", PW, "desk");
     let _agent = w.start_agent_with(
         "desk",
         &[("DISPLAY", remote.display.as_str())],

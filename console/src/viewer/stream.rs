@@ -4,7 +4,7 @@ use crate::client::{Client, ClientError};
 use lifeline_net::{framed::read_msg, unix_micros, write_msg};
 use lifeline_proto::{
     Channel, ConsoleReply, ConsoleRequest, MAX_HEADER_FRAME_LEN, Permission, SessionId,
-    SessionPurpose, StreamHeader,
+    SessionPurpose,
     screen::{Decoder, Frame},
     view::{
         AgentToViewer, CursorState, INITIAL_CREDITS, MAX_SCREEN_FRAME_LEN, MonitorInfo,
@@ -105,20 +105,7 @@ impl ScreenStream {
             return Err(ViewError::Agent(format!("unexpected answer {reply:?}")));
         };
         let (mut send, mut recv) = client
-            .connected
-            .conn
-            .open_bi()
-            .await
-            .map_err(|e| ViewError::Connection(e.to_string()))?;
-        let header = lifeline_proto::encode_message(
-            &StreamHeader {
-                session,
-                channel: Channel::Screen,
-            },
-            MAX_HEADER_FRAME_LEN,
-        )
-        .map_err(|e| ViewError::Agent(e.to_string()))?;
-        send.write_all(&header)
+            .open_stream(session, Channel::Screen)
             .await
             .map_err(|e| ViewError::Connection(e.to_string()))?;
         let sent_at = unix_micros();

@@ -194,6 +194,17 @@ impl World {
         std::thread::spawn(move || c.output().expect("run lifeline").into())
     }
 
+    /// The usual start: admin `admin` with `password`, the relay running,
+    /// the admin logged in, and machine `machine` enrolled with a fresh
+    /// token (its agent not started yet).
+    pub fn admin_and_machine(&mut self, admin: &str, password: &str, machine: &str) {
+        self.add_user(admin, "admin", password);
+        self.start_relay();
+        self.login(admin, password);
+        let token = self.token(admin, &[]);
+        assert!(self.enroll(machine, &token).ok, "enroll {machine}");
+    }
+
     /// Logs `user` in; panics on failure.
     pub fn login(&self, user: &str, password: &str) {
         let out = self.console(
@@ -471,4 +482,15 @@ pub fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
         other => panic!("unexpected PNG colour type {other:?}"),
     };
     (info.width, info.height, rgb)
+}
+
+/// Pixels of the session indicator's banner colour in an RGB image.
+pub fn banner_pixels(rgb: &[u8]) -> usize {
+    rgb.chunks_exact(3)
+        .filter(|p| {
+            p.iter()
+                .zip(lifeline_agent::ui::BANNER_RGB)
+                .all(|(a, b)| a.abs_diff(b) <= 3)
+        })
+        .count()
 }

@@ -1,0 +1,177 @@
+//! A console's sessions: offering them to agents, and splicing the
+//! console's session streams to the agent once the user said yes.
+
+use crate::{
+    audit::NewEntry,
+    console_conn::{Person, failure, resolve_record},
+    hub::OfferError,
+    server::{ConnError, Ctx},
+    splice,
+};
+use lifeline_net::framed::read_frame;
+use lifeline_proto::{
+    ConsoleReply, EndReason, ErrorCode, Failure, MAX_HEADER_FRAME_LEN, Permission, RelayToConsole,
+    SessionOffer, SessionPurpose, StreamHeader,
+    pairing::{DEFAULT_ANSWER_TIMEOUT, PairingEvent},
+};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, info, info_span};
+
+/// Accepts the console's session streams and splices each to the agent of
+/// its session.
+///
+/// # Errors
+/// A lost connection or a malformed stream header.
+pub async fn accept_streams(
+    ctx: &Arc<Ctx>,
+    conn: &quinn::Connection,
+    conn_id: u64,
+) -> Result<(), ConnError> {
+    loop {
+        let (send, mut recv) = conn
+            .accept_bi()
+            .await
+            .map_err(|e| ConnError::Lost(e.to_string()))?;
+        let header = match tokio::time::timeout(
+            Duration::from_secs(10),
+            read_frame(&mut recv, MAX_HEADER_FRAME_LEN),
+        )
+        .await
+        {
+            Ok(Ok(Some(payload))) => lifeline_proto::decode_message::<StreamHeader>(&payload)
+                .map_err(|e| ConnError::Protocol(format!("stream header: {e}")))?,
+            Ok(Ok(None)) => continue,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(ConnError::Protocol("no stream header within 10 s".into())),
+        };
+        let Some(route) = ctx.hub.route(conn_id, header.session) else {
+            debug!(
+                session = header.session,
+                "stream for a session that is not active"
+            );
+            let mut send = send;
+            let _ = send.reset(1u32.into());
+            let _ = recv.stop(1u32.into());
+            continue;
+        };
+        let span = info_span!("stream", session = header.session, channel = ?header.channel);
+        tokio::spawn(
+            async move {
+                let Ok((mut a_send, a_recv)) = route.agent.open_bi().await else {
+                    return;
+                };
+                let Ok(bytes) = lifeline_proto::encode_message(&header, MAX_HEADER_FRAME_LEN)
+                else {
+                    return;
+                };
+                if a_send.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                route
+                    .stats
+                    .streams
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                splice::splice((send, recv), (a_send, a_recv), &route.stats, route.ended).await;
+            }
+            .instrument(span),
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Offers a session to a machine's agent and waits for the answer.
+///
+/// # Errors
+/// Role, visibility, offline, declined, timeout.
+pub async fn open_session(
+    ctx: &Ctx,
+    person: &Person,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<RelayToConsole>,
+    machine: &str,
+    purpose: SessionPurpose,
+    permission: Permission,
+    ticket: Option<u64>,
+) -> Result<ConsoleReply, Failure> {
+    if !person.role.may_connect() {
+        return Err(failure(
+            ErrorCode::Forbidden,
+            format!("{}s cannot open sessions", person.role),
+        ));
+    }
+    let record = resolve_record(ctx, person, machine).await?;
+    let (machine_id, hostname) = (record.id.clone(), record.info.hostname.clone());
+    let offer = SessionOffer {
+        unattended: record.unattended,
+        session: 0,
+        technician: person.name.clone(),
+        role: person.role,
+        purpose,
+        permission,
+        ticket,
+    };
+    let (session, deadline, answer) = ctx
+        .hub
+        .offer(
+            offer,
+            &machine_id,
+            conn_id,
+            tx.clone(),
+            Instant::now(),
+            DEFAULT_ANSWER_TIMEOUT,
+        )
+        .map_err(|OfferError::Offline| {
+            failure(
+                ErrorCode::MachineOffline,
+                format!("machine offline: {hostname} ({machine_id})"),
+            )
+        })?;
+    info!(session, machine = %machine_id, ?purpose, ?permission, "session offered");
+    let event = tokio::select! {
+        ev = answer => ev.unwrap_or(PairingEvent::Ended(EndReason::AgentDisconnected)),
+        () = tokio::time::sleep_until(deadline.into()) => {
+            ctx.hub
+                .expire(session, Instant::now())
+                .unwrap_or(PairingEvent::Ended(EndReason::Timeout))
+        }
+    };
+    match event {
+        PairingEvent::Started => {
+            let permission = ctx.hub.permission(session).unwrap_or(permission);
+            info!(session, ?permission, "session started");
+            ctx.audit(NewEntry::new(
+                &person.name,
+                "session-started",
+                &machine_id,
+                format!(
+                    "session {session}, {purpose:?}, {permission:?}, ticket {}",
+                    ticket.map_or_else(|| "-".to_string(), |t| t.to_string())
+                ),
+            ))
+            .await;
+            Ok(ConsoleReply::SessionOpened {
+                session,
+                machine_id,
+                hostname,
+                permission,
+            })
+        }
+        PairingEvent::Ended(reason) => {
+            info!(session, %reason, "session not started");
+            let code = match reason {
+                EndReason::Declined(_) => ErrorCode::Declined,
+                EndReason::Timeout => ErrorCode::Timeout,
+                _ => ErrorCode::MachineOffline,
+            };
+            let message = match reason {
+                EndReason::AgentDisconnected => "machine offline".to_string(),
+                other => other.to_string(),
+            };
+            Err(failure(code, message))
+        }
+    }
+}
