@@ -20,6 +20,13 @@ fn wait_window(x: &Xvfb, title: &str, limit: Duration) -> Option<String> {
     while start.elapsed() < limit {
         let out = x.run("xdotool", &["search", "--name", title]);
         if let Some(id) = out.stdout.lines().next() {
+            // Mapped is not painted: wait for the red banner both windows
+            // draw first (software GL on a busy machine can take a while).
+            while start.elapsed() < limit && util::banner_pixels(&x.screenshot().2) < 3000 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            // One more frame for egui to lay out the buttons under the banner.
+            std::thread::sleep(Duration::from_millis(300));
             return Some(id.to_string());
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -150,6 +157,9 @@ fn the_user_decides_sees_and_stops() {
     click(&x, &win, centre!(prompt::ALLOW));
     let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
     std::thread::sleep(Duration::from_millis(1500));
+    // The user takes control away first (the relay audits it), then stops.
+    click(&x, &ind, centre!(indicator::VIEW_ONLY));
+    std::thread::sleep(Duration::from_millis(800));
     click(&x, &ind, centre!(indicator::STOP));
     let stopped = Instant::now();
     let out = job.join().unwrap();
@@ -342,4 +352,5 @@ fn the_user_decides_sees_and_stops() {
     // The audit log has what happened.
     let out = w.console("alice", &["audit"], None);
     assert!(out.stdout.contains("session-started"), "{}", out.stdout);
+    assert!(out.stdout.contains("session-permission"), "{}", out.stdout);
 }

@@ -6,7 +6,7 @@
 
 use super::{
     meter::FrameSample,
-    view::{Action, Scale, Update, ViewerState, frame_to_image},
+    view::{Action, ChatOut, Scale, Update, ViewerState, frame_to_image},
 };
 use eframe::egui::{Color32, ColorImage, ImageData, TextureId, TexturesDelta};
 use egui_kittest::{Harness, TestRenderer, kittest::Queryable};
@@ -277,4 +277,82 @@ fn an_ended_stream_is_shown() {
     );
     h.run();
     h.get_by_label("ended: the screen stream ended");
+}
+
+#[test]
+fn send_keys_menu_sends_ctrl_alt_del_in_a_control_session() {
+    let mut h = harness();
+    h.state_mut().state.set_control(true, None);
+    feed(&mut h, frame_update(&frame_with_red_square(), 10, 1));
+    h.run();
+    h.get_by_label("Send keys").click();
+    h.run();
+    h.get_by_label("Ctrl+Alt+Del").click();
+    h.run();
+    assert_eq!(
+        h.state_mut().state.take_input(),
+        vec![lifeline_proto::input::InputEvent::Combo(vec![
+            "ctrl".into(),
+            "alt".into(),
+            "delete".into()
+        ])]
+    );
+}
+
+#[test]
+fn a_view_only_window_asks_for_control_and_follows_the_answer() {
+    use lifeline_proto::chat::ChatMsg;
+    let mut h = harness();
+    h.run();
+    assert!(h.query_by_label("Send keys").is_none());
+    h.get_by_label("Ask for control").click();
+    h.run();
+    assert_eq!(
+        h.state_mut().state.take_chat(),
+        vec![ChatOut::Send(ChatMsg::AskControl)]
+    );
+    feed(
+        &mut h,
+        Update {
+            chat: vec![ChatMsg::Permission { control: true }],
+            ..Update::default()
+        },
+    );
+    h.run();
+    h.get_by_label("Send keys");
+    h.get_by_label("control");
+}
+
+#[test]
+fn the_chat_panel_shows_the_users_lines_and_sends_the_technicians() {
+    use lifeline_proto::chat::ChatMsg;
+    let mut h = harness();
+    feed(
+        &mut h,
+        Update {
+            chat: vec![ChatMsg::Text {
+                from: "maria".into(),
+                text: "the printer says paper jam".into(),
+            }],
+            ..Update::default()
+        },
+    );
+    h.run();
+    // A line from the user opens the panel.
+    h.get_by_label("maria: the printer says paper jam");
+    let text_input = eframe::egui::accesskit::Role::TextInput;
+    h.get_by_role(text_input).click();
+    h.run();
+    h.get_by_role(text_input).type_text("open tray 2");
+    h.run();
+    h.get_by_label("Send").click();
+    h.run();
+    assert_eq!(
+        h.state_mut().state.take_chat(),
+        vec![ChatOut::Send(ChatMsg::Text {
+            from: String::new(),
+            text: "open tray 2".into()
+        })]
+    );
+    h.get_by_label("you: open tray 2");
 }
