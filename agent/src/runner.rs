@@ -143,6 +143,11 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
     loop {
         tokio::select! {
             _ = inv_tick.tick() => spawn_collect(&opts.inventory, &inv_tx),
+            Some(report) = events.reports.recv() => {
+                if let Err(e) = write_msg(&mut send, &report, MAX_FRAME_LEN).await {
+                    return e.to_string();
+                }
+            }
             Some(note) = notes_rx.recv() => {
                 if let Err(e) = write_msg(&mut send, &note, MAX_FRAME_LEN).await {
                     return e.to_string();
@@ -263,6 +268,10 @@ fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay
         }
         RelayToAgent::Enrolled { .. } | RelayToAgent::EnrollFailed { .. } => {
             warn!("unexpected enrollment message on a running connection");
+            None
+        }
+        RelayToAgent::TicketStatus { ticket, status } => {
+            info!(ticket, %status, "ticket status");
             None
         }
         RelayToAgent::InventoryWanted { .. }

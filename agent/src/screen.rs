@@ -39,7 +39,9 @@ pub async fn serve(
     mut recv: quinn::RecvStream,
     factory: CaptureFactory,
     mut state: watch::Receiver<SessionState>,
+    journal: crate::session::Journal,
 ) {
+    let opened = Instant::now();
     let start = match read_msg::<ViewerToAgent>(&mut recv, MAX_VIEWER_MSG).await {
         Ok(Some(ViewerToAgent::Start {
             monitor,
@@ -78,6 +80,9 @@ pub async fn serve(
     let writer = async {
         while let Some(msg) = out_rx.recv().await {
             let last = matches!(msg, AgentToViewer::Error { .. });
+            if matches!(msg, AgentToViewer::Frame { .. }) {
+                crate::session::record(&journal, |r| r.frames += 1);
+            }
             if write_msg(&mut send, &msg, MAX_SCREEN_FRAME_LEN)
                 .await
                 .is_err()
@@ -121,6 +126,10 @@ pub async fn serve(
         let _ = send.reset(0u32.into());
     }
     // Dropping `cmd_tx` (with `reader`) stops the capture thread.
+    let open_ms = u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+    crate::session::record(&journal, |r| {
+        r.screen_ms = r.screen_ms.saturating_add(open_ms)
+    });
     info!("screen stream ended");
 }
 

@@ -7,9 +7,15 @@ use crate::ui::{
 use lifeline_net::framed::read_frame;
 use lifeline_proto::{
     AgentToRelay, Channel, Decision, EndReason, MAX_HEADER_FRAME_LEN, Permission, SessionId,
-    SessionOffer, SessionPurpose, StreamHeader, chat::ChatMsg,
+    SessionOffer, SessionPurpose, StreamHeader,
+    chat::ChatMsg,
+    session_log::{ChatLine, ClipboardDirection, ClipboardEvent, SessionReport},
 };
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 use tokio::{
     sync::{broadcast, mpsc, watch},
     task::AbortHandle,
@@ -22,6 +28,26 @@ use tracing::{debug, info, warn};
 pub struct SessionState {
     pub permission: Permission,
     pub ended: bool,
+}
+
+/// What the agent records of a session for its log: consent, frames,
+/// chat and clipboard. Shared with the session's streams.
+pub type Journal = Arc<Mutex<SessionReport>>;
+
+/// Adds to a journal (a poisoned lock only loses the entry).
+pub fn record(journal: &Journal, f: impl FnOnce(&mut SessionReport)) {
+    if let Ok(mut r) = journal.lock() {
+        f(&mut r);
+    }
+}
+
+fn clipboard_event(direction: ClipboardDirection, text: &str, keep_text: bool) -> ClipboardEvent {
+    ClipboardEvent {
+        at_unix: lifeline_net::unix_secs(),
+        direction,
+        chars: text.chars().count() as u64,
+        text: keep_text.then(|| text.to_string()),
+    }
 }
 
 /// Waits until the session ends (or is forgotten).
@@ -40,6 +66,7 @@ struct Live {
     clipboard: Option<AbortHandle>,
     /// A control request is being asked.
     asking_control: bool,
+    journal: Journal,
 }
 
 impl Live {
@@ -83,6 +110,8 @@ pub struct SessionEvents {
     pub ui: mpsc::UnboundedReceiver<(SessionId, FromIndicator)>,
     /// A stream asks for something.
     pub requests: mpsc::UnboundedReceiver<(SessionId, StreamRequest)>,
+    /// Reports of ended sessions, for the relay.
+    pub reports: mpsc::UnboundedReceiver<AgentToRelay>,
 }
 
 /// Sessions offered, accepted and not yet closed.
@@ -98,6 +127,7 @@ pub struct Sessions {
     control_answers: mpsc::UnboundedSender<(SessionId, Decision)>,
     ui: mpsc::UnboundedSender<(SessionId, FromIndicator)>,
     requests: mpsc::UnboundedSender<(SessionId, StreamRequest)>,
+    reports: mpsc::UnboundedSender<AgentToRelay>,
     clip: Option<lifeline_net::clipboard::Clip>,
 }
 
@@ -108,6 +138,7 @@ impl Sessions {
         let (control_answers, control_answers_rx) = mpsc::unbounded_channel();
         let (ui, ui_rx) = mpsc::unbounded_channel();
         let (requests, requests_rx) = mpsc::unbounded_channel();
+        let (reports, reports_rx) = mpsc::unbounded_channel();
         (
             Self {
                 live: HashMap::new(),
@@ -118,6 +149,7 @@ impl Sessions {
                 control_answers,
                 ui,
                 requests,
+                reports,
                 clip: None,
             },
             SessionEvents {
@@ -125,6 +157,7 @@ impl Sessions {
                 control_answers: control_answers_rx,
                 ui: ui_rx,
                 requests: requests_rx,
+                reports: reports_rx,
             },
         )
     }
@@ -137,7 +170,7 @@ impl Sessions {
     pub fn offer(&mut self, offer: SessionOffer) -> Option<Decision> {
         let ask = offer.purpose == SessionPurpose::Screen && !(self.unattended || offer.unattended);
         if !ask {
-            return Some(self.start(offer, &Decision::Accept));
+            return Some(self.start(offer, &Decision::Accept, false));
         }
         let answers = self.answers.clone();
         let timeout = self.consent_timeout;
@@ -154,10 +187,30 @@ impl Sessions {
     /// to send, or `None` when the offer was withdrawn meanwhile.
     pub fn answered(&mut self, offer: SessionOffer, decision: &Decision) -> Option<Decision> {
         self.asking.remove(&offer.session)?;
-        Some(self.start(offer, decision))
+        Some(self.start(offer, decision, true))
     }
 
-    fn start(&mut self, mut offer: SessionOffer, decision: &Decision) -> Decision {
+    /// Who agreed to a session, and how, for its log.
+    fn consent(&self, offer: &SessionOffer, decision: &Decision, asked: bool) -> String {
+        let what = match decision {
+            Decision::AcceptViewOnly => "view only",
+            _ if offer.permission == Permission::Control => "control",
+            _ => "view only",
+        };
+        if asked {
+            return format!("allowed {what} by {} at the prompt", user_name());
+        }
+        match offer.purpose {
+            SessionPurpose::Screen => {
+                "no prompt: the machine's policy is unattended (the indicator showed)".into()
+            }
+            SessionPurpose::Chat => "no prompt: a chat shows the user every line".into(),
+            SessionPurpose::Ping => "no prompt: a ping carries no user data".into(),
+        }
+    }
+
+    fn start(&mut self, mut offer: SessionOffer, decision: &Decision, asked: bool) -> Decision {
+        let consent = self.consent(&offer, decision, asked);
         match decision {
             Decision::Accept => {}
             Decision::AcceptViewOnly => offer.permission = Permission::View,
@@ -208,6 +261,11 @@ impl Sessions {
                 from_user: broadcast::channel(64).0,
                 clipboard: None,
                 asking_control: false,
+                journal: Arc::new(Mutex::new(SessionReport {
+                    session,
+                    consent,
+                    ..SessionReport::default()
+                })),
             },
         );
         decision.clone()
@@ -226,6 +284,13 @@ impl Sessions {
                 c.abort();
             }
             info!(session, "session closed");
+            // The streams add their last figures as they close.
+            let (journal, reports) = (live.journal, self.reports.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let report = journal.lock().map(|r| r.clone()).unwrap_or_default();
+                let _ = reports.send(AgentToRelay::SessionReport(report));
+            });
         }
     }
 
@@ -261,6 +326,13 @@ impl Sessions {
             FromIndicator::Chat { text } => {
                 let live = self.live.get(&session)?;
                 if lifeline_proto::chat::check_text(&text).is_ok() {
+                    record(&live.journal, |r| {
+                        r.push_chat(ChatLine {
+                            at_unix: lifeline_net::unix_secs(),
+                            from: user_name(),
+                            text: text.clone(),
+                        });
+                    });
                     let _ = live.from_user.send(ChatMsg::Text {
                         from: user_name(),
                         text,
@@ -299,6 +371,8 @@ impl Sessions {
         info!(session, on, "clipboard sharing");
         if let (true, Some(clip)) = (on, clip) {
             let tx = live.from_user.clone();
+            let journal = live.journal.clone();
+            let keep_text = live.offer.log_clipboard;
             let task = tokio::spawn(async move {
                 // Whatever is on the clipboard when sharing starts stays
                 // private; only what the user copies from now on is sent.
@@ -313,6 +387,13 @@ impl Sessions {
                                 && t.len() <= lifeline_proto::chat::MAX_CLIPBOARD_TEXT
                                 && !clip.is_ours(t)
                         }) {
+                            record(&journal, |r| {
+                                r.push_clipboard(clipboard_event(
+                                    ClipboardDirection::ToTechnician,
+                                    text,
+                                    keep_text,
+                                ));
+                            });
                             let _ = tx.send(ChatMsg::Clipboard { text: text.clone() });
                         }
                         last = now;
@@ -332,6 +413,13 @@ impl Sessions {
         let live = self.live.get_mut(&session)?;
         match req {
             StreamRequest::Chat { from, text } => {
+                record(&live.journal, |r| {
+                    r.push_chat(ChatLine {
+                        at_unix: lifeline_net::unix_secs(),
+                        from: from.clone(),
+                        text: text.clone(),
+                    });
+                });
                 if let Some(ind) = live.indicator.as_mut() {
                     ind.send(&ToIndicator::Chat { from, text }).await;
                 }
@@ -342,6 +430,13 @@ impl Sessions {
                 if live.clipboard.is_some()
                     && let Some(clip) = &self.clip
                 {
+                    record(&live.journal, |r| {
+                        r.push_clipboard(clipboard_event(
+                            ClipboardDirection::ToUser,
+                            &text,
+                            live.offer.log_clipboard,
+                        ));
+                    });
                     clip.set(text);
                     live.notice("The technician put text on your clipboard.")
                         .await;
@@ -412,6 +507,7 @@ impl Sessions {
             technician: live.offer.technician.clone(),
             from_user: live.from_user.clone(),
             requests: self.requests.clone(),
+            journal: live.journal.clone(),
         })
     }
 }
@@ -453,6 +549,7 @@ pub struct StreamCtx {
     pub technician: String,
     pub from_user: broadcast::Sender<ChatMsg>,
     pub requests: mpsc::UnboundedSender<(SessionId, StreamRequest)>,
+    pub journal: Journal,
 }
 
 /// Serves one accepted stream.
@@ -463,7 +560,9 @@ pub async fn serve_stream(
     ctx: StreamCtx,
 ) {
     match header.channel {
-        Channel::Screen => crate::screen::serve(send, recv, ctx.capture, ctx.state).await,
+        Channel::Screen => {
+            crate::screen::serve(send, recv, ctx.capture, ctx.state, ctx.journal).await;
+        }
         Channel::Input => {
             crate::input::serve(header.session, ctx.state, send, recv, ctx.notes).await;
         }

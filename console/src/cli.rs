@@ -69,6 +69,28 @@ pub enum Command {
         tier: Option<u8>,
         #[arg(long)]
         json: bool,
+        /// After the list, print every new or changed ticket as it happens.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: stop after this long (e.g. 10m) instead of at Ctrl+C.
+        #[arg(long, value_parser = parse_duration, requires = "watch")]
+        watch_for: Option<Duration>,
+    },
+    /// Session logs, newest first.
+    Sessions {
+        /// Only this machine's (id or hostname).
+        #[arg(long)]
+        machine: Option<String>,
+        /// How far back, e.g. 7d.
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        since: Duration,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session's log.
+    Session {
+        #[command(subcommand)]
+        command: SessionCommand,
     },
     /// Work on one ticket.
     Ticket {
@@ -185,6 +207,16 @@ pub enum Command {
         /// Frame-rate ceiling.
         #[arg(long, default_value_t = 60)]
         max_fps: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Who, when, consent, traffic, frames, chat transcript, how it ended.
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -353,9 +385,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             status,
             tier,
             json,
+            watch,
+            watch_for,
         } => {
             let mut c = connect(&dir).await?;
-            let r = crate::ticket_cmd::list(&mut c, mine, status, tier, json).await;
+            let mut r = crate::ticket_cmd::list(&mut c, mine, status, tier, json).await;
+            if r.is_ok() && watch {
+                r = crate::ticket_cmd::watch(&mut c, watch_for).await;
+            }
+            c.close().await;
+            r?;
+        }
+        Command::Sessions {
+            machine,
+            since,
+            json,
+        } => {
+            let mut c = connect(&dir).await?;
+            let r = crate::session_cmd::list(&mut c, machine, since, json).await;
+            c.close().await;
+            r?;
+        }
+        Command::Session {
+            command: SessionCommand::Show { id, json },
+        } => {
+            let mut c = connect(&dir).await?;
+            let r = crate::session_cmd::show(&mut c, id, json).await;
             c.close().await;
             r?;
         }

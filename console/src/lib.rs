@@ -10,5 +10,6 @@ pub mod ping;
 pub mod remote_cmd;
 pub mod render;
 pub mod report;
+pub mod session_cmd;
 pub mod ticket_cmd;
 pub mod viewer;

@@ -283,6 +283,7 @@ mod tests {
                 })
                 .collect(),
             attachments: Vec::new(),
+            sessions: Vec::new(),
         }
     }
 

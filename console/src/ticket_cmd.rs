@@ -98,7 +98,57 @@ pub fn show(d: &TicketDetail) -> String {
             let _ = writeln!(s, "  {kind:<12} {name} ({bytes} bytes)");
         }
     }
+    if !d.sessions.is_empty() {
+        s.push_str("\nSessions (lifeline session show ID)\n");
+        for (_, summary) in &d.sessions {
+            let _ = writeln!(s, "  {summary}");
+        }
+    }
     s
+}
+
+/// One line of `tickets --watch`.
+pub fn news_line(n: &lifeline_proto::ticket::TicketNews) -> String {
+    let t = &n.ticket;
+    format!(
+        "#{} {} by {}: {} [{}, L{}, {}, {}] {}",
+        t.id,
+        n.event,
+        n.actor,
+        n.text,
+        t.status,
+        t.tier,
+        t.priority,
+        t.assignee.as_deref().unwrap_or("unassigned"),
+        t.title
+    )
+}
+
+/// Prints ticket news as it happens, for `watch_for` or until interrupted.
+///
+/// # Errors
+/// A lost connection.
+pub async fn watch(c: &mut Client, watch_for: Option<std::time::Duration>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    c.request(ConsoleRequest::WatchTickets).await?;
+    println!("watching tickets (Ctrl+C to stop)");
+    let deadline = watch_for.map(|d| tokio::time::Instant::now() + d);
+    loop {
+        let ev = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, c.next_event()).await {
+                Ok(e) => e?,
+                Err(_) => return Ok(()),
+            },
+            None => tokio::select! {
+                e = c.next_event() => e?,
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            },
+        };
+        if let lifeline_proto::ConsoleEvent::TicketChanged(n) = ev {
+            println!("{}", news_line(&n));
+            let _ = std::io::stdout().flush();
+        }
+    }
 }
 
 /// Lists tickets.
@@ -159,6 +209,7 @@ pub async fn run(c: &mut Client, cmd: TicketCommand) -> anyhow::Result<()> {
                         "id": t.id, "machine_id": t.machine_id, "hostname": t.hostname, "requester": t.requester,
                         "title": t.title, "description": d.description, "status": t.status, "priority": t.priority,
                         "tier": t.tier, "assignee": t.assignee, "events": events, "attachments": attachments,
+                        "sessions": d.sessions.iter().map(|(id, summary)| serde_json::json!({"session": id, "summary": summary})).collect::<Vec<_>>(),
                     }))?
                 );
             } else {

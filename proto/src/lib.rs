@@ -17,6 +17,7 @@ pub mod msg;
 pub mod pairing;
 pub mod screen;
 pub mod secret;
+pub mod session_log;
 pub mod ticket;
 pub mod view;
 

@@ -197,6 +197,9 @@ pub struct SessionOffer {
     /// The machine's policy allows sessions without asking the user
     /// (servers, kiosks); the indicator still shows.
     pub unattended: bool,
+    /// The relay's admin wants clipboard text in session logs, not just
+    /// the number of characters.
+    pub log_clipboard: bool,
 }
 
 /// An agent's answer to a [`SessionOffer`].
@@ -282,6 +285,8 @@ pub enum AgentToRelay {
     },
     /// The user asks for help: open a ticket.
     RequestHelp(crate::ticket::HelpRequest),
+    /// The agent's account of a session that ended, for its log.
+    SessionReport(crate::session_log::SessionReport),
 }
 
 /// Relay to agent, on the agent's control stream after the handshake.
@@ -309,6 +314,8 @@ pub enum RelayToAgent {
     RefreshInventory,
     /// The help request became this ticket.
     TicketOpened { ticket: u64 },
+    /// A ticket this machine asked for changed status (for the tray).
+    TicketStatus { ticket: u64, status: String },
 }
 
 /// A console request, tagged so that answers can be matched.
@@ -374,6 +381,16 @@ pub enum ConsoleRequest {
         ticket: u64,
         change: crate::ticket::TicketChange,
     },
+    /// One session's log.
+    SessionShow { session: SessionId },
+    /// Session logs, newest first, optionally of one machine.
+    Sessions {
+        machine: Option<String>,
+        since_unix: u64,
+    },
+    /// From now on, tell this console about every new or changed ticket
+    /// ([`ConsoleEvent::TicketChanged`]).
+    WatchTickets,
 }
 
 /// A failed request.
@@ -407,7 +424,7 @@ pub struct MachineRow {
 }
 
 /// A successful answer to a [`ConsoleRequest`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ConsoleReply {
     Whoami {
         user: String,
@@ -443,10 +460,12 @@ pub enum ConsoleReply {
     AuditVerified(AuditVerdict),
     Tickets(Vec<crate::ticket::TicketRow>),
     Ticket(Box<crate::ticket::TicketDetail>),
+    Session(Box<crate::session_log::SessionLog>),
+    Sessions(Vec<crate::session_log::SessionLog>),
 }
 
 /// The answer to the [`Request`] with the same id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub id: u32,
     pub body: Result<ConsoleReply, Failure>,
@@ -465,10 +484,12 @@ pub enum ConsoleEvent {
         session: SessionId,
         permission: Permission,
     },
+    /// A ticket was opened or changed (after [`ConsoleRequest::WatchTickets`]).
+    TicketChanged(Box<crate::ticket::TicketNews>),
 }
 
 /// Relay to console, on the console's control stream after the handshake.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RelayToConsole {
     Response(Response),
     Event(ConsoleEvent),

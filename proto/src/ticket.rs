@@ -41,6 +41,39 @@ pub struct TicketDetail {
     pub events: Vec<TicketEvent>,
     /// `(kind, name, bytes)` of each attachment.
     pub attachments: Vec<(String, String, u64)>,
+    /// `(session id, one-line summary)` of each session logged on it.
+    pub sessions: Vec<(u64, String)>,
+}
+
+/// News of a ticket: what watching consoles and webhooks receive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketNews {
+    /// `ticket.created`, `ticket.assigned`, `ticket.escalated`,
+    /// `ticket.commented`, `ticket.status`, `ticket.session`.
+    pub event: String,
+    pub actor: String,
+    /// What happened, in words (the timeline entry's text).
+    pub text: String,
+    pub at_unix: u64,
+    /// The ticket after the change.
+    pub ticket: TicketRow,
+}
+
+impl TicketNews {
+    /// The event name of a timeline entry's kind.
+    pub fn event_of(kind: &str) -> String {
+        let verb = match kind {
+            "created" => "created",
+            "assigned" => "assigned",
+            "escalated" => "escalated",
+            "comment" => "commented",
+            "status" => "status",
+            "session" => "session",
+            "attachment" => "attachment",
+            other => other,
+        };
+        format!("ticket.{verb}")
+    }
 }
 
 /// What a user sends from the tray or `lifeline-agent request-help`.

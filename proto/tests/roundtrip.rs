@@ -138,6 +138,7 @@ fn relay_to_agent() -> impl Strategy<Value = RelayToAgent> {
                     },
                     ticket,
                     unattended: screen,
+                    log_clipboard: !screen,
                 })
             }),
         (any::<u64>(), end_reason())

@@ -143,6 +143,19 @@ async fn handle(
         AgentToRelay::InputRefused { session, total } => {
             ctx.hub.note_refused(conn_id, session, total);
         }
+        AgentToRelay::SessionReport(mut report) => {
+            // Bounded whatever the agent sent: the newest lines are kept.
+            let max = lifeline_proto::session_log::MAX_REPORT_CHAT_LINES;
+            if report.chat.len() > max {
+                let extra = report.chat.len() - max;
+                report.chat.drain(..extra);
+                report.chat_dropped += extra as u64;
+            }
+            report
+                .clipboard
+                .truncate(lifeline_proto::session_log::MAX_REPORT_CLIPBOARD_EVENTS);
+            ctx.hub.note_report(conn_id, report);
+        }
         AgentToRelay::PermissionChanged {
             session,
             permission,
@@ -239,6 +252,7 @@ pub async fn serve_request(
         })
         .await?;
     info!(ticket, "help requested");
+    crate::notify::ticket_changed(&ctx, ticket).await;
     ctx.audit(crate::audit::NewEntry::new(
         &requester,
         "ticket-created",

@@ -4,7 +4,7 @@ use crate::{
     auth,
     datadir::DataDir,
     server::Relay,
-    store::{AuditStore, InventoryStore, Store},
+    store::{AuditStore, InventoryStore, Store, WebhookStore},
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -39,6 +39,14 @@ pub enum Command {
         /// UDP address to listen on. Use 0.0.0.0:7070 to serve a network.
         #[arg(long, default_value = "127.0.0.1:7070")]
         listen: SocketAddr,
+        /// Keep clipboard text in session logs (by default only its length).
+        #[arg(long)]
+        log_clipboard_text: bool,
+    },
+    /// Manage webhooks: ticket events POSTed as JSON, signed with HMAC-SHA256.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
     },
     /// Manage people.
     User {
@@ -64,6 +72,35 @@ pub enum UserCommand {
     },
     /// List people.
     List(DataArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Subscribe a URL (secret from LIFELINE_WEBHOOK_SECRET or --secret-file).
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// http://host:port/path
+        url: String,
+        /// File holding the shared secret the signature is made with.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+    },
+    /// Unsubscribe a URL.
+    Remove {
+        #[command(flatten)]
+        data: DataArg,
+        url: String,
+    },
+    /// List subscriptions.
+    List(DataArg),
+    /// The newest deliveries: event, attempts, status.
+    Log {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -95,15 +132,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fingerprint(DataArg { data_dir }) => {
             println!("fingerprint: {}", DataDir::new(data_dir).fingerprint()?);
         }
-        Command::Serve { data, listen } => serve(DataDir::new(data.data_dir), listen).await?,
+        Command::Serve {
+            data,
+            listen,
+            log_clipboard_text,
+        } => serve(DataDir::new(data.data_dir), listen, log_clipboard_text).await?,
         Command::User { command } => user(command)?,
+        Command::Webhook { command } => webhook(command)?,
     }
     Ok(())
 }
 
-async fn serve(dd: DataDir, listen: SocketAddr) -> anyhow::Result<()> {
+async fn serve(dd: DataDir, listen: SocketAddr, log_clipboard_text: bool) -> anyhow::Result<()> {
     let (fp, _) = dd.init()?;
     let relay = Relay::bind(&dd, listen)?;
+    relay
+        .ctx
+        .log_clipboard
+        .store(log_clipboard_text, std::sync::atomic::Ordering::Relaxed);
     let addr = relay.local_addr()?;
     println!("lifeline-relay listening on {addr}");
     println!("fingerprint: {fp}");
@@ -166,6 +212,83 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
             for u in store.list_users()? {
                 let state = if u.disabled { " (disabled)" } else { "" };
                 println!("{:<24} {}{state}", u.name, u.role);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
+    let actor = format!(
+        "local:{}",
+        std::env::var("USER").unwrap_or_else(|_| "root".into())
+    );
+    match cmd {
+        WebhookCommand::Add {
+            data,
+            url,
+            secret_file,
+        } => {
+            crate::notify::parse_url(&url).map_err(anyhow::Error::msg)?;
+            let secret = match secret_file {
+                Some(f) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("cannot read the secret file {}", f.display()))?
+                    .trim()
+                    .to_string(),
+                None => std::env::var("LIFELINE_WEBHOOK_SECRET").unwrap_or_default(),
+            };
+            if secret.len() < 16 {
+                bail!(
+                    "the webhook secret must be at least 16 characters (LIFELINE_WEBHOOK_SECRET or --secret-file)"
+                );
+            }
+            let dd = DataDir::new(&data.data_dir);
+            dd.init()?;
+            let mut store = dd.open_store()?;
+            let id = store.add_webhook(&url, &secret, lifeline_net::unix_secs())?;
+            store.append_audit(
+                &crate::audit::NewEntry::new(&actor, "webhook-added", &url, String::new()),
+                lifeline_net::unix_secs(),
+            )?;
+            println!("webhook {id}: {url}");
+        }
+        WebhookCommand::Remove { data, url } => {
+            let mut store = DataDir::new(&data.data_dir).open_store()?;
+            if !store.remove_webhook(&url)? {
+                bail!("no webhook for {url}");
+            }
+            store.append_audit(
+                &crate::audit::NewEntry::new(&actor, "webhook-removed", &url, String::new()),
+                lifeline_net::unix_secs(),
+            )?;
+            println!("removed {url}");
+        }
+        WebhookCommand::List(DataArg { data_dir }) => {
+            let mut store = DataDir::new(data_dir).open_store()?;
+            for w in store.webhooks()? {
+                println!("{:<4} {}", w.id, w.url);
+            }
+        }
+        WebhookCommand::Log { data, limit } => {
+            let mut store = DataDir::new(&data.data_dir).open_store()?;
+            println!(
+                "{:<6} {:<20} {:<8} {:<10} {:<24} url",
+                "id", "event", "attempts", "delivered", "last status"
+            );
+            for d in store.deliveries(limit)? {
+                println!(
+                    "{:<6} {:<20} {:<8} {:<10} {:<24} {}",
+                    d.id,
+                    d.event,
+                    d.attempts,
+                    if d.delivered_unix.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    d.last_status.unwrap_or_else(|| "-".into()),
+                    d.url
+                );
             }
         }
     }

@@ -267,6 +267,43 @@ async fn handle(
                 format!("{change:?}"),
             ))
             .await;
+            crate::notify::ticket_changed(ctx, ticket).await;
+            Ok(ConsoleReply::Done)
+        }
+        ConsoleRequest::SessionShow { session } => {
+            let log = ctx
+                .store
+                .call(move |s| s.session(session))
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| failure(ErrorCode::NotFound, format!("no session {session}")))?;
+            resolve_machine(ctx, person, &log.machine_id)
+                .await
+                .map_err(|_| failure(ErrorCode::NotFound, format!("no session {session}")))?;
+            Ok(ConsoleReply::Session(Box::new(log)))
+        }
+        ConsoleRequest::Sessions {
+            machine,
+            since_unix,
+        } => {
+            let id = match machine {
+                Some(m) => Some(resolve_machine(ctx, person, &m).await?.0),
+                None => None,
+            };
+            let logs = ctx
+                .store
+                .call(move |s| s.sessions(id.as_deref(), None, since_unix))
+                .await
+                .map_err(internal)?;
+            let visible = visible_machines(ctx, person).await?;
+            Ok(ConsoleReply::Sessions(
+                logs.into_iter()
+                    .filter(|l| visible.iter().any(|m| m.id == l.machine_id))
+                    .collect(),
+            ))
+        }
+        ConsoleRequest::WatchTickets => {
+            watch_tickets(ctx.clone(), person.clone(), tx.clone());
             Ok(ConsoleReply::Done)
         }
         ConsoleRequest::AuditVerify => {
@@ -293,6 +330,45 @@ async fn handle(
             }
         }
     }
+}
+
+/// Forwards ticket news about machines `person` sees until the console
+/// goes away.
+fn watch_tickets(ctx: Arc<Ctx>, person: Person, tx: mpsc::UnboundedSender<RelayToConsole>) {
+    let mut news = ctx.news.subscribe();
+    tokio::spawn(
+        async move {
+            loop {
+                let n = tokio::select! {
+                    () = tx.closed() => return,
+                    n = news.recv() => n,
+                };
+                let n = match n {
+                    Ok(n) => n,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                        warn!("a ticket watcher fell {k} events behind");
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let id = n.ticket.machine_id.clone();
+                let group = match ctx.store.call(move |s| s.machine(&id)).await {
+                    Ok(Some(m)) => m.group,
+                    _ => continue,
+                };
+                if person.sees(group.as_deref())
+                    && tx
+                        .send(RelayToConsole::Event(
+                            lifeline_proto::ConsoleEvent::TicketChanged(Box::new(n)),
+                        ))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        .in_current_span(),
+    );
 }
 
 /// A ticket, if it exists and its machine is visible to `person`.

@@ -113,6 +113,7 @@ pub async fn open_session(
         purpose,
         permission,
         ticket,
+        log_clipboard: ctx.log_clipboard.load(std::sync::atomic::Ordering::Relaxed),
     };
     let (session, deadline, answer) = ctx
         .hub

@@ -5,6 +5,7 @@ use lifeline_proto::{
     ConsoleEvent, Decision, EndReason, Permission, RelayToAgent, RelayToConsole, SessionId,
     SessionOffer,
     pairing::{Pairing, PairingError, PairingEvent},
+    session_log::{PermissionChange, SessionReport},
 };
 use std::{
     collections::HashMap,
@@ -28,6 +29,8 @@ pub struct SessionStats {
     pub streams: AtomicU64,
     /// Input events the agent refused (view-only), as it last reported.
     pub refused_input: AtomicU64,
+    /// The agent's account of the session, sent when it ends.
+    pub report: Mutex<Option<SessionReport>>,
 }
 
 struct AgentEntry {
@@ -53,6 +56,12 @@ struct SessionEntry {
     answer: Option<oneshot::Sender<PairingEvent>>,
     stats: Arc<SessionStats>,
     ended: watch::Sender<bool>,
+    /// What the technician asked for (the offer's permission changes with
+    /// the user's answers).
+    permission_asked: Permission,
+    /// The agent's answer, in words.
+    decision: Option<String>,
+    permission_changes: Vec<PermissionChange>,
 }
 
 #[derive(Default)]
@@ -89,11 +98,25 @@ pub struct EndedSession {
     pub bytes_to_agent: u64,
     pub bytes_to_console: u64,
     pub streams: u64,
+    pub permission_asked: Permission,
+    /// The agent's answer, in words (`None`: it never answered).
+    pub decision: Option<String>,
+    pub permission_changes: Vec<PermissionChange>,
     /// Live counters: the agent's refused-input report can arrive just after
     /// the end (it travels on another stream), so read it a moment later.
     pub stats: Arc<SessionStats>,
     /// When the relay saw the end.
     pub ended_at: Instant,
+}
+
+/// An agent's answer in words, for the session log.
+fn describe(d: &Decision) -> String {
+    match d {
+        Decision::Accept => "accepted".into(),
+        Decision::AcceptViewOnly => "accepted view only".into(),
+        Decision::Decline { reason } => format!("declined: {reason}"),
+        Decision::NoAnswer => "no answer".into(),
+    }
 }
 
 /// Recently ended sessions kept for late reports from their agents.
@@ -280,6 +303,7 @@ impl Hub {
         let (tx, rx) = oneshot::channel();
         let pairing = Pairing::offer(id, now, timeout);
         let deadline = pairing.next_deadline().unwrap_or(now + timeout);
+        let permission_asked = offer.permission;
         inner.sessions.insert(
             id,
             SessionEntry {
@@ -294,6 +318,9 @@ impl Hub {
                 answer: Some(tx),
                 stats: Arc::default(),
                 ended: watch::channel(false).0,
+                permission_asked,
+                decision: None,
+                permission_changes: Vec::new(),
             },
         );
         Ok((id, deadline, rx))
@@ -320,6 +347,7 @@ impl Hub {
             return Ok(());
         };
         let view_only = decision == Decision::AcceptViewOnly;
+        entry.decision = Some(describe(&decision));
         let event = entry.pairing.on_answer(decision, now)?;
         if view_only && event == PairingEvent::Started {
             entry.offer.permission = Permission::View;
@@ -420,6 +448,29 @@ impl Hub {
         }
     }
 
+    /// Keeps the agent's report of a session it owned (live or just ended).
+    pub fn note_report(&self, agent_conn_id: u64, report: SessionReport) {
+        let inner = self.lock();
+        let session = report.session;
+        let live = inner
+            .sessions
+            .get(&session)
+            .filter(|e| e.agent_conn_id == agent_conn_id)
+            .map(|e| e.stats.clone());
+        let stats = live.or_else(|| {
+            inner
+                .recent
+                .iter()
+                .find(|(s, a, _)| *s == session && *a == agent_conn_id)
+                .map(|(_, _, st)| st.clone())
+        });
+        if let Some(st) = stats
+            && let Ok(mut slot) = st.report.lock()
+        {
+            *slot = Some(report);
+        }
+    }
+
     /// What the technician of a live session may do now.
     pub fn permission(&self, session: SessionId) -> Option<Permission> {
         self.lock()
@@ -443,6 +494,10 @@ impl Hub {
             .get_mut(&session)
             .filter(|e| e.agent_conn_id == agent_conn_id && e.pairing.is_active())?;
         entry.offer.permission = permission;
+        entry.permission_changes.push(PermissionChange {
+            at_unix: lifeline_net::unix_secs(),
+            permission,
+        });
         let _ = entry
             .console_tx
             .send(RelayToConsole::Event(ConsoleEvent::PermissionChanged {
@@ -532,6 +587,9 @@ impl Hub {
                 bytes_to_agent: entry.stats.to_agent.load(Ordering::Relaxed),
                 bytes_to_console: entry.stats.to_console.load(Ordering::Relaxed),
                 streams: entry.stats.streams.load(Ordering::Relaxed),
+                permission_asked: entry.permission_asked,
+                decision: entry.decision,
+                permission_changes: entry.permission_changes,
                 stats: entry.stats.clone(),
                 ended_at: Instant::now(),
             });

@@ -13,6 +13,8 @@ pub mod console_session;
 pub mod datadir;
 pub mod hub;
 pub mod inventory;
+pub mod notify;
 pub mod server;
+pub mod session_log;
 pub mod splice;
 pub mod store;

@@ -18,7 +18,7 @@ use lifeline_proto::{
 use std::{
     future::Future,
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::AtomicBool},
     time::{Duration, Instant},
 };
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -38,6 +38,13 @@ pub struct Ctx {
     pub lookups: StoreHandle,
     pub hub: Hub,
     pub limiter: Mutex<auth::RateLimiter>,
+    /// Session logs keep clipboard text, not just its length (an admin's
+    /// choice: `lifeline-relay serve --log-clipboard-text`).
+    pub log_clipboard: AtomicBool,
+    /// Ticket news for watching consoles.
+    pub news: tokio::sync::broadcast::Sender<lifeline_proto::ticket::TicketNews>,
+    /// Wakes the webhook deliverer when an event is queued.
+    pub webhook_wake: tokio::sync::Notify,
 }
 
 impl Ctx {
@@ -117,6 +124,9 @@ impl Relay {
                 lookups,
                 hub,
                 limiter: Mutex::new(auth::RateLimiter::default()),
+                log_clipboard: AtomicBool::new(false),
+                news: tokio::sync::broadcast::channel(256).0,
+                webhook_wake: tokio::sync::Notify::new(),
             }),
             endpoint,
             ended,
@@ -136,7 +146,8 @@ impl Relay {
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         let reaper = tokio::spawn(reap(self.ctx.clone()));
         let ended = std::mem::replace(&mut self.ended, tokio::sync::mpsc::unbounded_channel().1);
-        let logger = tokio::spawn(log_sessions(self.ctx.clone(), ended));
+        let logger = tokio::spawn(crate::session_log::log_sessions(self.ctx.clone(), ended));
+        let hooks = tokio::spawn(crate::notify::deliver_webhooks(self.ctx.clone()));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -149,6 +160,7 @@ impl Relay {
         }
         reaper.abort();
         logger.abort();
+        hooks.abort();
         info!("shutting down");
         self.endpoint
             .close(CloseCode::Shutdown.code().into(), b"relay shutting down");
@@ -160,89 +172,6 @@ impl Relay {
                 .await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
-    }
-}
-
-/// Writes an audit entry for every session that ends.
-async fn log_sessions(
-    ctx: Arc<Ctx>,
-    mut ended: tokio::sync::mpsc::UnboundedReceiver<EndedSession>,
-) {
-    while let Some(e) = ended.recv().await {
-        // Late reports from the agent (refused input) get a moment to land.
-        tokio::time::sleep_until((e.ended_at + Duration::from_millis(800)).into()).await;
-        let refused_input = e
-            .stats
-            .refused_input
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let duration = e.started_unix.map_or(0, |s| e.ended_unix.saturating_sub(s));
-        let details = serde_json::json!({
-            "session": e.session,
-            "purpose": format!("{:?}", e.offer.purpose),
-            "permission": format!("{:?}", e.offer.permission),
-            "ticket": e.offer.ticket,
-            "started": e.started_unix.is_some(),
-            "duration_s": duration,
-            "reason": e.reason.to_string(),
-            "bytes_to_agent": e.bytes_to_agent,
-            "bytes_to_console": e.bytes_to_console,
-            "streams": e.streams,
-            "refused_input": refused_input,
-        });
-        info!(session = e.session, machine = %e.machine_id, reason = %e.reason, "session ended");
-        ctx.audit(NewEntry::new(
-            &e.offer.technician,
-            "session-ended",
-            &e.machine_id,
-            details.to_string(),
-        ))
-        .await;
-        if let Some(ticket) = e.offer.ticket {
-            attach_session_log(
-                &ctx,
-                ticket,
-                &e,
-                (duration, refused_input),
-                details.to_string(),
-            )
-            .await;
-        }
-    }
-}
-
-/// Puts a session's record on the ticket it served: a timeline entry a
-/// person reads and the JSON log as an attachment.
-async fn attach_session_log(
-    ctx: &Ctx,
-    ticket: u64,
-    e: &EndedSession,
-    (duration, refused_input): (u64, u64),
-    log: String,
-) {
-    let text = format!(
-        "session {} by {}: {} s, {:?}/{:?}, ended: {}; {} bytes to the agent, {} bytes to the technician, {} input refused",
-        e.session,
-        e.offer.technician,
-        duration,
-        e.offer.purpose,
-        e.offer.permission,
-        e.reason,
-        e.bytes_to_agent,
-        e.bytes_to_console,
-        refused_input
-    );
-    let tech = e.offer.technician.clone();
-    let name = format!("session-{}.json", e.session);
-    let now = unix_secs();
-    let r = ctx
-        .store
-        .call(move |s| {
-            s.ticket_event(ticket, &tech, "session", &text, now)?;
-            s.attach(ticket, "session-log", &name, log.as_bytes(), now)
-        })
-        .await;
-    if let Err(err) = r {
-        warn!(ticket, "cannot attach the session log: {err}");
     }
 }
 

@@ -353,4 +353,83 @@ fn the_user_decides_sees_and_stops() {
     let out = w.console("alice", &["audit"], None);
     assert!(out.stdout.contains("session-started"), "{}", out.stdout);
     assert!(out.stdout.contains("session-permission"), "{}", out.stdout);
+
+    eprintln!("step: Session logs");
+    // Every session has a log: who agreed, what changed, the chat, the
+    // clipboard (length only: the relay does not keep the text by default).
+    let out = w.console(
+        "alice",
+        &["sessions", "--machine", "laptop", "--json"],
+        None,
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let logs: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let find = |f: &dyn Fn(&serde_json::Value) -> bool| {
+        logs.iter()
+            .find(|l| f(l))
+            .unwrap_or_else(|| panic!("no such session log in {}", out.stdout))
+            .clone()
+    };
+    let stopped = find(&|l| l["ended"] == "user stopped the session");
+    assert!(
+        stopped["consent"]
+            .as_str()
+            .unwrap()
+            .starts_with("allowed control by "),
+        "{stopped}"
+    );
+    assert!(
+        stopped["consent"]
+            .as_str()
+            .unwrap()
+            .ends_with(" at the prompt")
+    );
+    assert_eq!(stopped["decision"], "accepted");
+    assert_eq!(
+        stopped["permission_changes"][0]["permission"], "View",
+        "{stopped}"
+    );
+    assert!(stopped["frames"].as_u64().unwrap() > 0, "{stopped}");
+    assert!(stopped["mean_fps"].as_f64().unwrap() > 0.0, "{stopped}");
+    let chat = find(&|l| {
+        l["chat"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|x| x["text"] == "thanks, it works now"))
+    });
+    assert_eq!(chat["chat"][0]["from"], "alice", "{chat}");
+    assert_eq!(chat["chat"][0]["text"], "Hello, this is the help desk");
+    let clip = find(&|l| {
+        l["clipboard"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|x| x["direction"] == "ToTechnician"))
+    });
+    assert_eq!(clip["clipboard"][0]["chars"], 15, "{clip}");
+    assert!(clip["clipboard"][0]["text"].is_null(), "{clip}");
+    assert!(!out.stdout.contains("E1234 disk full"));
+    let declined = find(&|l| l["decision"].as_str().unwrap().starts_with("declined"));
+    assert!(declined["started_unix"].is_null(), "{declined}");
+    // The readable form, and the ticket each session without one got.
+    let id = chat["session"].as_u64().unwrap().to_string();
+    let out = w.console("alice", &["session", "show", &id], None);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.contains("technician   alice"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("(opened for this session)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(": Hello, this is the help desk"),
+        "{}",
+        out.stdout
+    );
+    let ticket = chat["ticket"].as_u64().unwrap().to_string();
+    let out = w.console("alice", &["ticket", "show", &ticket, "--json"], None);
+    let t: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(t["status"], "resolved", "{t}");
+    assert_eq!(t["assignee"], "alice", "{t}");
+    assert_eq!(
+        t["sessions"][0]["session"].as_u64().unwrap().to_string(),
+        id
+    );
 }

@@ -41,6 +41,16 @@ fn help_request_to_resolved_ticket_with_session_log() {
     ] {
         w.login(u, p);
     }
+    // Tom watches the queue the whole time.
+    let watch_out = w.path("watch.out");
+    let mut watcher = std::process::Command::new(util::bin("lifeline"))
+        .args(["tickets", "--watch"])
+        .env("LIFELINE_CONFIG_DIR", w.path("console-tom"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&watch_out).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let token = w.token("alice", &[]);
     assert!(w.enroll("pc-7", &token).ok);
     let _agent = w.start_agent_with(
@@ -145,6 +155,64 @@ fn help_request_to_resolved_ticket_with_session_log() {
             .iter()
             .any(|a| a["kind"] == "session-log")
     );
+    // The session's own log, listed on the ticket.
+    let sid = t["sessions"][0]["session"].as_u64().unwrap().to_string();
+    let out = w.console("tom", &["session", "show", &sid, "--json"], None);
+    assert!(out.ok, "{}", out.stderr);
+    let log: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(log["technician"], "tom");
+    assert_eq!(log["hostname"], "pc-7");
+    assert_eq!(log["ticket"], 1);
+    assert_eq!(log["ticket_created"], false);
+    assert_eq!(log["decision"], "accepted");
+    assert!(
+        log["consent"].as_str().unwrap().contains("unattended"),
+        "{log}"
+    );
+    assert_eq!(log["ended"], "technician closed the session");
+    assert!(log["bytes_to_console"].as_u64().unwrap() > 10_000, "{log}");
+    assert!(log["frames"].as_u64().unwrap() >= 2, "{log}");
+    assert!(log["mean_fps"].as_f64().unwrap() > 0.5, "{log}");
+    let d = log["duration_s"].as_u64().unwrap();
+    assert!((1..=10).contains(&d), "a 2 s session lasted {d} s");
+    let out = w.console("tom", &["session", "show", &sid], None);
+    assert!(out.stdout.contains("technician   tom"), "{}", out.stdout);
+    assert!(out.stdout.contains("ticket       #1\n"), "{}", out.stdout);
+    let out = w.console("tom", &["session", "show", "424242"], None);
+    assert!(out.stderr.contains("no session 424242"), "{}", out.stderr);
+
+    // A session opened without a ticket gets one of its own, resolved and
+    // assigned to the technician.
+    let out = w.console(
+        "tom",
+        &["connect", "pc-7", "--headless", "--duration", "1s"],
+        None,
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let out = w.wait_console(
+        "tom",
+        &["tickets", "--json"],
+        Duration::from_secs(10),
+        |o| o.stdout.contains("opened without a ticket"),
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let auto = rows.iter().find(|r| r["id"] == 2).unwrap();
+    assert_eq!(
+        auto["title"],
+        "Remote session by tom on pc-7 (opened without a ticket)"
+    );
+    assert_eq!(auto["status"], "resolved");
+    assert_eq!(auto["assignee"], "tom");
+    let out = w.console("tom", &["sessions", "--machine", "pc-7", "--json"], None);
+    let logs: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(logs.len(), 2, "{}", out.stdout);
+    assert_eq!(
+        (
+            logs[0]["ticket"].as_u64(),
+            logs[0]["ticket_created"].as_bool()
+        ),
+        (Some(2), Some(true))
+    );
 
     let out = w.console(
         "tom",
@@ -221,12 +289,62 @@ fn help_request_to_resolved_ticket_with_session_log() {
     );
     assert!(out.ok, "{}", out.stderr);
     let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(r["tickets"], 1, "{r}");
+    assert_eq!(r["tickets"], 2, "{r}");
     assert_eq!(r["by_status"]["closed"], 1, "{r}");
-    assert_eq!(r["escalation_rate"], 1.0, "{r}");
+    assert_eq!(r["by_status"]["resolved"], 1, "{r}");
+    assert_eq!(r["escalation_rate"], 0.5, "{r}");
     assert!(r["first_response_mean_s"].is_number(), "{r}");
     assert!(r["resolve_mean_s"].is_number(), "{r}");
-    assert_eq!(r["top_machines"][0][1], 1, "{r}");
+    assert_eq!(r["top_machines"][0][1], 2, "{r}");
     let md = w.console("ann", &["report", "tickets"], None);
-    assert!(md.stdout.contains("| tickets | 1 |"), "{}", md.stdout);
+    assert!(md.stdout.contains("| tickets | 2 |"), "{}", md.stdout);
+
+    // Tom's watcher saw every change as it happened.
+    std::thread::sleep(Duration::from_millis(500));
+    let stop = std::process::Command::new("kill")
+        .args(["-INT", &watcher.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stop.success());
+    let status = watcher.wait().unwrap();
+    assert!(
+        status.success(),
+        "the watcher ends cleanly on Ctrl+C: {status}"
+    );
+    let stdout = std::fs::read_to_string(&watch_out).unwrap();
+    let out = util::Out {
+        ok: true,
+        stdout,
+        stderr: String::new(),
+    };
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("#1 "))
+        .collect();
+    let events: Vec<&str> = lines.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
+    assert_eq!(
+        events,
+        [
+            "ticket.created",
+            "ticket.assigned",
+            "ticket.session",
+            "ticket.escalated",
+            "ticket.commented",
+            "ticket.status",
+            "ticket.status"
+        ],
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines[1].contains("by alice: assigned to tom [open, L1, high, tom] Printer does not print"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        out.stdout.contains("#2 ticket.session by tom"),
+        "{}",
+        out.stdout
+    );
 }

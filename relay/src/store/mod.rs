@@ -6,7 +6,9 @@ mod handle;
 mod sqlite;
 mod sqlite_audit;
 mod sqlite_inventory;
+mod sqlite_sessions;
 mod sqlite_tickets;
+mod sqlite_webhooks;
 
 pub use handle::StoreHandle;
 pub use sqlite::SqliteStore;
@@ -31,6 +33,9 @@ pub enum StoreError {
     /// A group of writes could not be committed (all of them were undone).
     #[error("database: commit failed: {0}")]
     Batch(String),
+    /// A stored record cannot be read back.
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
 }
 
 /// A person who can log in.
@@ -218,10 +223,108 @@ pub trait TicketStore {
         change: &lifeline_proto::ticket::TicketChange,
         now_unix: u64,
     ) -> Result<(), TicketError>;
+
+    /// The ticket as it is now with its latest timeline entry: what
+    /// watchers and webhooks are told after a change.
+    fn ticket_news(
+        &mut self,
+        id: u64,
+    ) -> Result<Option<lifeline_proto::ticket::TicketNews>, StoreError>;
+
+    /// Keeps a session's log.
+    fn save_session(
+        &mut self,
+        log: &lifeline_proto::session_log::SessionLog,
+    ) -> Result<(), StoreError>;
+
+    /// One session's log.
+    fn session(
+        &mut self,
+        id: u64,
+    ) -> Result<Option<lifeline_proto::session_log::SessionLog>, StoreError>;
+
+    /// Session logs ended since a time, newest first, of one machine or
+    /// one ticket if given.
+    fn sessions(
+        &mut self,
+        machine_id: Option<&str>,
+        ticket: Option<u64>,
+        since_unix: u64,
+    ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError>;
+}
+
+/// A webhook subscription.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: i64,
+    pub url: String,
+    pub secret: String,
+}
+
+/// A delivery waiting for (another) attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingDelivery {
+    pub id: i64,
+    pub webhook: Webhook,
+    pub event: String,
+    pub body: String,
+    pub attempts: u32,
+}
+
+/// A delivery as the log shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub url: String,
+    pub event: String,
+    pub created_unix: u64,
+    pub attempts: u32,
+    pub delivered_unix: Option<u64>,
+    pub last_status: Option<String>,
+}
+
+/// Outgoing webhooks and their delivery log (an outbox: an event is
+/// stored before any attempt, so none is lost while a receiver is down).
+pub trait WebhookStore {
+    /// Subscribes a URL; returns its id.
+    fn add_webhook(&mut self, url: &str, secret: &str, now_unix: u64) -> Result<i64, StoreError>;
+
+    /// Unsubscribes a URL; false when it was not subscribed.
+    fn remove_webhook(&mut self, url: &str) -> Result<bool, StoreError>;
+
+    /// The active subscriptions.
+    fn webhooks(&mut self) -> Result<Vec<Webhook>, StoreError>;
+
+    /// Queues one delivery of `body` to every active webhook.
+    fn enqueue_deliveries(
+        &mut self,
+        event: &str,
+        body: &str,
+        now_unix: u64,
+    ) -> Result<usize, StoreError>;
+
+    /// Deliveries due at `now_unix`, oldest first.
+    fn due_deliveries(
+        &mut self,
+        now_unix: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError>;
+
+    /// Records an attempt: delivered, or the next try's time.
+    fn delivery_attempted(
+        &mut self,
+        id: i64,
+        status: &str,
+        delivered_unix: Option<u64>,
+        next_attempt_unix: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The newest deliveries.
+    fn deliveries(&mut self, limit: usize) -> Result<Vec<DeliveryRow>, StoreError>;
 }
 
 /// Everything the relay persists. One implementation per engine.
-pub trait Store: InventoryStore + AuditStore + TicketStore + Send {
+pub trait Store: InventoryStore + AuditStore + TicketStore + WebhookStore + Send {
     /// Starts a transaction that the following writes share (group
     /// commit); they must use savepoints.
     ///

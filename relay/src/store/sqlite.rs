@@ -146,6 +146,38 @@ const MIGRATIONS: &[&str] = &[
         created_unix INTEGER NOT NULL
     );
     ",
+    // 6: session logs, webhooks and their delivery log.
+    r"
+    CREATE TABLE sessions (
+        id          INTEGER PRIMARY KEY,
+        machine_id  TEXT NOT NULL,
+        technician  TEXT NOT NULL,
+        ticket_id   INTEGER,
+        ended_unix  INTEGER NOT NULL,
+        log         TEXT NOT NULL
+    );
+    CREATE INDEX sessions_ticket ON sessions(ticket_id);
+    CREATE INDEX sessions_machine ON sessions(machine_id, ended_unix);
+    CREATE TABLE webhooks (
+        id           INTEGER PRIMARY KEY,
+        url          TEXT NOT NULL UNIQUE,
+        secret       TEXT NOT NULL,
+        created_unix INTEGER NOT NULL,
+        disabled     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE webhook_deliveries (
+        id             INTEGER PRIMARY KEY,
+        webhook_id     INTEGER NOT NULL REFERENCES webhooks(id),
+        event          TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        created_unix   INTEGER NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        next_attempt_unix INTEGER NOT NULL,
+        delivered_unix INTEGER,
+        last_status    TEXT
+    );
+    CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(delivered_unix, next_attempt_unix);
+    ",
 ];
 
 /// The SQLite implementation of [`Store`].

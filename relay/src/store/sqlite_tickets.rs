@@ -128,6 +128,12 @@ impl TicketStore for SqliteStore {
         else {
             return Ok(None);
         };
+        let sessions: Vec<(u64, String)> = self
+            .session_logs(None, Some(id), 0)?
+            .into_iter()
+            .rev()
+            .map(|l| (l.session, l.summary()))
+            .collect();
         let mut stmt = self.conn.prepare_cached(
             "SELECT at_unix, actor, kind, text FROM ticket_events WHERE ticket_id = ?1 ORDER BY id",
         )?;
@@ -154,6 +160,7 @@ impl TicketStore for SqliteStore {
             description,
             events,
             attachments,
+            sessions,
         }))
     }
 
@@ -255,5 +262,35 @@ impl TicketStore for SqliteStore {
         .map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(())
+    }
+
+    fn ticket_news(
+        &mut self,
+        id: u64,
+    ) -> Result<Option<lifeline_proto::ticket::TicketNews>, StoreError> {
+        self.news(id)
+    }
+
+    fn save_session(
+        &mut self,
+        log: &lifeline_proto::session_log::SessionLog,
+    ) -> Result<(), StoreError> {
+        self.save_session_log(log)
+    }
+
+    fn session(
+        &mut self,
+        id: u64,
+    ) -> Result<Option<lifeline_proto::session_log::SessionLog>, StoreError> {
+        self.session_log(id)
+    }
+
+    fn sessions(
+        &mut self,
+        machine_id: Option<&str>,
+        ticket: Option<u64>,
+        since_unix: u64,
+    ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError> {
+        self.session_logs(machine_id, ticket, since_unix)
     }
 }

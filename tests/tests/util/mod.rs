@@ -352,15 +352,27 @@ pub struct Xvfb {
     _proc: Proc,
 }
 
+/// Is this X lock file's owner gone?
+fn stale_lock(lock: &str) -> bool {
+    std::fs::read_to_string(lock)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+}
+
 impl Xvfb {
     /// Starts Xvfb on a free display number with one `WxH` 24-bit screen.
     pub fn start(width: u32, height: u32) -> Self {
         for n in 90..190 {
             let socket = format!("/tmp/.X11-unix/X{n}");
             let lock = format!("/tmp/.X{n}-lock");
-            if Path::new(&socket).exists() || Path::new(&lock).exists() {
+            if Path::new(&lock).exists() && !stale_lock(&lock) {
                 continue;
             }
+            // A server killed without cleaning up leaves its lock and
+            // socket behind: a dead owner frees the number.
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_file(&socket);
             let display = format!(":{n}");
             let child = Command::new("Xvfb")
                 .args([

@@ -1,0 +1,222 @@
+//! Every session's log: written when it ends, kept in the store, put on
+//! the ticket it served (a new ticket when the technician gave none), and
+//! summarised in the audit trail.
+
+use crate::{audit::NewEntry, hub::EndedSession, server::Ctx};
+use lifeline_net::unix_secs;
+use lifeline_proto::{
+    SessionPurpose,
+    session_log::{SessionLog, SessionReport},
+    ticket::{HelpRequest, TicketChange},
+};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::{Duration, Instant},
+};
+use tracing::{info, warn};
+
+/// How long after the end the agent's report may take to arrive.
+const REPORT_GRACE: Duration = Duration::from_secs(2);
+
+/// Logs every session that ends, each in its own task so that waiting for
+/// one agent's report never delays another's log.
+pub async fn log_sessions(
+    ctx: Arc<Ctx>,
+    mut ended: tokio::sync::mpsc::UnboundedReceiver<EndedSession>,
+) {
+    while let Some(e) = ended.recv().await {
+        tokio::spawn(log_session(ctx.clone(), e));
+    }
+}
+
+fn purpose_name(p: SessionPurpose) -> &'static str {
+    match p {
+        SessionPurpose::Screen => "screen",
+        SessionPurpose::Chat => "chat",
+        SessionPurpose::Ping => "ping",
+    }
+}
+
+/// The log of a session from what the relay saw and the agent reported.
+pub fn build(e: &EndedSession, hostname: String, report: Option<SessionReport>) -> SessionLog {
+    let report = report.unwrap_or_default();
+    let duration_s = e.started_unix.map_or(0, |s| e.ended_unix.saturating_sub(s));
+    let screen_s = report.screen_ms as f64 / 1000.0;
+    let mean_fps = if screen_s > 0.0 {
+        report.frames as f64 / screen_s
+    } else {
+        0.0
+    };
+    SessionLog {
+        session: e.session,
+        machine_id: e.machine_id.clone(),
+        hostname,
+        technician: e.offer.technician.clone(),
+        ticket: e.offer.ticket,
+        ticket_created: false,
+        purpose: purpose_name(e.offer.purpose).into(),
+        permission_asked: e.permission_asked,
+        decision: e.decision.clone().unwrap_or_else(|| "no answer".into()),
+        consent: report.consent,
+        offered_unix: e.offered_unix,
+        started_unix: e.started_unix,
+        ended_unix: e.ended_unix,
+        duration_s,
+        ended: e.reason.to_string(),
+        bytes_to_agent: e.bytes_to_agent,
+        bytes_to_console: e.bytes_to_console,
+        streams: e.streams,
+        frames: report.frames,
+        mean_fps: (mean_fps * 10.0).round() / 10.0,
+        refused_input: e.stats.refused_input.load(Ordering::Relaxed),
+        permission_changes: e.permission_changes.clone(),
+        chat: report.chat,
+        chat_dropped: report.chat_dropped,
+        clipboard: report.clipboard,
+    }
+}
+
+async fn log_session(ctx: Arc<Ctx>, e: EndedSession) {
+    // A session that ran has a report from its agent on the way.
+    let deadline = e.ended_at + REPORT_GRACE;
+    let wants_report = e.started_unix.is_some();
+    loop {
+        let have = e.stats.report.lock().is_ok_and(|r| r.is_some());
+        if have || !wants_report || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The refused-input count travels separately; give it a moment.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let report = e.stats.report.lock().ok().and_then(|mut r| r.take());
+    if wants_report && report.is_none() {
+        warn!(
+            session = e.session,
+            "no report from the agent; logging what the relay saw"
+        );
+    }
+    let id = e.machine_id.clone();
+    let hostname = ctx
+        .store
+        .call(move |s| s.machine(&id))
+        .await
+        .ok()
+        .flatten()
+        .map_or_else(String::new, |m| m.info.hostname);
+    let mut log = build(&e, hostname, report);
+    info!(session = e.session, machine = %e.machine_id, reason = %e.reason, "session ended");
+    let details = serde_json::json!({
+        "session": log.session,
+        "purpose": log.purpose,
+        "decision": log.decision,
+        "ticket": log.ticket,
+        "duration_s": log.duration_s,
+        "reason": log.ended,
+        "bytes_to_agent": log.bytes_to_agent,
+        "bytes_to_console": log.bytes_to_console,
+        "frames": log.frames,
+        "refused_input": log.refused_input,
+    });
+    ctx.audit(NewEntry::new(
+        &e.offer.technician,
+        "session-ended",
+        &e.machine_id,
+        details.to_string(),
+    ))
+    .await;
+    let needs_ticket = log.ticket.is_none()
+        && log.started_unix.is_some()
+        && e.offer.purpose != SessionPurpose::Ping;
+    if needs_ticket {
+        match open_ticket_for(&ctx, &log).await {
+            Ok(t) => {
+                log.ticket = Some(t);
+                log.ticket_created = true;
+            }
+            Err(err) => warn!(
+                session = log.session,
+                "cannot open a ticket for the session: {err}"
+            ),
+        }
+    }
+    let saved = log.clone();
+    if let Err(err) = ctx.store.call(move |s| s.save_session(&saved)).await {
+        warn!(session = log.session, "cannot store the session log: {err}");
+    }
+    if let Some(ticket) = log.ticket {
+        attach(&ctx, ticket, &log).await;
+        crate::notify::ticket_changed(&ctx, ticket).await;
+    }
+}
+
+/// A resolved ticket, assigned to the technician, recording a session
+/// that was opened without one.
+async fn open_ticket_for(ctx: &Ctx, log: &SessionLog) -> Result<u64, String> {
+    let req = HelpRequest {
+        requester: log.technician.clone(),
+        text: format!(
+            "Remote session by {} on {} (opened without a ticket)",
+            log.technician,
+            if log.hostname.is_empty() {
+                &log.machine_id
+            } else {
+                &log.hostname
+            }
+        ),
+        priority: "normal".into(),
+        screenshot_png: Vec::new(),
+    };
+    let (machine, tech) = (log.machine_id.clone(), log.technician.clone());
+    let now = unix_secs();
+    ctx.store
+        .call(move |s| {
+            let t = s.create_ticket(&machine, &req, now)?;
+            // The technician may be an account that cannot be assigned
+            // (an auditor never opens sessions, so this is rare).
+            let _ = s.update_ticket(t, &tech, &TicketChange::Assign { user: tech.clone() }, now);
+            let _ = s.update_ticket(
+                t,
+                &tech,
+                &TicketChange::Status {
+                    status: "resolved".into(),
+                },
+                now,
+            );
+            Ok(t)
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Puts the session on its ticket: a timeline entry a person reads and
+/// the JSON log as an attachment.
+async fn attach(ctx: &Ctx, ticket: u64, log: &SessionLog) {
+    let text = format!(
+        "session {} by {}: {}, {} s, {}; ended: {}; {} bytes to the agent, {} bytes to the technician, {} frames, {} input refused",
+        log.session,
+        log.technician,
+        log.purpose,
+        log.duration_s,
+        log.decision,
+        log.ended,
+        log.bytes_to_agent,
+        log.bytes_to_console,
+        log.frames,
+        log.refused_input
+    );
+    let tech = log.technician.clone();
+    let name = format!("session-{}.json", log.session);
+    let json = serde_json::to_vec_pretty(log).unwrap_or_default();
+    let now = unix_secs();
+    let r = ctx
+        .store
+        .call(move |s| {
+            s.ticket_event(ticket, &tech, "session", &text, now)?;
+            s.attach(ticket, "session-log", &name, &json, now)
+        })
+        .await;
+    if let Err(err) = r {
+        warn!(ticket, "cannot attach the session log: {err}");
+    }
+}

@@ -1,0 +1,80 @@
+//! SQLite storage of session logs and of ticket news.
+
+use super::{SqliteStore, StoreError};
+use lifeline_proto::{
+    session_log::SessionLog,
+    ticket::{TicketEvent, TicketNews},
+};
+use rusqlite::{OptionalExtension, params};
+
+impl SqliteStore {
+    pub(super) fn save_session_log(&mut self, log: &SessionLog) -> Result<(), StoreError> {
+        let json = serde_json::to_string(log).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO sessions (id, machine_id, technician, ticket_id, ended_unix, log)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET ticket_id = ?4, log = ?6",
+            params![
+                log.session as i64,
+                log.machine_id,
+                log.technician,
+                log.ticket.map(|t| t as i64),
+                log.ended_unix as i64,
+                json
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn session_log(&mut self, id: u64) -> Result<Option<SessionLog>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT log FROM sessions WHERE id = ?1", [id as i64], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        json.map(|j| parse(&j)).transpose()
+    }
+
+    pub(super) fn session_logs(
+        &mut self,
+        machine_id: Option<&str>,
+        ticket: Option<u64>,
+        since: u64,
+    ) -> Result<Vec<SessionLog>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT log FROM sessions
+             WHERE (?1 IS NULL OR machine_id = ?1) AND (?2 IS NULL OR ticket_id = ?2) AND ended_unix >= ?3
+             ORDER BY ended_unix DESC, id DESC",
+        )?;
+        let rows = stmt.query_map(
+            params![machine_id, ticket.map(|t| t as i64), since as i64],
+            |r| r.get::<_, String>(0),
+        )?;
+        rows.map(|j| parse(&j?)).collect()
+    }
+
+    pub(super) fn news(&mut self, id: u64) -> Result<Option<TicketNews>, StoreError> {
+        use super::TicketStore as _;
+        let Some(detail) = self.ticket(id)? else {
+            return Ok(None);
+        };
+        let last = detail.events.last().cloned().unwrap_or(TicketEvent {
+            at_unix: detail.row.updated_unix,
+            actor: detail.row.requester.clone(),
+            kind: "created".into(),
+            text: String::new(),
+        });
+        Ok(Some(TicketNews {
+            event: TicketNews::event_of(&last.kind),
+            actor: last.actor,
+            text: last.text,
+            at_unix: last.at_unix,
+            ticket: detail.row,
+        }))
+    }
+}
+
+fn parse(json: &str) -> Result<SessionLog, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("session log: {e}")))
+}
