@@ -59,6 +59,9 @@ pub enum Command {
         /// typing, scrolling, drag, video) for tests and benchmarks.
         #[arg(long, default_value = "x11")]
         capture: String,
+        /// No tray icon, even with a display (the CLI request-help still works).
+        #[arg(long)]
+        no_tray: bool,
     },
     /// Ask the help desk for help: opens a ticket.
     RequestHelp {
@@ -92,13 +95,33 @@ pub enum Command {
         #[arg(long)]
         since: u64,
     },
+    /// The tray icon and its menu (started by `run`).
+    #[command(hide = true)]
+    UiTray {
+        /// The ID the menu's "My machine ID" shows.
+        #[arg(long)]
+        machine_id: String,
+    },
+    /// The "Request help" dialog (started from the tray).
+    #[command(hide = true)]
+    UiHelp {
+        /// The agent's state directory (its relay and credential).
+        #[arg(long)]
+        agent_dir: PathBuf,
+    },
 }
 
 impl Command {
     /// Window commands run on the main thread without an async runtime.
     #[must_use]
     pub fn is_window(&self) -> bool {
-        matches!(self, Command::UiPrompt { .. } | Command::UiIndicator { .. })
+        matches!(
+            self,
+            Command::UiPrompt { .. }
+                | Command::UiIndicator { .. }
+                | Command::UiTray { .. }
+                | Command::UiHelp { .. }
+        )
     }
 }
 
@@ -117,6 +140,8 @@ pub fn run_window(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::UiIndicator { facts, since } => crate::ui::indicator::run(facts, since),
+        Command::UiTray { machine_id } => crate::ui::tray::run(machine_id),
+        Command::UiHelp { agent_dir } => crate::ui::help_dialog::run(agent_dir),
         _ => anyhow::bail!("not a window command"),
     }
 }
@@ -165,6 +190,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             unattended,
             consent_timeout_secs,
             capture,
+            no_tray,
         } => {
             let cfg = config::AgentConfig::load(&dir)?;
             let opts = runner::RunOptions {
@@ -177,6 +203,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 unattended,
                 capture: crate::capture::factory(&capture)?,
                 consent_timeout: Duration::from_secs(consent_timeout_secs.clamp(1, 300)),
+                tray: !no_tray,
+                agent_dir: dir.clone(),
                 ..runner::RunOptions::default()
             };
             tokio::select! {

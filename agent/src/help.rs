@@ -54,12 +54,29 @@ pub async fn request_help(
     if text.trim().is_empty() {
         bail!("say what is wrong: --text must not be empty");
     }
-    lifeline_net::tls::install_provider();
     let screenshot_png = if with_screenshot {
         screenshot().context("cannot take the screenshot")?
     } else {
         Vec::new()
     };
+    send_help(config, text, priority, screenshot_png).await
+}
+
+/// Sends a help request with an already taken screenshot (PNG, or empty);
+/// returns the ticket number.
+///
+/// # Errors
+/// Empty text, relay unreachable or refusing.
+pub async fn send_help(
+    config: &AgentConfig,
+    text: &str,
+    priority: &str,
+    screenshot_png: Vec<u8>,
+) -> anyhow::Result<u64> {
+    if text.trim().is_empty() {
+        bail!("say what is wrong first");
+    }
+    lifeline_net::tls::install_provider();
     let fp: Fingerprint = config.fingerprint.parse()?;
     let hello = Hello {
         protocol_version: PROTOCOL_VERSION,

@@ -7,6 +7,10 @@ use crate::{
     inventory::{self, InventoryConfig},
     screen::CaptureFactory,
     session::{self, Sessions},
+    ui::{
+        child::{TrayChild, TrayEvent},
+        tray::{FromTray, TrayState},
+    },
 };
 use lifeline_inventory::Inventory;
 use lifeline_net::{ConnectError, Connected, Fingerprint, open_control, read_msg, write_msg};
@@ -37,6 +41,10 @@ pub struct RunOptions {
     pub capture: CaptureFactory,
     /// How long the user has to answer the consent prompt.
     pub consent_timeout: Duration,
+    /// Show the tray icon when there is a display.
+    pub tray: bool,
+    /// The agent's state directory (the help dialog reads its config).
+    pub agent_dir: std::path::PathBuf,
 }
 
 impl Default for RunOptions {
@@ -50,6 +58,8 @@ impl Default for RunOptions {
             unattended: false,
             capture: std::sync::Arc::new(crate::capture::open_default),
             consent_timeout: crate::ui::child::CONSENT_TIMEOUT,
+            tray: true,
+            agent_dir: crate::config::default_dir(),
         }
     }
 }
@@ -72,12 +82,24 @@ pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError
     lifeline_net::tls::install_provider();
     let fingerprint: Fingerprint = config.fingerprint.parse()?;
     let mut backoff = Backoff::new(opts.backoff_base, opts.backoff_max);
+    // One icon for the agent's whole life, across reconnects.
+    let mut tray = if opts.tray && crate::ui::child::display().is_ok() {
+        match TrayChild::spawn(&config.machine_id) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                warn!("no tray icon: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     loop {
         match connect(config, &fingerprint).await {
             Ok(c) => {
                 info!(relay = %config.relay, machine = %config.machine_id, "connected to relay");
                 let started = Instant::now();
-                let why = serve(c, opts)
+                let why = serve(c, opts, &mut tray)
                     .instrument(info_span!("relay", machine = %config.machine_id))
                     .await;
                 warn!("disconnected from relay: {why}");
@@ -115,7 +137,31 @@ async fn connect(
 }
 
 /// Serves one connection until it drops; returns why.
-async fn serve(c: Connected, opts: &RunOptions) -> String {
+/// Waits for the tray's next event (never, without a tray).
+async fn tray_event(tray: &mut Option<TrayChild>) -> Option<TrayEvent> {
+    match tray {
+        Some(t) => t.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What the tray icon should show now.
+fn tray_state(sessions: &Sessions, tray: &TrayChild) -> TrayState {
+    if let Some(technician) = sessions.live_technician() {
+        return TrayState::Live { technician };
+    }
+    match &tray.ticket {
+        Some((ticket, status)) if status != "resolved" && status != "closed" => {
+            TrayState::HelpRequested {
+                ticket: *ticket,
+                status: status.clone(),
+            }
+        }
+        _ => TrayState::Idle,
+    }
+}
+
+async fn serve(c: Connected, opts: &RunOptions, tray: &mut Option<TrayChild>) -> String {
     let Connected {
         conn,
         mut send,
@@ -141,7 +187,36 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel::<AgentToRelay>();
     let mut seq = 0u64;
     loop {
+        if let Some(t) = tray.as_mut() {
+            let state = tray_state(&sessions, t);
+            t.set(state).await;
+        }
         tokio::select! {
+            Some(ev) = tray_event(tray) => match ev {
+                TrayEvent::Menu(FromTray::RequestHelp) => {
+                    if let Some(t) = tray.as_ref() {
+                        t.open_help(&opts.agent_dir);
+                    }
+                }
+                TrayEvent::Menu(FromTray::StopSessions) => {
+                    for s in sessions.live_ids() {
+                        if let Some(msg) = sessions.on_ui(s, crate::ui::FromIndicator::Stop).await
+                            && let Err(e) = write_msg(&mut send, &msg, MAX_FRAME_LEN).await
+                        {
+                            return e.to_string();
+                        }
+                    }
+                }
+                TrayEvent::Menu(FromTray::Quit) => {
+                    info!("the user closed the tray icon");
+                    *tray = None;
+                }
+                TrayEvent::TicketOpened(t) => {
+                    if let Some(tr) = tray.as_mut() {
+                        tr.ticket = Some((t, "new".into()));
+                    }
+                }
+            },
             _ = inv_tick.tick() => spawn_collect(&opts.inventory, &inv_tx),
             Some(report) = events.reports.recv() => {
                 if let Err(e) = write_msg(&mut send, &report, MAX_FRAME_LEN).await {
@@ -210,6 +285,12 @@ async fn serve(c: Connected, opts: &RunOptions) -> String {
                         return e.to_string();
                     }
                 };
+                if let RelayToAgent::TicketStatus { ticket, status } = &msg
+                    && let Some(t) = tray.as_mut()
+                    && t.ticket.as_ref().is_none_or(|(n, _)| n <= ticket)
+                {
+                    t.ticket = Some((*ticket, status.clone()));
+                }
                 let replies = match msg {
                     RelayToAgent::InventoryWanted { categories } => categories
                         .iter()

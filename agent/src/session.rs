@@ -487,6 +487,19 @@ impl Sessions {
         None
     }
 
+    /// The live sessions.
+    pub fn live_ids(&self) -> Vec<SessionId> {
+        self.live.keys().copied().collect()
+    }
+
+    /// The technician of a live screen or chat session, if any (for the tray).
+    pub fn live_technician(&self) -> Option<String> {
+        self.live
+            .values()
+            .find(|l| l.offer.purpose != SessionPurpose::Ping)
+            .map(|l| l.offer.technician.clone())
+    }
+
     /// Is `session` live?
     pub fn is_live(&self, session: SessionId) -> bool {
         self.live.contains_key(&session)

@@ -176,3 +176,138 @@ impl IndicatorChild {
         }
     }
 }
+
+/// What the tray (and the help dialog it opens) tell the run loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayEvent {
+    /// The user chose a menu entry.
+    Menu(super::tray::FromTray),
+    /// The help dialog opened a ticket.
+    TicketOpened(u64),
+}
+
+/// The running tray icon.
+pub struct TrayChild {
+    _child: Child,
+    stdin: Option<ChildStdin>,
+    events_tx: mpsc::UnboundedSender<TrayEvent>,
+    /// Menu choices and opened tickets.
+    pub events: mpsc::UnboundedReceiver<TrayEvent>,
+    shown: Option<super::tray::TrayState>,
+    /// The user's latest ticket and its status.
+    pub ticket: Option<(u64, String)>,
+}
+
+impl TrayChild {
+    /// Starts the tray icon. Its failure (no tray host) is logged by the
+    /// caller once; the agent works on without it.
+    ///
+    /// # Errors
+    /// No display, or the process cannot start.
+    pub fn spawn(machine_id: &str) -> Result<Self, String> {
+        display()?;
+        let exe = std::env::current_exe().unwrap_or_else(|_| "lifeline-agent".into());
+        let mut child = Command::new(exe)
+            .arg("ui-tray")
+            .arg("--machine-id")
+            .arg(machine_id)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("the tray icon could not start: {e}"))?;
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let tx = events_tx.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match serde_json::from_str::<super::tray::FromTray>(&line) {
+                    Ok(ev) => {
+                        if tx.send(TrayEvent::Menu(ev)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => warn!("tray wrote a bad line: {e}"),
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                warn!("tray icon: {line}");
+            }
+        });
+        let stdin = child.stdin.take();
+        Ok(Self {
+            _child: child,
+            stdin,
+            events_tx,
+            events,
+            shown: None,
+            ticket: None,
+        })
+    }
+
+    /// Shows a state (only when it changed).
+    pub async fn set(&mut self, state: super::tray::TrayState) {
+        if self.shown.as_ref() == Some(&state) {
+            return;
+        }
+        let Some(stdin) = self.stdin.as_mut() else {
+            return;
+        };
+        let mut line =
+            serde_json::to_string(&super::tray::ToTray::State(state.clone())).unwrap_or_default();
+        line.push('\n');
+        if stdin.write_all(line.as_bytes()).await.is_err() || stdin.flush().await.is_err() {
+            self.stdin = None;
+        }
+        self.shown = Some(state);
+    }
+
+    /// Opens the "Request help" dialog; the ticket it opens comes back as
+    /// [`TrayEvent::TicketOpened`].
+    pub fn open_help(&self, agent_dir: &std::path::Path) {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "lifeline-agent".into());
+        let spawned = Command::new(exe)
+            .arg("ui-help")
+            .arg("--agent-dir")
+            .arg(agent_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("the help dialog could not start: {e}");
+                return;
+            }
+        };
+        let tx = self.events_tx.clone();
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(t) = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["ticket"].as_u64())
+                {
+                    info!(ticket = t, "the user asked for help from the tray");
+                    let _ = tx.send(TrayEvent::TicketOpened(t));
+                }
+            }
+            let _ = child.wait().await;
+        });
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                warn!("help dialog: {line}");
+            }
+        });
+    }
+}

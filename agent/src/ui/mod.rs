@@ -8,8 +8,10 @@
 //! stdout ([`ToIndicator`], [`FromIndicator`], [`PromptAnswer`]).
 
 pub mod child;
+pub mod help_dialog;
 pub mod indicator;
 pub mod prompt;
+pub mod tray;
 
 use lifeline_proto::Permission;
 use serde::{Deserialize, Serialize};
