@@ -1,6 +1,6 @@
 //! Inventory on the relay: ingesting uploads, answering fleet questions.
 
-use crate::store::{CategoryUpdate, PackageRow, Store, StoreError};
+use crate::store::{CategoryUpdate, PackageDelta, PackageRow, Store, StoreError};
 use lifeline_inventory::{
     Category, ChangeKind, HardwareInfo, Inventory, PackageSource, SoftwareInfo, SystemInfo,
     VersionScheme, category_hash, compare_versions, diff,
@@ -118,7 +118,7 @@ pub fn ingest(
         }
         Category::Software => {
             new.software = serde_json::from_slice::<SoftwareInfo>(&data.json).map_err(malformed)?;
-            packages = Some(package_rows(&new.software));
+            packages = Some(package_delta(&old.software, &new.software));
         }
     }
     let changes: Vec<HistoryRow> = if had {
@@ -164,7 +164,9 @@ pub fn ingest(
         json: &json,
         now_unix,
         changes: &changes,
-        packages: packages.as_deref(),
+        packages: packages
+            .as_ref()
+            .map(|(removed, added)| PackageDelta { removed, added }),
         facts: facts.as_deref(),
     })?;
     Ok(())
@@ -180,6 +182,35 @@ fn summary(inv: &Inventory, cat: Category) -> String {
         ),
         Category::Software => format!("{} packages", inv.software.packages.len()),
     }
+}
+
+/// Rows to take out of and put into the package index when a machine's
+/// software goes from `old` to `new`, each sorted by name (inserts in key
+/// order touch each index page once).
+fn package_delta(old: &SoftwareInfo, new: &SoftwareInfo) -> (Vec<PackageRow>, Vec<PackageRow>) {
+    let key = |p: &PackageRow| {
+        (
+            p.name.clone(),
+            p.version.clone(),
+            p.arch.clone(),
+            p.source.clone(),
+        )
+    };
+    let old_rows = package_rows(old);
+    let new_rows = package_rows(new);
+    let old_keys: std::collections::HashSet<_> = old_rows.iter().map(key).collect();
+    let new_keys: std::collections::HashSet<_> = new_rows.iter().map(key).collect();
+    let mut removed: Vec<PackageRow> = old_rows
+        .into_iter()
+        .filter(|p| !new_keys.contains(&key(p)))
+        .collect();
+    let mut added: Vec<PackageRow> = new_rows
+        .into_iter()
+        .filter(|p| !old_keys.contains(&key(p)))
+        .collect();
+    removed.sort_by(|a, b| a.name.cmp(&b.name));
+    added.sort_by(|a, b| a.name.cmp(&b.name));
+    (removed, added)
 }
 
 fn package_rows(sw: &SoftwareInfo) -> Vec<PackageRow> {
@@ -298,6 +329,99 @@ mod tests {
             "1.0^post1",
             &VersionFilter::AtLeast("1.0".into())
         ));
+    }
+
+    fn software(pkgs: &[(&str, &str)]) -> InventoryData {
+        let sw = SoftwareInfo {
+            packages: pkgs
+                .iter()
+                .map(|(n, v)| lifeline_inventory::Package {
+                    name: (*n).into(),
+                    version: (*v).into(),
+                    arch: Some("amd64".into()),
+                    source: PackageSource::Dpkg,
+                    install_date_unix: None,
+                })
+                .collect(),
+        };
+        InventoryData {
+            category: "software".into(),
+            hash: String::new(),
+            collected_unix: 0,
+            json: serde_json::to_vec(&sw).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_package_index_follows_upgrades_removals_and_additions() {
+        use crate::store::{InventoryStore as _, SqliteStore};
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let admin = s
+            .add_user("root", lifeline_proto::Role::Admin, "x", 0)
+            .unwrap();
+        let token = [7u8; 32];
+        s.add_enroll_token(&crate::store::NewEnrollToken {
+            hash: token,
+            group: None,
+            created_by: admin,
+            created_unix: 0,
+            expires_unix: u64::MAX / 2,
+            max_uses: None,
+        })
+        .unwrap();
+        let info = lifeline_proto::MachineInfo {
+            hostname: "pc".into(),
+            os: "Debian".into(),
+            arch: "x86_64".into(),
+            agent_version: "t".into(),
+        };
+        s.enroll(&token, "m-1", &[0; 32], &info, 0)
+            .unwrap()
+            .unwrap();
+        // Big enough to be stored compressed.
+        let mut v1: Vec<(String, String)> = (0..300)
+            .map(|i| (format!("lib{i:03}"), "1.0".to_string()))
+            .collect();
+        v1.push(("openssl".into(), "3.0.11".into()));
+        v1.push(("telnet".into(), "0.17".into()));
+        let refs: Vec<(&str, &str)> = v1.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        ingest(&mut s, "m-1", &software(&refs), 10).unwrap();
+        let found = |s: &mut SqliteStore, n: &str| {
+            s.find_package(n)
+                .unwrap()
+                .into_iter()
+                .map(|(m, v, _)| format!("{m} {v}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found(&mut s, "openssl"), ["m-1 3.0.11"]);
+        let mut v2: Vec<(&str, &str)> = refs
+            .iter()
+            .copied()
+            .filter(|(n, _)| *n != "telnet" && *n != "openssl")
+            .collect();
+        v2.push(("openssl", "3.0.13"));
+        v2.push(("curl", "7.88"));
+        ingest(&mut s, "m-1", &software(&v2), 20).unwrap();
+        assert_eq!(found(&mut s, "openssl"), ["m-1 3.0.13"]);
+        assert!(found(&mut s, "telnet").is_empty());
+        assert_eq!(found(&mut s, "curl"), ["m-1 7.88"]);
+        assert_eq!(found(&mut s, "lib123"), ["m-1 1.0"]);
+        // The stored software reads back whole (it was compressed).
+        let (inv, present, _) = load(&mut s, "m-1").unwrap();
+        assert!(present);
+        assert_eq!(inv.software.packages.len(), 302);
+        let kinds: Vec<String> = s
+            .inventory_history("m-1", 0)
+            .unwrap()
+            .into_iter()
+            .map(|h| format!("{} {}", h.kind, h.key))
+            .collect();
+        assert!(
+            kinds
+                .iter()
+                .any(|k| k.starts_with("removed") && k.contains("telnet")),
+            "{kinds:?}"
+        );
     }
 
     #[test]

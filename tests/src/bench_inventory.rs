@@ -9,7 +9,9 @@ use lifeline_proto::{
     PeerKind, RelayToAgent, SUPPORTED_VERSIONS, Secret,
     inventory::{InventoryQuery, VersionFilter},
 };
-use lifeline_relay::store::{CategoryUpdate, InventoryStore, NewEnrollToken, PackageRow, Store};
+use lifeline_relay::store::{
+    CategoryUpdate, InventoryStore, NewEnrollToken, PackageDelta, PackageRow, Store,
+};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -263,7 +265,7 @@ fn populate_fleet(
             agent_version: "bench".into(),
         };
         store.enroll(&token, &id, &[0; 32], &info, 0)?;
-        let rows: Vec<PackageRow> = inv
+        let mut rows: Vec<PackageRow> = inv
             .software
             .packages
             .iter()
@@ -274,6 +276,7 @@ fn populate_fleet(
                 source: "dpkg".into(),
             })
             .collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
         store.store_category(&CategoryUpdate {
             machine_id: &id,
             category: Category::Software.as_str(),
@@ -281,7 +284,10 @@ fn populate_fleet(
             json: b"{}",
             now_unix: 0,
             changes: &[],
-            packages: Some(&rows),
+            packages: Some(PackageDelta {
+                removed: &[],
+                added: &rows,
+            }),
             facts: None,
         })?;
         if m % 1000 == 999 {

@@ -91,6 +91,13 @@ pub struct PackageRow {
     pub source: String,
 }
 
+/// Rows leaving and entering a machine's package index.
+#[derive(Clone, Copy, Debug)]
+pub struct PackageDelta<'a> {
+    pub removed: &'a [PackageRow],
+    pub added: &'a [PackageRow],
+}
+
 /// A new category version with everything derived from it, written in one
 /// transaction.
 #[derive(Clone, Debug)]
@@ -101,8 +108,8 @@ pub struct CategoryUpdate<'a> {
     pub json: &'a [u8],
     pub now_unix: u64,
     pub changes: &'a [lifeline_proto::inventory::HistoryRow],
-    /// Replaces the machine's package index (software only).
-    pub packages: Option<&'a [PackageRow]>,
+    /// Changes to the machine's package index (software only).
+    pub packages: Option<PackageDelta<'a>>,
     /// Replaces the machine's hardware facts (hardware only).
     pub facts: Option<&'a [(String, String)]>,
 }

@@ -4,6 +4,28 @@ use super::{CategoryUpdate, InventoryStore, SqliteStore, StoreError, StoredCateg
 use lifeline_proto::inventory::HistoryRow;
 use rusqlite::params;
 
+/// zstd's frame magic, which no JSON text starts with.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// Category JSON at least this long is stored compressed (a software list
+/// of 2,000 packages is ~200 KB of JSON and ~20 KB compressed).
+const COMPRESS_FROM: usize = 4096;
+
+fn pack_json(json: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, StoreError> {
+    if json.len() < COMPRESS_FROM {
+        return Ok(std::borrow::Cow::Borrowed(json));
+    }
+    zstd::bulk::compress(json, 1)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|e| StoreError::Corrupt(format!("cannot compress inventory: {e}")))
+}
+
+fn unpack_json(stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    if !stored.starts_with(&ZSTD_MAGIC) {
+        return Ok(stored);
+    }
+    zstd::decode_all(&stored[..]).map_err(|e| StoreError::Corrupt(format!("inventory blob: {e}")))
+}
+
 impl InventoryStore for SqliteStore {
     fn inventory_hashes(&mut self, machine_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self
@@ -16,12 +38,13 @@ impl InventoryStore for SqliteStore {
     fn store_category(&mut self, u: &CategoryUpdate<'_>) -> Result<(), StoreError> {
         // A savepoint: its own transaction, or part of a batch.
         let tx = self.conn.savepoint()?;
+        let json = pack_json(u.json)?;
         tx.execute(
             "INSERT INTO inventory (machine_id, category, hash, json, updated_unix)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (machine_id, category)
              DO UPDATE SET hash = ?3, json = ?4, updated_unix = ?5",
-            params![u.machine_id, u.category, u.hash, u.json, u.now_unix as i64],
+            params![u.machine_id, u.category, u.hash, json, u.now_unix as i64],
         )?;
         {
             let mut hist = tx.prepare_cached(
@@ -40,13 +63,35 @@ impl InventoryStore for SqliteStore {
                 ])?;
             }
         }
-        if let Some(packages) = u.packages {
-            tx.execute("DELETE FROM packages WHERE machine_id = ?1", [u.machine_id])?;
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO packages (machine_id, name, version, arch, source) VALUES (?1, ?2, ?3, ?4, ?5)",
+        if let Some(delta) = u.packages {
+            let num: i64 = tx.query_row(
+                "SELECT num FROM machines WHERE id = ?1",
+                [u.machine_id],
+                |r| r.get(0),
             )?;
-            for p in packages {
-                ins.execute(params![u.machine_id, p.name, p.version, p.arch, p.source])?;
+            let mut del = tx.prepare_cached(
+                "DELETE FROM packages WHERE name = ?1 AND machine = ?2 AND version = ?3 AND arch = ?4 AND source = ?5",
+            )?;
+            for p in delta.removed {
+                del.execute(params![
+                    p.name,
+                    num,
+                    p.version,
+                    p.arch.as_deref().unwrap_or(""),
+                    p.source
+                ])?;
+            }
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO packages (name, machine, version, arch, source) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for p in delta.added {
+                ins.execute(params![
+                    p.name,
+                    num,
+                    p.version,
+                    p.arch.as_deref().unwrap_or(""),
+                    p.source
+                ])?;
             }
         }
         if let Some(facts) = u.facts {
@@ -77,7 +122,11 @@ impl InventoryStore for SqliteStore {
                 updated_unix: r.get::<_, i64>(3)? as u64,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut cats: Vec<StoredCategory> = rows.collect::<Result<_, _>>()?;
+        for c in &mut cats {
+            c.json = unpack_json(std::mem::take(&mut c.json))?;
+        }
+        Ok(cats)
     }
 
     fn inventory_history(
@@ -105,7 +154,9 @@ impl InventoryStore for SqliteStore {
     fn find_package(&mut self, name: &str) -> Result<Vec<(String, String, String)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT machine_id, version, source FROM packages WHERE name = ?1")?;
+            .prepare_cached(
+                "SELECT m.id, p.version, p.source FROM packages p JOIN machines m ON m.num = p.machine WHERE p.name = ?1",
+            )?;
         let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
