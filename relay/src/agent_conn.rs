@@ -190,15 +190,27 @@ async fn handle(
             let category = data.category.clone();
             let size = data.json.len();
             let now_unix = unix_secs();
-            let result = ctx
-                .store
-                .call_batched(move |s| Ok(crate::inventory::ingest(s, &id, &data, now_unix)))
+            // Read on the lookup connection, parse and diff on a worker
+            // thread, and only write on the store's thread.
+            let (rid, cat) = (id.clone(), category.clone());
+            let before = ctx
+                .lookups
+                .call(move |s| crate::inventory::previous(s, &rid, &cat))
                 .await?;
-            match result {
-                Ok(()) => info!(%category, bytes = size, "inventory stored"),
+            let prepared = tokio::task::spawn_blocking(move || {
+                crate::inventory::prepare(&data, before, now_unix)
+            })
+            .await
+            .map_err(|e| ConnError::Lost(format!("inventory worker: {e}")))?;
+            let prepared = match prepared {
+                Ok(p) => p,
                 Err(crate::inventory::IngestError::Store(e)) => return Err(e.into()),
                 Err(e) => return Err(ConnError::Protocol(e.to_string())),
-            }
+            };
+            ctx.store
+                .call_batched(move |s| crate::inventory::write(s, &id, &prepared))
+                .await?;
+            info!(%category, bytes = size, "inventory stored");
         }
     }
     Ok(())

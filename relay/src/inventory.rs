@@ -89,22 +89,66 @@ pub fn ingest(
     data: &InventoryData,
     now_unix: u64,
 ) -> Result<(), IngestError> {
+    let before = previous(store, machine_id, &data.category)?;
+    let p = prepare(data, before, now_unix)?;
+    write(store, machine_id, &p)?;
+    Ok(())
+}
+
+/// What the store holds of a machine before an upload of `category`:
+/// `None` when the category was never stored (its first upload), else
+/// the machine's whole inventory, for the diff.
+///
+/// # Errors
+/// Store failures.
+pub fn previous(
+    store: &mut dyn Store,
+    machine_id: &str,
+    category: &str,
+) -> Result<Option<Inventory>, StoreError> {
+    let had = store
+        .inventory_hashes(machine_id)?
+        .iter()
+        .any(|(c, _)| c == category);
+    Ok(if had {
+        Some(load(store, machine_id)?.0)
+    } else {
+        None
+    })
+}
+
+/// An upload turned into rows, ready to write. Making it is all the CPU
+/// work (parsing, diffing, hashing, compressing), done off the store's
+/// thread so that the one writer only writes.
+#[derive(Debug)]
+pub struct Prepared {
+    pub category: String,
+    pub hash: String,
+    /// The stored form (compressed when large).
+    pub json: Vec<u8>,
+    pub now_unix: u64,
+    pub changes: Vec<HistoryRow>,
+    pub packages: Option<(Vec<PackageRow>, Vec<PackageRow>)>,
+    pub facts: Option<Vec<(String, String)>>,
+}
+
+/// Parses and diffs an upload against `before` (see [`previous`]).
+///
+/// # Errors
+/// Unknown category, JSON that is not that category.
+pub fn prepare(
+    data: &InventoryData,
+    before: Option<Inventory>,
+    now_unix: u64,
+) -> Result<Prepared, IngestError> {
     let cat = category(&data.category)
         .ok_or_else(|| IngestError::UnknownCategory(data.category.clone()))?;
     let malformed = |source| IngestError::Malformed {
         category: data.category.clone(),
         source,
     };
-    let had = store
-        .inventory_hashes(machine_id)?
-        .iter()
-        .any(|(c, _)| c == &data.category);
-    // Only a category seen before needs the old state, for the diff.
-    let old = if had {
-        load(store, machine_id)?.0
-    } else {
-        Inventory::default()
-    };
+    let had = before.is_some();
+    let old = before.unwrap_or_default();
     let mut new = old.clone();
     let mut packages = None;
     let mut facts = None;
@@ -157,19 +201,35 @@ pub fn ingest(
         Category::Software => serde_json::to_vec(&new.software),
     }
     .map_err(malformed)?;
+    Ok(Prepared {
+        category: data.category.clone(),
+        hash,
+        json: crate::store::pack_json(json)?,
+        now_unix,
+        changes,
+        packages,
+        facts,
+    })
+}
+
+/// Writes a prepared upload in one transaction (or savepoint of a batch).
+///
+/// # Errors
+/// Store failures.
+pub fn write(store: &mut dyn Store, machine_id: &str, p: &Prepared) -> Result<(), StoreError> {
     store.store_category(&CategoryUpdate {
         machine_id,
-        category: &data.category,
-        hash: &hash,
-        json: &json,
-        now_unix,
-        changes: &changes,
-        packages: packages
+        category: &p.category,
+        hash: &p.hash,
+        json: &p.json,
+        now_unix: p.now_unix,
+        changes: &p.changes,
+        packages: p
+            .packages
             .as_ref()
             .map(|(removed, added)| PackageDelta { removed, added }),
-        facts: facts.as_deref(),
-    })?;
-    Ok(())
+        facts: p.facts.as_deref(),
+    })
 }
 
 fn summary(inv: &Inventory, cat: Category) -> String {

@@ -36,6 +36,9 @@ pub struct Ctx {
     /// lookups every agent connection starts with: a fleet reconnecting
     /// must not wait behind the inventory uploads queued on `store`.
     pub lookups: StoreHandle,
+    /// A third connection for housekeeping (WAL checkpoints), so neither
+    /// the writer nor the lookups wait for it.
+    pub upkeep: StoreHandle,
     pub hub: Hub,
     pub limiter: Mutex<auth::RateLimiter>,
     /// Session logs keep clipboard text, not just its length (an admin's
@@ -117,11 +120,13 @@ impl Relay {
         )?;
         let store = StoreHandle::spawn(Box::new(data.open_store()?))?;
         let lookups = StoreHandle::spawn(Box::new(data.open_store()?))?;
+        let upkeep = StoreHandle::spawn(Box::new(data.open_store()?))?;
         let (hub, ended) = Hub::new();
         Ok(Self {
             ctx: Arc::new(Ctx {
                 store,
                 lookups,
+                upkeep,
                 hub,
                 limiter: Mutex::new(auth::RateLimiter::default()),
                 log_clipboard: AtomicBool::new(false),
@@ -177,8 +182,19 @@ impl Relay {
 
 async fn reap(ctx: Arc<Ctx>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut checkpoint = tokio::time::interval(Duration::from_secs(1));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = checkpoint.tick() => {
+                // Off the writer's thread: a connection of its own copies
+                // the log into the database while uploads go on.
+                if let Err(e) = ctx.upkeep.call(|s| s.checkpoint()).await {
+                    warn!("checkpoint: {e}");
+                }
+                continue;
+            }
+        }
         for id in ctx.hub.reap_silent(Instant::now()) {
             info!(machine = %id, "agent silent for 30 s; dropping its connection");
         }

@@ -25,7 +25,7 @@ enum Job {
 }
 
 /// Most jobs committed together.
-const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 256;
 
 /// A cheap, cloneable handle to the store thread.
 #[derive(Clone)]

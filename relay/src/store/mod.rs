@@ -6,6 +6,7 @@ mod handle;
 mod sqlite;
 mod sqlite_audit;
 mod sqlite_inventory;
+pub use sqlite_inventory::pack_json;
 mod sqlite_sessions;
 mod sqlite_tickets;
 mod sqlite_webhooks;
@@ -332,6 +333,15 @@ pub trait WebhookStore {
 
 /// Everything the relay persists. One implementation per engine.
 pub trait Store: InventoryStore + AuditStore + TicketStore + WebhookStore + Send {
+    /// Copies committed pages from the write-ahead log into the database,
+    /// so the writer's own automatic checkpoints rarely have work left.
+    ///
+    /// # Errors
+    /// The engine refuses.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Starts a transaction that the following writes share (group
     /// commit); they must use savepoints.
     ///

@@ -236,7 +236,8 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // Checkpoint every ~40 MB of WAL rather than 4 MB: a burst of
         // uploads rewrites the same index pages, and each checkpoint copies
-        // them to the database file again.
+        // them to the database file again. The relay also checkpoints from
+        // its second connection ([`Store::checkpoint`]), off the writer.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         migrate(&mut conn)?;
         Ok(Self { conn })
@@ -322,6 +323,13 @@ const TOKEN_USABLE: &str =
 impl Store for SqliteStore {
     fn begin_batch(&mut self) -> Result<(), StoreError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        // PASSIVE: copies what it can without waiting for the writer.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
 

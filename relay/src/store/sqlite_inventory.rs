@@ -10,12 +10,16 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// of 2,000 packages is ~200 KB of JSON and ~20 KB compressed).
 const COMPRESS_FROM: usize = 4096;
 
-fn pack_json(json: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, StoreError> {
-    if json.len() < COMPRESS_FROM {
-        return Ok(std::borrow::Cow::Borrowed(json));
+/// The stored form of category JSON: compressed from [`COMPRESS_FROM`]
+/// bytes on (already compressed input is kept as it is).
+///
+/// # Errors
+/// The compressor fails.
+pub fn pack_json(json: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    if json.len() < COMPRESS_FROM || json.starts_with(&ZSTD_MAGIC) {
+        return Ok(json);
     }
-    zstd::bulk::compress(json, 1)
-        .map(std::borrow::Cow::Owned)
+    zstd::bulk::compress(&json, 1)
         .map_err(|e| StoreError::Corrupt(format!("cannot compress inventory: {e}")))
 }
 
@@ -38,7 +42,11 @@ impl InventoryStore for SqliteStore {
     fn store_category(&mut self, u: &CategoryUpdate<'_>) -> Result<(), StoreError> {
         // A savepoint: its own transaction, or part of a batch.
         let tx = self.conn.savepoint()?;
-        let json = pack_json(u.json)?;
+        let json = if u.json.len() >= COMPRESS_FROM && !u.json.starts_with(&ZSTD_MAGIC) {
+            pack_json(u.json.to_vec())?
+        } else {
+            u.json.to_vec()
+        };
         tx.execute(
             "INSERT INTO inventory (machine_id, category, hash, json, updated_unix)
              VALUES (?1, ?2, ?3, ?4, ?5)
