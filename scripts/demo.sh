@@ -42,6 +42,12 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${AGENT_DISPLAY#:}" ] && break; sle
 DISPLAY="$AGENT_DISPLAY" xsetroot -solid '#2e5e8c'
 DISPLAY="$AGENT_DISPLAY" xterm -geometry 100x30+60+60 -e sh -c 'echo "This is the user machine seen through Lifeline."; echo; uname -a; echo; ls -l /; exec sh' &
 PIDS+=($!)
+# A tray host, so the agent's tray icon shows on the user's screen.
+if command -v trayer >/dev/null; then
+  DISPLAY="$AGENT_DISPLAY" trayer --edge top --align right --widthtype request --height 24 \
+    --SetDockType true --transparent false --tint 0x303030 >/dev/null 2>&1 &
+  PIDS+=($!)
+fi
 echo "agent display $AGENT_DISPLAY"
 
 step "agent: enroll this machine and run (unattended, like a kiosk, for the demo)"
@@ -57,6 +63,9 @@ step "lifeline ping $(hostname) --count 200"
 "$B/lifeline" ping "$("$B/lifeline-agent" id)" --count 200
 
 MACHINE="$("$B/lifeline-agent" id)"
+step "the user asks for help (the tray's Request help... does the same)"
+"$B/lifeline-agent" request-help --text "Demo: the printer does not print" --urgency high
+"$B/lifeline" tickets
 step "lifeline type $MACHINE … --enter (keyboard through the relay)"
 "$B/lifeline" click "$MACHINE" 400 300
 "$B/lifeline" type "$MACHINE" "echo typed by the technician through the relay" --enter
@@ -70,3 +79,6 @@ else
   "$B/lifeline" connect "$MACHINE" --headless --duration 5s --record "$DEMO/record"
   echo "last frame: $DEMO/record/last.png, figures: $DEMO/record/stats.json"
 fi
+
+step "lifeline sessions (every session's log; lifeline session show ID for one)"
+"$B/lifeline" sessions --machine "$MACHINE"
