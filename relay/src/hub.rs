@@ -430,45 +430,36 @@ impl Hub {
 
     /// Records the agent's count of refused input for a session it owns.
     pub fn note_refused(&self, agent_conn_id: u64, session: SessionId, total: u64) {
-        let inner = self.lock();
-        let live = inner
-            .sessions
-            .get(&session)
-            .filter(|e| e.agent_conn_id == agent_conn_id)
-            .map(|e| e.stats.clone());
-        let stats = live.or_else(|| {
-            inner
-                .recent
-                .iter()
-                .find(|(s, a, _)| *s == session && *a == agent_conn_id)
-                .map(|(_, _, st)| st.clone())
-        });
-        if let Some(st) = stats {
+        if let Some(st) = self.stats_of(agent_conn_id, session) {
             st.refused_input.fetch_max(total, Ordering::Relaxed);
         }
     }
 
     /// Keeps the agent's report of a session it owned (live or just ended).
     pub fn note_report(&self, agent_conn_id: u64, report: SessionReport) {
+        if let Some(st) = self.stats_of(agent_conn_id, report.session)
+            && let Ok(mut slot) = st.report.lock()
+        {
+            *slot = Some(report);
+        }
+    }
+
+    /// The counters of a session this agent connection owns, live or
+    /// recently ended (its late reports still count).
+    fn stats_of(&self, agent_conn_id: u64, session: SessionId) -> Option<Arc<SessionStats>> {
         let inner = self.lock();
-        let session = report.session;
         let live = inner
             .sessions
             .get(&session)
             .filter(|e| e.agent_conn_id == agent_conn_id)
             .map(|e| e.stats.clone());
-        let stats = live.or_else(|| {
+        live.or_else(|| {
             inner
                 .recent
                 .iter()
                 .find(|(s, a, _)| *s == session && *a == agent_conn_id)
                 .map(|(_, _, st)| st.clone())
-        });
-        if let Some(st) = stats
-            && let Ok(mut slot) = st.report.lock()
-        {
-            *slot = Some(report);
-        }
+        })
     }
 
     /// What the technician of a live session may do now.

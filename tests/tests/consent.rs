@@ -50,20 +50,6 @@ fn wait_gone(x: &Xvfb, title: &str, limit: Duration) -> bool {
     false
 }
 
-/// Clicks `(x, y)` (window coordinates, e.g. a button's centre) in
-/// window `win`.
-fn click(x: &Xvfb, win: &str, at: (f32, f32)) {
-    let out = x.run("xdotool", &["windowfocus", win]);
-    assert!(out.ok, "{}", out.stderr);
-    let (sx, sy) = ((at.0 as i32).to_string(), (at.1 as i32).to_string());
-    let out = x.run("xdotool", &["mousemove", "--window", win, &sx, &sy]);
-    assert!(out.ok, "{}", out.stderr);
-    // egui needs a frame with the pointer over the button before the press.
-    std::thread::sleep(Duration::from_millis(300));
-    let out = x.run("xdotool", &["click", "1"]);
-    assert!(out.ok, "{}", out.stderr);
-}
-
 macro_rules! centre {
     ($r:expr) => {{
         let c = $r.center();
@@ -101,7 +87,7 @@ fn the_user_decides_sees_and_stops() {
         util::banner_pixels(&shot) > 5000,
         "the prompt's banner is not on screen"
     );
-    click(&x, &win, centre!(prompt::ALLOW));
+    x.click_in(&win, centre!(prompt::ALLOW));
     assert!(
         wait_window(&x, indicator::TITLE, Duration::from_secs(15)).is_some(),
         "no indicator while the session is live"
@@ -125,7 +111,7 @@ fn the_user_decides_sees_and_stops() {
         &["connect", "laptop", "--headless", "--duration", "2s"],
     );
     let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
-    click(&x, &win, centre!(prompt::DENY));
+    x.click_in(&win, centre!(prompt::DENY));
     let out = job.join().unwrap();
     assert!(!out.ok);
     assert!(out.stderr.contains("user declined"), "{}", out.stderr);
@@ -136,7 +122,7 @@ fn the_user_decides_sees_and_stops() {
     // agent refuses the keystrokes.
     let job = w.console_bg("alice", &["type", "laptop", "nope"]);
     let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
-    click(&x, &win, centre!(prompt::ALLOW_VIEW));
+    x.click_in(&win, centre!(prompt::ALLOW_VIEW));
     let out = job.join().unwrap();
     assert!(!out.ok);
     assert!(
@@ -154,13 +140,13 @@ fn the_user_decides_sees_and_stops() {
         &["connect", "laptop", "--headless", "--duration", "60s"],
     );
     let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
-    click(&x, &win, centre!(prompt::ALLOW));
+    x.click_in(&win, centre!(prompt::ALLOW));
     let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
     std::thread::sleep(Duration::from_millis(1500));
     // The user takes control away first (the relay audits it), then stops.
-    click(&x, &ind, centre!(indicator::VIEW_ONLY));
+    x.click_in(&ind, centre!(indicator::VIEW_ONLY));
     std::thread::sleep(Duration::from_millis(800));
-    click(&x, &ind, centre!(indicator::STOP));
+    x.click_in(&ind, centre!(indicator::STOP));
     let stopped = Instant::now();
     let out = job.join().unwrap();
     assert!(!out.ok);
@@ -194,13 +180,13 @@ fn the_user_decides_sees_and_stops() {
     );
     let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
     std::thread::sleep(Duration::from_millis(1000));
-    click(&x, &ind, centre!(indicator::CHAT_INPUT));
+    x.click_in(&ind, centre!(indicator::CHAT_INPUT));
     let out = x.run(
         "xdotool",
         &["type", "--delay", "30", "thanks, it works now"],
     );
     assert!(out.ok, "{}", out.stderr);
-    click(&x, &ind, centre!(indicator::SEND));
+    x.click_in(&ind, centre!(indicator::SEND));
     let out = job.join().unwrap();
     assert!(out.ok, "{}", out.stderr);
     assert!(
@@ -224,13 +210,13 @@ fn the_user_decides_sees_and_stops() {
         ],
     );
     let win = wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no consent prompt");
-    click(&x, &win, centre!(prompt::ALLOW_VIEW));
+    x.click_in(&win, centre!(prompt::ALLOW_VIEW));
     // The request for control follows at once, in a new prompt (the X
     // server may give it the old window's id).
     std::thread::sleep(Duration::from_millis(2000));
     let win =
         wait_window(&x, prompt::TITLE, Duration::from_secs(20)).expect("no prompt for control");
-    click(&x, &win, centre!(prompt::ALLOW));
+    x.click_in(&win, centre!(prompt::ALLOW));
     let out = job.join().unwrap();
     assert!(out.ok, "{}", out.stderr);
     assert!(
@@ -260,7 +246,7 @@ fn the_user_decides_sees_and_stops() {
     );
     let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
     std::thread::sleep(Duration::from_millis(800));
-    click(&x, &ind, centre!(indicator::CLIPBOARD));
+    x.click_in(&ind, centre!(indicator::CLIPBOARD));
     std::thread::sleep(Duration::from_millis(1200));
     let out = x.run(
         "sh",
@@ -287,7 +273,7 @@ fn the_user_decides_sees_and_stops() {
     );
     let ind = wait_window(&x, indicator::TITLE, Duration::from_secs(15)).expect("no indicator");
     std::thread::sleep(Duration::from_millis(800));
-    click(&x, &ind, centre!(indicator::CLIPBOARD));
+    x.click_in(&ind, centre!(indicator::CLIPBOARD));
     let out = job.join().unwrap();
     assert!(out.ok, "{}", out.stderr);
     let start = Instant::now();

@@ -85,18 +85,11 @@ fn click_at(x: &Xvfb, px: i32, py: i32) {
     assert!(out.ok, "{}", out.stderr);
 }
 
-/// Clicks a point of an egui window (focus first: egui wants it).
+/// Clicks a point of the egui window titled `title`.
 fn click_window(x: &Xvfb, title: &str, at: (f32, f32)) {
     let id = x.run("xdotool", &["search", "--name", title]);
     let win = id.stdout.lines().next().expect("window").to_string();
-    let out = x.run("xdotool", &["windowfocus", &win]);
-    assert!(out.ok, "{}", out.stderr);
-    let (sx, sy) = ((at.0 as i32).to_string(), (at.1 as i32).to_string());
-    let out = x.run("xdotool", &["mousemove", "--window", &win, &sx, &sy]);
-    assert!(out.ok, "{}", out.stderr);
-    std::thread::sleep(Duration::from_millis(300));
-    let out = x.run("xdotool", &["click", "1"]);
-    assert!(out.ok, "{}", out.stderr);
+    x.click_in(&win, at);
 }
 
 macro_rules! centre {

@@ -279,18 +279,14 @@ impl eframe::App for DialogApp {
 pub fn run(agent_dir: PathBuf) -> anyhow::Result<()> {
     // Before the window exists, so the dialog is not in its own picture.
     let shot = take_shot();
-    let mut viewport = egui::ViewportBuilder::default()
-        .with_title(TITLE)
-        .with_app_id("lifeline-help")
-        .with_inner_size(SIZE)
-        .with_resizable(false);
-    if let Some(p) = super::indicator::centered(SIZE) {
-        viewport = viewport.with_position(p);
-    }
-    let options = eframe::NativeOptions {
-        viewport,
-        ..Default::default()
-    };
+    let options = super::window_options(
+        egui::ViewportBuilder::default()
+            .with_title(TITLE)
+            .with_app_id("lifeline-help")
+            .with_inner_size(SIZE)
+            .with_resizable(false),
+        super::indicator::centered(SIZE),
+    );
     eframe::run_native(
         TITLE,
         options,

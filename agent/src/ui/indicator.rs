@@ -261,22 +261,18 @@ pub fn run(facts: SessionFacts, since_unix: u64) -> anyhow::Result<()> {
         let _ = tx.send(None);
         wake.request_repaint();
     });
-    let mut viewport = egui::ViewportBuilder::default()
-        .with_title(TITLE)
-        .with_app_id("lifeline-indicator")
-        // Never take the keyboard focus from what the user (or the
-        // technician) is typing into.
-        .with_active(false)
-        .with_inner_size(SIZE)
-        .with_resizable(false)
-        .with_always_on_top();
-    if let Some(p) = top_right(SIZE) {
-        viewport = viewport.with_position(p);
-    }
-    let options = eframe::NativeOptions {
-        viewport,
-        ..Default::default()
-    };
+    let options = super::window_options(
+        egui::ViewportBuilder::default()
+            .with_title(TITLE)
+            .with_app_id("lifeline-indicator")
+            // Never take the keyboard focus from what the user (or the
+            // technician) is typing into.
+            .with_active(false)
+            .with_inner_size(SIZE)
+            .with_resizable(false)
+            .with_always_on_top(),
+        top_right(SIZE),
+    );
     let started = Instant::now();
     eframe::run_native_ext(
         TITLE,

@@ -122,3 +122,19 @@ pub enum FromIndicator {
 /// whole strip, so a screenshot shows at a glance that someone is watching
 /// (tests look for it too).
 pub const BANNER_RGB: [u8; 3] = [196, 30, 58];
+
+/// Options for one of the agent's fixed-size windows, placed at
+/// `position` when the screen's size is known.
+pub(crate) fn window_options(
+    viewport: eframe::egui::ViewportBuilder,
+    position: Option<eframe::egui::Pos2>,
+) -> eframe::NativeOptions {
+    let viewport = match position {
+        Some(p) => viewport.with_position(p),
+        None => viewport,
+    };
+    eframe::NativeOptions {
+        viewport,
+        ..Default::default()
+    }
+}

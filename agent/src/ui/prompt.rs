@@ -162,19 +162,15 @@ pub fn run(facts: SessionFacts, timeout: Duration) -> anyhow::Result<PromptAnswe
     let out = std::sync::Arc::default();
     let app_out = std::sync::Arc::clone(&out);
     let position = super::indicator::centered(SIZE);
-    let mut viewport = egui::ViewportBuilder::default()
-        .with_title(TITLE)
-        .with_app_id("lifeline-consent")
-        .with_inner_size(SIZE)
-        .with_resizable(false)
-        .with_always_on_top();
-    if let Some(p) = position {
-        viewport = viewport.with_position(p);
-    }
-    let options = eframe::NativeOptions {
-        viewport,
-        ..Default::default()
-    };
+    let options = super::window_options(
+        egui::ViewportBuilder::default()
+            .with_title(TITLE)
+            .with_app_id("lifeline-consent")
+            .with_inner_size(SIZE)
+            .with_resizable(false)
+            .with_always_on_top(),
+        position,
+    );
     eframe::run_native(
         TITLE,
         options,

@@ -407,6 +407,20 @@ impl Xvfb {
         panic!("no free X display number");
     }
 
+    /// Clicks `(x, y)` (window coordinates, e.g. a button's centre) in
+    /// window `win`, focusing it first (egui wants the focus).
+    pub fn click_in(&self, win: &str, at: (f32, f32)) {
+        let out = self.run("xdotool", &["windowfocus", win]);
+        assert!(out.ok, "{}", out.stderr);
+        let (sx, sy) = ((at.0 as i32).to_string(), (at.1 as i32).to_string());
+        let out = self.run("xdotool", &["mousemove", "--window", win, &sx, &sy]);
+        assert!(out.ok, "{}", out.stderr);
+        // egui needs a frame with the pointer over the button before the press.
+        std::thread::sleep(Duration::from_millis(300));
+        let out = self.run("xdotool", &["click", "1"]);
+        assert!(out.ok, "{}", out.stderr);
+    }
+
     /// Runs an X client to completion on this display.
     pub fn run(&self, program: &str, args: &[&str]) -> Out {
         x(&self.display, program, args)
