@@ -81,4 +81,5 @@ else
 fi
 
 step "lifeline sessions (every session's log; lifeline session show ID for one)"
+sleep 3   # the last session's log is written once the agent's report is in
 "$B/lifeline" sessions --machine "$MACHINE"

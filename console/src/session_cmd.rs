@@ -29,13 +29,13 @@ pub async fn show(c: &mut Client, id: u64, json: bool) -> anyhow::Result<()> {
 pub fn table(logs: &[SessionLog]) -> String {
     let now = unix_secs();
     let mut s = format!(
-        "{:>10} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}\n",
+        "{:>16} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}\n",
         "SESSION", "TECHNICIAN", "MACHINE", "KIND", "SECONDS", "TICKET", "ENDED", "HOW"
     );
     for l in logs {
         let _ = writeln!(
             s,
-            "{:>10} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}",
+            "{:>16} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}",
             l.session,
             l.technician,
             l.hostname,

@@ -89,7 +89,8 @@ pub struct SessionLog {
     pub hostname: String,
     pub technician: String,
     pub ticket: Option<u64>,
-    /// The relay opened `ticket` for this session because none was given.
+    /// `ticket` is the one the relay keeps for the technician's sessions
+    /// on this machine that named no ticket.
     pub ticket_created: bool,
     /// screen, chat or ping.
     pub purpose: String,
@@ -147,7 +148,10 @@ impl SessionLog {
         let _ = writeln!(o, "  machine      {} ({})", self.hostname, self.machine_id);
         match self.ticket {
             Some(t) if self.ticket_created => {
-                let _ = writeln!(o, "  ticket       #{t} (opened for this session)");
+                let _ = writeln!(
+                    o,
+                    "  ticket       #{t} (opened for sessions without a ticket)"
+                );
             }
             Some(t) => {
                 let _ = writeln!(o, "  ticket       #{t}");

@@ -150,20 +150,30 @@ async fn log_session(ctx: Arc<Ctx>, e: EndedSession) {
     }
 }
 
+/// Ticketless sessions of one technician on one machine within this long
+/// share one ticket (a script typing ten commands is one piece of work).
+const SHARE_TICKET_WITHIN_S: u64 = 3600;
+
+/// The title of a ticket opened for ticketless sessions.
+fn session_ticket_title(technician: &str, machine: &str) -> String {
+    format!("Remote session by {technician} on {machine} (opened without a ticket)")
+}
+
 /// A resolved ticket, assigned to the technician, recording a session
-/// that was opened without one.
+/// that was opened without one; the technician's recent one for the same
+/// machine if there is one.
 async fn open_ticket_for(ctx: &Ctx, log: &SessionLog) -> Result<u64, String> {
+    let title = session_ticket_title(
+        &log.technician,
+        if log.hostname.is_empty() {
+            &log.machine_id
+        } else {
+            &log.hostname
+        },
+    );
     let req = HelpRequest {
         requester: log.technician.clone(),
-        text: format!(
-            "Remote session by {} on {} (opened without a ticket)",
-            log.technician,
-            if log.hostname.is_empty() {
-                &log.machine_id
-            } else {
-                &log.hostname
-            }
-        ),
+        text: title.clone(),
         priority: "normal".into(),
         screenshot_png: Vec::new(),
     };
@@ -171,6 +181,16 @@ async fn open_ticket_for(ctx: &Ctx, log: &SessionLog) -> Result<u64, String> {
     let now = unix_secs();
     ctx.store
         .call(move |s| {
+            let recent = s.tickets(Some(&tech), None, None)?.into_iter().find(|t| {
+                t.machine_id == machine
+                    && t.title.starts_with("Remote session by ")
+                    && t.requester == tech
+                    && now.saturating_sub(t.created_unix) < SHARE_TICKET_WITHIN_S
+                    && t.status != "closed"
+            });
+            if let Some(t) = recent {
+                return Ok(t.id);
+            }
             let t = s.create_ticket(&machine, &req, now)?;
             // The technician may be an account that cannot be assigned
             // (an auditor never opens sessions, so this is rare).
