@@ -145,6 +145,16 @@ async fn tray_event(tray: &mut Option<TrayChild>) -> Option<TrayEvent> {
     }
 }
 
+/// Does the tray switch to `ticket`'s news? It keeps showing an open
+/// ticket until that one is done, whatever closed tickets report meanwhile.
+fn tray_follows(shown: Option<&(u64, String)>, ticket: u64, status: &str) -> bool {
+    let done = |s: &str| s == "resolved" || s == "closed";
+    match shown {
+        None => true,
+        Some((n, st)) => *n == ticket || done(st) || !done(status),
+    }
+}
+
 /// What the tray icon should show now.
 fn tray_state(sessions: &Sessions, tray: &TrayChild) -> TrayState {
     if let Some(technician) = sessions.live_technician() {
@@ -287,7 +297,7 @@ async fn serve(c: Connected, opts: &RunOptions, tray: &mut Option<TrayChild>) ->
                 };
                 if let RelayToAgent::TicketStatus { ticket, status } = &msg
                     && let Some(t) = tray.as_mut()
-                    && t.ticket.as_ref().is_none_or(|(n, _)| n <= ticket)
+                    && tray_follows(t.ticket.as_ref(), *ticket, status)
                 {
                     t.ticket = Some((*ticket, status.clone()));
                 }
@@ -384,5 +394,21 @@ fn close_reason(e: &quinn::ConnectionError) -> String {
             }
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tray_follows;
+
+    #[test]
+    fn the_tray_keeps_an_open_ticket_until_it_is_done() {
+        let open = (1, "open".to_string());
+        assert!(tray_follows(None, 1, "new"));
+        assert!(tray_follows(Some(&open), 1, "resolved"));
+        // A session's ticket, resolved at once, does not hide the open one.
+        assert!(!tray_follows(Some(&open), 2, "resolved"));
+        assert!(tray_follows(Some(&open), 3, "new"));
+        assert!(tray_follows(Some(&(1, "closed".into())), 2, "resolved"));
     }
 }
