@@ -415,29 +415,8 @@ mod tests {
     #[test]
     fn the_package_index_follows_upgrades_removals_and_additions() {
         use crate::store::{InventoryStore as _, SqliteStore};
-        let mut s = SqliteStore::open_in_memory().unwrap();
-        let admin = s
-            .add_user("root", lifeline_proto::Role::Admin, "x", 0)
-            .unwrap();
-        let token = [7u8; 32];
-        s.add_enroll_token(&crate::store::NewEnrollToken {
-            hash: token,
-            group: None,
-            created_by: admin,
-            created_unix: 0,
-            expires_unix: u64::MAX / 2,
-            max_uses: None,
-        })
-        .unwrap();
-        let info = lifeline_proto::MachineInfo {
-            hostname: "pc".into(),
-            os: "Debian".into(),
-            arch: "x86_64".into(),
-            agent_version: "t".into(),
-        };
-        s.enroll(&token, "m-1", &[0; 32], &info, 0)
-            .unwrap()
-            .unwrap();
+        let mut s =
+            crate::store::store_with_machines(SqliteStore::open_in_memory().unwrap(), &["m-1"]);
         // Big enough to be stored compressed.
         let mut v1: Vec<(String, String)> = (0..300)
             .map(|i| (format!("lib{i:03}"), "1.0".to_string()))

@@ -136,8 +136,7 @@ fn run_batch(store: &mut dyn Store, batch: Vec<BatchedJob>) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::store::{CategoryUpdate, InventoryStore, NewEnrollToken, SqliteStore};
-    use lifeline_proto::{MachineInfo, Role};
+    use crate::store::{CategoryUpdate, InventoryStore, SqliteStore};
 
     fn update<'a>(machine_id: &'a str, json: &'a [u8]) -> CategoryUpdate<'a> {
         CategoryUpdate {
@@ -156,25 +155,8 @@ mod tests {
     async fn waiting_uploads_commit_together_and_a_bad_one_undoes_only_itself() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("relay.db");
-        let mut store = SqliteStore::open(&path).unwrap();
-        let admin = store.add_user("root", Role::Admin, "x", 0).unwrap();
-        let token = [7u8; 32];
-        store
-            .add_enroll_token(&NewEnrollToken {
-                hash: token,
-                group: None,
-                created_by: admin,
-                created_unix: 0,
-                expires_unix: u64::MAX / 2,
-                max_uses: None,
-            })
-            .unwrap();
-        for id in ["m1", "m2"] {
-            store
-                .enroll(&token, id, &[0; 32], &MachineInfo::default(), 0)
-                .unwrap()
-                .unwrap();
-        }
+        let store =
+            super::super::store_with_machines(SqliteStore::open(&path).unwrap(), &["m1", "m2"]);
         let h = StoreHandle::spawn(Box::new(store)).unwrap();
         // Hold the store thread so the three uploads queue up together.
         let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();

@@ -39,6 +39,31 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A store with an admin and the machines `ids` enrolled, for tests.
+#[cfg(test)]
+pub(crate) fn store_with_machines(mut store: SqliteStore, ids: &[&str]) -> SqliteStore {
+    #![allow(clippy::unwrap_used)]
+    let admin = store.add_user("root", Role::Admin, "x", 0).unwrap();
+    let token = [7u8; 32];
+    store
+        .add_enroll_token(&NewEnrollToken {
+            hash: token,
+            group: None,
+            created_by: admin,
+            created_unix: 0,
+            expires_unix: u64::MAX / 2,
+            max_uses: None,
+        })
+        .unwrap();
+    for id in ids {
+        store
+            .enroll(&token, id, &[0; 32], &MachineInfo::default(), 0)
+            .unwrap()
+            .unwrap();
+    }
+    store
+}
+
 /// A person who can log in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRecord {

@@ -77,29 +77,27 @@ impl InventoryStore for SqliteStore {
                 [u.machine_id],
                 |r| r.get(0),
             )?;
-            let mut del = tx.prepare_cached(
-                "DELETE FROM packages WHERE name = ?1 AND machine = ?2 AND version = ?3 AND arch = ?4 AND source = ?5",
-            )?;
-            for p in delta.removed {
-                del.execute(params![
-                    p.name,
-                    num,
-                    p.version,
-                    p.arch.as_deref().unwrap_or(""),
-                    p.source
-                ])?;
-            }
-            let mut ins = tx.prepare_cached(
-                "INSERT OR IGNORE INTO packages (name, machine, version, arch, source) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for p in delta.added {
-                ins.execute(params![
-                    p.name,
-                    num,
-                    p.version,
-                    p.arch.as_deref().unwrap_or(""),
-                    p.source
-                ])?;
+            // Removals first: an upgraded package leaves, then comes back.
+            for (sql, rows) in [
+                (
+                    "DELETE FROM packages WHERE name = ?1 AND machine = ?2 AND version = ?3 AND arch = ?4 AND source = ?5",
+                    delta.removed,
+                ),
+                (
+                    "INSERT OR IGNORE INTO packages (name, machine, version, arch, source) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    delta.added,
+                ),
+            ] {
+                let mut stmt = tx.prepare_cached(sql)?;
+                for p in rows {
+                    stmt.execute(params![
+                        p.name,
+                        num,
+                        p.version,
+                        p.arch.as_deref().unwrap_or(""),
+                        p.source
+                    ])?;
+                }
             }
         }
         if let Some(facts) = u.facts {
