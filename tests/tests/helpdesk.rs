@@ -58,12 +58,7 @@ fn help_request_to_resolved_ticket_with_session_log() {
         &[("LIFELINE_INVENTORY_ROOT", FIXTURE)],
         &["--unattended", "--capture", "synthetic:typing"],
     );
-    w.wait_console(
-        "alice",
-        &["inventory", "show", "pc-7"],
-        Duration::from_secs(15),
-        |o| o.ok,
-    );
+    w.wait_inventory("alice", "pc-7");
 
     let out = w.agent_cmd(
         "pc-7",

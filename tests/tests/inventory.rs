@@ -42,12 +42,7 @@ fn inventory_uploads_by_category_and_answers_fleet_questions() {
         &[("LIFELINE_INVENTORY_ROOT", root.to_str().unwrap())],
     );
 
-    let out = w.wait_console(
-        "alice",
-        &["inventory", "show", "pc-fin", "--json"],
-        Duration::from_secs(15),
-        |o| o.ok,
-    );
+    let out = w.wait_inventory("alice", "pc-fin");
     let inv: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(inv["system"]["hostname"], "workstation-042");
     assert_eq!(
@@ -220,12 +215,7 @@ fn technicians_see_only_their_groups() {
     );
     assert_eq!(out.stdout.trim(), "[]");
 
-    w.wait_console(
-        "fay",
-        &["inventory", "show", "pc-fin"],
-        Duration::from_secs(15),
-        |o| o.ok,
-    );
+    w.wait_inventory("fay", "pc-fin");
     let out = w.console(
         "fay",
         &["inventory", "find", "--software", "openssl", "--json"],

@@ -293,6 +293,26 @@ impl World {
         }
     }
 
+    /// Waits until `machine`'s whole inventory is on the relay (its
+    /// categories arrive one by one) and returns `inventory show --json`.
+    pub fn wait_inventory(&self, who: &str, machine: &str) -> Out {
+        self.wait_console(
+            who,
+            &["inventory", "show", machine, "--json"],
+            Duration::from_secs(20),
+            |o| {
+                o.ok && serde_json::from_str::<serde_json::Value>(&o.stdout).is_ok_and(|v| {
+                    ["system", "hardware", "software"]
+                        .iter()
+                        .all(|c| v[*c].as_object().is_some_and(|m| !m.is_empty()))
+                        && v["software"]["packages"]
+                            .as_array()
+                            .is_some_and(|p| !p.is_empty())
+                })
+            },
+        )
+    }
+
     /// Polls `lifeline ARGS` as `who` until `ok(out)` holds, up to `limit`.
     pub fn wait_console(
         &self,
