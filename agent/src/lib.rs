@@ -14,6 +14,7 @@ pub mod facts;
 pub mod help;
 pub mod input;
 pub mod inventory;
+pub mod journal;
 pub mod runner;
 pub mod screen;
 pub mod session;

@@ -1,5 +1,7 @@
 //! Sessions the agent takes part in, and the streams they carry.
 
+use crate::journal::clipboard_event;
+pub use crate::journal::{Journal, record};
 use crate::ui::{
     FromIndicator, ToIndicator,
     child::{self, IndicatorChild},
@@ -9,7 +11,7 @@ use lifeline_proto::{
     AgentToRelay, Channel, Decision, EndReason, MAX_HEADER_FRAME_LEN, Permission, SessionId,
     SessionOffer, SessionPurpose, StreamHeader,
     chat::ChatMsg,
-    session_log::{ChatLine, ClipboardDirection, ClipboardEvent, SessionReport},
+    session_log::{ChatLine, ClipboardDirection, SessionReport},
 };
 use std::{
     collections::HashMap,
@@ -28,26 +30,6 @@ use tracing::{debug, info, warn};
 pub struct SessionState {
     pub permission: Permission,
     pub ended: bool,
-}
-
-/// What the agent records of a session for its log: consent, frames,
-/// chat and clipboard. Shared with the session's streams.
-pub type Journal = Arc<Mutex<SessionReport>>;
-
-/// Adds to a journal (a poisoned lock only loses the entry).
-pub fn record(journal: &Journal, f: impl FnOnce(&mut SessionReport)) {
-    if let Ok(mut r) = journal.lock() {
-        f(&mut r);
-    }
-}
-
-fn clipboard_event(direction: ClipboardDirection, text: &str, keep_text: bool) -> ClipboardEvent {
-    ClipboardEvent {
-        at_unix: lifeline_net::unix_secs(),
-        direction,
-        chars: text.chars().count() as u64,
-        text: keep_text.then(|| text.to_string()),
-    }
 }
 
 /// Waits until the session ends (or is forgotten).

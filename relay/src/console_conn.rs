@@ -3,7 +3,7 @@
 
 use crate::{
     audit::NewEntry,
-    auth,
+    auth, console_tickets,
     server::{ConnError, Ctx},
     store::{NewEnrollToken, StoreError},
 };
@@ -98,7 +98,7 @@ pub(crate) fn failure(code: ErrorCode, message: impl Into<String>) -> Failure {
     }
 }
 
-fn internal(e: StoreError) -> Failure {
+pub(crate) fn internal(e: StoreError) -> Failure {
     warn!("store failure: {e}");
     failure(ErrorCode::Internal, "internal error on the relay")
 }
@@ -218,92 +218,21 @@ async fn handle(
             Ok(ConsoleReply::Done)
         }
         ConsoleRequest::Tickets { mine, status, tier } => {
-            let me = mine.then(|| person.name.clone());
-            let rows = ctx
-                .store
-                .call(move |s| s.tickets(me.as_deref(), status.as_deref(), tier))
-                .await
-                .map_err(internal)?;
-            let visible = visible_machines(ctx, person).await?;
-            Ok(ConsoleReply::Tickets(
-                rows.into_iter()
-                    .filter(|t| visible.iter().any(|m| m.id == t.machine_id))
-                    .collect(),
-            ))
+            console_tickets::tickets(ctx, person, mine, status, tier).await
         }
-        ConsoleRequest::TicketShow { ticket } => {
-            let detail = load_ticket(ctx, person, ticket).await?;
-            Ok(ConsoleReply::Ticket(Box::new(detail)))
-        }
+        ConsoleRequest::TicketShow { ticket } => console_tickets::show(ctx, person, ticket).await,
         ConsoleRequest::TicketUpdate { ticket, change } => {
-            if !person.role.may_connect() {
-                return Err(failure(
-                    ErrorCode::Forbidden,
-                    "auditors cannot change tickets",
-                ));
-            }
-            load_ticket(ctx, person, ticket).await?;
-            let actor = person.name.clone();
-            let c = change.clone();
-            let result = ctx
-                .store
-                .call(move |s| Ok(s.update_ticket(ticket, &actor, &c, unix_secs())))
-                .await
-                .map_err(internal)?;
-            match result {
-                Ok(()) => {}
-                Err(crate::store::TicketError::Store(e)) => return Err(internal(e)),
-                Err(crate::store::TicketError::NotFound(id)) => {
-                    return Err(failure(ErrorCode::NotFound, format!("no ticket {id}")));
-                }
-                Err(crate::store::TicketError::Invalid(why)) => {
-                    return Err(failure(ErrorCode::BadRequest, why));
-                }
-            }
-            ctx.audit(NewEntry::new(
-                &person.name,
-                "ticket-changed",
-                &format!("ticket {ticket}"),
-                format!("{change:?}"),
-            ))
-            .await;
-            crate::notify::ticket_changed(ctx, ticket).await;
-            Ok(ConsoleReply::Done)
+            console_tickets::update(ctx, person, ticket, change).await
         }
         ConsoleRequest::SessionShow { session } => {
-            let log = ctx
-                .store
-                .call(move |s| s.session(session))
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| failure(ErrorCode::NotFound, format!("no session {session}")))?;
-            resolve_machine(ctx, person, &log.machine_id)
-                .await
-                .map_err(|_| failure(ErrorCode::NotFound, format!("no session {session}")))?;
-            Ok(ConsoleReply::Session(Box::new(log)))
+            console_tickets::session_show(ctx, person, session).await
         }
         ConsoleRequest::Sessions {
             machine,
             since_unix,
-        } => {
-            let id = match machine {
-                Some(m) => Some(resolve_machine(ctx, person, &m).await?.0),
-                None => None,
-            };
-            let logs = ctx
-                .store
-                .call(move |s| s.sessions(id.as_deref(), None, since_unix))
-                .await
-                .map_err(internal)?;
-            let visible = visible_machines(ctx, person).await?;
-            Ok(ConsoleReply::Sessions(
-                logs.into_iter()
-                    .filter(|l| visible.iter().any(|m| m.id == l.machine_id))
-                    .collect(),
-            ))
-        }
+        } => console_tickets::sessions(ctx, person, machine, since_unix).await,
         ConsoleRequest::WatchTickets => {
-            watch_tickets(ctx.clone(), person.clone(), tx.clone());
+            console_tickets::watch(ctx.clone(), person.clone(), tx.clone());
             Ok(ConsoleReply::Done)
         }
         ConsoleRequest::AuditVerify => {
@@ -332,61 +261,6 @@ async fn handle(
     }
 }
 
-/// Forwards ticket news about machines `person` sees until the console
-/// goes away.
-fn watch_tickets(ctx: Arc<Ctx>, person: Person, tx: mpsc::UnboundedSender<RelayToConsole>) {
-    let mut news = ctx.news.subscribe();
-    tokio::spawn(
-        async move {
-            loop {
-                let n = tokio::select! {
-                    () = tx.closed() => return,
-                    n = news.recv() => n,
-                };
-                let n = match n {
-                    Ok(n) => n,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
-                        warn!("a ticket watcher fell {k} events behind");
-                        continue;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                };
-                let id = n.ticket.machine_id.clone();
-                let group = match ctx.store.call(move |s| s.machine(&id)).await {
-                    Ok(Some(m)) => m.group,
-                    _ => continue,
-                };
-                if person.sees(group.as_deref())
-                    && tx
-                        .send(RelayToConsole::Event(
-                            lifeline_proto::ConsoleEvent::TicketChanged(Box::new(n)),
-                        ))
-                        .is_err()
-                {
-                    return;
-                }
-            }
-        }
-        .in_current_span(),
-    );
-}
-
-/// A ticket, if it exists and its machine is visible to `person`.
-async fn load_ticket(
-    ctx: &Ctx,
-    person: &Person,
-    ticket: u64,
-) -> Result<lifeline_proto::ticket::TicketDetail, Failure> {
-    let detail = ctx
-        .store
-        .call(move |s| s.ticket(ticket))
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| failure(ErrorCode::NotFound, format!("no ticket {ticket}")))?;
-    resolve_machine(ctx, person, &detail.row.machine_id).await?;
-    Ok(detail)
-}
-
 fn may_audit(person: &Person) -> Result<(), Failure> {
     match person.role {
         Role::Admin | Role::Auditor => Ok(()),
@@ -397,7 +271,7 @@ fn may_audit(person: &Person) -> Result<(), Failure> {
     }
 }
 
-async fn visible_machines(
+pub(crate) async fn visible_machines(
     ctx: &Ctx,
     person: &Person,
 ) -> Result<Vec<crate::store::MachineRecord>, Failure> {
@@ -558,7 +432,7 @@ async fn list_machines(ctx: &Ctx, person: &Person) -> Result<ConsoleReply, Failu
 
 /// Finds a machine by exact id, else by unique hostname (case-insensitive),
 /// and checks that `person` may see it.
-async fn resolve_machine(
+pub(crate) async fn resolve_machine(
     ctx: &Ctx,
     person: &Person,
     name: &str,

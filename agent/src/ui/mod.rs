@@ -12,6 +12,7 @@ pub mod help_dialog;
 pub mod indicator;
 pub mod prompt;
 pub mod tray;
+pub mod tray_menu;
 
 use lifeline_proto::Permission;
 use serde::{Deserialize, Serialize};

@@ -3,6 +3,7 @@
 //! through [`StoreHandle`], a thread that owns it.
 
 mod handle;
+mod migrations;
 mod sqlite;
 mod sqlite_audit;
 mod sqlite_inventory;

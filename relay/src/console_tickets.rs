@@ -1,0 +1,181 @@
+//! A console's ticket and session-log requests: the queue, one ticket,
+//! changes (with news for watchers and webhooks), session logs, and
+//! `tickets --watch`.
+
+use crate::{
+    audit::NewEntry,
+    console_conn::{Person, failure, internal, resolve_machine, visible_machines},
+    server::Ctx,
+};
+use lifeline_net::unix_secs;
+use lifeline_proto::{ConsoleReply, ErrorCode, Failure, RelayToConsole, ticket::TicketChange};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::{Instrument, warn};
+
+/// Tickets, filtered, of machines `person` sees.
+pub(crate) async fn tickets(
+    ctx: &Ctx,
+    person: &Person,
+    mine: bool,
+    status: Option<String>,
+    tier: Option<u8>,
+) -> Result<ConsoleReply, Failure> {
+    let me = mine.then(|| person.name.clone());
+    let rows = ctx
+        .store
+        .call(move |s| s.tickets(me.as_deref(), status.as_deref(), tier))
+        .await
+        .map_err(internal)?;
+    let visible = visible_machines(ctx, person).await?;
+    Ok(ConsoleReply::Tickets(
+        rows.into_iter()
+            .filter(|t| visible.iter().any(|m| m.id == t.machine_id))
+            .collect(),
+    ))
+}
+
+/// One ticket in full.
+pub(crate) async fn show(ctx: &Ctx, person: &Person, ticket: u64) -> Result<ConsoleReply, Failure> {
+    let detail = load_ticket(ctx, person, ticket).await?;
+    Ok(ConsoleReply::Ticket(Box::new(detail)))
+}
+
+/// Changes a ticket; watchers, webhooks and the machine hear of it.
+pub(crate) async fn update(
+    ctx: &Ctx,
+    person: &Person,
+    ticket: u64,
+    change: TicketChange,
+) -> Result<ConsoleReply, Failure> {
+    if !person.role.may_connect() {
+        return Err(failure(
+            ErrorCode::Forbidden,
+            "auditors cannot change tickets",
+        ));
+    }
+    load_ticket(ctx, person, ticket).await?;
+    let actor = person.name.clone();
+    let c = change.clone();
+    let result = ctx
+        .store
+        .call(move |s| Ok(s.update_ticket(ticket, &actor, &c, unix_secs())))
+        .await
+        .map_err(internal)?;
+    match result {
+        Ok(()) => {}
+        Err(crate::store::TicketError::Store(e)) => return Err(internal(e)),
+        Err(crate::store::TicketError::NotFound(id)) => {
+            return Err(failure(ErrorCode::NotFound, format!("no ticket {id}")));
+        }
+        Err(crate::store::TicketError::Invalid(why)) => {
+            return Err(failure(ErrorCode::BadRequest, why));
+        }
+    }
+    ctx.audit(NewEntry::new(
+        &person.name,
+        "ticket-changed",
+        &format!("ticket {ticket}"),
+        format!("{change:?}"),
+    ))
+    .await;
+    crate::notify::ticket_changed(ctx, ticket).await;
+    Ok(ConsoleReply::Done)
+}
+
+/// One session's log, if its machine is visible to `person`.
+pub(crate) async fn session_show(
+    ctx: &Ctx,
+    person: &Person,
+    session: u64,
+) -> Result<ConsoleReply, Failure> {
+    let log = ctx
+        .store
+        .call(move |s| s.session(session))
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| failure(ErrorCode::NotFound, format!("no session {session}")))?;
+    resolve_machine(ctx, person, &log.machine_id)
+        .await
+        .map_err(|_| failure(ErrorCode::NotFound, format!("no session {session}")))?;
+    Ok(ConsoleReply::Session(Box::new(log)))
+}
+
+/// Session logs since a time, optionally of one machine.
+pub(crate) async fn sessions(
+    ctx: &Ctx,
+    person: &Person,
+    machine: Option<String>,
+    since_unix: u64,
+) -> Result<ConsoleReply, Failure> {
+    let id = match machine {
+        Some(m) => Some(resolve_machine(ctx, person, &m).await?.0),
+        None => None,
+    };
+    let logs = ctx
+        .store
+        .call(move |s| s.sessions(id.as_deref(), None, since_unix))
+        .await
+        .map_err(internal)?;
+    let visible = visible_machines(ctx, person).await?;
+    Ok(ConsoleReply::Sessions(
+        logs.into_iter()
+            .filter(|l| visible.iter().any(|m| m.id == l.machine_id))
+            .collect(),
+    ))
+}
+
+/// Forwards ticket news about machines `person` sees until the console
+/// goes away.
+pub(crate) fn watch(ctx: Arc<Ctx>, person: Person, tx: mpsc::UnboundedSender<RelayToConsole>) {
+    let mut news = ctx.news.subscribe();
+    tokio::spawn(
+        async move {
+            loop {
+                let n = tokio::select! {
+                    () = tx.closed() => return,
+                    n = news.recv() => n,
+                };
+                let n = match n {
+                    Ok(n) => n,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                        warn!("a ticket watcher fell {k} events behind");
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let id = n.ticket.machine_id.clone();
+                let group = match ctx.store.call(move |s| s.machine(&id)).await {
+                    Ok(Some(m)) => m.group,
+                    _ => continue,
+                };
+                if person.sees(group.as_deref())
+                    && tx
+                        .send(RelayToConsole::Event(
+                            lifeline_proto::ConsoleEvent::TicketChanged(Box::new(n)),
+                        ))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        .in_current_span(),
+    );
+}
+
+/// A ticket, if it exists and its machine is visible to `person`.
+async fn load_ticket(
+    ctx: &Ctx,
+    person: &Person,
+    ticket: u64,
+) -> Result<lifeline_proto::ticket::TicketDetail, Failure> {
+    let detail = ctx
+        .store
+        .call(move |s| s.ticket(ticket))
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| failure(ErrorCode::NotFound, format!("no ticket {ticket}")))?;
+    resolve_machine(ctx, person, &detail.row.machine_id).await?;
+    Ok(detail)
+}
