@@ -248,25 +248,23 @@ fn summary(inv: &Inventory, cat: Category) -> String {
 /// software goes from `old` to `new`, each sorted by name (inserts in key
 /// order touch each index page once).
 fn package_delta(old: &SoftwareInfo, new: &SoftwareInfo) -> (Vec<PackageRow>, Vec<PackageRow>) {
-    let key = |p: &PackageRow| {
-        (
-            p.name.clone(),
-            p.version.clone(),
-            p.arch.clone(),
-            p.source.clone(),
-        )
-    };
     let old_rows = package_rows(old);
-    let new_rows = package_rows(new);
-    let old_keys: std::collections::HashSet<_> = old_rows.iter().map(key).collect();
-    let new_keys: std::collections::HashSet<_> = new_rows.iter().map(key).collect();
+    let mut new_rows = package_rows(new);
+    if old_rows.is_empty() {
+        new_rows.sort_by(|a, b| a.name.cmp(&b.name));
+        return (Vec::new(), new_rows);
+    }
+    let old_set: std::collections::HashSet<&PackageRow> = old_rows.iter().collect();
+    let new_set: std::collections::HashSet<&PackageRow> = new_rows.iter().collect();
     let mut removed: Vec<PackageRow> = old_rows
-        .into_iter()
-        .filter(|p| !new_keys.contains(&key(p)))
+        .iter()
+        .filter(|p| !new_set.contains(p))
+        .cloned()
         .collect();
     let mut added: Vec<PackageRow> = new_rows
-        .into_iter()
-        .filter(|p| !old_keys.contains(&key(p)))
+        .iter()
+        .filter(|p| !old_set.contains(p))
+        .cloned()
         .collect();
     removed.sort_by(|a, b| a.name.cmp(&b.name));
     added.sort_by(|a, b| a.name.cmp(&b.name));

@@ -25,19 +25,7 @@ fn privileged_actions_are_chained_and_tampering_is_named() {
     w.login("alice", PW);
     w.login("tom", "tech-password");
     w.login("ann", "audit-password");
-    let bad = w.console(
-        "x",
-        &[
-            "login",
-            "--relay",
-            &w.addr(),
-            "--fingerprint",
-            &w.fingerprint,
-            "--user",
-            "tom",
-        ],
-        Some("wrong-password"),
-    );
+    let bad = w.try_login("x", "tom", "wrong-password");
     assert!(!bad.ok);
     let token = w.token("alice", &["--group", "lab"]);
     assert!(w.enroll("pc-lab", &token).ok);

@@ -78,19 +78,7 @@ fn no_secret_reaches_a_log_or_an_output() {
     assert!(out.ok, "{}", out.stderr);
     outputs.extend([out.stdout, out.stderr]);
     // A wrong password too: its failure message must not echo it.
-    let out = w.console(
-        "alice",
-        &[
-            "login",
-            "--relay",
-            &w.addr(),
-            "--fingerprint",
-            &w.fingerprint,
-            "--user",
-            "alice",
-        ],
-        Some("wrong-password-xyzzy"),
-    );
+    let out = w.try_login("alice", "alice", "wrong-password-xyzzy");
     assert!(!out.ok);
     outputs.extend([out.stdout, out.stderr]);
     std::thread::sleep(Duration::from_secs(3));

@@ -214,21 +214,7 @@ fn bad_or_expired_enrollment_tokens_store_nothing() {
 #[test]
 fn wrong_passwords_get_one_message_and_are_rate_limited() {
     let w = world_with_admin();
-    let login = |user: &str, pw: &str| {
-        w.console(
-            "x",
-            &[
-                "login",
-                "--relay",
-                &w.addr(),
-                "--fingerprint",
-                &w.fingerprint,
-                "--user",
-                user,
-            ],
-            Some(pw),
-        )
-    };
+    let login = |user: &str, pw: &str| w.try_login("x", user, pw);
     let wrong = login("alice", "nope-nope");
     let unknown = login("mallory", "nope-nope");
     for out in [&wrong, &unknown] {

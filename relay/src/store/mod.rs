@@ -110,7 +110,7 @@ pub struct StoredCategory {
 }
 
 /// One package row of the fleet index.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PackageRow {
     pub name: String,
     pub version: String,

@@ -42,11 +42,7 @@ impl InventoryStore for SqliteStore {
     fn store_category(&mut self, u: &CategoryUpdate<'_>) -> Result<(), StoreError> {
         // A savepoint: its own transaction, or part of a batch.
         let tx = self.conn.savepoint()?;
-        let json = if u.json.len() >= COMPRESS_FROM && !u.json.starts_with(&ZSTD_MAGIC) {
-            pack_json(u.json.to_vec())?
-        } else {
-            u.json.to_vec()
-        };
+        let json = pack_json(u.json.to_vec())?;
         tx.execute(
             "INSERT INTO inventory (machine_id, category, hash, json, updated_unix)
              VALUES (?1, ?2, ?3, ?4, ?5)

@@ -207,8 +207,14 @@ impl World {
 
     /// Logs `user` in; panics on failure.
     pub fn login(&self, user: &str, password: &str) {
-        let out = self.console(
-            user,
+        let out = self.try_login(user, user, password);
+        assert!(out.ok, "login failed: {}", out.stderr);
+    }
+
+    /// `lifeline login` as `user` with `password`, in console dir `who`.
+    pub fn try_login(&self, who: &str, user: &str, password: &str) -> Out {
+        self.console(
+            who,
             &[
                 "login",
                 "--relay",
@@ -219,8 +225,7 @@ impl World {
                 user,
             ],
             Some(password),
-        );
-        assert!(out.ok, "login failed: {}", out.stderr);
+        )
     }
 
     /// Creates an enrollment token as `admin`.
