@@ -195,4 +195,57 @@ fn tray_menu_opens_the_help_dialog_and_the_icon_follows_the_ticket() {
         60,
         "idle icon after resolve",
     );
+
+    // "My machine ID" shows the ID; a click closes the note.
+    let line = |menu: (i32, i32, i32, i32), n: i32| {
+        (
+            menu.0 + 40,
+            menu.1 + 4 + n * tray::LINE_HEIGHT as i32 + tray::LINE_HEIGHT as i32 / 2,
+        )
+    };
+    click_at(&x, icon.0 + 11, icon.1 + 11);
+    let menu = wait_geometry(&x, tray::MENU_TITLE, Duration::from_secs(10));
+    let (mx, my) = line(menu, 2);
+    click_at(&x, mx, my);
+    let note = wait_geometry(&x, tray::NOTE_TITLE, Duration::from_secs(10));
+    click_at(&x, note.0 + 40, note.1 + 10);
+    let start = Instant::now();
+    while geometry(&x, tray::NOTE_TITLE).is_some() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the note stays");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // While a technician is connected the icon is red and the menu's
+    // "Stop session" ends the session.
+    let out = w.console(
+        "alice",
+        &["machine", "set-policy", "desk-1", "unattended"],
+        None,
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let job = w.console_bg(
+        "alice",
+        &["connect", "desk-1", "--headless", "--duration", "60s"],
+    );
+    let live = TrayState::Live {
+        technician: "alice".into(),
+    };
+    wait_colour(&x, icon, live.rgb(), 60, "live icon");
+    click_at(&x, icon.0 + 11, icon.1 + 11);
+    let menu = wait_geometry(&x, tray::MENU_TITLE, Duration::from_secs(10));
+    assert_eq!(
+        tray::menu_items(&live)[3],
+        tray::Item::StopSession,
+        "the fourth line"
+    );
+    let (mx, my) = line(menu, 3);
+    click_at(&x, mx, my);
+    let out = job.join().unwrap();
+    assert!(
+        out.stderr
+            .contains("session ended: user stopped the session"),
+        "{}",
+        out.stderr
+    );
+    wait_colour(&x, icon, TrayState::Idle.rgb(), 60, "idle icon after stop");
 }
