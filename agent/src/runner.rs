@@ -99,9 +99,13 @@ pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError
             Ok(c) => {
                 info!(relay = %config.relay, machine = %config.machine_id, "connected to relay");
                 let started = Instant::now();
+                let conn = c.conn.clone();
                 let why = serve(c, opts, &mut tray)
                     .instrument(info_span!("relay", machine = %config.machine_id))
                     .await;
+                // A stream error hides why the relay closed the connection
+                // (shutdown, replaced, revoked); the connection knows.
+                let why = conn.close_reason().map_or(why, |e| close_reason(&e));
                 warn!("disconnected from relay: {why}");
                 if started.elapsed() > Duration::from_secs(10) {
                     backoff.reset();

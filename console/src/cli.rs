@@ -37,8 +37,12 @@ pub enum Command {
         /// Your user name.
         #[arg(long)]
         user: String,
+        /// The six-digit code from your authenticator app, when your
+        /// account has a second factor (or LIFELINE_TOTP).
+        #[arg(long)]
+        totp: Option<String>,
     },
-    /// Forget the saved login.
+    /// End the saved login: the relay revokes its token, then it is deleted.
     Logout,
     /// Show who you are logged in as.
     Whoami,
@@ -230,6 +234,9 @@ pub enum MachineCommand {
         #[arg(value_parser = ["attended", "unattended"])]
         policy: String,
     },
+    /// Revoke the machine's credential (admins): its agent is disconnected
+    /// now and cannot connect again until the machine is enrolled anew.
+    Revoke { machine: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +259,9 @@ pub enum TokenCommand {
         #[arg(long)]
         uses: Option<u32>,
     },
+    /// Revoke a token before it expires (the token from
+    /// LIFELINE_ENROLL_TOKEN, or the argument).
+    Revoke { token: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,9 +321,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             relay,
             fingerprint,
             user,
+            totp,
         } => {
             let fp: Fingerprint = fingerprint.parse()?;
-            let client = Client::login(&relay, &fp, &user, password()?).await?;
+            let totp = totp
+                .or_else(|| std::env::var("LIFELINE_TOTP").ok())
+                .map(Secret::new);
+            let client = Client::login(&relay, &fp, &user, password()?, totp).await?;
             let Identity::Person {
                 user,
                 role,
@@ -334,10 +348,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             client.close().await;
             println!("logged in as {user} ({role}) at {relay}");
         }
-        Command::Logout => {
-            ConsoleConfig::remove(&dir)?;
-            println!("logged out");
-        }
+        Command::Logout => crate::admin_cmd::logout(&dir).await?,
+        Command::EnrollToken {
+            command: TokenCommand::Revoke { token },
+        } => crate::admin_cmd::revoke_enroll_token(&dir, token).await?,
+        Command::Machine {
+            command: MachineCommand::Revoke { machine },
+        } => crate::admin_cmd::revoke_machine(&dir, &machine).await?,
         Command::Whoami => {
             let mut c = connect(&dir).await?;
             if let ConsoleReply::Whoami { user, role } = c.request(ConsoleRequest::Whoami).await? {
@@ -517,6 +534,7 @@ fn machines_json(rows: &[lifeline_proto::MachineRow]) -> serde_json::Value {
                 "group": m.group,
                 "online": m.online,
                 "policy": if m.unattended { "unattended" } else { "attended" },
+                "revoked": m.revoked,
                 "last_seen_unix": m.last_seen_unix,
                 "enrolled_unix": m.enrolled_unix,
             })

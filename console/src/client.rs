@@ -52,11 +52,13 @@ impl Client {
         fingerprint: &Fingerprint,
         user: &str,
         password: Secret,
+        totp: Option<Secret>,
     ) -> Result<Self, ClientError> {
         lifeline_net::tls::install_provider();
         let cred = Credential::Password {
             user: user.to_string(),
             password,
+            totp,
         };
         let connected = open_control(relay, fingerprint, &hello(cred)).await?;
         Ok(Self::from_connected(connected))

@@ -1,5 +1,6 @@
 //! The Lifeline console: what technicians, admins and auditors run.
 
+pub mod admin_cmd;
 pub mod chat_cmd;
 pub mod cli;
 pub mod client;

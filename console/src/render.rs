@@ -29,7 +29,13 @@ pub fn machines_table(rows: &[MachineRow], now_unix: u64) -> String {
             truncate(&m.hostname, 20),
             truncate(&m.os, 28),
             truncate(m.group.as_deref().unwrap_or("-"), 12),
-            if m.online { "online" } else { "offline" },
+            if m.revoked {
+                "revoked"
+            } else if m.online {
+                "online"
+            } else {
+                "offline"
+            },
             if m.online { "now".to_string() } else { seen }
         ));
     }
@@ -75,11 +81,17 @@ mod tests {
             last_seen_unix: Some(940),
             enrolled_unix: 0,
             unattended: false,
+            revoked: false,
         }];
         let t = machines_table(&rows, 1000);
         assert!(t.contains("pc-accounting-01"));
         assert!(t.contains("finance"));
         assert!(t.contains("offline"));
         assert!(t.contains("1 min ago"));
+        let revoked = MachineRow {
+            revoked: true,
+            ..rows[0].clone()
+        };
+        assert!(machines_table(&[revoked], 1000).contains("revoked"));
     }
 }

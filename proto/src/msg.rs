@@ -80,7 +80,12 @@ pub enum PeerKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Credential {
     /// A person logging in; the relay answers with a session token.
-    Password { user: String, password: Secret },
+    /// `totp` is the six-digit code of an account with a second factor.
+    Password {
+        user: String,
+        password: Secret,
+        totp: Option<Secret>,
+    },
     /// A session token from an earlier login.
     SessionToken(Secret),
     /// An enrolled machine.
@@ -368,6 +373,11 @@ pub enum ConsoleRequest {
     AuditVerify,
     /// Set whether a machine's user must consent to sessions (admins).
     SetPolicy { machine: String, unattended: bool },
+    /// Revoke a machine's credential; its agent is disconnected at once
+    /// (admins).
+    RevokeMachine { machine: String },
+    /// Revoke an enrollment token before it expires (admins).
+    RevokeEnrollToken { token: Secret },
     /// Tickets, filtered.
     Tickets {
         mine: bool,
@@ -421,6 +431,8 @@ pub struct MachineRow {
     pub enrolled_unix: u64,
     /// Sessions start without asking the user.
     pub unattended: bool,
+    /// An admin revoked its credential; it cannot connect.
+    pub revoked: bool,
 }
 
 /// A successful answer to a [`ConsoleRequest`].

@@ -20,7 +20,13 @@ fn role() -> impl Strategy<Value = Role> {
 
 fn credential() -> impl Strategy<Value = Credential> {
     prop_oneof![
-        (".{0,20}", secret()).prop_map(|(user, password)| Credential::Password { user, password }),
+        (".{0,20}", secret(), proptest::option::of(secret())).prop_map(|(user, password, totp)| {
+            Credential::Password {
+                user,
+                password,
+                totp,
+            }
+        }),
         secret().prop_map(Credential::SessionToken),
         (".{0,20}", secret())
             .prop_map(|(machine_id, secret)| Credential::Machine { machine_id, secret }),
@@ -166,6 +172,7 @@ fn machine_row() -> impl Strategy<Value = MachineRow> {
                 last_seen_unix,
                 enrolled_unix,
                 unattended: false,
+                revoked: online && enrolled_unix % 2 == 0,
             },
         )
 }
@@ -236,6 +243,8 @@ fn request() -> impl Strategy<Value = Request> {
         }),
         any::<u64>().prop_map(|session| ConsoleRequest::CloseSession { session }),
         Just(ConsoleRequest::Logout),
+        ".{0,20}".prop_map(|machine| ConsoleRequest::RevokeMachine { machine }),
+        secret().prop_map(|token| ConsoleRequest::RevokeEnrollToken { token }),
     ];
     (any::<u32>(), body).prop_map(|(id, body)| Request { id, body })
 }

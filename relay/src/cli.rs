@@ -4,7 +4,7 @@ use crate::{
     auth,
     datadir::DataDir,
     server::Relay,
-    store::{AuditStore, InventoryStore, Store, WebhookStore},
+    store::{AuditStore, InventoryStore, SecurityStore, Store, WebhookStore},
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -72,6 +72,28 @@ pub enum UserCommand {
     },
     /// List people.
     List(DataArg),
+    /// A second factor (TOTP, as authenticator apps compute it) for a person.
+    Totp {
+        #[command(subcommand)]
+        command: TotpCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TotpCommand {
+    /// Create a new secret and print it (base32 and an otpauth:// address
+    /// for a QR code); from then on a login needs a code too.
+    Enable {
+        #[command(flatten)]
+        data: DataArg,
+        name: String,
+    },
+    /// Remove the second factor.
+    Disable {
+        #[command(flatten)]
+        data: DataArg,
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,9 +233,57 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
             let mut store = DataDir::new(data_dir).open_store()?;
             for u in store.list_users()? {
                 let state = if u.disabled { " (disabled)" } else { "" };
-                println!("{:<24} {}{state}", u.name, u.role);
+                let totp = if store.totp(u.id)?.is_some() {
+                    ", totp"
+                } else {
+                    ""
+                };
+                println!("{:<24} {}{totp}{state}", u.name, u.role);
             }
         }
+        UserCommand::Totp { command } => totp(command)?,
+    }
+    Ok(())
+}
+
+fn totp(cmd: TotpCommand) -> anyhow::Result<()> {
+    let actor = format!(
+        "local:{}",
+        std::env::var("USER").unwrap_or_else(|_| "root".into())
+    );
+    let (data, name, secret) = match cmd {
+        TotpCommand::Enable { data, name } => {
+            let mut secret = vec![0u8; crate::totp::SECRET_LEN];
+            getrandom::fill(&mut secret)
+                .map_err(|e| anyhow::anyhow!("no randomness for a secret: {e}"))?;
+            (data, name, Some(secret))
+        }
+        TotpCommand::Disable { data, name } => (data, name, None),
+    };
+    let mut store = DataDir::new(&data.data_dir).open_store()?;
+    if !store.set_totp(&name, secret.as_deref())? {
+        bail!("no user {name:?}");
+    }
+    let action = if secret.is_some() {
+        "totp-enabled"
+    } else {
+        "totp-disabled"
+    };
+    store.append_audit(
+        &crate::audit::NewEntry::new(&actor, action, &name, String::new()),
+        lifeline_net::unix_secs(),
+    )?;
+    match secret {
+        Some(secret) => {
+            println!("TOTP enabled for {name}. Give them this once; it is not shown again.");
+            println!("secret: {}", crate::totp::base32(&secret));
+            println!(
+                "uri:    {}",
+                crate::totp::otpauth_uri("Lifeline", &name, &secret)
+            );
+            println!("They log in with: lifeline login … --totp CODE (or LIFELINE_TOTP=CODE)");
+        }
+        None => println!("TOTP disabled for {name}"),
     }
     Ok(())
 }

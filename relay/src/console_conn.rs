@@ -27,6 +27,8 @@ pub struct Person {
     pub role: Role,
     /// Machine groups a technician works on; empty means all.
     pub groups: Vec<String>,
+    /// The session token this connection stands on.
+    pub token_hash: [u8; 32],
 }
 
 impl Person {
@@ -143,7 +145,14 @@ async fn handle(
                 .end(session, EndReason::ConsoleClosed, Instant::now());
             Ok(ConsoleReply::Done)
         }
-        ConsoleRequest::Logout => Ok(ConsoleReply::Done),
+        ConsoleRequest::Logout => crate::console_admin::logout(ctx, person).await,
+        ConsoleRequest::RevokeMachine { machine } => {
+            let (id, hostname) = resolve_machine(ctx, person, &machine).await?;
+            crate::console_admin::revoke_machine(ctx, person, id, hostname).await
+        }
+        ConsoleRequest::RevokeEnrollToken { token } => {
+            crate::console_admin::revoke_enroll_token(ctx, person, token.expose()).await
+        }
         ConsoleRequest::Inventory { machine } => {
             let (id, hostname) = resolve_machine(ctx, person, &machine).await?;
             let mid = id.clone();
@@ -424,6 +433,7 @@ async fn list_machines(ctx: &Ctx, person: &Person) -> Result<ConsoleReply, Failu
                 group: m.group,
                 enrolled_unix: m.enrolled_unix,
                 unattended: m.unattended,
+                revoked: m.revoked,
             }
         })
         .collect();
@@ -470,10 +480,15 @@ pub(crate) async fn resolve_record(
         }
         return Ok(m.clone());
     }
-    let matches: Vec<_> = machines
+    let mut matches: Vec<_> = machines
         .iter()
         .filter(|m| m.info.hostname.eq_ignore_ascii_case(name))
         .collect();
+    // A machine enrolled again after a revocation keeps its hostname: the
+    // live one is meant.
+    if matches.iter().any(|m| !m.revoked) {
+        matches.retain(|m| !m.revoked);
+    }
     match matches.as_slice() {
         [m] if !person.sees(m.group.as_deref()) => Err(outside(m)),
         [m] => Ok((*m).clone()),

@@ -204,6 +204,18 @@ impl Hub {
         removed.map(|e| e.last_heartbeat_unix)
     }
 
+    /// Drops a revoked machine's connection (close code `Revoked`) and ends
+    /// its sessions. True if it was connected.
+    pub fn revoke_agent(&self, machine_id: &str, now: Instant) -> bool {
+        let Some(e) = self.lock().agents.remove(machine_id) else {
+            return false;
+        };
+        let code = lifeline_proto::CloseCode::Revoked.code();
+        e.conn.close(code.into(), b"machine revoked by an admin");
+        self.end_agent_sessions(e.conn_id, now);
+        true
+    }
+
     /// Notes a heartbeat.
     pub fn heartbeat(&self, machine_id: &str, conn_id: u64, now: Instant, now_unix: u64) {
         if let Some(e) = self.lock().agents.get_mut(machine_id)

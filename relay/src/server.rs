@@ -239,6 +239,8 @@ pub enum Peer {
         user_id: i64,
         name: String,
         role: Role,
+        /// The session token this connection stands on (revoked at logout).
+        token_hash: [u8; 32],
     },
     Machine {
         machine_id: String,
@@ -324,6 +326,7 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
             user_id,
             name,
             role,
+            token_hash,
         } => {
             let span = info_span!("console", user = %name);
             let groups = ctx.store.call(move |s| s.user_groups(user_id)).await?;
@@ -337,6 +340,7 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
                     name,
                     role,
                     groups,
+                    token_hash,
                 },
             )
             .instrument(span)
@@ -380,8 +384,16 @@ type AuthResult = Result<(Peer, Option<(String, u64)>), (ErrorCode, String)>;
 
 async fn authenticate(ctx: &Ctx, hello: &Hello, addr: SocketAddr) -> Result<AuthResult, ConnError> {
     match (&hello.credential, hello.kind) {
-        (Credential::Password { user, password }, PeerKind::Console) => {
-            login(ctx, user, password.expose(), addr).await
+        (
+            Credential::Password {
+                user,
+                password,
+                totp,
+            },
+            PeerKind::Console,
+        ) => {
+            let totp = totp.as_ref().map(|t| t.expose().to_string());
+            login(ctx, user, password.expose(), totp, addr).await
         }
         (Credential::SessionToken(token), PeerKind::Console) => {
             let hash = auth::token_hash(token.expose());
@@ -393,6 +405,7 @@ async fn authenticate(ctx: &Ctx, hello: &Hello, addr: SocketAddr) -> Result<Auth
                             user_id: u.id,
                             name: u.name,
                             role: u.role,
+                            token_hash: hash,
                         },
                         None,
                     )),
@@ -453,6 +466,7 @@ async fn login(
     ctx: &Ctx,
     user: &str,
     password: &str,
+    totp: Option<String>,
     addr: SocketAddr,
 ) -> Result<AuthResult, ConnError> {
     let user_key = format!("user:{}", user.to_lowercase());
@@ -491,7 +505,33 @@ async fn login(
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &stored))
         .await
         .unwrap_or(false);
-    match record.filter(|u| ok && !u.disabled) {
+    let record = record.filter(|u| ok && !u.disabled);
+    let second = match &record {
+        Some(u) => second_factor(ctx, u.id, totp).await?,
+        None => Ok(()),
+    };
+    if let (Some(u), Err(why)) = (&record, &second) {
+        if let Ok(mut l) = ctx.limiter.lock() {
+            l.record_failure(&user_key, now);
+            l.record_failure(&ip_key, now);
+        }
+        warn!(user, "login refused: {why}");
+        ctx.audit(NewEntry::new(
+            &u.name,
+            "login-failed",
+            &u.name,
+            format!("{why}, from {}", addr.ip()),
+        ))
+        .await;
+        let message = if *why == "no code" {
+            "this account needs a one-time code too: `lifeline login … --totp CODE` \
+             (or LIFELINE_TOTP=CODE) with the code from your authenticator app"
+        } else {
+            "invalid one-time code (wrong, expired or already used); wait for the next one"
+        };
+        return Ok(Err((ErrorCode::BadCredentials, message.into())));
+    }
+    match record {
         Some(u) => {
             if let Ok(mut l) = ctx.limiter.lock() {
                 l.record_success(&user_key);
@@ -517,6 +557,7 @@ async fn login(
                     user_id: u.id,
                     name: u.name,
                     role: u.role,
+                    token_hash: hash,
                 },
                 Some((token, expires)),
             )))
@@ -540,4 +581,29 @@ async fn login(
             )))
         }
     }
+}
+
+/// Checks a user's one-time code when the account has a second factor:
+/// `Err` names what was wrong, for the audit log ("no code", "wrong code").
+async fn second_factor(
+    ctx: &Ctx,
+    user_id: i64,
+    typed: Option<String>,
+) -> Result<Result<(), &'static str>, ConnError> {
+    let Some((secret, last_step)) = ctx.store.call(move |s| s.totp(user_id)).await? else {
+        return Ok(Ok(()));
+    };
+    let Some(typed) = typed else {
+        return Ok(Err("no code"));
+    };
+    let Some(step) = crate::totp::verify(&secret, &typed, unix_secs(), last_step) else {
+        return Ok(Err("wrong code"));
+    };
+    // Stored before the login counts: the same code never works twice,
+    // even for two logins racing with it.
+    let fresh = ctx
+        .store
+        .call(move |s| s.use_totp_step(user_id, step))
+        .await?;
+    Ok(if fresh { Ok(()) } else { Err("wrong code") })
 }

@@ -68,6 +68,7 @@ impl Stage {
             &fingerprint,
             ADMIN,
             Secret::new(ADMIN_PW),
+            None,
         )
         .await?;
         Ok(Self {

@@ -44,6 +44,7 @@ fn hello(version: u16) -> Hello {
         credential: Credential::Password {
             user: "alice".into(),
             password: Secret::new("whatever1"),
+            totp: None,
         },
         software: "raw test client".into(),
     }

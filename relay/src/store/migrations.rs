@@ -197,6 +197,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP TABLE packages;
     ALTER TABLE packages_v2 RENAME TO packages;
     ",
+    // 8: a second factor for people (TOTP secret, and the last time step
+    // used so that a code works once).
+    r"
+    ALTER TABLE users ADD COLUMN totp_secret BLOB;
+    ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// Applies the migrations this database has not had yet.

@@ -7,6 +7,7 @@ mod migrations;
 mod sqlite;
 mod sqlite_audit;
 mod sqlite_inventory;
+mod sqlite_security;
 pub use sqlite_inventory::pack_json;
 mod sqlite_sessions;
 mod sqlite_tickets;
@@ -358,7 +359,28 @@ pub trait WebhookStore {
 }
 
 /// Everything the relay persists. One implementation per engine.
-pub trait Store: InventoryStore + AuditStore + TicketStore + WebhookStore + Send {
+/// Second factors and revocation.
+pub trait SecurityStore {
+    /// Sets (`Some`) or clears a user's TOTP secret; false if no such user.
+    fn set_totp(&mut self, user: &str, secret: Option<&[u8]>) -> Result<bool, StoreError>;
+
+    /// A user's TOTP secret and the last time step used, if the user has one.
+    fn totp(&mut self, user_id: i64) -> Result<Option<(Vec<u8>, u64)>, StoreError>;
+
+    /// Records that the code of `step` was used. False if a later or equal
+    /// step was already used (a replay, or a race between two logins).
+    fn use_totp_step(&mut self, user_id: i64, step: u64) -> Result<bool, StoreError>;
+
+    /// Marks a machine revoked; false if no such machine.
+    fn revoke_machine(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// Revokes an enrollment token; false if no such token.
+    fn revoke_enroll_token(&mut self, hash: &[u8; 32]) -> Result<bool, StoreError>;
+}
+
+pub trait Store:
+    InventoryStore + AuditStore + TicketStore + WebhookStore + SecurityStore + Send
+{
     /// Copies committed pages from the write-ahead log into the database,
     /// so the writer's own automatic checkpoints rarely have work left.
     ///

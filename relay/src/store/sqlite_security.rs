@@ -1,0 +1,72 @@
+//! SQLite implementation of [`SecurityStore`].
+
+use super::{SecurityStore, SqliteStore, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+impl SecurityStore for SqliteStore {
+    fn set_totp(&mut self, user: &str, secret: Option<&[u8]>) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE users SET totp_secret = ?2, totp_last_step = 0 WHERE name = ?1",
+            params![user, secret],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn totp(&mut self, user_id: i64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        let row: Option<(Option<Vec<u8>>, i64)> = self
+            .conn
+            .query_row(
+                "SELECT totp_secret, totp_last_step FROM users WHERE id = ?1",
+                [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(secret, last)| secret.map(|s| (s, last as u64))))
+    }
+
+    fn use_totp_step(&mut self, user_id: i64, step: u64) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
+            params![user_id, step as i64],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn revoke_machine(&mut self, id: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute("UPDATE machines SET revoked = 1 WHERE id = ?1", [id])?;
+        Ok(n == 1)
+    }
+
+    fn revoke_enroll_token(&mut self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE enroll_tokens SET revoked = 1 WHERE hash = ?1",
+            [&hash[..]],
+        )?;
+        Ok(n == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use lifeline_proto::Role;
+
+    #[test]
+    fn totp_secret_is_kept_and_a_step_is_used_once() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let id = s.add_user("bob", Role::Technician, "x", 1).unwrap();
+        assert_eq!(s.totp(id).unwrap(), None);
+        assert!(!s.set_totp("nobody", Some(b"k")).unwrap());
+        assert!(s.set_totp("bob", Some(b"secret")).unwrap());
+        assert_eq!(s.totp(id).unwrap(), Some((b"secret".to_vec(), 0)));
+        assert!(s.use_totp_step(id, 100).unwrap());
+        assert!(!s.use_totp_step(id, 100).unwrap(), "a replay is refused");
+        assert!(!s.use_totp_step(id, 99).unwrap(), "an older step too");
+        assert_eq!(s.totp(id).unwrap(), Some((b"secret".to_vec(), 100)));
+        assert!(s.set_totp("bob", None).unwrap());
+        assert_eq!(s.totp(id).unwrap(), None);
+    }
+}
