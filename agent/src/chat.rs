@@ -2,7 +2,7 @@
 //! indicator window, the user's lines (and notices) come back.
 
 use crate::session::{StreamCtx, StreamRequest};
-use lifeline_net::{framed::read_msg, write_msg};
+use lifeline_net::e2e::{SecureRecv, SecureSend};
 use lifeline_proto::{
     SessionId,
     chat::{ChatMsg, MAX_CHAT_LEN, MAX_CLIPBOARD_TEXT, check_text},
@@ -11,12 +11,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, warn};
 
 /// Serves one chat stream until either side closes it or the session ends.
-pub async fn serve(
-    session: SessionId,
-    mut send: quinn::SendStream,
-    mut recv: quinn::RecvStream,
-    ctx: StreamCtx,
-) {
+pub async fn serve(session: SessionId, mut send: SecureSend, mut recv: SecureRecv, ctx: StreamCtx) {
     let StreamCtx {
         mut state,
         technician,
@@ -27,7 +22,7 @@ pub async fn serve(
     let mut from_user = from_user.subscribe();
     loop {
         tokio::select! {
-            msg = read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN) => match msg {
+            msg = recv.read_msg::<ChatMsg>(MAX_CHAT_LEN) => match msg {
                 Ok(Some(ChatMsg::Text { text, .. })) => match check_text(&text) {
                     // The agent, not the console, says who wrote it.
                     Ok(()) => {
@@ -35,7 +30,7 @@ pub async fn serve(
                     }
                     Err(why) => {
                         let reply = ChatMsg::Notice { text: format!("not delivered: {why}") };
-                        if write_msg(&mut send, &reply, MAX_CHAT_LEN).await.is_err() {
+                        if send.write_msg(&reply, MAX_CHAT_LEN).await.is_err() {
                             break;
                         }
                     }
@@ -57,7 +52,7 @@ pub async fn serve(
             },
             line = from_user.recv() => match line {
                 Ok(m) => {
-                    if write_msg(&mut send, &m, MAX_CHAT_LEN).await.is_err() {
+                    if send.write_msg(&m, MAX_CHAT_LEN).await.is_err() {
                         break;
                     }
                 }
@@ -65,7 +60,7 @@ pub async fn serve(
                 Err(RecvError::Closed) => break,
             },
             () = crate::session::ended(&mut state) => {
-                let _ = send.finish();
+                send.finish();
                 break;
             }
         }

@@ -21,6 +21,11 @@ pub struct AgentConfig {
     pub machine_id: String,
     /// This machine's secret.
     pub credential: Secret,
+    /// Private half of this machine's end-to-end session key (hex); its
+    /// public half went to the relay at enrollment. Empty when an older
+    /// agent enrolled this machine.
+    #[serde(default)]
+    pub e2e_private: Secret,
 }
 
 /// Reading or writing the agent directory failed.
@@ -105,6 +110,7 @@ mod tests {
             fingerprint: "sha256:00".into(),
             machine_id: "abc".into(),
             credential: Secret::new("llm_secret"),
+            e2e_private: Secret::new("00"),
         };
         cfg.save(&d).unwrap();
         let mode = fs::metadata(d.join(FILE)).unwrap().permissions().mode() & 0o777;

@@ -59,9 +59,14 @@ pub async fn enroll(
             "relay did not accept the token as enrollment".into(),
         ));
     }
+    let keys =
+        lifeline_net::e2e::generate_keypair().map_err(|e| EnrollError::Protocol(e.to_string()))?;
     write_msg(
         &mut c.send,
-        &AgentToRelay::Enroll(facts::machine_info()),
+        &AgentToRelay::Enroll {
+            info: facts::machine_info(),
+            e2e_key: keys.public.clone(),
+        },
         MAX_FRAME_LEN,
     )
     .await?;
@@ -76,6 +81,7 @@ pub async fn enroll(
             fingerprint: fingerprint.to_string(),
             machine_id,
             credential,
+            e2e_private: Secret::new(hex::encode(&keys.private)),
         },
         Some(RelayToAgent::EnrollFailed { message, .. }) => {
             return Err(EnrollError::Refused(message));

@@ -4,7 +4,7 @@
 
 use crate::session::SessionState;
 use enigo::{Axis, Button, Coordinate, Direction, Enigo, Key, Keyboard, Mouse, Settings};
-use lifeline_net::{framed::read_msg, write_msg};
+use lifeline_net::e2e::{SecureRecv, SecureSend};
 use lifeline_proto::{
     AgentToRelay, Permission, SessionId,
     input::{Action, InputEvent, InputMsg, InputReply, MAX_INPUT_LEN, MouseButton},
@@ -146,8 +146,8 @@ impl Injector for EnigoInjector {
 pub async fn serve(
     session: SessionId,
     state: watch::Receiver<SessionState>,
-    mut send: quinn::SendStream,
-    mut recv: quinn::RecvStream,
+    mut send: SecureSend,
+    mut recv: SecureRecv,
     notes: mpsc::UnboundedSender<AgentToRelay>,
 ) {
     // enigo is blocking and tied to one X connection: a thread owns it,
@@ -158,7 +158,7 @@ pub async fn serve(
     let mut end = state.clone();
     loop {
         tokio::select! {
-            msg = read_msg::<InputMsg>(&mut recv, MAX_INPUT_LEN) => {
+            msg = recv.read_msg::<InputMsg>(MAX_INPUT_LEN) => {
                 let msg = match msg {
                     Ok(Some(m)) => m,
                     Ok(None) => break,
@@ -175,7 +175,7 @@ pub async fn serve(
                         seq: msg.seq,
                         reason: "view-only session: input refused by the agent".into(),
                     };
-                    if write_msg(&mut send, &reply, 1024).await.is_err() {
+                    if send.write_msg(&reply, 1024).await.is_err() {
                         break;
                     }
                     continue;
@@ -193,12 +193,12 @@ pub async fn serve(
                 }
             }
             Some(reply) = reply_rx.recv() => {
-                if write_msg(&mut send, &reply, 1024).await.is_err() {
+                if send.write_msg(&reply, 1024).await.is_err() {
                     break;
                 }
             }
             () = crate::session::ended(&mut end) => {
-                let _ = send.reset(0u32.into());
+                send.reset(0);
                 break;
             }
         }

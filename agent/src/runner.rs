@@ -18,7 +18,10 @@ use lifeline_proto::{
     AgentToRelay, CloseCode, Credential, ErrorCode, Hello, MAX_FRAME_LEN, PROTOCOL_VERSION,
     PeerKind, RelayToAgent, SUPPORTED_VERSIONS,
 };
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 
@@ -71,6 +74,11 @@ pub enum RunError {
     Config(#[from] lifeline_net::FingerprintError),
     #[error("{0}")]
     Fatal(ConnectError),
+    #[error(
+        "this machine was enrolled by an older agent and has no end-to-end session key; \
+         enroll it again: lifeline-agent enroll --force …"
+    )]
+    NoE2eKey,
 }
 
 /// Connects, serves, and reconnects with backoff until a fatal error (the
@@ -81,6 +89,13 @@ pub enum RunError {
 pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError> {
     lifeline_net::tls::install_provider();
     let fingerprint: Fingerprint = config.fingerprint.parse()?;
+    let identity = Arc::new(crate::session::E2eIdentity {
+        machine_id: config.machine_id.clone(),
+        private: hex::decode(config.e2e_private.expose())
+            .ok()
+            .filter(|k| k.len() == lifeline_net::e2e::KEY_LEN)
+            .ok_or(RunError::NoE2eKey)?,
+    });
     let mut backoff = Backoff::new(opts.backoff_base, opts.backoff_max);
     // One icon for the agent's whole life, across reconnects.
     let mut tray = if opts.tray && crate::ui::child::display().is_ok() {
@@ -100,7 +115,7 @@ pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError
                 info!(relay = %config.relay, machine = %config.machine_id, "connected to relay");
                 let started = Instant::now();
                 let conn = c.conn.clone();
-                let why = serve(c, opts, &mut tray)
+                let why = serve(c, opts, &mut tray, &identity)
                     .instrument(info_span!("relay", machine = %config.machine_id))
                     .await;
                 // A stream error hides why the relay closed the connection
@@ -175,7 +190,12 @@ fn tray_state(sessions: &Sessions, tray: &TrayChild) -> TrayState {
     }
 }
 
-async fn serve(c: Connected, opts: &RunOptions, tray: &mut Option<TrayChild>) -> String {
+async fn serve(
+    c: Connected,
+    opts: &RunOptions,
+    tray: &mut Option<TrayChild>,
+    identity: &Arc<crate::session::E2eIdentity>,
+) -> String {
     let Connected {
         conn,
         mut send,
@@ -193,6 +213,7 @@ async fn serve(c: Connected, opts: &RunOptions, tray: &mut Option<TrayChild>) ->
         return e.to_string();
     }
     let (mut sessions, mut events) = Sessions::new(opts.unattended);
+    sessions.e2e = Some(identity.clone());
     sessions.consent_timeout = opts.consent_timeout;
     let mut tick = tokio::time::interval(opts.heartbeat);
     let mut inv_tick = tokio::time::interval(opts.inventory_interval);

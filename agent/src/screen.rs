@@ -6,7 +6,10 @@
 
 use crate::capture::{Capture, CaptureError};
 use crate::session::SessionState;
-use lifeline_net::{framed::read_msg, unix_micros, write_msg};
+use lifeline_net::{
+    e2e::{SecureRecv, SecureSend},
+    unix_micros,
+};
 use lifeline_proto::{
     screen::Encoder,
     view::{AgentToViewer, MAX_SCREEN_FRAME_LEN, ViewerToAgent},
@@ -35,14 +38,14 @@ enum Command {
 
 /// Serves one screen stream until the viewer goes away or capture fails.
 pub async fn serve(
-    mut send: quinn::SendStream,
-    mut recv: quinn::RecvStream,
+    mut send: SecureSend,
+    mut recv: SecureRecv,
     factory: CaptureFactory,
     mut state: watch::Receiver<SessionState>,
     journal: crate::session::Journal,
 ) {
     let opened = Instant::now();
-    let start = match read_msg::<ViewerToAgent>(&mut recv, MAX_VIEWER_MSG).await {
+    let start = match recv.read_msg::<ViewerToAgent>(MAX_VIEWER_MSG).await {
         Ok(Some(ViewerToAgent::Start {
             monitor,
             max_fps,
@@ -51,7 +54,7 @@ pub async fn serve(
         })) => (monitor, max_fps, credits, viewer_time_us),
         Ok(_) => {
             warn!("screen stream did not start with Start");
-            let _ = send.reset(1u32.into());
+            send.reset(1);
             return;
         }
         Err(e) => {
@@ -83,21 +86,18 @@ pub async fn serve(
             if matches!(msg, AgentToViewer::Frame { .. }) {
                 crate::session::record(&journal, |r| r.frames += 1);
             }
-            if write_msg(&mut send, &msg, MAX_SCREEN_FRAME_LEN)
-                .await
-                .is_err()
-            {
+            if send.write_msg(&msg, MAX_SCREEN_FRAME_LEN).await.is_err() {
                 break;
             }
             if last {
-                let _ = send.finish();
+                send.finish();
                 break;
             }
         }
     };
     let reader = async {
         loop {
-            let cmd = match read_msg::<ViewerToAgent>(&mut recv, MAX_VIEWER_MSG).await {
+            let cmd = match recv.read_msg::<ViewerToAgent>(MAX_VIEWER_MSG).await {
                 Ok(Some(ViewerToAgent::Credit { credits, .. })) => Command::Credit(credits),
                 Ok(Some(ViewerToAgent::KeyFrame)) => Command::KeyFrame,
                 Ok(Some(ViewerToAgent::SelectMonitor(m))) => Command::Select(m),
@@ -123,7 +123,7 @@ pub async fn serve(
     };
     if ended {
         // Frames still queued must not reach the technician any more.
-        let _ = send.reset(0u32.into());
+        send.reset(0);
     }
     // Dropping `cmd_tx` (with `reader`) stops the capture thread.
     let open_ms = u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX);

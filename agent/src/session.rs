@@ -32,6 +32,12 @@ pub struct SessionState {
     pub ended: bool,
 }
 
+/// This machine's side of end-to-end encryption.
+pub struct E2eIdentity {
+    pub machine_id: String,
+    pub private: Vec<u8>,
+}
+
 /// Waits until the session ends (or is forgotten).
 pub async fn ended(state: &mut watch::Receiver<SessionState>) {
     let _ = state.wait_for(|s| s.ended).await;
@@ -111,6 +117,8 @@ pub struct Sessions {
     requests: mpsc::UnboundedSender<(SessionId, StreamRequest)>,
     reports: mpsc::UnboundedSender<AgentToRelay>,
     clip: Option<lifeline_net::clipboard::Clip>,
+    /// The machine's end-to-end key; without it no stream is served.
+    pub e2e: Option<Arc<E2eIdentity>>,
 }
 
 impl Sessions {
@@ -133,6 +141,7 @@ impl Sessions {
                 requests,
                 reports,
                 clip: None,
+                e2e: None,
             },
             SessionEvents {
                 answers: answers_rx,
@@ -496,6 +505,8 @@ impl Sessions {
     ) -> Option<StreamCtx> {
         let live = self.live.get(&session)?;
         Some(StreamCtx {
+            e2e: self.e2e.clone(),
+            technician_key: live.offer.technician_key.clone(),
             capture,
             state: live.state.subscribe(),
             notes,
@@ -538,6 +549,8 @@ pub async fn read_header(recv: &mut quinn::RecvStream) -> Result<StreamHeader, S
 /// What a stream needs from the session that carries it.
 #[derive(Clone)]
 pub struct StreamCtx {
+    pub e2e: Option<Arc<E2eIdentity>>,
+    pub technician_key: Vec<u8>,
     pub capture: crate::screen::CaptureFactory,
     pub state: watch::Receiver<SessionState>,
     pub notes: mpsc::UnboundedSender<AgentToRelay>,
@@ -547,13 +560,37 @@ pub struct StreamCtx {
     pub journal: Journal,
 }
 
-/// Serves one accepted stream.
+/// Serves one accepted stream: the end-to-end handshake with the
+/// technician's console first, then the channel.
 pub async fn serve_stream(
     header: StreamHeader,
-    mut send: quinn::SendStream,
+    send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     ctx: StreamCtx,
 ) {
+    let Some(me) = ctx.e2e.clone() else {
+        warn!(
+            session = header.session,
+            "no end-to-end key: this machine must be enrolled again"
+        );
+        let _ = recv.stop(lifeline_net::e2e::INTEGRITY_CODE.into());
+        return;
+    };
+    let prologue = lifeline_net::e2e::prologue(
+        header.session,
+        &format!("{:?}", header.channel),
+        &me.machine_id,
+    );
+    let (mut send, mut recv) =
+        match lifeline_net::e2e::respond(send, recv, &me.private, &ctx.technician_key, &prologue)
+            .await
+        {
+            Ok(pair) => pair,
+            Err(e) => {
+                warn!(session = header.session, channel = ?header.channel, "{e}");
+                return;
+            }
+        };
     match header.channel {
         Channel::Screen => {
             crate::screen::serve(send, recv, ctx.capture, ctx.state, ctx.journal).await;
@@ -563,20 +600,29 @@ pub async fn serve_stream(
         }
         Channel::Chat => crate::chat::serve(header.session, send, recv, ctx).await,
         Channel::Ping => {
-            // Echo every byte back as it arrives.
+            // Echo every record back as it arrives.
             loop {
-                match recv.read_chunk(64 * 1024, true).await {
-                    Ok(Some(chunk)) => {
-                        if send.write_chunk(chunk.bytes).await.is_err() {
+                match recv.read_record().await {
+                    Ok(Some(bytes)) => {
+                        if let Err(e) = send.write_all(&bytes).await {
+                            if e.is_e2e() {
+                                warn!(session = header.session, "ping stream: {e}");
+                            } else {
+                                debug!("ping stream ended: {e}");
+                            }
                             return;
                         }
                     }
                     Ok(None) => {
-                        let _ = send.finish();
+                        send.finish();
                         return;
                     }
                     Err(e) => {
-                        debug!("ping stream ended: {e}");
+                        if e.is_e2e() {
+                            warn!(session = header.session, "ping stream: {e}");
+                        } else {
+                            debug!("ping stream ended: {e}");
+                        }
                         return;
                     }
                 }

@@ -3,7 +3,7 @@
 
 use crate::client::Client;
 use anyhow::{Context, bail};
-use lifeline_net::{framed::read_msg, write_msg};
+use lifeline_net::e2e::{SecureRecv, SecureSend};
 use lifeline_proto::{
     Channel, ConsoleReply, ConsoleRequest, Permission, SessionPurpose,
     chat::{ChatMsg, MAX_CHAT_LEN, check_text},
@@ -47,7 +47,7 @@ fn print(msg: &ChatMsg) {
 pub async fn attach(
     client: &mut Client,
     session: lifeline_proto::SessionId,
-) -> anyhow::Result<(quinn::SendStream, quinn::RecvStream)> {
+) -> anyhow::Result<(SecureSend, SecureRecv)> {
     Ok(client.open_stream(session, Channel::Chat).await?)
 }
 
@@ -61,10 +61,10 @@ pub async fn ask_control(
     session: lifeline_proto::SessionId,
 ) -> anyhow::Result<bool> {
     let (mut send, mut recv) = attach(client, session).await?;
-    write_msg(&mut send, &ChatMsg::AskControl, MAX_CHAT_LEN).await?;
+    send.write_msg(&ChatMsg::AskControl, MAX_CHAT_LEN).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     loop {
-        let msg = tokio::time::timeout_at(deadline, read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN))
+        let msg = tokio::time::timeout_at(deadline, recv.read_msg::<ChatMsg>(MAX_CHAT_LEN))
             .await
             .map_err(|_| anyhow::anyhow!("no answer to the request for control"))??;
         match msg {
@@ -112,13 +112,13 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
                 tokio::select! {
                     line = stdin.next_line() => match line? {
                         Some(l) if check_text(&l).is_ok() => {
-                            write_msg(&mut send, &text(l), MAX_CHAT_LEN).await?;
+                            send.write_msg(&text(l), MAX_CHAT_LEN).await?;
                         }
                         Some(l) if l.trim().is_empty() => {}
                         Some(l) => eprintln!("not sent: {}", check_text(&l).err().unwrap_or_default()),
                         None => return Ok(()),
                     },
-                    msg = read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN) => match msg? {
+                    msg = recv.read_msg::<ChatMsg>(MAX_CHAT_LEN) => match msg? {
                         Some(m) => print(&m),
                         None => bail!("the chat ended"),
                     },
@@ -126,7 +126,7 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
             }
         }
         for m in &opts.messages {
-            write_msg(&mut send, &text(m.clone()), MAX_CHAT_LEN).await?;
+            send.write_msg(&text(m.clone()), MAX_CHAT_LEN).await?;
         }
         if let Some(c) = &opts.clipboard {
             // The user's clipboard is theirs: it is sent once they switch
@@ -137,7 +137,7 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
             loop {
                 let msg = tokio::time::timeout_at(
                     deadline,
-                    read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN),
+                    recv.read_msg::<ChatMsg>(MAX_CHAT_LEN),
                 )
                 .await
                 .map_err(|_| {
@@ -152,7 +152,7 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
                     None => bail!("the chat ended"),
                 }
             }
-            write_msg(&mut send, &ChatMsg::Clipboard { text: c.clone() }, MAX_CHAT_LEN).await?;
+            send.write_msg(&ChatMsg::Clipboard { text: c.clone() }, MAX_CHAT_LEN).await?;
             eprintln!("clipboard text sent");
         }
         let Some(wait) = opts.wait_reply else {
@@ -160,7 +160,7 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
         };
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            match tokio::time::timeout_at(deadline, read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN))
+            match tokio::time::timeout_at(deadline, recv.read_msg::<ChatMsg>(MAX_CHAT_LEN))
                 .await
             {
                 Err(_) => bail!("no reply within {} s", wait.as_secs()),
@@ -186,7 +186,7 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
         }
         other => other,
     };
-    let _ = send.finish();
+    send.finish();
     // Let the last line reach the agent before the session closes.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _ = client

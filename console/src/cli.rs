@@ -307,7 +307,9 @@ fn password() -> anyhow::Result<Secret> {
 
 pub(crate) async fn connect(dir: &std::path::Path) -> anyhow::Result<Client> {
     let cfg = ConsoleConfig::load(dir)?;
-    Ok(Client::connect(&cfg).await?)
+    Ok(Client::connect(&cfg)
+        .await?
+        .with_pins(dir.join(crate::pins::FILE)))
 }
 
 /// Runs a parsed command.
@@ -343,6 +345,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 user: user.clone(),
                 token,
                 token_expires_unix,
+                e2e_private: client.e2e_private_hex(),
             }
             .save(&dir)?;
             client.close().await;

@@ -1,12 +1,17 @@
 //! A logged-in connection to the relay: numbered requests, events.
 
 use crate::config::ConsoleConfig;
+use lifeline_net::e2e::{self, SecureRecv, SecureSend};
 use lifeline_net::{ConnectError, Connected, Fingerprint, open_control, read_msg, write_msg};
+use lifeline_proto::SessionId;
 use lifeline_proto::{
     ConsoleEvent, ConsoleReply, ConsoleRequest, Credential, Failure, Hello, MAX_FRAME_LEN,
     PROTOCOL_VERSION, PeerKind, RelayToConsole, Request, SUPPORTED_VERSIONS, Secret, Welcome,
 };
-use std::collections::VecDeque;
+use std::{
+    collections::{HashMap, VecDeque},
+    path::PathBuf,
+};
 
 /// A request could not be completed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +28,12 @@ pub enum ClientError {
     Fingerprint(#[from] lifeline_net::FingerprintError),
     #[error("unexpected answer from the relay: {0}")]
     Unexpected(String),
+    #[error("{0}")]
+    KeyChanged(String),
+    #[error(
+        "this login has no end-to-end key (made by an older console); run `lifeline login` again"
+    )]
+    NoE2eKey,
 }
 
 /// A console connection.
@@ -30,6 +41,12 @@ pub struct Client {
     pub connected: Connected,
     next_id: u32,
     events: VecDeque<ConsoleEvent>,
+    /// Private half of this login's end-to-end key.
+    e2e_private: Vec<u8>,
+    /// Open sessions' machines and their end-to-end keys.
+    session_keys: HashMap<SessionId, (String, Vec<u8>)>,
+    /// Where machines' keys are pinned (first use), if anywhere.
+    pins: Option<PathBuf>,
 }
 
 fn hello(credential: Credential) -> Hello {
@@ -55,13 +72,15 @@ impl Client {
         totp: Option<Secret>,
     ) -> Result<Self, ClientError> {
         lifeline_net::tls::install_provider();
+        let keys = e2e::generate_keypair()?;
         let cred = Credential::Password {
             user: user.to_string(),
             password,
             totp,
+            e2e_key: keys.public,
         };
         let connected = open_control(relay, fingerprint, &hello(cred)).await?;
-        Ok(Self::from_connected(connected))
+        Ok(Self::from_connected(connected, keys.private))
     }
 
     /// Connects with the saved session token.
@@ -73,15 +92,31 @@ impl Client {
         let fp: Fingerprint = config.fingerprint.parse()?;
         let cred = Credential::SessionToken(config.token.clone());
         let connected = open_control(&config.relay, &fp, &hello(cred)).await?;
-        Ok(Self::from_connected(connected))
+        let private = hex::decode(config.e2e_private.expose()).unwrap_or_default();
+        Ok(Self::from_connected(connected, private))
     }
 
-    fn from_connected(connected: Connected) -> Self {
+    fn from_connected(connected: Connected, e2e_private: Vec<u8>) -> Self {
         Self {
             connected,
             next_id: 1,
             events: VecDeque::new(),
+            e2e_private,
+            session_keys: HashMap::new(),
+            pins: None,
         }
+    }
+
+    /// Pins machines' end-to-end keys in `file` on first use and refuses a
+    /// different key later (a relay swapping keys is caught).
+    pub fn with_pins(mut self, file: PathBuf) -> Self {
+        self.pins = Some(file);
+        self
+    }
+
+    /// The private half of this login's end-to-end key, hex, for saving.
+    pub fn e2e_private_hex(&self) -> Secret {
+        Secret::new(hex::encode(&self.e2e_private))
     }
 
     /// The relay's welcome.
@@ -105,7 +140,31 @@ impl Client {
         .await?;
         loop {
             match read_msg::<RelayToConsole>(&mut self.connected.recv, MAX_FRAME_LEN).await? {
-                Some(RelayToConsole::Response(r)) if r.id == id => return Ok(r.body?),
+                Some(RelayToConsole::Response(r)) if r.id == id => {
+                    let reply = r.body?;
+                    if let ConsoleReply::SessionOpened {
+                        session,
+                        machine_id,
+                        hostname,
+                        machine_key,
+                        ..
+                    } = &reply
+                    {
+                        if let Some(file) = &self.pins
+                            && let Err(why) =
+                                crate::pins::check(file, machine_id, hostname, machine_key)
+                        {
+                            let _ = Box::pin(
+                                self.request(ConsoleRequest::CloseSession { session: *session }),
+                            )
+                            .await;
+                            return Err(ClientError::KeyChanged(why));
+                        }
+                        self.session_keys
+                            .insert(*session, (machine_id.clone(), machine_key.clone()));
+                    }
+                    return Ok(reply);
+                }
                 Some(RelayToConsole::Response(_)) => {}
                 Some(RelayToConsole::Event(e)) => self.events.push_back(e),
                 None => return Err(ClientError::Closed),
@@ -131,13 +190,33 @@ impl Client {
     }
 
     /// Opens a stream of `channel` in an open session: the relay reads its
-    /// header and splices it to the agent.
+    /// header and splices it to the agent, and the end-to-end handshake
+    /// proves the agent holds the machine's enrolled key.
     ///
     /// # Errors
-    /// A lost connection.
+    /// A lost connection; a failed handshake.
     pub async fn open_stream(
         &mut self,
-        session: lifeline_proto::SessionId,
+        session: SessionId,
+        channel: lifeline_proto::Channel,
+    ) -> Result<(SecureSend, SecureRecv), ClientError> {
+        if self.e2e_private.len() != e2e::KEY_LEN {
+            return Err(ClientError::NoE2eKey);
+        }
+        let Some((machine_id, key)) = self.session_keys.get(&session).cloned() else {
+            return Err(ClientError::Unexpected(format!(
+                "session {session} was not opened on this connection"
+            )));
+        };
+        let (send, recv) = self.open_raw_stream(session, channel).await?;
+        let prologue = e2e::prologue(session, &format!("{channel:?}"), &machine_id);
+        Ok(e2e::initiate(send, recv, &self.e2e_private, &key, &prologue).await?)
+    }
+
+    /// Opens a stream and writes its header, nothing more.
+    async fn open_raw_stream(
+        &mut self,
+        session: SessionId,
         channel: lifeline_proto::Channel,
     ) -> Result<(quinn::SendStream, quinn::RecvStream), ClientError> {
         let lost = |e: String| ClientError::Unexpected(e);

@@ -17,6 +17,9 @@ pub struct ConsoleConfig {
     pub user: String,
     pub token: Secret,
     pub token_expires_unix: u64,
+    /// Private half of this login's end-to-end session key (hex).
+    #[serde(default)]
+    pub e2e_private: Secret,
 }
 
 /// Reading or writing the console directory failed.

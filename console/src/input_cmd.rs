@@ -2,7 +2,7 @@
 
 use crate::client::{Client, ClientError};
 use anyhow::{Context, bail};
-use lifeline_net::{framed::read_msg, write_msg};
+use lifeline_net::e2e::{SecureRecv, SecureSend};
 use lifeline_proto::{
     Channel, ConsoleReply, ConsoleRequest, Permission, SessionPurpose,
     input::{InputEvent, InputMsg, InputReply, MAX_INPUT_LEN},
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 pub struct InputStream {
     pub session: u64,
     pub hostname: String,
-    send: quinn::SendStream,
-    recv: quinn::RecvStream,
+    send: SecureSend,
+    recv: SecureRecv,
     seq: u64,
 }
 
@@ -73,16 +73,16 @@ impl InputStream {
     pub async fn send(&mut self, event: InputEvent) -> anyhow::Result<Duration> {
         self.seq += 1;
         let t = Instant::now();
-        write_msg(
-            &mut self.send,
-            &InputMsg {
-                seq: self.seq,
-                event,
-            },
-            MAX_INPUT_LEN,
-        )
-        .await?;
-        match read_msg::<InputReply>(&mut self.recv, 1024).await? {
+        self.send
+            .write_msg(
+                &InputMsg {
+                    seq: self.seq,
+                    event,
+                },
+                MAX_INPUT_LEN,
+            )
+            .await?;
+        match self.recv.read_msg::<InputReply>(1024).await? {
             Some(InputReply::Done { seq }) if seq == self.seq => Ok(t.elapsed()),
             Some(InputReply::Refused { reason, .. }) => {
                 bail!("the agent refused the input: {reason}")

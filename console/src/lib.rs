@@ -8,6 +8,7 @@ pub mod config;
 pub mod input_cmd;
 pub mod inventory_cmd;
 pub mod ping;
+pub mod pins;
 pub mod remote_cmd;
 pub mod render;
 pub mod report;

@@ -1,6 +1,7 @@
 //! `lifeline ping`: round trips through the relay to an agent and back.
 
 use crate::client::{Client, ClientError};
+use lifeline_net::e2e::{SecureRecv, SecureSend};
 use lifeline_proto::{Channel, ConsoleReply, ConsoleRequest, Permission, SessionPurpose};
 use std::time::{Duration, Instant};
 
@@ -35,20 +36,21 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
 /// # Errors
 /// Stream failures, or an echo that differs from the probe.
 pub async fn probe_stream(
-    send: &mut quinn::SendStream,
-    recv: &mut quinn::RecvStream,
+    send: &mut SecureSend,
+    recv: &mut SecureRecv,
     count: u32,
 ) -> Result<PingStats, String> {
     let mut samples = Vec::with_capacity(count as usize);
     let mut probe = [0u8; PROBE];
-    let mut echo = [0u8; PROBE];
     for i in 0..count {
         probe[..4].copy_from_slice(&i.to_be_bytes());
         let t = Instant::now();
         send.write_all(&probe).await.map_err(|e| e.to_string())?;
-        recv.read_exact(&mut echo)
+        let echo = recv
+            .read_record()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .ok_or("the agent ended the ping stream")?;
         samples.push(t.elapsed());
         if echo != probe {
             return Err(format!("echo {i} differs from the probe"));
@@ -79,10 +81,18 @@ pub async fn ping(
         return Err(ClientError::Unexpected(format!("{reply:?}")));
     };
     let (mut send, mut recv) = client.open_stream(session, Channel::Ping).await?;
-    let stats = probe_stream(&mut send, &mut recv, count)
-        .await
-        .map_err(ClientError::Unexpected)?;
-    let _ = send.finish();
+    let stats = match probe_stream(&mut send, &mut recv, count).await {
+        Ok(stats) => stats,
+        Err(e) => {
+            // Dropped, the halves reset the stream (with the integrity code
+            // when that was the trouble); a moment lets that reach the
+            // agent before this program ends the connection.
+            drop((send, recv));
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            return Err(ClientError::Unexpected(e));
+        }
+    };
+    send.finish();
     client
         .request(ConsoleRequest::CloseSession { session })
         .await?;

@@ -15,6 +15,14 @@ pub enum StreamError {
     /// Writing failed (connection lost, stream stopped).
     #[error("stream write failed: {0}")]
     Write(#[from] quinn::WriteError),
+    /// The end-to-end handshake failed: the other end does not hold the key
+    /// it should, or the stream ended during it.
+    #[error("end-to-end handshake failed: {0}")]
+    Handshake(String),
+    /// End-to-end integrity check failed: someone on the way (the relay, the
+    /// network) changed the stream.
+    #[error("end-to-end integrity check failed: {0}")]
+    Integrity(String),
 }
 
 impl StreamError {
@@ -22,6 +30,11 @@ impl StreamError {
     /// failing): such a peer gets its connection closed with a protocol code.
     pub fn is_protocol(&self) -> bool {
         matches!(self, StreamError::Frame(_))
+    }
+
+    /// True when end-to-end protection caught tampering or a wrong key.
+    pub fn is_e2e(&self) -> bool {
+        matches!(self, StreamError::Handshake(_) | StreamError::Integrity(_))
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod clipboard;
+pub mod e2e;
 pub mod files;
 pub mod framed;
 pub mod tls;

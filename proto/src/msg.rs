@@ -81,10 +81,13 @@ pub enum PeerKind {
 pub enum Credential {
     /// A person logging in; the relay answers with a session token.
     /// `totp` is the six-digit code of an account with a second factor.
+    /// `e2e_key` is the public half of the key this console will hold for
+    /// end-to-end encrypted sessions; it stays bound to the session token.
     Password {
         user: String,
         password: Secret,
         totp: Option<Secret>,
+        e2e_key: Vec<u8>,
     },
     /// A session token from an earlier login.
     SessionToken(Secret),
@@ -205,6 +208,9 @@ pub struct SessionOffer {
     /// The relay's admin wants clipboard text in session logs, not just
     /// the number of characters.
     pub log_clipboard: bool,
+    /// The technician's end-to-end public key (from their login): only a
+    /// console holding its private half can complete a stream's handshake.
+    pub technician_key: Vec<u8>,
 }
 
 /// An agent's answer to a [`SessionOffer`].
@@ -260,8 +266,9 @@ impl fmt::Display for EndReason {
 /// Agent to relay, on the agent's control stream after the handshake.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentToRelay {
-    /// Enrollment request (only on an [`Identity::Enrolling`] connection).
-    Enroll(MachineInfo),
+    /// Enrollment request (only on an [`Identity::Enrolling`] connection),
+    /// with the public half of the machine's end-to-end session key.
+    Enroll { info: MachineInfo, e2e_key: Vec<u8> },
     /// Fresh machine facts, sent once after each connect.
     Info(MachineInfo),
     /// Liveness, every few seconds.
@@ -454,6 +461,8 @@ pub enum ConsoleReply {
         hostname: String,
         /// What the user granted (may be less than asked).
         permission: Permission,
+        /// The machine's end-to-end public key (from its enrollment).
+        machine_key: Vec<u8>,
     },
     Done,
     /// Inventory of one machine: JSON object keyed by category.

@@ -20,13 +20,20 @@ fn role() -> impl Strategy<Value = Role> {
 
 fn credential() -> impl Strategy<Value = Credential> {
     prop_oneof![
-        (".{0,20}", secret(), proptest::option::of(secret())).prop_map(|(user, password, totp)| {
-            Credential::Password {
-                user,
-                password,
-                totp,
-            }
-        }),
+        (
+            ".{0,20}",
+            secret(),
+            proptest::option::of(secret()),
+            proptest::collection::vec(any::<u8>(), 32)
+        )
+            .prop_map(|(user, password, totp, e2e_key)| {
+                Credential::Password {
+                    user,
+                    password,
+                    totp,
+                    e2e_key,
+                }
+            }),
         secret().prop_map(Credential::SessionToken),
         (".{0,20}", secret())
             .prop_map(|(machine_id, secret)| Credential::Machine { machine_id, secret }),
@@ -79,7 +86,11 @@ fn machine_info() -> impl Strategy<Value = MachineInfo> {
 
 fn agent_to_relay() -> impl Strategy<Value = AgentToRelay> {
     prop_oneof![
-        machine_info().prop_map(AgentToRelay::Enroll),
+        (
+            machine_info(),
+            proptest::collection::vec(any::<u8>(), 0..40)
+        )
+            .prop_map(|(info, e2e_key)| AgentToRelay::Enroll { info, e2e_key }),
         machine_info().prop_map(AgentToRelay::Info),
         any::<u64>().prop_map(|seq| AgentToRelay::Heartbeat { seq }),
         (any::<u64>(), 0u8..4, ".{0,10}").prop_map(|(session, kind, reason)| {
@@ -129,6 +140,7 @@ fn relay_to_agent() -> impl Strategy<Value = RelayToAgent> {
         )
             .prop_map(|(session, technician, role, screen, ticket)| {
                 RelayToAgent::SessionOffer(SessionOffer {
+                    technician_key: technician.as_bytes().to_vec(),
                     session,
                     technician,
                     role,
@@ -190,6 +202,7 @@ fn relay_to_console() -> impl Strategy<Value = RelayToConsole> {
         proptest::collection::vec(machine_row(), 0..5).prop_map(ConsoleReply::Machines),
         (any::<u64>(), ".{0,8}", ".{0,8}", any::<bool>()).prop_map(
             |(session, machine_id, hostname, view)| ConsoleReply::SessionOpened {
+                machine_key: hostname.as_bytes().to_vec(),
                 session,
                 machine_id,
                 hostname,

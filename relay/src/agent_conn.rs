@@ -135,7 +135,7 @@ async fn handle(
                 "help requests go on a request connection".into(),
             ));
         }
-        AgentToRelay::Enroll(_) => {
+        AgentToRelay::Enroll { .. } => {
             return Err(ConnError::Protocol(
                 "enroll request from an enrolled machine".into(),
             ));
@@ -295,8 +295,8 @@ pub async fn enroll(
     mut recv: quinn::RecvStream,
     token_hash: [u8; 32],
 ) -> Result<(), ConnError> {
-    let info = match read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
-        Some(AgentToRelay::Enroll(info)) => info,
+    let (info, e2e_key) = match read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
+        Some(AgentToRelay::Enroll { info, e2e_key }) => (info, e2e_key),
         Some(_) => {
             return Err(ConnError::Protocol(
                 "expected an enroll request on an enrollment connection".into(),
@@ -308,11 +308,23 @@ pub async fn enroll(
     let credential = auth::new_token("llm_");
     let cred_hash = auth::token_hash(&credential);
     let now = unix_secs();
+    if e2e_key.len() != lifeline_net::e2e::KEY_LEN {
+        return Err(ConnError::Protocol(format!(
+            "enrollment without a {}-byte end-to-end key",
+            lifeline_net::e2e::KEY_LEN
+        )));
+    }
     let id = machine_id.clone();
     let stored_info = info.clone();
     let record = ctx
         .store
-        .call(move |s| s.enroll(&token_hash, &id, &cred_hash, &stored_info, now))
+        .call(move |s| {
+            let record = s.enroll(&token_hash, &id, &cred_hash, &stored_info, now)?;
+            if record.is_some() {
+                s.set_machine_key(&id, &e2e_key)?;
+            }
+            Ok(record)
+        })
         .await?;
     let reply = match record {
         Some(m) => {

@@ -29,6 +29,8 @@ pub struct Person {
     pub groups: Vec<String>,
     /// The session token this connection stands on.
     pub token_hash: [u8; 32],
+    /// The console's end-to-end public key (bound to that token).
+    pub e2e_key: Vec<u8>,
 }
 
 impl Person {

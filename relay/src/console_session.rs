@@ -3,7 +3,7 @@
 
 use crate::{
     audit::NewEntry,
-    console_conn::{Person, failure, resolve_record},
+    console_conn::{Person, failure, internal, resolve_record},
     hub::OfferError,
     server::{ConnError, Ctx},
     splice,
@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
-use tracing::{Instrument, debug, info, info_span};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 /// Accepts the console's session streams and splices each to the agent of
 /// its session.
@@ -59,6 +59,7 @@ pub async fn accept_streams(
             continue;
         };
         let span = info_span!("stream", session = header.session, channel = ?header.channel);
+        let flip_at = ctx.tamper.flip_at();
         tokio::spawn(
             async move {
                 let Ok((mut a_send, a_recv)) = route.agent.open_bi().await else {
@@ -75,7 +76,14 @@ pub async fn accept_streams(
                     .stats
                     .streams
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                splice::splice((send, recv), (a_send, a_recv), &route.stats, route.ended).await;
+                splice::splice(
+                    (send, recv),
+                    (a_send, a_recv),
+                    &route.stats,
+                    route.ended,
+                    flip_at,
+                )
+                .await;
             }
             .instrument(span),
         );
@@ -105,7 +113,35 @@ pub async fn open_session(
     }
     let record = resolve_record(ctx, person, machine).await?;
     let (machine_id, hostname) = (record.id.clone(), record.info.hostname.clone());
+    let mid = machine_id.clone();
+    let Some(mut machine_key) = ctx
+        .lookups
+        .call(move |s| s.machine_key(&mid))
+        .await
+        .map_err(internal)?
+    else {
+        return Err(failure(
+            ErrorCode::BadRequest,
+            format!(
+                "{hostname} has no end-to-end key (enrolled by an older agent); enroll it again"
+            ),
+        ));
+    };
+    if ctx
+        .tamper
+        .swap_machine_key
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        warn!(
+            session = "new",
+            "test hook: handing the console a key of the relay's own"
+        );
+        machine_key = lifeline_net::e2e::generate_keypair()
+            .map(|k| k.public)
+            .unwrap_or_default();
+    }
     let offer = SessionOffer {
+        technician_key: person.e2e_key.clone(),
         unattended: record.unattended,
         session: 0,
         technician: person.name.clone(),
@@ -159,6 +195,7 @@ pub async fn open_session(
                 machine_id,
                 hostname,
                 permission,
+                machine_key,
             })
         }
         PairingEvent::Ended(reason) => {

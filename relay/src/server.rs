@@ -48,6 +48,36 @@ pub struct Ctx {
     pub news: tokio::sync::broadcast::Sender<lifeline_proto::ticket::TicketNews>,
     /// Wakes the webhook deliverer when an event is queued.
     pub webhook_wake: tokio::sync::Notify,
+    /// Misbehaviour on purpose, for the tests that show end-to-end
+    /// encryption catches a relay that tampers; never set by the CLI.
+    pub tamper: Tamper,
+}
+
+/// Test hooks that make this relay an attacker.
+#[derive(Debug)]
+pub struct Tamper {
+    /// Flip one bit of the byte at this offset of every agent-to-console
+    /// stream (`u64::MAX`: off).
+    pub flip_byte_at: std::sync::atomic::AtomicU64,
+    /// Hand consoles a key of the relay's own instead of the machine's.
+    pub swap_machine_key: AtomicBool,
+}
+
+impl Default for Tamper {
+    fn default() -> Self {
+        Self {
+            flip_byte_at: std::sync::atomic::AtomicU64::new(u64::MAX),
+            swap_machine_key: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Tamper {
+    /// The flip offset, if the hook is on.
+    pub fn flip_at(&self) -> Option<u64> {
+        let at = self.flip_byte_at.load(std::sync::atomic::Ordering::Relaxed);
+        (at != u64::MAX).then_some(at)
+    }
 }
 
 impl Ctx {
@@ -132,6 +162,7 @@ impl Relay {
                 log_clipboard: AtomicBool::new(false),
                 news: tokio::sync::broadcast::channel(256).0,
                 webhook_wake: tokio::sync::Notify::new(),
+                tamper: Tamper::default(),
             }),
             endpoint,
             ended,
@@ -241,6 +272,8 @@ pub enum Peer {
         role: Role,
         /// The session token this connection stands on (revoked at logout).
         token_hash: [u8; 32],
+        /// The console's end-to-end public key, bound to that token.
+        e2e_key: Vec<u8>,
     },
     Machine {
         machine_id: String,
@@ -327,6 +360,7 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
             name,
             role,
             token_hash,
+            e2e_key,
         } => {
             let span = info_span!("console", user = %name);
             let groups = ctx.store.call(move |s| s.user_groups(user_id)).await?;
@@ -341,6 +375,7 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
                     role,
                     groups,
                     token_hash,
+                    e2e_key,
                 },
             )
             .instrument(span)
@@ -389,32 +424,46 @@ async fn authenticate(ctx: &Ctx, hello: &Hello, addr: SocketAddr) -> Result<Auth
                 user,
                 password,
                 totp,
+                e2e_key,
             },
             PeerKind::Console,
         ) => {
+            if e2e_key.len() != lifeline_net::e2e::KEY_LEN {
+                return Err(ConnError::Protocol(format!(
+                    "login without a {}-byte end-to-end key",
+                    lifeline_net::e2e::KEY_LEN
+                )));
+            }
             let totp = totp.as_ref().map(|t| t.expose().to_string());
-            login(ctx, user, password.expose(), totp, addr).await
+            login(ctx, user, password.expose(), totp, e2e_key.clone(), addr).await
         }
         (Credential::SessionToken(token), PeerKind::Console) => {
             let hash = auth::token_hash(token.expose());
             let now = unix_secs();
-            Ok(
-                match ctx.store.call(move |s| s.user_by_token(&hash, now)).await? {
-                    Some((u, _)) => Ok((
-                        Peer::Person {
-                            user_id: u.id,
-                            name: u.name,
-                            role: u.role,
-                            token_hash: hash,
-                        },
-                        None,
-                    )),
-                    None => Err((
-                        ErrorCode::BadCredentials,
-                        "session expired or revoked; run `lifeline login` again".into(),
-                    )),
-                },
-            )
+            let found = ctx
+                .store
+                .call(move |s| {
+                    let user = s.user_by_token(&hash, now)?;
+                    let key = s.token_key(&hash)?;
+                    Ok(user.map(|u| (u, key.unwrap_or_default())))
+                })
+                .await?;
+            Ok(match found {
+                Some(((u, _), e2e_key)) => Ok((
+                    Peer::Person {
+                        user_id: u.id,
+                        name: u.name,
+                        role: u.role,
+                        token_hash: hash,
+                        e2e_key,
+                    },
+                    None,
+                )),
+                None => Err((
+                    ErrorCode::BadCredentials,
+                    "session expired or revoked; run `lifeline login` again".into(),
+                )),
+            })
         }
         (
             Credential::Machine { machine_id, secret },
@@ -467,6 +516,7 @@ async fn login(
     user: &str,
     password: &str,
     totp: Option<String>,
+    e2e_key: Vec<u8>,
     addr: SocketAddr,
 ) -> Result<AuthResult, ConnError> {
     let user_key = format!("user:{}", user.to_lowercase());
@@ -541,8 +591,12 @@ async fn login(
             let now_unix = unix_secs();
             let expires = now_unix + TOKEN_TTL.as_secs();
             let uid = u.id;
+            let key = e2e_key.clone();
             ctx.store
-                .call(move |s| s.insert_auth_token(&hash, uid, now_unix, expires))
+                .call(move |s| {
+                    s.insert_auth_token(&hash, uid, now_unix, expires)?;
+                    s.set_token_key(&hash, &key)
+                })
                 .await?;
             info!(user = %u.name, role = %u.role, "login");
             ctx.audit(NewEntry::new(
@@ -558,6 +612,7 @@ async fn login(
                     name: u.name,
                     role: u.role,
                     token_hash: hash,
+                    e2e_key,
                 },
                 Some((token, expires)),
             )))

@@ -8,14 +8,45 @@ use tokio::sync::watch;
 const CHUNK: usize = 64 * 1024;
 
 /// Copies `recv` to `send` until `recv` finishes, counting bytes. A reset
-/// on either side resets the other.
-async fn pump(mut recv: quinn::RecvStream, mut send: quinn::SendStream, counter: &AtomicU64) {
+/// on either side resets the other (with the same code, so an end-to-end
+/// integrity stop reaches the sender). `flip_at`: the tampering test hook.
+async fn pump(
+    mut recv: quinn::RecvStream,
+    mut send: quinn::SendStream,
+    counter: &AtomicU64,
+    flip_at: Option<u64>,
+) {
+    let mut offset = 0u64;
     loop {
-        match recv.read_chunk(CHUNK, true).await {
+        let read = tokio::select! {
+            r = recv.read_chunk(CHUNK, true) => r,
+            // The receiver stopped reading (an end-to-end check failed, or
+            // it is done): tell the sender, with the same code.
+            stopped = send.stopped() => {
+                let code = stopped.ok().flatten().unwrap_or(0u32.into());
+                let _ = recv.stop(code);
+                return;
+            }
+        };
+        match read {
             Ok(Some(chunk)) => {
                 let n = chunk.bytes.len() as u64;
-                if send.write_chunk(chunk.bytes).await.is_err() {
-                    let _ = recv.stop(0u32.into());
+                let mut bytes = chunk.bytes;
+                if let Some(at) = flip_at
+                    && (offset..offset + n).contains(&at)
+                {
+                    let mut copy = bytes.to_vec();
+                    copy[(at - offset) as usize] ^= 0x01;
+                    bytes = copy.into();
+                    tracing::warn!(at, "test hook: flipped one spliced byte");
+                }
+                offset += n;
+                if let Err(e) = send.write_chunk(bytes).await {
+                    let code = match e {
+                        quinn::WriteError::Stopped(code) => code,
+                        _ => 0u32.into(),
+                    };
+                    let _ = recv.stop(code);
                     return;
                 }
                 counter.fetch_add(n, Ordering::Relaxed);
@@ -24,8 +55,12 @@ async fn pump(mut recv: quinn::RecvStream, mut send: quinn::SendStream, counter:
                 let _ = send.finish();
                 return;
             }
-            Err(_) => {
-                let _ = send.reset(0u32.into());
+            Err(e) => {
+                let code = match e {
+                    quinn::ReadError::Reset(code) => code,
+                    _ => 0u32.into(),
+                };
+                let _ = send.reset(code);
                 return;
             }
         }
@@ -39,13 +74,14 @@ pub async fn splice(
     agent: (quinn::SendStream, quinn::RecvStream),
     stats: &SessionStats,
     mut ended: watch::Receiver<bool>,
+    flip_at: Option<u64>,
 ) {
     let (c_send, c_recv) = console;
     let (a_send, a_recv) = agent;
     let both = async {
         tokio::join!(
-            pump(c_recv, a_send, &stats.to_agent),
-            pump(a_recv, c_send, &stats.to_console)
+            pump(c_recv, a_send, &stats.to_agent, None),
+            pump(a_recv, c_send, &stats.to_console, flip_at)
         )
     };
     tokio::select! {

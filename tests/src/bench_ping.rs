@@ -3,6 +3,7 @@
 
 use crate::stage::Stage;
 use lifeline::ping::{PingStats, ping, probe_stream, quantile};
+use lifeline_net::e2e;
 use lifeline_net::tls;
 use serde::Serialize;
 use std::time::Duration;
@@ -40,24 +41,35 @@ fn figures(path: &str, mut samples: Vec<Duration>) -> PathFigures {
     }
 }
 
-/// A plain QUIC echo server with the relay's TLS configuration: what a
-/// console would see talking to an agent with no relay in between.
+/// A QUIC echo server with the relay's TLS configuration and the same
+/// end-to-end encryption: what a console would see talking to an agent with
+/// no relay in between.
 async fn direct_echo(
     cert: Vec<u8>,
     key: Vec<u8>,
+    keys: (e2e::KeyPair, e2e::KeyPair),
 ) -> anyhow::Result<(quinn::Endpoint, std::net::SocketAddr)> {
+    let (agent_keys, console_keys) = keys;
     let server = tls::server_config(cert, key)?;
     let endpoint = quinn::Endpoint::server(server, "127.0.0.1:0".parse()?)?;
     let addr = endpoint.local_addr()?;
     let ep = endpoint.clone();
     tokio::spawn(async move {
         while let Some(incoming) = ep.accept().await {
+            let (agent_keys, console_keys) = (agent_keys.clone(), console_keys.clone());
             tokio::spawn(async move {
                 let Ok(conn) = incoming.await else { return };
-                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                while let Ok((send, recv)) = conn.accept_bi().await {
+                    let (private, remote) =
+                        (agent_keys.private.clone(), console_keys.public.clone());
                     tokio::spawn(async move {
-                        while let Ok(Some(chunk)) = recv.read_chunk(65536, true).await {
-                            if send.write_chunk(chunk.bytes).await.is_err() {
+                        let Ok((mut send, mut recv)) =
+                            e2e::respond(send, recv, &private, &remote, b"direct").await
+                        else {
+                            return;
+                        };
+                        while let Ok(Some(bytes)) = recv.read_record().await {
+                            if send.write_all(&bytes).await.is_err() {
                                 return;
                             }
                         }
@@ -77,9 +89,20 @@ pub async fn run(count: u32) -> anyhow::Result<PingReport> {
     let mut stage = Stage::start().await?;
     let agent = stage.spawn_agent("bench-agent").await?;
     let (cert, key) = stage.cert_and_key()?;
-    let (_server, direct_addr) = direct_echo(cert, key).await?;
+    let agent_keys = e2e::generate_keypair()?;
+    let console_keys = e2e::generate_keypair()?;
+    let (_server, direct_addr) =
+        direct_echo(cert, key, (agent_keys.clone(), console_keys.clone())).await?;
     let (_ep, conn) = lifeline_net::connect(&direct_addr.to_string(), &stage.fingerprint).await?;
-    let (mut dsend, mut drecv) = conn.open_bi().await?;
+    let (send, recv) = conn.open_bi().await?;
+    let (mut dsend, mut drecv) = e2e::initiate(
+        send,
+        recv,
+        &console_keys.private,
+        &agent_keys.public,
+        b"direct",
+    )
+    .await?;
 
     // Warm both paths up: handshakes, congestion windows, caches.
     ping(&mut stage.admin, &agent.machine_id, 200).await?;

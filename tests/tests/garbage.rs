@@ -45,6 +45,7 @@ fn hello(version: u16) -> Hello {
             user: "alice".into(),
             password: Secret::new("whatever1"),
             totp: None,
+            e2e_key: vec![7; 32],
         },
         software: "raw test client".into(),
     }

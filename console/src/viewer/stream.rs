@@ -1,7 +1,8 @@
 //! The console end of a screen stream: start, decode, credit, measure.
 
 use crate::client::{Client, ClientError};
-use lifeline_net::{framed::read_msg, unix_micros, write_msg};
+use lifeline_net::e2e::{SecureRecv, SecureSend};
+use lifeline_net::unix_micros;
 use lifeline_proto::{
     Channel, ConsoleReply, ConsoleRequest, MAX_HEADER_FRAME_LEN, Permission, SessionId,
     SessionPurpose,
@@ -36,8 +37,8 @@ pub struct ScreenStream {
     pub permission: Permission,
     /// Agent clock minus console clock, in microseconds.
     pub clock_offset_us: i64,
-    send: quinn::SendStream,
-    recv: quinn::RecvStream,
+    send: SecureSend,
+    recv: SecureRecv,
     decoder: Decoder,
 }
 
@@ -100,6 +101,7 @@ impl ScreenStream {
             machine_id,
             hostname,
             permission,
+            ..
         } = reply
         else {
             return Err(ViewError::Agent(format!("unexpected answer {reply:?}")));
@@ -115,8 +117,8 @@ impl ScreenStream {
             credits: INITIAL_CREDITS,
             viewer_time_us: sent_at,
         };
-        write_msg(&mut send, &start, MAX_HEADER_FRAME_LEN).await?;
-        let ready = read_msg::<AgentToViewer>(&mut recv, MAX_SCREEN_FRAME_LEN).await?;
+        send.write_msg(&start, MAX_HEADER_FRAME_LEN).await?;
+        let ready = recv.read_msg::<AgentToViewer>(MAX_SCREEN_FRAME_LEN).await?;
         let received_at = unix_micros();
         match ready {
             Some(AgentToViewer::Ready {
@@ -146,7 +148,11 @@ impl ScreenStream {
     /// # Errors
     /// Stream failures, agent errors, undecodable frames.
     pub async fn next(&mut self) -> Result<ViewEvent, ViewError> {
-        match read_msg::<AgentToViewer>(&mut self.recv, MAX_SCREEN_FRAME_LEN).await? {
+        match self
+            .recv
+            .read_msg::<AgentToViewer>(MAX_SCREEN_FRAME_LEN)
+            .await?
+        {
             Some(AgentToViewer::Frame {
                 seq,
                 capture_time_us,
@@ -154,17 +160,14 @@ impl ScreenStream {
             }) => {
                 if let Err(e) = self.decoder.decode(&data) {
                     // Ask for a clean start rather than show garbage.
-                    let _ = write_msg(&mut self.send, &ViewerToAgent::KeyFrame, 64).await;
+                    let _ = self.send.write_msg(&ViewerToAgent::KeyFrame, 64).await;
                     return Err(ViewError::Decode(e.to_string()));
                 }
                 let done = unix_micros() as i64;
                 let captured_here = capture_time_us as i64 - self.clock_offset_us;
-                write_msg(
-                    &mut self.send,
-                    &ViewerToAgent::Credit { seq, credits: 1 },
-                    64,
-                )
-                .await?;
+                self.send
+                    .write_msg(&ViewerToAgent::Credit { seq, credits: 1 }, 64)
+                    .await?;
                 Ok(ViewEvent::Frame {
                     seq,
                     bytes: data.len(),
@@ -188,7 +191,9 @@ impl ScreenStream {
     /// # Errors
     /// Stream failures.
     pub async fn select_monitor(&mut self, monitor: Option<u32>) -> Result<(), ViewError> {
-        write_msg(&mut self.send, &ViewerToAgent::SelectMonitor(monitor), 64).await?;
+        self.send
+            .write_msg(&ViewerToAgent::SelectMonitor(monitor), 64)
+            .await?;
         Ok(())
     }
 }

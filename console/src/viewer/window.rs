@@ -16,6 +16,7 @@ use super::stream::{ScreenStream, ViewEvent};
 use crate::client::Client;
 use anyhow::{Context as _, bail};
 use eframe::egui;
+use lifeline_net::e2e::{SecureRecv, SecureSend};
 use lifeline_proto::{
     ConsoleRequest, Permission,
     chat::{ChatMsg, MAX_CHAT_LEN},
@@ -226,10 +227,10 @@ async fn send_input(
 
 /// Reads the session's chat stream into the mailbox; clipboard text the
 /// user shares goes onto the technician's clipboard.
-async fn chat_reader(mut recv: quinn::RecvStream, mailbox: Mailbox, ctx: egui::Context) {
+async fn chat_reader(mut recv: SecureRecv, mailbox: Mailbox, ctx: egui::Context) {
     let mut clip: Option<lifeline_net::clipboard::Clip> = None;
     loop {
-        let msg = match lifeline_net::framed::read_msg::<ChatMsg>(&mut recv, MAX_CHAT_LEN).await {
+        let msg = match recv.read_msg::<ChatMsg>(MAX_CHAT_LEN).await {
             Ok(Some(m)) => m,
             Ok(None) => return,
             Err(e) => {
@@ -257,7 +258,7 @@ async fn chat_reader(mut recv: quinn::RecvStream, mailbox: Mailbox, ctx: egui::C
 }
 
 /// Writes the window's chat requests to the chat stream.
-async fn chat_writer(mut send: quinn::SendStream, mut rx: mpsc::UnboundedReceiver<ChatOut>) {
+async fn chat_writer(mut send: SecureSend, mut rx: mpsc::UnboundedReceiver<ChatOut>) {
     let mut clip: Option<lifeline_net::clipboard::Clip> = None;
     while let Some(out) = rx.recv().await {
         let msg = match out {
@@ -277,10 +278,7 @@ async fn chat_writer(mut send: quinn::SendStream, mut rx: mpsc::UnboundedReceive
                 ChatMsg::Clipboard { text }
             }
         };
-        if lifeline_net::write_msg(&mut send, &msg, MAX_CHAT_LEN)
-            .await
-            .is_err()
-        {
+        if send.write_msg(&msg, MAX_CHAT_LEN).await.is_err() {
             return;
         }
     }

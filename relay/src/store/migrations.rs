@@ -203,6 +203,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN totp_secret BLOB;
     ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
     ",
+    // 9: end-to-end session keys (public halves): a machine's from its
+    // enrollment, a console's from the login its token came from.
+    r"
+    ALTER TABLE machines ADD COLUMN e2e_key BLOB;
+    ALTER TABLE auth_tokens ADD COLUMN e2e_key BLOB;
+    ",
 ];
 
 /// Applies the migrations this database has not had yet.

@@ -376,6 +376,18 @@ pub trait SecurityStore {
 
     /// Revokes an enrollment token; false if no such token.
     fn revoke_enroll_token(&mut self, hash: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// Records the public end-to-end key a machine enrolled with.
+    fn set_machine_key(&mut self, id: &str, key: &[u8]) -> Result<(), StoreError>;
+
+    /// A machine's public end-to-end key.
+    fn machine_key(&mut self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Binds a console's public end-to-end key to its login token.
+    fn set_token_key(&mut self, token_hash: &[u8; 32], key: &[u8]) -> Result<(), StoreError>;
+
+    /// The public end-to-end key bound to a login token.
+    fn token_key(&mut self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 pub trait Store:

@@ -46,6 +46,44 @@ impl SecurityStore for SqliteStore {
         )?;
         Ok(n == 1)
     }
+
+    fn set_machine_key(&mut self, id: &str, key: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE machines SET e2e_key = ?2 WHERE id = ?1",
+            params![id, key],
+        )?;
+        Ok(())
+    }
+
+    fn machine_key(&mut self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row("SELECT e2e_key FROM machines WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(key.flatten())
+    }
+
+    fn set_token_key(&mut self, token_hash: &[u8; 32], key: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE auth_tokens SET e2e_key = ?2 WHERE hash = ?1",
+            params![&token_hash[..], key],
+        )?;
+        Ok(())
+    }
+
+    fn token_key(&mut self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let key: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT e2e_key FROM auth_tokens WHERE hash = ?1",
+                [&token_hash[..]],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(key.flatten())
+    }
 }
 
 #[cfg(test)]

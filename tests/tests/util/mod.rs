@@ -148,12 +148,30 @@ impl World {
 
     /// Starts `lifeline-relay serve` and waits until it listens.
     pub fn start_relay(&mut self) {
-        let mut child = Command::new(bin("lifeline-relay"))
-            .args(["serve", "--listen", &self.addr(), "--data-dir"])
+        self.start_relay_program("lifeline-relay", &["serve"]);
+    }
+
+    /// Starts the test relay that attacks its sessions (`--flip-at N`,
+    /// `--swap-key`) on the same data dir and address.
+    pub fn start_evil_relay(&mut self, hooks: &[&str]) {
+        self.start_relay_program("lifeline-relay-evil", hooks);
+    }
+
+    fn start_relay_program(&mut self, program: &str, args: &[&str]) {
+        let mut child = Command::new(bin(program))
+            .args(args)
+            .args(["--listen", &self.addr(), "--data-dir"])
             .arg(self.path("relay"))
             .env("LIFELINE_LOG", "debug,quinn=warn,rustls=warn")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(self.path("relay.log")).expect("log"))
+            .stderr(
+                // Appended: a restarted relay keeps the earlier run's lines.
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.path("relay.log"))
+                    .expect("log"),
+            )
             .spawn()
             .expect("spawn relay");
         let stdout = child.stdout.take().expect("stdout");

@@ -1,0 +1,442 @@
+//! End-to-end encryption of session streams between a console and an agent
+//! (Noise KK: each side knows the other's static X25519 key beforehand, the
+//! agent's from its enrollment, the technician's from their login).
+//!
+//! After the cleartext stream header the relay routes by, the console sends
+//! the first handshake message and the agent answers; from then on every
+//! byte is a record: a `u32` length (at most 65,535) and a ChaCha20-Poly1305
+//! ciphertext under a per-direction counter nonce. The relay can neither read
+//! a record nor change, drop, reorder or inject one without the receiver's
+//! check failing. The handshake's prologue binds the session, the channel
+//! and the machine, so a stream cannot be replayed into another session.
+//!
+//! A receiver whose check fails stops the stream with [`INTEGRITY_CODE`]
+//! and its own sending half resets with it, so both ends report the same
+//! integrity error.
+
+use crate::framed::StreamError;
+use lifeline_proto::{FrameError, frame};
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+/// The Noise protocol name.
+pub const NOISE_PARAMS: &str = "Noise_KK_25519_ChaChaPoly_BLAKE2s";
+/// Bytes of a static key, public or private.
+pub const KEY_LEN: usize = 32;
+/// QUIC stop/reset code of a stream whose end-to-end check failed.
+pub const INTEGRITY_CODE: u32 = 0x1e2e;
+/// Largest Noise message.
+const MAX_RECORD: usize = 65_535;
+/// ChaCha20-Poly1305 tag.
+const TAG_LEN: usize = 16;
+/// Largest plaintext per record.
+const MAX_PLAIN: usize = MAX_RECORD - TAG_LEN;
+
+/// A static key pair.
+#[derive(Clone)]
+pub struct KeyPair {
+    pub private: Vec<u8>,
+    pub public: Vec<u8>,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyPair {{ public: {} }}", fingerprint(&self.public))
+    }
+}
+
+/// Makes a new static key pair.
+///
+/// # Errors
+/// No randomness available.
+pub fn generate_keypair() -> Result<KeyPair, StreamError> {
+    let kp = snow::Builder::new(params())
+        .generate_keypair()
+        .map_err(|e| StreamError::Handshake(format!("cannot make a key: {e}")))?;
+    Ok(KeyPair {
+        private: kp.private.to_vec(),
+        public: kp.public.to_vec(),
+    })
+}
+
+/// `sha256:` and the first 16 bytes of the key's hash in hex, for people to
+/// compare.
+pub fn fingerprint(public: &[u8]) -> String {
+    let digest = Sha256::digest(public);
+    format!("sha256:{}", hex::encode(&digest[..16]))
+}
+
+fn params() -> snow::params::NoiseParams {
+    // A constant that parses.
+    #[allow(clippy::expect_used)]
+    NOISE_PARAMS.parse().expect("Noise parameters")
+}
+
+/// What both ends of one stream agree on before the handshake: which
+/// session, channel and machine it belongs to.
+pub fn prologue(session: u64, channel: &str, machine_id: &str) -> Vec<u8> {
+    format!("lifeline-e2e/1 session={session} channel={channel} machine={machine_id}").into_bytes()
+}
+
+/// The console's side: sends the first handshake message.
+///
+/// # Errors
+/// Bad keys, a stream failure, or a peer that is not the expected agent
+/// ([`StreamError::Handshake`]).
+pub async fn initiate(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    local_private: &[u8],
+    remote_public: &[u8],
+    prologue: &[u8],
+) -> Result<(SecureSend, SecureRecv), StreamError> {
+    let mut hs = builder(local_private, remote_public, prologue)?
+        .build_initiator()
+        .map_err(hs_err)?;
+    let mut buf = vec![0u8; MAX_RECORD];
+    let n = hs.write_message(&[], &mut buf).map_err(hs_err)?;
+    write_record(&mut send, &buf[..n]).await?;
+    let msg = match read_handshake(&mut recv).await {
+        Err(StreamError::Integrity(_)) => {
+            return Err(StreamError::Handshake(
+                "the agent refused it: this console's message does not fit the machine's enrolled key \
+                 (the relay gave a wrong key, or is in the middle)"
+                    .into(),
+            ));
+        }
+        other => other?,
+    };
+    if hs.read_message(&msg, &mut buf).is_err() {
+        let _ = recv.stop(INTEGRITY_CODE.into());
+        let _ = send.reset(INTEGRITY_CODE.into());
+        return Err(StreamError::Handshake(
+            "the agent's answer does not prove the machine's enrolled key (wrong key, or a relay in the middle)"
+                .into(),
+        ));
+    }
+    finish(hs, send, recv)
+}
+
+/// The agent's side: answers the console's handshake message.
+///
+/// # Errors
+/// As [`initiate`]; a console that does not hold the technician's key.
+pub async fn respond(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    local_private: &[u8],
+    remote_public: &[u8],
+    prologue: &[u8],
+) -> Result<(SecureSend, SecureRecv), StreamError> {
+    let mut hs = builder(local_private, remote_public, prologue)?
+        .build_responder()
+        .map_err(hs_err)?;
+    let msg = read_handshake(&mut recv).await?;
+    let mut buf = vec![0u8; MAX_RECORD];
+    if hs.read_message(&msg, &mut buf).is_err() {
+        let _ = recv.stop(INTEGRITY_CODE.into());
+        let _ = send.reset(INTEGRITY_CODE.into());
+        return Err(StreamError::Handshake(
+            "the console's message does not fit this machine's key and the technician's \
+             (a wrong key, or a relay in the middle)"
+                .into(),
+        ));
+    }
+    let n = hs.write_message(&[], &mut buf).map_err(hs_err)?;
+    write_record(&mut send, &buf[..n]).await?;
+    finish(hs, send, recv)
+}
+
+fn builder<'a>(
+    local_private: &'a [u8],
+    remote_public: &'a [u8],
+    prologue: &'a [u8],
+) -> Result<snow::Builder<'a>, StreamError> {
+    if local_private.len() != KEY_LEN || remote_public.len() != KEY_LEN {
+        return Err(StreamError::Handshake(format!(
+            "end-to-end keys must be {KEY_LEN} bytes (have {} and {})",
+            local_private.len(),
+            remote_public.len()
+        )));
+    }
+    snow::Builder::new(params())
+        .local_private_key(local_private)
+        .and_then(|b| b.remote_public_key(remote_public))
+        .and_then(|b| b.prologue(prologue))
+        .map_err(hs_err)
+}
+
+fn hs_err(e: snow::Error) -> StreamError {
+    StreamError::Handshake(e.to_string())
+}
+
+fn finish(
+    hs: snow::HandshakeState,
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+) -> Result<(SecureSend, SecureRecv), StreamError> {
+    let state = Arc::new(hs.into_stateless_transport_mode().map_err(hs_err)?);
+    let broken = Arc::new(AtomicBool::new(false));
+    Ok((
+        SecureSend {
+            inner: send,
+            state: state.clone(),
+            nonce: 0,
+            broken: broken.clone(),
+            buf: Vec::new(),
+        },
+        SecureRecv {
+            inner: recv,
+            state,
+            nonce: 0,
+            broken,
+            plain: Vec::new(),
+            start: 0,
+        },
+    ))
+}
+
+async fn write_record(send: &mut quinn::SendStream, bytes: &[u8]) -> Result<(), StreamError> {
+    let mut out = Vec::with_capacity(4 + bytes.len());
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+    send.write_all(&out).await.map_err(map_write)
+}
+
+/// Reads one record's bytes; `Ok(None)` at a clean end between records.
+async fn read_record(recv: &mut quinn::RecvStream) -> Result<Option<Vec<u8>>, StreamError> {
+    let mut header = [0u8; 4];
+    match recv.read_exact(&mut header).await {
+        Ok(()) => {}
+        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
+        Err(quinn::ReadExactError::FinishedEarly(have)) => {
+            return Err(FrameError::Truncated { have, want: 4 }.into());
+        }
+        Err(quinn::ReadExactError::ReadError(e)) => return Err(map_read(e)),
+    }
+    let len = u32::from_be_bytes(header) as usize;
+    if len == 0 {
+        return Err(FrameError::Empty.into());
+    }
+    if len > MAX_RECORD {
+        return Err(FrameError::TooLarge {
+            declared: len,
+            max: MAX_RECORD,
+        }
+        .into());
+    }
+    let mut body = vec![0u8; len];
+    match recv.read_exact(&mut body).await {
+        Ok(()) => Ok(Some(body)),
+        Err(quinn::ReadExactError::FinishedEarly(have)) => Err(FrameError::Truncated {
+            have: 4 + have,
+            want: 4 + len,
+        }
+        .into()),
+        Err(quinn::ReadExactError::ReadError(e)) => Err(map_read(e)),
+    }
+}
+
+async fn read_handshake(recv: &mut quinn::RecvStream) -> Result<Vec<u8>, StreamError> {
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), read_record(recv));
+    match read.await {
+        Ok(Ok(Some(m))) => Ok(m),
+        Ok(Ok(None)) => Err(StreamError::Handshake(
+            "the stream ended during the end-to-end handshake".into(),
+        )),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(StreamError::Handshake(
+            "no end-to-end handshake within 10 s".into(),
+        )),
+    }
+}
+
+fn map_read(e: quinn::ReadError) -> StreamError {
+    match e {
+        quinn::ReadError::Reset(code) if code.into_inner() == u64::from(INTEGRITY_CODE) => {
+            StreamError::Integrity("the other end found this stream tampered with".into())
+        }
+        other => StreamError::Read(other),
+    }
+}
+
+fn map_write(e: quinn::WriteError) -> StreamError {
+    match e {
+        quinn::WriteError::Stopped(code) if code.into_inner() == u64::from(INTEGRITY_CODE) => {
+            StreamError::Integrity("the other end found this stream tampered with".into())
+        }
+        other => StreamError::Write(other),
+    }
+}
+
+/// The sending half of an end-to-end encrypted stream.
+pub struct SecureSend {
+    inner: quinn::SendStream,
+    state: Arc<snow::StatelessTransportState>,
+    nonce: u64,
+    broken: Arc<AtomicBool>,
+    buf: Vec<u8>,
+}
+
+impl SecureSend {
+    /// Encrypts and sends `bytes` as one or more records.
+    ///
+    /// # Errors
+    /// The stream failed, or the receiving half found tampering.
+    pub async fn write_all(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
+        if self.broken.load(Ordering::Relaxed) {
+            let _ = self.inner.reset(INTEGRITY_CODE.into());
+            return Err(StreamError::Integrity(
+                "this stream was tampered with".into(),
+            ));
+        }
+        self.buf.clear();
+        let mut sealed = vec![0u8; MAX_RECORD];
+        for chunk in bytes.chunks(MAX_PLAIN) {
+            let n = self
+                .state
+                .write_message(self.nonce, chunk, &mut sealed)
+                .map_err(|e| StreamError::Handshake(format!("cannot encrypt: {e}")))?;
+            self.nonce += 1;
+            self.buf.extend_from_slice(&(n as u32).to_be_bytes());
+            self.buf.extend_from_slice(&sealed[..n]);
+        }
+        self.inner.write_all(&self.buf).await.map_err(map_write)
+    }
+
+    /// Encodes, frames and sends one message.
+    ///
+    /// # Errors
+    /// As [`Self::write_all`]; a message over `max`.
+    pub async fn write_msg<T: Serialize>(
+        &mut self,
+        msg: &T,
+        max: usize,
+    ) -> Result<(), StreamError> {
+        let bytes = lifeline_proto::encode_message(msg, max)?;
+        self.write_all(&bytes).await
+    }
+
+    /// Ends the stream cleanly.
+    pub fn finish(&mut self) {
+        let _ = self.inner.finish();
+    }
+
+    /// Abandons the stream with `code`.
+    pub fn reset(&mut self, code: u32) {
+        let _ = self.inner.reset(code.into());
+    }
+}
+
+impl Drop for SecureSend {
+    fn drop(&mut self) {
+        if self.broken.load(Ordering::Relaxed) {
+            let _ = self.inner.reset(INTEGRITY_CODE.into());
+        }
+    }
+}
+
+/// The receiving half of an end-to-end encrypted stream.
+pub struct SecureRecv {
+    inner: quinn::RecvStream,
+    state: Arc<snow::StatelessTransportState>,
+    nonce: u64,
+    broken: Arc<AtomicBool>,
+    plain: Vec<u8>,
+    start: usize,
+}
+
+impl SecureRecv {
+    /// Reads and checks the next record; `Ok(None)` at a clean end.
+    ///
+    /// # Errors
+    /// [`StreamError::Integrity`] when the record was changed, reordered or
+    /// injected (the stream is then stopped and the other end told).
+    pub async fn read_record(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
+        let Some(sealed) = read_record(&mut self.inner).await? else {
+            return Ok(None);
+        };
+        let mut out = vec![0u8; sealed.len()];
+        match self.state.read_message(self.nonce, &sealed, &mut out) {
+            Ok(n) => {
+                self.nonce += 1;
+                out.truncate(n);
+                Ok(Some(out))
+            }
+            Err(_) => {
+                self.broken.store(true, Ordering::Relaxed);
+                let _ = self.inner.stop(INTEGRITY_CODE.into());
+                Err(StreamError::Integrity(
+                    "a record failed its check: changed, reordered or injected on the way".into(),
+                ))
+            }
+        }
+    }
+
+    /// Reads one frame (`u32` length, then the payload), checking the length
+    /// against `max` before buffering more; `Ok(None)` at a clean end
+    /// between frames.
+    ///
+    /// # Errors
+    /// As [`Self::read_record`]; oversized or truncated frames.
+    pub async fn read_frame(&mut self, max: usize) -> Result<Option<Vec<u8>>, StreamError> {
+        loop {
+            let have = &self.plain[self.start..];
+            if have.len() >= frame::HEADER_LEN {
+                let mut header = [0u8; frame::HEADER_LEN];
+                header.copy_from_slice(&have[..frame::HEADER_LEN]);
+                let len = frame::check_header(header, max)?;
+                if have.len() >= frame::HEADER_LEN + len {
+                    let from = self.start + frame::HEADER_LEN;
+                    let payload = self.plain[from..from + len].to_vec();
+                    self.start = from + len;
+                    if self.start == self.plain.len() {
+                        self.plain.clear();
+                        self.start = 0;
+                    }
+                    return Ok(Some(payload));
+                }
+            }
+            match self.read_record().await? {
+                Some(bytes) => {
+                    if self.start > 0 {
+                        self.plain.drain(..self.start);
+                        self.start = 0;
+                    }
+                    self.plain.extend_from_slice(&bytes);
+                }
+                None if self.plain.len() == self.start => return Ok(None),
+                None => {
+                    return Err(FrameError::Truncated {
+                        have: self.plain.len() - self.start,
+                        want: frame::HEADER_LEN,
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+
+    /// Reads and decodes one message; `Ok(None)` at a clean end.
+    ///
+    /// # Errors
+    /// As [`Self::read_frame`]; payloads that do not decode as `T`.
+    pub async fn read_msg<T: DeserializeOwned>(
+        &mut self,
+        max: usize,
+    ) -> Result<Option<T>, StreamError> {
+        match self.read_frame(max).await? {
+            Some(p) => Ok(Some(lifeline_proto::decode_message(&p)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Tells the sender to stop.
+    pub fn stop(&mut self, code: u32) {
+        let _ = self.inner.stop(code.into());
+    }
+}
