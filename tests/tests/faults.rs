@@ -1,0 +1,134 @@
+//! Faults: the relay killed with SIGKILL in the middle of a burst of
+//! writes loses nothing it acknowledged, and its audit chain still verifies.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+use lifeline::{client::Client, config::ConsoleConfig};
+use lifeline_proto::{ConsoleRequest, ticket::TicketChange};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use util::World;
+
+const PW: &str = "admin-password-1";
+
+/// Sends requests over one console connection until the first failure or
+/// `limit`; returns the values whose requests were answered.
+async fn burst<F>(dir: std::path::PathBuf, limit: Duration, mut make: F) -> Vec<u64>
+where
+    F: FnMut(u64) -> ConsoleRequest,
+{
+    let cfg = ConsoleConfig::load(&dir).unwrap();
+    let mut client = Client::connect(&cfg).await.unwrap();
+    let mut acked = Vec::new();
+    let start = Instant::now();
+    for i in 0..100_000u64 {
+        if start.elapsed() > limit {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_secs(2), client.request(make(i))).await {
+            Ok(Ok(_)) => acked.push(i),
+            _ => break,
+        }
+    }
+    acked
+}
+
+#[test]
+fn sigkill_during_a_burst_of_writes_loses_nothing_acknowledged() {
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "pc-burst");
+    let agent = w.start_agent("pc-burst");
+    w.wait_online("alice", "pc-burst", true, Duration::from_secs(20));
+    let out = w.agent_cmd("pc-burst", &["request-help", "--text", "first"]);
+    assert!(out.ok, "{}", out.stderr);
+
+    let dir = w.path("console-alice");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Comments on ticket 1, and enrollment tokens (each an audit entry
+    // naming its lifetime), from two connections at once.
+    let comments = rt.spawn(burst(dir.clone(), Duration::from_secs(10), |i| {
+        ConsoleRequest::TicketUpdate {
+            ticket: 1,
+            change: TicketChange::Comment {
+                text: format!("burst comment {i}"),
+            },
+        }
+    }));
+    let tokens = rt.spawn(burst(dir, Duration::from_secs(10), |i| {
+        ConsoleRequest::CreateEnrollToken {
+            group: None,
+            ttl_secs: 100_000 + i,
+            max_uses: None,
+        }
+    }));
+    // And new tickets from the machine, one process each.
+    let tickets = Arc::new(Mutex::new(Vec::<String>::new()));
+    let help = {
+        let tickets = tickets.clone();
+        let agent_dir = w.path("agent-pc-burst");
+        let exe = util::bin("lifeline-agent");
+        std::thread::spawn(move || {
+            for i in 0..200 {
+                let out = std::process::Command::new(&exe)
+                    .args(["request-help", "--text", &format!("burst ticket {i}")])
+                    .env("LIFELINE_AGENT_DIR", &agent_dir)
+                    .env("LIFELINE_HOSTNAME", "pc-burst")
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                match text.strip_prefix("ticket ").and_then(|t| t.split(' ').next()) {
+                    Some(n) if out.status.success() => tickets.lock().unwrap().push(n.to_string()),
+                    _ => break,
+                }
+            }
+        })
+    };
+
+    std::thread::sleep(Duration::from_millis(1500));
+    w.relay.as_mut().unwrap().kill9();
+    let comments = rt.block_on(comments).unwrap();
+    let tokens = rt.block_on(tokens).unwrap();
+    help.join().unwrap();
+    let tickets = tickets.lock().unwrap().clone();
+    assert!(comments.len() > 10, "the burst hardly ran: {} comments", comments.len());
+    assert!(tokens.len() > 10, "the burst hardly ran: {} tokens", tokens.len());
+
+    w.start_relay();
+    let out = w.console("alice", &["ticket", "show", "1", "--json"], None);
+    assert!(out.ok, "{}", out.stderr);
+    let missing: Vec<_> = comments
+        .iter()
+        .filter(|i| !out.stdout.contains(&format!("\"burst comment {i}\"")))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged comments lost: {missing:?}");
+
+    let audit = w.console("alice", &["audit", "--json"], None).stdout;
+    let missing: Vec<_> = tokens
+        .iter()
+        .filter(|i| !audit.contains(&format!("ttl {} s", 100_000 + *i)))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged audit entries lost: {missing:?}");
+
+    let list = w.console("alice", &["tickets", "--json"], None).stdout;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    for t in &tickets {
+        assert!(
+            rows.iter().any(|r| r["id"].to_string() == *t),
+            "acknowledged ticket {t} lost"
+        );
+    }
+
+    let out = w.console("alice", &["audit", "verify"], None);
+    assert!(out.ok, "audit verify after SIGKILL: {}{}", out.stdout, out.stderr);
+    drop(agent);
+    eprintln!(
+        "acknowledged before SIGKILL: {} comments, {} audit entries, {} tickets; all present",
+        comments.len(),
+        tokens.len(),
+        tickets.len()
+    );
+}
