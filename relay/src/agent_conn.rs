@@ -107,9 +107,15 @@ async fn handle(
             if now.duration_since(*last_persist) >= PERSIST_EVERY {
                 *last_persist = now;
                 let id = machine_id.to_string();
-                ctx.store
+                // Presence is in memory; its copy on disk may wait for space
+                // (a full disk must not cut every agent off).
+                if let Err(e) = ctx
+                    .store
                     .call(move |s| s.set_last_seen(&id, now_unix))
-                    .await?;
+                    .await
+                {
+                    warn!("cannot record last-seen time: {e}");
+                }
             }
         }
         AgentToRelay::Info(info) => {

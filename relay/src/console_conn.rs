@@ -103,6 +103,14 @@ pub(crate) fn failure(code: ErrorCode, message: impl Into<String>) -> Failure {
 }
 
 pub(crate) fn internal(e: StoreError) -> Failure {
+    if e.is_write_refused() {
+        tracing::error!("cannot write the store (disk full or failing): {e}");
+        return failure(
+            ErrorCode::Internal,
+            "the relay could not store this: its data directory is full or failing, so \
+             nothing was stored; an admin must free space on the relay",
+        );
+    }
     warn!("store failure: {e}");
     failure(ErrorCode::Internal, "internal error on the relay")
 }

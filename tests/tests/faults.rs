@@ -1,5 +1,6 @@
 //! Faults: the relay killed with SIGKILL in the middle of a burst of
-//! writes loses nothing it acknowledged, and its audit chain still verifies.
+//! writes loses nothing it acknowledged, and its audit chain still verifies;
+//! a relay whose disk refuses writes says so and corrupts nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -80,7 +81,10 @@ fn sigkill_during_a_burst_of_writes_loses_nothing_acknowledged() {
                     .output()
                     .unwrap();
                 let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                match text.strip_prefix("ticket ").and_then(|t| t.split(' ').next()) {
+                match text
+                    .strip_prefix("ticket ")
+                    .and_then(|t| t.split(' ').next())
+                {
                     Some(n) if out.status.success() => tickets.lock().unwrap().push(n.to_string()),
                     _ => break,
                 }
@@ -94,8 +98,16 @@ fn sigkill_during_a_burst_of_writes_loses_nothing_acknowledged() {
     let tokens = rt.block_on(tokens).unwrap();
     help.join().unwrap();
     let tickets = tickets.lock().unwrap().clone();
-    assert!(comments.len() > 10, "the burst hardly ran: {} comments", comments.len());
-    assert!(tokens.len() > 10, "the burst hardly ran: {} tokens", tokens.len());
+    assert!(
+        comments.len() > 10,
+        "the burst hardly ran: {} comments",
+        comments.len()
+    );
+    assert!(
+        tokens.len() > 10,
+        "the burst hardly ran: {} tokens",
+        tokens.len()
+    );
 
     w.start_relay();
     let out = w.console("alice", &["ticket", "show", "1", "--json"], None);
@@ -104,14 +116,20 @@ fn sigkill_during_a_burst_of_writes_loses_nothing_acknowledged() {
         .iter()
         .filter(|i| !out.stdout.contains(&format!("\"burst comment {i}\"")))
         .collect();
-    assert!(missing.is_empty(), "acknowledged comments lost: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged comments lost: {missing:?}"
+    );
 
     let audit = w.console("alice", &["audit", "--json"], None).stdout;
     let missing: Vec<_> = tokens
         .iter()
         .filter(|i| !audit.contains(&format!("ttl {} s", 100_000 + *i)))
         .collect();
-    assert!(missing.is_empty(), "acknowledged audit entries lost: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged audit entries lost: {missing:?}"
+    );
 
     let list = w.console("alice", &["tickets", "--json"], None).stdout;
     let rows: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
@@ -123,12 +141,82 @@ fn sigkill_during_a_burst_of_writes_loses_nothing_acknowledged() {
     }
 
     let out = w.console("alice", &["audit", "verify"], None);
-    assert!(out.ok, "audit verify after SIGKILL: {}{}", out.stdout, out.stderr);
+    assert!(
+        out.ok,
+        "audit verify after SIGKILL: {}{}",
+        out.stdout, out.stderr
+    );
     drop(agent);
     eprintln!(
         "acknowledged before SIGKILL: {} comments, {} audit entries, {} tickets; all present",
         comments.len(),
         tokens.len(),
         tickets.len()
+    );
+}
+
+#[test]
+fn a_full_disk_refuses_writes_with_a_clear_error_and_corrupts_nothing() {
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "pc-full");
+    let _agent = w.start_agent("pc-full");
+    w.wait_online("alice", "pc-full", true, Duration::from_secs(20));
+    let out = w.agent_cmd("pc-full", &["request-help", "--text", "disk test"]);
+    assert!(out.ok, "{}", out.stderr);
+    // The same relay, now with no room to grow its files past 3 MiB.
+    w.relay.as_mut().unwrap().terminate();
+    w.start_relay_with_file_limit(3 * 1024);
+    w.wait_online("alice", "pc-full", true, Duration::from_secs(30));
+
+    let filler = "x".repeat(16 * 1024);
+    let mut stored = Vec::new();
+    let mut refusal = None;
+    for i in 0..2_000 {
+        let text = format!("comment {i} {filler}");
+        let out = w.console("alice", &["ticket", "comment", "1", &text], None);
+        if out.ok {
+            stored.push(i);
+        } else {
+            refusal = Some(out.stderr);
+            break;
+        }
+    }
+    let refusal = refusal.expect("the file-size limit was never reached");
+    assert!(
+        refusal.contains("data directory is full or failing")
+            && refusal.contains("nothing was stored"),
+        "{refusal}"
+    );
+    assert!(stored.len() > 10, "only {} comments fitted", stored.len());
+    // Reads still work and the agent stays connected.
+    let show = w.console("alice", &["ticket", "show", "1", "--json"], None);
+    assert!(show.ok, "{}", show.stderr);
+    let out = w.console("alice", &["ping", "pc-full", "--count", "2"], None);
+    assert!(out.ok, "ping with a full disk: {}", out.stderr);
+    let log = std::fs::read_to_string(w.path("relay.log")).unwrap();
+    assert!(log.contains("cannot write the store (disk full or failing)"));
+
+    // Space again: everything acknowledged is there, the chain verifies,
+    // and writing works.
+    w.relay.as_mut().unwrap().terminate();
+    w.start_relay();
+    let show = w.console("alice", &["ticket", "show", "1", "--json"], None);
+    for i in &stored {
+        assert!(
+            show.stdout.contains(&format!("comment {i} x")),
+            "comment {i} lost"
+        );
+    }
+    let out = w.console("alice", &["audit", "verify"], None);
+    assert!(out.ok, "{}{}", out.stdout, out.stderr);
+    let out = w.console(
+        "alice",
+        &["ticket", "comment", "1", "after the disk was freed"],
+        None,
+    );
+    assert!(out.ok, "{}", out.stderr);
+    eprintln!(
+        "{} comments stored before the disk refused; all intact after",
+        stored.len()
     );
 }

@@ -41,6 +41,24 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// The disk refused a write: full, over a quota or a file-size limit,
+    /// or failing. SQLite rolled the transaction back; nothing of it is
+    /// stored and what was stored before is intact.
+    pub fn is_write_refused(&self) -> bool {
+        match self {
+            StoreError::Db(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure
+            ),
+            StoreError::Batch(msg) => {
+                msg.contains("database or disk is full") || msg.contains("disk I/O error")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A store with an admin and the machines `ids` enrolled, for tests.
 #[cfg(test)]
 pub(crate) fn store_with_machines(mut store: SqliteStore, ids: &[&str]) -> SqliteStore {

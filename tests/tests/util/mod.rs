@@ -157,9 +157,28 @@ impl World {
         self.start_relay_program("lifeline-relay-evil", hooks);
     }
 
+    /// Starts `lifeline-relay serve` unable to grow any file past `kb`
+    /// KiB (RLIMIT_FSIZE, SIGXFSZ ignored): its writes then fail with
+    /// EFBIG the way they fail with ENOSPC on a full disk.
+    pub fn start_relay_with_file_limit(&mut self, kb: u64) {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            &format!("trap '' XFSZ; ulimit -f {kb}; exec \"$0\" \"$@\""),
+        ])
+        .arg(bin("lifeline-relay"))
+        .arg("serve");
+        self.start_relay_command(cmd);
+    }
+
     fn start_relay_program(&mut self, program: &str, args: &[&str]) {
-        let mut child = Command::new(bin(program))
-            .args(args)
+        let mut cmd = Command::new(bin(program));
+        cmd.args(args);
+        self.start_relay_command(cmd);
+    }
+
+    fn start_relay_command(&mut self, mut cmd: Command) {
+        let mut child = cmd
             .args(["--listen", &self.addr(), "--data-dir"])
             .arg(self.path("relay"))
             .env("LIFELINE_LOG", "debug,quinn=warn,rustls=warn")
