@@ -135,7 +135,8 @@ fn sigkill_during_a_burst_of_writes_loses_nothing_acknowledged() {
     let rows: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
     for t in &tickets {
         assert!(
-            rows.iter().any(|r| r["id"].to_string() == *t),
+            rows.iter()
+                .any(|r| r["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(t.as_str())),
             "acknowledged ticket {t} lost"
         );
     }
