@@ -1,6 +1,7 @@
 //! Faults: the relay killed with SIGKILL in the middle of a burst of
 //! writes loses nothing it acknowledged, and its audit chain still verifies;
-//! a relay whose disk refuses writes says so and corrupts nothing.
+//! a relay whose disk refuses writes says so and corrupts nothing; a lossy,
+//! slow link between agent and relay keeps a session going.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +13,7 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use util::World;
+use util::{World, Xvfb, lossy::LossyProxy};
 
 const PW: &str = "admin-password-1";
 
@@ -220,4 +221,114 @@ fn a_full_disk_refuses_writes_with_a_clear_error_and_corrupts_nothing() {
         "{} comments stored before the disk refused; all intact after",
         stored.len()
     );
+}
+
+#[test]
+fn five_percent_loss_and_50_ms_each_way_keep_a_session_going() {
+    let x = Xvfb::start(1024, 768);
+    let mut w = World::new();
+    let out_dir = w.path("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let term = std::process::Command::new("xterm")
+        .args(["-u8", "-geometry", "80x24+0+0", "-e", "sh"])
+        .env("DISPLAY", &x.display)
+        .env("LANG", "C.UTF-8")
+        .env("LC_ALL", "C.UTF-8")
+        .current_dir(&out_dir)
+        .spawn()
+        .unwrap();
+    let _term = util::Proc {
+        child: term,
+        name: "xterm",
+    };
+    w.add_user("alice", "admin", PW);
+    w.start_relay();
+    w.login("alice", PW);
+    // The agent reaches the relay only through the bad link.
+    let proxy = LossyProxy::start(w.addr().parse().unwrap(), 0.05, Duration::from_millis(50));
+    let token = w.token("alice", &[]);
+    let proxy_addr = proxy.addr.to_string();
+    let out = w.agent_cmd(
+        "desk",
+        &[
+            "enroll",
+            "--relay",
+            &proxy_addr,
+            "--fingerprint",
+            &w.fingerprint,
+            "--token",
+            &token,
+        ],
+    );
+    assert!(out.ok, "enroll through the lossy link: {}", out.stderr);
+    let _agent = w.start_agent_with(
+        "desk",
+        &[("DISPLAY", x.display.as_str())],
+        &["--unattended"],
+    );
+    w.wait_online("alice", "desk", true, Duration::from_secs(30));
+
+    // Input arrives whole and in order.
+    let out = w.console("alice", &["click", "desk", "200", "100"], None);
+    assert!(out.ok, "{}", out.stderr);
+    let target = out_dir.join("typed.txt");
+    let text: String = (0..60)
+        .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+        .collect();
+    let cmd = format!("echo {text} > {}", target.display());
+    let out = w.console("alice", &["type", "desk", &cmd, "--enter"], None);
+    assert!(out.ok, "{}", out.stderr);
+    let start = Instant::now();
+    let typed = loop {
+        if let Ok(t) = std::fs::read_to_string(&target)
+            && t.ends_with('\n')
+        {
+            break t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the typed line never ran"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(typed, format!("{text}\n"));
+
+    // A screen that keeps changing streams on, with bounded latency.
+    let cmd = "while true; do date +%s.%N; sleep 0.05; done";
+    assert!(
+        w.console("alice", &["type", "desk", cmd, "--enter"], None)
+            .ok
+    );
+    let rec = w.path("rec");
+    let out = w.console(
+        "alice",
+        &[
+            "connect",
+            "desk",
+            "--headless",
+            "--duration",
+            "5s",
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.ok, "connect through the lossy link: {}", out.stderr);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rec.join("stats.json")).unwrap()).unwrap();
+    let frames = stats["frames"].as_u64().unwrap();
+    let p50 = stats["latency_ms_p50"].as_f64().unwrap();
+    let p99 = stats["latency_ms_p99"].as_f64().unwrap();
+    eprintln!(
+        "lossy link: {frames} frames in 5 s, latency p50 {p50:.0} ms, p99 {p99:.0} ms; \
+         proxy forwarded {} datagrams, dropped {}",
+        proxy.forwarded.load(std::sync::atomic::Ordering::Relaxed),
+        proxy.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert!(frames >= 20, "only {frames} frames in 5 s: {stats}");
+    // 50 ms each way is 100 ms of round trip; a lost packet costs about
+    // one more. Far beyond that is a stall, not a slow link.
+    assert!(p50 < 1000.0, "latency p50 {p50} ms: {stats}");
+    assert!(p99 < 3000.0, "latency p99 {p99} ms: {stats}");
+    assert!(proxy.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0);
 }

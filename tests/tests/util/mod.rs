@@ -1,6 +1,8 @@
 //! Shared harness for end-to-end tests: real binaries, temp dirs, loopback.
 #![allow(dead_code)]
 
+pub mod lossy;
+
 use std::{
     io::{BufRead, BufReader},
     net::UdpSocket,

@@ -1,0 +1,149 @@
+//! A UDP proxy on loopback that drops and delays datagrams: a bad network
+//! between one client (the agent) and the relay.
+
+use std::{
+    cmp::Reverse,
+    collections::BinaryHeap,
+    net::{SocketAddr, UdpSocket},
+    sync::{
+        Arc, Condvar, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+type Queue = Mutex<BinaryHeap<Reverse<(Instant, u64, bool, Vec<u8>)>>>;
+
+/// The proxy; stops when dropped.
+pub struct LossyProxy {
+    pub addr: SocketAddr,
+    pub forwarded: Arc<AtomicU64>,
+    pub dropped: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl LossyProxy {
+    /// Listens on 127.0.0.1, forwards to `relay`, dropping `loss` (0..1) of
+    /// the datagrams each way and delaying the rest by `delay` each way.
+    pub fn start(relay: SocketAddr, loss: f64, delay: Duration) -> Self {
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind front"));
+        let back = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind back"));
+        back.connect(relay).expect("connect back");
+        for s in [&front, &back] {
+            s.set_read_timeout(Some(Duration::from_millis(50)))
+                .expect("timeout");
+        }
+        let addr = front.local_addr().expect("addr");
+        let queue: Arc<(Queue, Condvar)> = Arc::default();
+        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let seq = Arc::new(AtomicU64::new(0));
+        let threshold = (loss * f64::from(u32::MAX)) as u64;
+        let mut threads = Vec::new();
+        for upward in [true, false] {
+            let sock = if upward { front.clone() } else { back.clone() };
+            let (queue, client, stop, dropped, seq) = (
+                queue.clone(),
+                client.clone(),
+                stop.clone(),
+                dropped.clone(),
+                seq.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                // xorshift, seeded per direction: the same losses every run.
+                let mut rng: u64 = if upward {
+                    0x9e37_79b9_7f4a_7c15
+                } else {
+                    0xd1b5_4a32_d192_ed03
+                };
+                let mut buf = vec![0u8; 65_536];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    if upward {
+                        *client.lock().expect("lock") = Some(from);
+                    }
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    if (rng & 0xffff_ffff) < threshold {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let n_seq = seq.fetch_add(1, Ordering::Relaxed);
+                    let (q, cv) = &*queue;
+                    q.lock().expect("lock").push(Reverse((
+                        Instant::now() + delay,
+                        n_seq,
+                        upward,
+                        buf[..n].to_vec(),
+                    )));
+                    cv.notify_one();
+                }
+            }));
+        }
+        {
+            let (queue, client, stop, forwarded) = (
+                queue.clone(),
+                client.clone(),
+                stop.clone(),
+                forwarded.clone(),
+            );
+            let (front, back) = (front.clone(), back.clone());
+            threads.push(std::thread::spawn(move || {
+                let (q, cv) = &*queue;
+                let mut heap = q.lock().expect("lock");
+                while !stop.load(Ordering::Relaxed) {
+                    let now = Instant::now();
+                    match heap.peek() {
+                        Some(Reverse((due, ..))) if *due <= now => {
+                            let Some(Reverse((_, _, upward, bytes))) = heap.pop() else {
+                                continue;
+                            };
+                            let sent = if upward {
+                                back.send(&bytes).is_ok()
+                            } else if let Some(to) = *client.lock().expect("lock") {
+                                front.send_to(&bytes, to).is_ok()
+                            } else {
+                                false
+                            };
+                            if sent {
+                                forwarded.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Some(Reverse((due, ..))) => {
+                            let wait = *due - now;
+                            heap = cv.wait_timeout(heap, wait).expect("wait").0;
+                        }
+                        None => {
+                            heap = cv
+                                .wait_timeout(heap, Duration::from_millis(50))
+                                .expect("wait")
+                                .0;
+                        }
+                    }
+                }
+            }));
+        }
+        Self {
+            addr,
+            forwarded,
+            dropped,
+            stop,
+            threads,
+        }
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
