@@ -310,6 +310,11 @@ proptest! {
         let _ = decode_message::<Request>(&bytes);
         let _ = decode_message::<RelayToConsole>(&bytes);
         let _ = decode_message::<StreamHeader>(&bytes);
+        let _ = decode_message::<lifeline_proto::view::ViewerToAgent>(&bytes);
+        let _ = decode_message::<lifeline_proto::view::AgentToViewer>(&bytes);
+        let _ = decode_message::<lifeline_proto::input::InputMsg>(&bytes);
+        let _ = decode_message::<lifeline_proto::input::InputReply>(&bytes);
+        let _ = decode_message::<lifeline_proto::chat::ChatMsg>(&bytes);
         let mut d = FrameDecoder::new(256);
         d.push(&bytes);
         while let Ok(Some(frame)) = d.next_frame() {
