@@ -37,7 +37,11 @@ pub fn write_private(
     fs::create_dir_all(dir).map_err(at(dir))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(at(dir))?;
     let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
+    // Unique per writer: two processes saving the same file at once must
+    // not rename each other's half-written copies.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let mut f = fs::OpenOptions::new()
         .write(true)

@@ -72,6 +72,19 @@ pub enum UserCommand {
     },
     /// List people.
     List(DataArg),
+    /// Stop a person's password and every token of theirs (a lost laptop,
+    /// someone who left).
+    Disable {
+        #[command(flatten)]
+        data: DataArg,
+        name: String,
+    },
+    /// Let a disabled person log in again.
+    Enable {
+        #[command(flatten)]
+        data: DataArg,
+        name: String,
+    },
     /// A second factor (TOTP, as authenticator apps compute it) for a person.
     Totp {
         #[command(subcommand)]
@@ -242,6 +255,34 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Totp { command } => totp(command)?,
+        UserCommand::Disable { data, name } => set_disabled(&data, &name, true)?,
+        UserCommand::Enable { data, name } => set_disabled(&data, &name, false)?,
+    }
+    Ok(())
+}
+
+fn set_disabled(data: &DataArg, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let mut store = DataDir::new(&data.data_dir).open_store()?;
+    if !store.set_user_disabled(name, disabled)? {
+        bail!("no user {name:?}");
+    }
+    let actor = format!(
+        "local:{}",
+        std::env::var("USER").unwrap_or_else(|_| "root".into())
+    );
+    let action = if disabled {
+        "user-disabled"
+    } else {
+        "user-enabled"
+    };
+    store.append_audit(
+        &crate::audit::NewEntry::new(&actor, action, name, String::new()),
+        lifeline_net::unix_secs(),
+    )?;
+    if disabled {
+        println!("{name} disabled: their password and every token of theirs stop working");
+    } else {
+        println!("{name} enabled");
     }
     Ok(())
 }

@@ -177,6 +177,20 @@ fn logout_revokes_the_saved_token_on_the_relay() {
     );
     w.login("alice", PW);
     assert!(audit_actions(&w).contains("\"logout\""));
+
+    // A lost laptop: the admin disables the person; the saved token stops
+    // working at once, and so does the password, until enabled again.
+    w.add_user("tom", "technician", TECH_PW);
+    w.login("tom", TECH_PW);
+    let out = w.relay_cmd(&["user", "disable", "tom"]);
+    assert!(out.ok, "{}", out.stderr);
+    let out = w.console("tom", &["whoami"], None);
+    assert!(!out.ok, "a disabled person's token still works");
+    assert!(!w.try_login("tom", "tom", TECH_PW).ok);
+    assert!(w.relay_cmd(&["user", "list"]).stdout.contains("(disabled)"));
+    assert!(w.relay_cmd(&["user", "enable", "tom"]).ok);
+    w.login("tom", TECH_PW);
+    assert!(audit_actions(&w).contains("user-disabled"));
 }
 
 fn login_with(w: &World, user: &str, password: &str, code: Option<&str>) -> util::Out {

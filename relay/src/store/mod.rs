@@ -395,6 +395,10 @@ pub trait SecurityStore {
     /// Revokes an enrollment token; false if no such token.
     fn revoke_enroll_token(&mut self, hash: &[u8; 32]) -> Result<bool, StoreError>;
 
+    /// Disables (`true`) or enables a person; a disabled person's tokens
+    /// and password stop working. False if no such user.
+    fn set_user_disabled(&mut self, name: &str, disabled: bool) -> Result<bool, StoreError>;
+
     /// Records the public end-to-end key a machine enrolled with.
     fn set_machine_key(&mut self, id: &str, key: &[u8]) -> Result<(), StoreError>;
 

@@ -47,6 +47,14 @@ impl SecurityStore for SqliteStore {
         Ok(n == 1)
     }
 
+    fn set_user_disabled(&mut self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE users SET disabled = ?2 WHERE name = ?1",
+            params![name, disabled],
+        )?;
+        Ok(n == 1)
+    }
+
     fn set_machine_key(&mut self, id: &str, key: &[u8]) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE machines SET e2e_key = ?2 WHERE id = ?1",

@@ -47,6 +47,19 @@ enum Command {
         #[arg(long, default_value_t = 10000)]
         fleet: usize,
     },
+    /// A relay process under load: N simulated agents (real QUIC) that
+    /// enroll, upload inventory and heartbeat, then M screen sessions.
+    Load {
+        /// Simulated agents.
+        #[arg(long, default_value_t = 10000)]
+        agents: usize,
+        /// Concurrent 1080p typing sessions (real agent and viewer processes).
+        #[arg(long, default_value_t = 10)]
+        sessions: usize,
+        /// Seconds the idle fleet is measured.
+        #[arg(long, default_value_t = 30)]
+        idle_secs: u64,
+    },
     /// Screen sharing on a real Xvfb: Lifeline vs VNC (Tight, ZRLE) and x264.
     Screen {
         /// Seconds of painting per workload and tool.
@@ -101,6 +114,18 @@ fn main() -> anyhow::Result<()> {
                 agents, packages, fleet,
             ))?;
             print!("{}", lifeline_tests::bench_inventory::markdown(&report));
+            if let Some(path) = cli.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+        Command::Load {
+            agents,
+            sessions,
+            idle_secs,
+        } => {
+            let report =
+                rt.block_on(lifeline_tests::bench_load::run(agents, sessions, idle_secs))?;
+            print!("{}", lifeline_tests::bench_load::markdown(&report));
             if let Some(path) = cli.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
             }
