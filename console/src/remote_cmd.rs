@@ -5,7 +5,10 @@ use crate::{
     cli::{Command, connect},
     client::ClientError,
     ping,
-    viewer::{headless, stream::ScreenStream},
+    viewer::{
+        headless,
+        stream::{ScreenStream, ViewError},
+    },
 };
 use anyhow::{Context, bail};
 use lifeline_proto::{
@@ -13,6 +16,40 @@ use lifeline_proto::{
     input::{Action, InputEvent, MouseButton},
 };
 use std::{path::Path, time::Duration};
+
+/// A new connection and screen session after the relay went away, retried
+/// with growing delays until `deadline`.
+async fn reopen(
+    dir: &Path,
+    machine: &str,
+    permission: Permission,
+    monitor: Option<u32>,
+    max_fps: u32,
+    ticket: Option<u64>,
+    deadline: std::time::Instant,
+) -> anyhow::Result<(crate::client::Client, ScreenStream)> {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let attempt = async {
+            let mut c = connect(dir).await?;
+            let s = ScreenStream::open_for_ticket(
+                &mut c, machine, permission, monitor, max_fps, ticket,
+            )
+            .await?;
+            anyhow::Ok((c, s))
+        }
+        .await;
+        match attempt {
+            Ok(pair) => return Ok(pair),
+            Err(e) if std::time::Instant::now() + delay < deadline => {
+                tracing::debug!("reconnect failed: {e:#}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(4));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Runs one of the session commands (others are refused).
 ///
@@ -73,17 +110,46 @@ pub async fn run(dir: &Path, command: Command) -> anyhow::Result<()> {
                     }
                 );
             }
-            let (stats, failed) = headless::watch(&mut stream, duration).await;
-            // The stream ended early: the relay says why on the control
-            // stream ("user stopped the session", "machine went offline").
-            let ended = match failed {
-                Some(e) => Some(
-                    c.end_reason(stream.session, Duration::from_secs(3))
-                        .await
-                        .map_or_else(|| e.to_string(), |r| r.to_string()),
-                ),
-                None => None,
-            };
+            // Watch until the deadline. If the relay goes away (restarted,
+            // crashed, unreachable for a while), come back by ourselves: a
+            // new connection and a new session, counted into the same
+            // figures. The user stopping or the agent leaving is an answer,
+            // not a reason to retry.
+            let start = std::time::Instant::now();
+            let deadline = start + duration;
+            let mut tally = headless::Tally::default();
+            let mut ended = None;
+            while let Some(e) = headless::watch_until(&mut stream, deadline, &mut tally).await {
+                let reason = c.end_reason(stream.session, Duration::from_secs(3)).await;
+                let relay_gone = match &reason {
+                    Some(r) => *r == lifeline_proto::EndReason::RelayShutdown,
+                    None => !matches!(&e, ViewError::Stream(s) if s.is_e2e()),
+                };
+                if !relay_gone || std::time::Instant::now() >= deadline {
+                    ended = Some(reason.map_or_else(|| e.to_string(), |r| r.to_string()));
+                    break;
+                }
+                eprintln!(
+                    "the relay went away ({}); reconnecting…",
+                    reason.map_or_else(|| e.to_string(), |r| r.to_string())
+                );
+                match reopen(
+                    dir, &machine, permission, monitor, max_fps, ticket, deadline,
+                )
+                .await
+                {
+                    Ok((client, next)) => {
+                        eprintln!("reconnected: session {}", next.session);
+                        c = client;
+                        stream = next;
+                    }
+                    Err(why) => {
+                        ended = Some(format!("relay unreachable until the end: {why:#}"));
+                        break;
+                    }
+                }
+            }
+            let stats = headless::stats(&stream, &mut tally, start.elapsed());
             if let Some(dir) = &record
                 && stats.frames > 0
             {

@@ -559,6 +559,15 @@ impl Hub {
         }
     }
 
+    /// Ends every session (the relay is shutting down); returns how many.
+    pub fn end_all(&self, reason: &EndReason, now: Instant) -> usize {
+        let ids: Vec<SessionId> = self.lock().sessions.keys().copied().collect();
+        for &id in &ids {
+            self.end(id, reason.clone(), now);
+        }
+        ids.len()
+    }
+
     fn end_agent_sessions(&self, agent_conn_id: u64, now: Instant) {
         let ids: Vec<SessionId> = self
             .lock()

@@ -194,10 +194,24 @@ impl Relay {
                 () = &mut shutdown => break,
             }
         }
+        info!("shutting down");
+        // Live sessions end now, told to both sides, so that their logs are
+        // written: agents send their reports when told, within the grace
+        // the logger waits for.
+        let live = self
+            .ctx
+            .hub
+            .end_all(&lifeline_proto::EndReason::RelayShutdown, Instant::now());
+        if live > 0 {
+            info!(
+                sessions = live,
+                "ending live sessions and writing their logs"
+            );
+            tokio::time::sleep(crate::session_log::REPORT_GRACE + Duration::from_millis(500)).await;
+        }
         reaper.abort();
         logger.abort();
         hooks.abort();
-        info!("shutting down");
         self.endpoint
             .close(CloseCode::Shutdown.code().into(), b"relay shutting down");
         for (id, seen) in self.ctx.hub.online_agents() {

@@ -16,7 +16,7 @@ use std::{
 use tracing::{info, warn};
 
 /// How long after the end the agent's report may take to arrive.
-const REPORT_GRACE: Duration = Duration::from_secs(2);
+pub const REPORT_GRACE: Duration = Duration::from_secs(2);
 
 /// Logs every session that ends, each in its own task so that waiting for
 /// one agent's report never delays another's log.

@@ -332,3 +332,73 @@ fn five_percent_loss_and_50_ms_each_way_keep_a_session_going() {
     assert!(p99 < 3000.0, "latency p99 {p99} ms: {stats}");
     assert!(proxy.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0);
 }
+
+#[test]
+fn a_relay_restart_mid_session_is_survived_and_both_sessions_are_logged() {
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "pc-synth");
+    let _agent = w.start_agent_with(
+        "pc-synth",
+        &[],
+        &["--unattended", "--capture", "synthetic:typing"],
+    );
+    w.wait_online("alice", "pc-synth", true, Duration::from_secs(20));
+    let rec = w.path("rec");
+    let viewer = w.console_bg(
+        "alice",
+        &[
+            "connect",
+            "pc-synth",
+            "--headless",
+            "--duration",
+            "15s",
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    // An orderly restart, as for an upgrade.
+    w.relay.as_mut().unwrap().terminate();
+    w.start_relay();
+    let out = viewer.join().unwrap();
+    assert!(out.ok, "the viewer gave up: {}", out.stderr);
+    assert!(out.stderr.contains("reconnecting"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("reconnected: session"),
+        "{}",
+        out.stderr
+    );
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rec.join("stats.json")).unwrap()).unwrap();
+    let frames = stats["frames"].as_u64().unwrap();
+    assert!(frames >= 100, "only {frames} frames over 15 s: {stats}");
+
+    // Both sessions have their logs: the first ended by the restart, with
+    // the agent's own figures in it.
+    let start = Instant::now();
+    let logs = loop {
+        let out = w.console(
+            "alice",
+            &["sessions", "--machine", "pc-synth", "--json"],
+            None,
+        );
+        assert!(out.ok, "{}", out.stderr);
+        let logs: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+        if logs.len() >= 2 || start.elapsed() > Duration::from_secs(10) {
+            break logs;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    let first = logs
+        .iter()
+        .find(|l| l["ended"] == "relay shut down")
+        .unwrap_or_else(|| panic!("no log of the interrupted session: {logs:?}"));
+    assert!(first["frames"].as_u64().unwrap() > 0, "{first}");
+    let out = w.console("alice", &["audit", "verify"], None);
+    assert!(out.ok, "{}{}", out.stdout, out.stderr);
+    eprintln!(
+        "across the restart: {frames} frames in 15 s; {}",
+        out.stdout.trim()
+    );
+}

@@ -34,25 +34,29 @@ fn quantile_ms(sorted_us: &[i64], q: f64) -> f64 {
     sorted_us[rank - 1] as f64 / 1000.0
 }
 
-/// Watches `stream` for `duration` and returns the figures, and the error
-/// that ended the stream early, if one did.
-pub async fn watch(stream: &mut ScreenStream, duration: Duration) -> (Stats, Option<ViewError>) {
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut frames = 0u64;
-    let mut bytes = 0u64;
-    let mut latencies = Vec::new();
-    let mut failed = None;
+/// Frames, bytes and latencies counted so far, over one session or several
+/// (after a reconnect).
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub frames: u64,
+    pub bytes: u64,
+    pub latencies_us: Vec<i64>,
+}
+
+/// Watches `stream` until `deadline`, counting into `tally`; returns the
+/// error that ended the stream early, if one did.
+pub async fn watch_until(
+    stream: &mut ScreenStream,
+    deadline: Instant,
+    tally: &mut Tally,
+) -> Option<ViewError> {
     loop {
         let ev = tokio::select! {
             ev = stream.next() => match ev {
                 Ok(ev) => ev,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
+                Err(e) => return Some(e),
             },
-            () = tokio::time::sleep_until(deadline.into()) => break,
+            () = tokio::time::sleep_until(deadline.into()) => return None,
         };
         if let ViewEvent::Frame {
             bytes: n,
@@ -60,29 +64,41 @@ pub async fn watch(stream: &mut ScreenStream, duration: Duration) -> (Stats, Opt
             ..
         } = ev
         {
-            frames += 1;
-            bytes += n as u64;
-            latencies.push(latency_us.max(0));
+            tally.frames += 1;
+            tally.bytes += n as u64;
+            tally.latencies_us.push(latency_us.max(0));
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    latencies.sort_unstable();
+}
+
+/// The figures of `tally` over `elapsed`, for the stream's machine.
+pub fn stats(stream: &ScreenStream, tally: &mut Tally, elapsed: Duration) -> Stats {
+    let elapsed = elapsed.as_secs_f64();
+    tally.latencies_us.sort_unstable();
     let (width, height) = stream.frame().map_or((0, 0), |f| (f.width(), f.height()));
-    let stats = Stats {
+    Stats {
         machine_id: stream.machine_id.clone(),
         hostname: stream.hostname.clone(),
         width,
         height,
         duration_s: elapsed,
-        frames,
-        bytes,
-        fps: frames as f64 / elapsed,
-        kbit_per_s: bytes as f64 * 8.0 / 1000.0 / elapsed,
-        latency_ms_p50: quantile_ms(&latencies, 0.5),
-        latency_ms_p99: quantile_ms(&latencies, 0.99),
+        frames: tally.frames,
+        bytes: tally.bytes,
+        fps: tally.frames as f64 / elapsed,
+        kbit_per_s: tally.bytes as f64 * 8.0 / 1000.0 / elapsed,
+        latency_ms_p50: quantile_ms(&tally.latencies_us, 0.5),
+        latency_ms_p99: quantile_ms(&tally.latencies_us, 0.99),
         clock_offset_ms: stream.clock_offset_us as f64 / 1000.0,
-    };
-    (stats, failed)
+    }
+}
+
+/// Watches `stream` for `duration` and returns the figures, and the error
+/// that ended the stream early, if one did.
+pub async fn watch(stream: &mut ScreenStream, duration: Duration) -> (Stats, Option<ViewError>) {
+    let start = Instant::now();
+    let mut tally = Tally::default();
+    let failed = watch_until(stream, start + duration, &mut tally).await;
+    (stats(stream, &mut tally, start.elapsed()), failed)
 }
 
 /// Writes `frame` as an RGB PNG.
