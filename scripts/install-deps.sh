@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential pkg-config
   libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   xvfb xterm x11-utils x11-xserver-utils x11-apps xdotool netpbm xclip trayer
+  # An X server that can change resolution at run time (the resize test).
+  tigervnc-standalone-server
   # The viewer window (eframe/glow): Mesa's software GL through EGL/GLX on X11.
   libgl1-mesa-dri libegl1 libegl-mesa0 libgl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1
 )

@@ -170,3 +170,44 @@ fn without_unattended_access_the_user_must_consent() {
         out.stderr
     );
 }
+
+#[test]
+fn the_viewer_follows_a_resolution_change_mid_session() {
+    let x = Xvfb::start_resizable(1024, 768);
+    assert!(x.run("xsetroot", &["-solid", "#336699"]).ok);
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "desk");
+    let _agent = w.start_agent_with(
+        "desk",
+        &[("DISPLAY", x.display.as_str())],
+        &["--unattended"],
+    );
+    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    let rec = w.path("rec");
+    let viewer = w.console_bg(
+        "alice",
+        &[
+            "connect",
+            "desk",
+            "--headless",
+            "--duration",
+            "6s",
+            "--record",
+            rec.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let out = x.run("xrandr", &["-s", "800x600"]);
+    assert!(out.ok, "xrandr: {}", out.stderr);
+    let out = viewer.join().unwrap();
+    assert!(out.ok, "connect: {}", out.stderr);
+    assert!(out.stdout.contains("800x600"), "{}", out.stdout);
+    let (pw, ph, rgb) = read_png(&rec.join("last.png"));
+    assert_eq!((pw, ph), (800, 600), "the last frame keeps the old size");
+    let (xw, xh, _) = x.screenshot();
+    assert_eq!((xw, xh), (800, 600));
+    // The root colour fills the new, smaller screen (bottom left corner,
+    // away from the session indicator).
+    let px = &rgb[(590 * 800 + 10) * 3..][..3];
+    assert_eq!(px, [0x33, 0x66, 0x99]);
+}

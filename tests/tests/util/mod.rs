@@ -24,6 +24,15 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 /// A free UDP port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -427,6 +436,17 @@ fn stale_lock(lock: &str) -> bool {
 impl Xvfb {
     /// Starts Xvfb on a free display number with one `WxH` 24-bit screen.
     pub fn start(width: u32, height: u32) -> Self {
+        Self::start_server(width, height, false)
+    }
+
+    /// Starts TigerVNC's `Xvnc` instead (its VNC port on 127.0.0.1 only,
+    /// no password): an X server whose RandR can change the resolution at
+    /// run time (`xrandr -s 800x600`), which Xvfb cannot.
+    pub fn start_resizable(width: u32, height: u32) -> Self {
+        Self::start_server(width, height, true)
+    }
+
+    fn start_server(width: u32, height: u32, xvnc: bool) -> Self {
         for n in 90..190 {
             let socket = format!("/tmp/.X11-unix/X{n}");
             let lock = format!("/tmp/.X{n}-lock");
@@ -438,20 +458,33 @@ impl Xvfb {
             let _ = std::fs::remove_file(&lock);
             let _ = std::fs::remove_file(&socket);
             let display = format!(":{n}");
-            let child = Command::new("Xvfb")
-                .args([
+            let mut cmd = if xvnc {
+                let mut c = Command::new("Xvnc");
+                c.args([
                     &display,
-                    "-screen",
-                    "0",
-                    &format!("{width}x{height}x24"),
-                    "-nolisten",
-                    "tcp",
-                    "-noreset",
-                ])
+                    "-geometry",
+                    &format!("{width}x{height}"),
+                    "-depth",
+                    "24",
+                    "-SecurityTypes",
+                    "None",
+                    "-localhost",
+                    "-rfbport",
+                    &free_tcp_port().to_string(),
+                ]);
+                c
+            } else {
+                let mut c = Command::new("Xvfb");
+                c.args(["-screen", "0", &format!("{width}x{height}x24")])
+                    .arg(&display);
+                c
+            };
+            let child = cmd
+                .args(["-nolisten", "tcp", "-noreset"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("Xvfb (install it with scripts/install-deps.sh)");
+                .expect("Xvfb / Xvnc (install them with scripts/install-deps.sh)");
             let proc = Proc {
                 child,
                 name: "xvfb",
