@@ -12,3 +12,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests run the real binaries, so build them first.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked
+# The scrap capture backend (the Windows/macOS path, off by default) builds,
+# lints and captures here too.
+cargo clippy -p lifeline-agent --features scrap --all-targets --locked -- -D warnings
+cargo test -p lifeline-agent --features scrap --locked --test scrap

@@ -55,7 +55,8 @@ pub enum Command {
         /// Seconds the user has to answer the consent prompt.
         #[arg(long, default_value_t = 30, hide = true)]
         consent_timeout_secs: u64,
-        /// Screen source: `x11` (DISPLAY) or `synthetic:WORKLOAD` (idle,
+        /// Screen source: `x11` (DISPLAY), `scrap` (builds with the `scrap`
+        /// feature: the Windows/macOS path) or `synthetic:WORKLOAD` (idle,
         /// typing, scrolling, drag, video) for tests and benchmarks.
         #[arg(long, default_value = "x11")]
         capture: String,

@@ -3,7 +3,11 @@
 //! - [`x11::X11Capture`]: X11 via x11rb and MIT-SHM (the Linux default).
 //! - [`synthetic::SyntheticCapture`]: deterministic workloads for tests and
 //!   benchmarks.
+//! - `scrap_backend::ScrapCapture` (cargo feature `scrap`): the Windows and
+//!   macOS path, `--capture scrap`.
 
+#[cfg(feature = "scrap")]
+pub mod scrap_backend;
 pub mod synthetic;
 pub mod x11;
 
@@ -60,6 +64,10 @@ pub trait Capture: Send {
 pub fn factory(spec: &str) -> Result<crate::screen::CaptureFactory, CaptureError> {
     match spec.split_once(':') {
         None if spec == "x11" => Ok(std::sync::Arc::new(open_default)),
+        #[cfg(feature = "scrap")]
+        None if spec == "scrap" => Ok(std::sync::Arc::new(|| {
+            Ok(Box::new(scrap_backend::ScrapCapture::open()?) as Box<dyn Capture>)
+        })),
         Some(("synthetic", workload)) => {
             let workload = synthetic::parse_workload(workload)?;
             Ok(std::sync::Arc::new(move || {
@@ -67,7 +75,12 @@ pub fn factory(spec: &str) -> Result<crate::screen::CaptureFactory, CaptureError
             }))
         }
         _ => Err(CaptureError::X11(format!(
-            "unknown capture source {spec:?}: use x11 or synthetic:WORKLOAD"
+            "unknown capture source {spec:?}: use x11, synthetic:WORKLOAD{}",
+            if cfg!(feature = "scrap") {
+                " or scrap"
+            } else {
+                " (scrap needs an agent built with the `scrap` feature)"
+            }
         ))),
     }
 }
