@@ -48,9 +48,6 @@ impl ScrapCapture {
                         return;
                     }
                 };
-                // On X11 scrap answers each request with the image of the
-                // one before (the first is empty): ask once ahead.
-                let _ = grab(&mut capturer, w, h);
                 let _ = setup_tx.send(Ok((w as u32, h as u32)));
                 while req_rx.recv().is_ok() {
                     let frame = grab(&mut capturer, w, h);
