@@ -111,11 +111,10 @@ pub async fn initiate(
         other => other?,
     };
     if hs.read_message(&msg, &mut buf).is_err() {
-        let _ = recv.stop(INTEGRITY_CODE.into());
-        let _ = send.reset(INTEGRITY_CODE.into());
-        return Err(StreamError::Handshake(
-            "the agent's answer does not prove the machine's enrolled key (wrong key, or a relay in the middle)"
-                .into(),
+        return Err(refuse(
+            &mut send,
+            &mut recv,
+            "the agent's answer does not prove the machine's enrolled key (wrong key, or a relay in the middle)",
         ));
     }
     finish(hs, send, recv)
@@ -138,17 +137,23 @@ pub async fn respond(
     let msg = read_handshake(&mut recv).await?;
     let mut buf = vec![0u8; MAX_RECORD];
     if hs.read_message(&msg, &mut buf).is_err() {
-        let _ = recv.stop(INTEGRITY_CODE.into());
-        let _ = send.reset(INTEGRITY_CODE.into());
-        return Err(StreamError::Handshake(
+        return Err(refuse(
+            &mut send,
+            &mut recv,
             "the console's message does not fit this machine's key and the technician's \
-             (a wrong key, or a relay in the middle)"
-                .into(),
+             (a wrong key, or a relay in the middle)",
         ));
     }
     let n = hs.write_message(&[], &mut buf).map_err(hs_err)?;
     write_record(&mut send, &buf[..n]).await?;
     finish(hs, send, recv)
+}
+
+/// Ends a stream whose handshake failed, telling the other end why.
+fn refuse(send: &mut quinn::SendStream, recv: &mut quinn::RecvStream, why: &str) -> StreamError {
+    let _ = recv.stop(INTEGRITY_CODE.into());
+    let _ = send.reset(INTEGRITY_CODE.into());
+    StreamError::Handshake(why.into())
 }
 
 fn builder<'a>(

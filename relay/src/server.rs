@@ -575,18 +575,7 @@ async fn login(
         None => Ok(()),
     };
     if let (Some(u), Err(why)) = (&record, &second) {
-        if let Ok(mut l) = ctx.limiter.lock() {
-            l.record_failure(&user_key, now);
-            l.record_failure(&ip_key, now);
-        }
-        warn!(user, "login refused: {why}");
-        ctx.audit(NewEntry::new(
-            &u.name,
-            "login-failed",
-            &u.name,
-            format!("{why}, from {}", addr.ip()),
-        ))
-        .await;
+        failed_login(ctx, (&user_key, &ip_key), now, &u.name, why, addr).await;
         let message = if *why == "no code" {
             "this account needs a one-time code too: `lifeline login … --totp CODE` \
              (or LIFELINE_TOTP=CODE) with the code from your authenticator app"
@@ -632,24 +621,37 @@ async fn login(
             )))
         }
         None => {
-            if let Ok(mut l) = ctx.limiter.lock() {
-                l.record_failure(&user_key, now);
-                l.record_failure(&ip_key, now);
-            }
-            warn!(user, "failed login");
-            ctx.audit(NewEntry::new(
-                user,
-                "login-failed",
-                user,
-                format!("from {}", addr.ip()),
-            ))
-            .await;
+            failed_login(ctx, (&user_key, &ip_key), now, user, "wrong password", addr).await;
             Ok(Err((
                 ErrorCode::BadCredentials,
                 "invalid user or password".into(),
             )))
         }
     }
+}
+
+/// Counts a failed login against the name and the address, logs and
+/// audits it.
+async fn failed_login(
+    ctx: &Ctx,
+    (user_key, ip_key): (&str, &str),
+    now: Instant,
+    user: &str,
+    why: &str,
+    addr: SocketAddr,
+) {
+    if let Ok(mut l) = ctx.limiter.lock() {
+        l.record_failure(user_key, now);
+        l.record_failure(ip_key, now);
+    }
+    warn!(user, "login refused: {why}");
+    ctx.audit(NewEntry::new(
+        user,
+        "login-failed",
+        user,
+        format!("{why}, from {}", addr.ip()),
+    ))
+    .await;
 }
 
 /// Checks a user's one-time code when the account has a second factor:

@@ -229,18 +229,7 @@ fn five_percent_loss_and_50_ms_each_way_keep_a_session_going() {
     let mut w = World::new();
     let out_dir = w.path("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let term = std::process::Command::new("xterm")
-        .args(["-u8", "-geometry", "80x24+0+0", "-e", "sh"])
-        .env("DISPLAY", &x.display)
-        .env("LANG", "C.UTF-8")
-        .env("LC_ALL", "C.UTF-8")
-        .current_dir(&out_dir)
-        .spawn()
-        .unwrap();
-    let _term = util::Proc {
-        child: term,
-        name: "xterm",
-    };
+    let _term = x.xterm_in(&out_dir);
     w.add_user("alice", "admin", PW);
     w.start_relay();
     w.login("alice", PW);
@@ -278,19 +267,8 @@ fn five_percent_loss_and_50_ms_each_way_keep_a_session_going() {
     let cmd = format!("echo {text} > {}", target.display());
     let out = w.console("alice", &["type", "desk", &cmd, "--enter"], None);
     assert!(out.ok, "{}", out.stderr);
-    let start = Instant::now();
-    let typed = loop {
-        if let Ok(t) = std::fs::read_to_string(&target)
-            && t.ends_with('\n')
-        {
-            break t;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the typed line never ran"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let typed =
+        util::wait_for_line(&target, Duration::from_secs(20)).expect("the typed line never ran");
     assert_eq!(typed, format!("{text}\n"));
 
     // A screen that keeps changing streams on, with bounded latency.
@@ -300,19 +278,7 @@ fn five_percent_loss_and_50_ms_each_way_keep_a_session_going() {
             .ok
     );
     let rec = w.path("rec");
-    let out = w.console(
-        "alice",
-        &[
-            "connect",
-            "desk",
-            "--headless",
-            "--duration",
-            "5s",
-            "--record",
-            rec.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = w.headless_bg("alice", "desk", 5, &rec).join().unwrap();
     assert!(out.ok, "connect through the lossy link: {}", out.stderr);
     let stats: serde_json::Value =
         serde_json::from_slice(&std::fs::read(rec.join("stats.json")).unwrap()).unwrap();
@@ -344,18 +310,7 @@ fn a_relay_restart_mid_session_is_survived_and_both_sessions_are_logged() {
     );
     w.wait_online("alice", "pc-synth", true, Duration::from_secs(20));
     let rec = w.path("rec");
-    let viewer = w.console_bg(
-        "alice",
-        &[
-            "connect",
-            "pc-synth",
-            "--headless",
-            "--duration",
-            "15s",
-            "--record",
-            rec.to_str().unwrap(),
-        ],
-    );
+    let viewer = w.headless_bg("alice", "pc-synth", 15, &rec);
     std::thread::sleep(Duration::from_secs(4));
     // An orderly restart, as for an upgrade.
     w.relay.as_mut().unwrap().terminate();

@@ -5,23 +5,10 @@
 
 mod util;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use util::{World, Xvfb};
 
 const PW: &str = "admin-password-1";
-
-fn wait_for_file(path: &std::path::Path, limit: Duration) -> Option<String> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && text.ends_with('\n')
-        {
-            return Some(text);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
 
 #[test]
 fn typing_and_clicking_through_the_relay_reach_an_xterm() {
@@ -29,18 +16,7 @@ fn typing_and_clicking_through_the_relay_reach_an_xterm() {
     let mut w = World::new();
     let out_dir = w.path("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let term = std::process::Command::new("xterm")
-        .args(["-u8", "-geometry", "80x24+0+0", "-e", "sh"])
-        .env("DISPLAY", &x.display)
-        .env("LANG", "C.UTF-8")
-        .env("LC_ALL", "C.UTF-8")
-        .current_dir(&out_dir)
-        .spawn()
-        .unwrap();
-    let _term = util::Proc {
-        child: term,
-        name: "xterm",
-    };
+    let _term = x.xterm_in(&out_dir);
     std::thread::sleep(Duration::from_millis(1500));
 
     w.admin_and_machine("alice", PW, "desk");
@@ -68,8 +44,8 @@ fn typing_and_clicking_through_the_relay_reach_an_xterm() {
         "{}",
         out.stdout
     );
-    let text =
-        wait_for_file(&target, Duration::from_secs(10)).expect("the typed command did not run");
+    let text = util::wait_for_line(&target, Duration::from_secs(10))
+        .expect("the typed command did not run");
     assert_eq!(text, "hello-ä-€\n");
 
     // View-only: the agent refuses, nothing happens, and it is counted.

@@ -184,18 +184,7 @@ fn the_viewer_follows_a_resolution_change_mid_session() {
     );
     w.wait_online("alice", "desk", true, Duration::from_secs(10));
     let rec = w.path("rec");
-    let viewer = w.console_bg(
-        "alice",
-        &[
-            "connect",
-            "desk",
-            "--headless",
-            "--duration",
-            "6s",
-            "--record",
-            rec.to_str().unwrap(),
-        ],
-    );
+    let viewer = w.headless_bg("alice", "desk", 6, &rec);
     std::thread::sleep(Duration::from_secs(2));
     let out = x.run("xrandr", &["-s", "800x600"]);
     assert!(out.ok, "xrandr: {}", out.stderr);

@@ -24,6 +24,21 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Waits up to `limit` for `path` to hold a whole line (a command typed
+/// into a shell has run); its text.
+pub fn wait_for_line(path: &Path, limit: Duration) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && text.ends_with('\n')
+        {
+            return Some(text);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 /// A free TCP port on 127.0.0.1 (bound then released).
 pub fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -230,6 +245,36 @@ impl World {
             c.env("LIFELINE_PASSWORD", p);
         }
         c.output().expect("run lifeline").into()
+    }
+
+    /// The arguments of `lifeline connect MACHINE --headless --duration
+    /// SECS --record REC`.
+    pub fn headless_args(machine: &str, secs: u32, rec: &Path) -> Vec<String> {
+        [
+            "connect",
+            machine,
+            "--headless",
+            "--duration",
+            &format!("{secs}s"),
+            "--record",
+            &rec.to_string_lossy(),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// `lifeline connect MACHINE --headless` for `secs`, recording into
+    /// `rec`, as `who` on a thread; join it for the output.
+    pub fn headless_bg(
+        &self,
+        who: &str,
+        machine: &str,
+        secs: u32,
+        rec: &Path,
+    ) -> std::thread::JoinHandle<Out> {
+        let args = Self::headless_args(machine, secs, rec);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.console_bg(who, &args)
     }
 
     /// Starts `lifeline ARGS` as `who` on a thread; join it for the output.
@@ -502,6 +547,23 @@ impl Xvfb {
             panic!("Xvfb {display} did not start");
         }
         panic!("no free X display number");
+    }
+
+    /// An 80×24 UTF-8 xterm at the top left running `sh` in `dir`, killed
+    /// when dropped.
+    pub fn xterm_in(&self, dir: &Path) -> Proc {
+        let child = Command::new("xterm")
+            .args(["-u8", "-geometry", "80x24+0+0", "-e", "sh"])
+            .env("DISPLAY", &self.display)
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
+            .current_dir(dir)
+            .spawn()
+            .expect("xterm");
+        Proc {
+            child,
+            name: "xterm",
+        }
     }
 
     /// Clicks `(x, y)` (window coordinates, e.g. a button's centre) in
