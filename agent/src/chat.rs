@@ -1,7 +1,8 @@
 //! The chat stream of a session: the technician's lines go to the user's
 //! indicator window, the user's lines (and notices) come back.
 
-use crate::session::{StreamCtx, StreamRequest};
+use crate::session::StreamRequest;
+use crate::streams::StreamCtx;
 use lifeline_net::e2e::{SecureRecv, SecureSend};
 use lifeline_proto::{
     SessionId,

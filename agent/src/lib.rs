@@ -18,4 +18,5 @@ pub mod journal;
 pub mod runner;
 pub mod screen;
 pub mod session;
+pub mod streams;
 pub mod ui;

@@ -6,7 +6,7 @@ use crate::{
     facts,
     inventory::{self, InventoryConfig},
     screen::CaptureFactory,
-    session::{self, Sessions},
+    session::Sessions,
     ui::{
         child::{TrayChild, TrayEvent},
         tray::{FromTray, TrayState},
@@ -89,7 +89,7 @@ pub enum RunError {
 pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError> {
     lifeline_net::tls::install_provider();
     let fingerprint: Fingerprint = config.fingerprint.parse()?;
-    let identity = Arc::new(crate::session::E2eIdentity {
+    let identity = Arc::new(crate::streams::E2eIdentity {
         machine_id: config.machine_id.clone(),
         private: hex::decode(config.e2e_private.expose())
             .ok()
@@ -194,7 +194,7 @@ async fn serve(
     c: Connected,
     opts: &RunOptions,
     tray: &mut Option<TrayChild>,
-    identity: &Arc<crate::session::E2eIdentity>,
+    identity: &Arc<crate::streams::E2eIdentity>,
 ) -> String {
     let Connected {
         conn,
@@ -350,10 +350,10 @@ async fn serve(
                     Ok(s) => s,
                     Err(e) => return close_reason(&e),
                 };
-                match session::read_header(&mut recv).await {
+                match crate::streams::read_header(&mut recv).await {
                     Ok(h) if sessions.is_live(h.session) => {
                         if let Some(ctx) = sessions.stream_ctx(h.session, opts.capture.clone(), notes_tx.clone()) {
-                            tokio::spawn(session::serve_stream(h, send, recv, ctx));
+                            tokio::spawn(crate::streams::serve_stream(h, send, recv, ctx));
                         }
                     }
                     Ok(h) => {

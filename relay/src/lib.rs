@@ -15,6 +15,7 @@ pub mod console_tickets;
 pub mod datadir;
 pub mod hub;
 pub mod inventory;
+pub mod login;
 pub mod notify;
 pub mod server;
 pub mod session_log;

@@ -17,6 +17,8 @@ use std::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+mod agents;
+
 /// An agent silent for this long counts as offline even if its QUIC
 /// connection has not timed out yet.
 pub const PRESENCE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -156,133 +158,6 @@ impl Hub {
     /// A fresh connection id.
     pub fn conn_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Records an agent as online. An older connection of the same machine
-    /// is closed, and its sessions end.
-    pub fn register_agent(
-        &self,
-        machine_id: &str,
-        conn_id: u64,
-        conn: quinn::Connection,
-        tx: mpsc::UnboundedSender<RelayToAgent>,
-        now: Instant,
-        now_unix: u64,
-    ) {
-        let old = self.lock().agents.insert(
-            machine_id.to_string(),
-            AgentEntry {
-                conn_id,
-                conn,
-                tx,
-                last_heartbeat: now,
-                last_heartbeat_unix: now_unix,
-                busy: false,
-            },
-        );
-        if let Some(old) = old {
-            old.conn.close(
-                lifeline_proto::CloseCode::Replaced.code().into(),
-                b"replaced by a newer connection",
-            );
-            self.end_agent_sessions(old.conn_id, now);
-        }
-    }
-
-    /// Records that an agent connection went away; ends its sessions.
-    /// Returns the last heartbeat time to persist, if this connection was
-    /// still the registered one.
-    pub fn unregister_agent(&self, machine_id: &str, conn_id: u64, now: Instant) -> Option<u64> {
-        let removed = {
-            let mut inner = self.lock();
-            match inner.agents.get(machine_id) {
-                Some(e) if e.conn_id == conn_id => inner.agents.remove(machine_id),
-                _ => None,
-            }
-        };
-        self.end_agent_sessions(conn_id, now);
-        removed.map(|e| e.last_heartbeat_unix)
-    }
-
-    /// Drops a revoked machine's connection (close code `Revoked`) and ends
-    /// its sessions. True if it was connected.
-    pub fn revoke_agent(&self, machine_id: &str, now: Instant) -> bool {
-        let Some(e) = self.lock().agents.remove(machine_id) else {
-            return false;
-        };
-        let code = lifeline_proto::CloseCode::Revoked.code();
-        e.conn.close(code.into(), b"machine revoked by an admin");
-        self.end_agent_sessions(e.conn_id, now);
-        true
-    }
-
-    /// Notes a heartbeat.
-    pub fn heartbeat(&self, machine_id: &str, conn_id: u64, now: Instant, now_unix: u64) {
-        if let Some(e) = self.lock().agents.get_mut(machine_id)
-            && e.conn_id == conn_id
-        {
-            e.last_heartbeat = now;
-            e.last_heartbeat_unix = now_unix;
-        }
-    }
-
-    /// The relay starts (`true`) or finished (`false`) working on one of
-    /// the agent's messages. A message is proof of life, so finishing counts
-    /// as a heartbeat; while busy the agent is never reaped as silent.
-    pub fn agent_busy(
-        &self,
-        machine_id: &str,
-        conn_id: u64,
-        busy: bool,
-        now: Instant,
-        now_unix: u64,
-    ) {
-        if let Some(e) = self.lock().agents.get_mut(machine_id)
-            && e.conn_id == conn_id
-        {
-            e.busy = busy;
-            e.last_heartbeat = now;
-            e.last_heartbeat_unix = now_unix;
-        }
-    }
-
-    /// `Some(last heartbeat, unix)` if the machine is online now.
-    pub fn online(&self, machine_id: &str, now: Instant) -> Option<u64> {
-        let inner = self.lock();
-        let e = inner.agents.get(machine_id)?;
-        (e.busy || now.saturating_duration_since(e.last_heartbeat) < PRESENCE_TIMEOUT)
-            .then_some(e.last_heartbeat_unix)
-    }
-
-    /// Machines whose agents stopped heartbeating: their connections are
-    /// closed so that they can reconnect cleanly.
-    pub fn reap_silent(&self, now: Instant) -> Vec<String> {
-        let inner = self.lock();
-        let mut silent = Vec::new();
-        for (id, e) in &inner.agents {
-            if !e.busy && now.saturating_duration_since(e.last_heartbeat) >= PRESENCE_TIMEOUT {
-                e.conn.close(0u32.into(), b"no heartbeat");
-                silent.push(id.clone());
-            }
-        }
-        silent
-    }
-
-    /// Sends a message to a machine's agent; false if it is not connected.
-    pub fn send_to_agent(&self, machine_id: &str, msg: RelayToAgent) -> bool {
-        self.lock()
-            .agents
-            .get(machine_id)
-            .is_some_and(|a| a.tx.send(msg).is_ok())
-    }
-
-    /// Online machines with their last heartbeat, for persisting at shutdown.
-    pub fn online_agents(&self) -> Vec<(String, u64)> {
-        self.lock()
-            .agents
-            .iter()
-            .map(|(id, e)| (id.clone(), e.last_heartbeat_unix))
-            .collect()
     }
 
     /// Creates a session and sends the offer to the agent. The receiver
