@@ -299,16 +299,19 @@ impl SecureSend {
                 "this stream was tampered with".into(),
             ));
         }
+        // Sealed in place in the reused buffer: a keystroke must not cost
+        // a 64 KiB scratch record.
         self.buf.clear();
-        let mut sealed = vec![0u8; MAX_RECORD];
         for chunk in bytes.chunks(MAX_PLAIN) {
+            let at = self.buf.len();
+            self.buf.resize(at + 4 + chunk.len() + TAG_LEN, 0);
             let n = self
                 .state
-                .write_message(self.nonce, chunk, &mut sealed)
+                .write_message(self.nonce, chunk, &mut self.buf[at + 4..])
                 .map_err(|e| StreamError::Handshake(format!("cannot encrypt: {e}")))?;
             self.nonce += 1;
-            self.buf.extend_from_slice(&(n as u32).to_be_bytes());
-            self.buf.extend_from_slice(&sealed[..n]);
+            self.buf[at..at + 4].copy_from_slice(&(n as u32).to_be_bytes());
+            self.buf.truncate(at + 4 + n);
         }
         self.inner.write_all(&self.buf).await.map_err(map_write)
     }

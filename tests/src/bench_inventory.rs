@@ -3,10 +3,9 @@
 
 use crate::stage::Stage;
 use lifeline_inventory::{Category, LinuxSource, collect, synthetic_inventory};
-use lifeline_net::{open_control, read_msg, write_msg};
+use lifeline_net::{read_msg, write_msg};
 use lifeline_proto::{
-    AgentToRelay, ConsoleReply, ConsoleRequest, Credential, Hello, MAX_FRAME_LEN, PROTOCOL_VERSION,
-    PeerKind, RelayToAgent, SUPPORTED_VERSIONS, Secret,
+    AgentToRelay, ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, RelayToAgent, Secret,
     inventory::{InventoryQuery, VersionFilter},
 };
 use lifeline_relay::store::{
@@ -138,29 +137,9 @@ async fn upload(
     secret: Secret,
     up: Upload,
 ) -> anyhow::Result<usize> {
-    let hello = Hello {
-        protocol_version: PROTOCOL_VERSION,
-        supported_versions: SUPPORTED_VERSIONS.to_vec(),
-        kind: PeerKind::Agent,
-        credential: Credential::Machine { machine_id, secret },
-        software: "lifeline-bench".into(),
-    };
-    // Like a real agent after a relay restart: a relay busy with the rest
-    // of the fleet may not answer the first hello in time; retry with
-    // backoff (bounded: 8 attempts).
-    let mut retries = 0;
-    let mut c = loop {
-        match open_control(&stage_addr, &fp, &hello).await {
-            Ok(c) => break c,
-            Err(e @ lifeline_net::ConnectError::Timeout(_)) if retries < 7 => {
-                retries += 1;
-                CONNECT_RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::debug!("retrying after {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(250 << retries)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
+    let (mut c, retries) =
+        crate::stage::agent_hello(&stage_addr, &fp, machine_id, secret, "lifeline-bench").await?;
+    CONNECT_RETRIES.fetch_add(retries as usize, std::sync::atomic::Ordering::Relaxed);
     let Upload { hashes, data } = up;
     write_msg(
         &mut c.send,

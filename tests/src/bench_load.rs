@@ -7,10 +7,9 @@
 
 use lifeline::client::Client;
 use lifeline_inventory::synthetic_inventory;
-use lifeline_net::{Fingerprint, open_control, read_msg, write_msg};
+use lifeline_net::{Fingerprint, read_msg, write_msg};
 use lifeline_proto::{
-    AgentToRelay, ConsoleReply, ConsoleRequest, Credential, Hello, MAX_FRAME_LEN, PROTOCOL_VERSION,
-    PeerKind, RelayToAgent, SUPPORTED_VERSIONS, Secret,
+    AgentToRelay, ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, RelayToAgent, Secret,
 };
 use serde::Serialize;
 use std::{
@@ -151,26 +150,8 @@ async fn simulated_agent(
     connected: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    let hello = Hello {
-        protocol_version: PROTOCOL_VERSION,
-        supported_versions: SUPPORTED_VERSIONS.to_vec(),
-        kind: PeerKind::Agent,
-        credential: Credential::Machine { machine_id, secret },
-        software: "lifeline-bench load".into(),
-    };
-    // Like a real agent: retry with growing delays (bounded: 8 attempts).
-    let mut attempt = 0u32;
-    let mut c = loop {
-        match open_control(&addr, &fp, &hello).await {
-            Ok(c) => break c,
-            Err(e) if attempt < 7 => {
-                attempt += 1;
-                tracing::debug!("agent retry {attempt}: {e}");
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
+    let (mut c, _) =
+        crate::stage::agent_hello(&addr, &fp, machine_id, secret, "lifeline-bench load").await?;
     connected.fetch_add(1, Ordering::Relaxed);
     let inv = synthetic_inventory(seed, 100);
     write_msg(

@@ -160,3 +160,40 @@ impl Drop for Stage {
         self.relay_task.abort();
     }
 }
+
+/// Opens an agent's control connection the way a real agent does after a
+/// relay restart: a relay busy with the rest of the fleet may not answer at
+/// once, so connection failures are retried with growing delays (8
+/// attempts at most); a refusal is final. Returns the connection and how
+/// many retries it took.
+///
+/// # Errors
+/// The last failure, or the relay's refusal.
+pub async fn agent_hello(
+    addr: &str,
+    fp: &Fingerprint,
+    machine_id: String,
+    secret: Secret,
+    software: &str,
+) -> anyhow::Result<(lifeline_net::Connected, u32)> {
+    let hello = lifeline_proto::Hello {
+        protocol_version: lifeline_proto::PROTOCOL_VERSION,
+        supported_versions: lifeline_proto::SUPPORTED_VERSIONS.to_vec(),
+        kind: lifeline_proto::PeerKind::Agent,
+        credential: lifeline_proto::Credential::Machine { machine_id, secret },
+        software: software.into(),
+    };
+    let mut retries = 0;
+    loop {
+        match lifeline_net::open_control(addr, fp, &hello).await {
+            Ok(c) => return Ok((c, retries)),
+            Err(e @ lifeline_net::ConnectError::Refused(_)) => return Err(e.into()),
+            Err(e) if retries < 7 => {
+                retries += 1;
+                tracing::debug!("agent hello: retrying after {e}");
+                tokio::time::sleep(Duration::from_millis(250 << retries)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

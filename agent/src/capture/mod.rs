@@ -56,6 +56,27 @@ pub trait Capture: Send {
     }
 }
 
+/// The monitor list of a source with one screen of `width`×`height`.
+pub(crate) fn single_monitor(name: &str, width: u32, height: u32) -> Vec<MonitorInfo> {
+    vec![MonitorInfo {
+        index: 0,
+        name: name.into(),
+        x: 0,
+        y: 0,
+        width,
+        height,
+        primary: true,
+    }]
+}
+
+/// [`Capture::select`] for a source with one screen.
+pub(crate) fn select_single(monitor: Option<u32>) -> Result<(), CaptureError> {
+    match monitor {
+        None | Some(0) => Ok(()),
+        Some(index) => Err(CaptureError::NoSuchMonitor { index, count: 1 }),
+    }
+}
+
 /// A capture factory for a `--capture` value: `x11` (the default, on
 /// `DISPLAY`) or `synthetic:WORKLOAD` (idle, typing, scrolling, drag, video).
 ///

@@ -104,22 +104,11 @@ fn grab(capturer: &mut scrap::Capturer, w: usize, h: usize) -> Result<Frame, Cap
 
 impl Capture for ScrapCapture {
     fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
-        Ok(vec![MonitorInfo {
-            index: 0,
-            name: "primary".into(),
-            x: 0,
-            y: 0,
-            width: self.width,
-            height: self.height,
-            primary: true,
-        }])
+        Ok(super::single_monitor("primary", self.width, self.height))
     }
 
     fn select(&mut self, monitor: Option<u32>) -> Result<(), CaptureError> {
-        match monitor {
-            None | Some(0) => Ok(()),
-            Some(index) => Err(CaptureError::NoSuchMonitor { index, count: 1 }),
-        }
+        super::select_single(monitor)
     }
 
     fn capture(&mut self) -> Result<Frame, CaptureError> {

@@ -46,22 +46,11 @@ impl SyntheticCapture {
 impl Capture for SyntheticCapture {
     fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
         let f = self.synth.frame();
-        Ok(vec![MonitorInfo {
-            index: 0,
-            name: "synthetic".into(),
-            x: 0,
-            y: 0,
-            width: f.width(),
-            height: f.height(),
-            primary: true,
-        }])
+        Ok(super::single_monitor("synthetic", f.width(), f.height()))
     }
 
     fn select(&mut self, monitor: Option<u32>) -> Result<(), CaptureError> {
-        match monitor {
-            None | Some(0) => Ok(()),
-            Some(index) => Err(CaptureError::NoSuchMonitor { index, count: 1 }),
-        }
+        super::select_single(monitor)
     }
 
     fn capture(&mut self) -> Result<Frame, CaptureError> {
