@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 cargo build --release --bins --locked
-B="$PWD/target/release"
+B="${CARGO_TARGET_DIR:-$PWD/target}/release"
 
 DEMO="${LIFELINE_DEMO_DIR:-$(mktemp -d -t lifeline-demo.XXXXXX)}"
 PORT="${LIFELINE_DEMO_PORT:-7070}"
