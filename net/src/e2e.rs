@@ -201,6 +201,7 @@ fn finish(
             broken,
             plain: Vec::new(),
             start: 0,
+            wire_bytes: 0,
         },
     ))
 }
@@ -356,9 +357,18 @@ pub struct SecureRecv {
     broken: Arc<AtomicBool>,
     plain: Vec<u8>,
     start: usize,
+    /// Bytes taken off the stream: record lengths, ciphertext and tags.
+    wire_bytes: u64,
 }
 
 impl SecureRecv {
+    /// Bytes read off the stream so far, as they travelled: each record's
+    /// length, ciphertext and authentication tag.
+    #[must_use]
+    pub fn wire_bytes(&self) -> u64 {
+        self.wire_bytes
+    }
+
     /// Reads and checks the next record; `Ok(None)` at a clean end.
     ///
     /// # Errors
@@ -368,6 +378,7 @@ impl SecureRecv {
         let Some(sealed) = read_record(&mut self.inner).await? else {
             return Ok(None);
         };
+        self.wire_bytes += 4 + sealed.len() as u64;
         let mut out = vec![0u8; sealed.len()];
         match self.state.read_message(self.nonce, &sealed, &mut out) {
             Ok(n) => {

@@ -4,25 +4,48 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lifeline_proto::screen::wire::{
-    FLAG_BODY_ZSTD, FLAG_KEY, HEADER_LEN, MAGIC, OP_CACHE, OP_COPY, OP_RAW, OP_SOLID, OP_XOR,
-    OP_ZSTD, VERSION,
+    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, MAGIC, OP_CACHE, OP_COPY, OP_RAW, OP_RECT,
+    OP_SOLID, OP_XOR, OP_ZSTD, RECT_PALETTE, RECT_XOR, VERSION,
 };
 use lifeline_proto::screen::{DecodeError, Decoder, Encoder, Frame, Limits};
 
-/// A hand-built frame: header fields and a plain body.
-fn frame_bytes(flags: u8, seq: u32, w: u16, h: u16, records: u32, body: &[u8]) -> Vec<u8> {
+fn varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A hand-built frame with explicit lengths: header fields (the size only
+/// on key frames, as the wire has it) and the body bytes.
+fn frame_with(
+    flags: u8,
+    seq: u32,
+    size: (u32, u32),
+    records: u32,
+    lens: (u32, u32),
+    body: &[u8],
+) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     out.push(VERSION);
     out.push(flags);
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&w.to_le_bytes());
-    out.extend_from_slice(&h.to_le_bytes());
-    out.extend_from_slice(&records.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    varint(&mut out, seq);
+    if flags & FLAG_KEY != 0 {
+        varint(&mut out, size.0);
+        varint(&mut out, size.1);
+    }
+    varint(&mut out, records);
+    varint(&mut out, lens.0);
+    varint(&mut out, lens.1);
     out.extend_from_slice(body);
-    assert_eq!(out.len(), HEADER_LEN + body.len());
     out
+}
+
+/// A hand-built frame with a plain body.
+fn frame_bytes(flags: u8, seq: u32, w: u32, h: u32, records: u32, body: &[u8]) -> Vec<u8> {
+    let n = body.len() as u32;
+    frame_with(flags, seq, (w, h), records, (n, n), body)
 }
 
 /// A decoder holding a 128x64 key frame (two tiles, colours 1 and 2).
@@ -51,20 +74,26 @@ fn err(dec: &mut Decoder, bytes: &[u8]) -> DecodeError {
 #[test]
 fn header_errors_are_named() {
     let mut dec = Decoder::new();
-    let good = frame_bytes(0, 1, 128, 64, 0, &[]);
+    let good = frame_bytes(FLAG_KEY, 0, 128, 64, 0, &[]);
     assert_eq!(
-        err(&mut dec, &good[..8]),
+        err(&mut dec, &good[..3]),
         DecodeError::Truncated { what: "seq" }
     );
     let mut bad = good.clone();
     bad[0] = b'X';
     assert_eq!(err(&mut dec, &bad), DecodeError::BadMagic);
     let mut bad = good.clone();
-    bad[4] = 99;
+    bad[1] = 99;
     assert_eq!(err(&mut dec, &bad), DecodeError::UnsupportedVersion(99));
     let mut bad = good.clone();
-    bad[5] = 0x80;
+    bad[2] = 0x80;
     assert_eq!(err(&mut dec, &bad), DecodeError::UnknownFlags(0x80));
+    // One self-contained zstd frame and the stream at once: refused.
+    let both = FLAG_KEY | FLAG_BODY_ZSTD | FLAG_BODY_STREAM;
+    assert_eq!(
+        err(&mut dec, &frame_bytes(both, 0, 128, 64, 0, &[])),
+        DecodeError::UnknownFlags(both)
+    );
     assert_eq!(
         err(&mut dec, &frame_bytes(FLAG_KEY, 0, 0, 64, 0, &[])),
         DecodeError::BadSize {
@@ -82,15 +111,6 @@ fn delta_rules_are_enforced() {
         DecodeError::NoKeyFrame
     );
     let mut dec = primed();
-    assert!(matches!(
-        err(&mut dec, &frame_bytes(0, 1, 64, 64, 0, &[])),
-        DecodeError::SizeChanged {
-            width: 64,
-            height: 64,
-            have_width: 128,
-            have_height: 64
-        }
-    ));
     assert_eq!(
         err(&mut dec, &frame_bytes(0, 5, 128, 64, 0, &[])),
         DecodeError::SequenceGap { last: 0, got: 5 }
@@ -116,8 +136,14 @@ fn oversized_frames_are_refused_before_allocation() {
         }
     );
     // A huge declared decompressed size is refused without decompressing.
-    let mut bytes = frame_bytes(FLAG_KEY | FLAG_BODY_ZSTD, 0, 64, 64, 1, &[1, 2, 3]);
-    bytes[22..26].copy_from_slice(&u32::MAX.to_le_bytes());
+    let bytes = frame_with(
+        FLAG_KEY | FLAG_BODY_ZSTD,
+        0,
+        (64, 64),
+        1,
+        (3, u32::MAX),
+        &[1, 2, 3],
+    );
     assert!(matches!(
         err(&mut dec, &bytes),
         DecodeError::BodyTooLarge { .. }
@@ -249,4 +275,173 @@ fn key_frame_after_resize_and_cache_reuse_roundtrip() {
     enc.request_keyframe();
     assert_eq!(dec.decode(&enc.encode(&small)).unwrap(), &small);
     assert!(enc.stats().key);
+}
+
+/// A delta of one rect record on tile 0 of [`primed`]'s frame.
+fn rect_frame(operand: &[u8]) -> Vec<u8> {
+    let mut body = vec![0, OP_RECT];
+    body.extend_from_slice(operand);
+    frame_bytes(0, 1, 128, 64, 1, &body)
+}
+
+#[test]
+fn rect_records_are_checked_and_applied() {
+    let mut dec = primed();
+    // 64x64 tile 0: a rect leaving the tile, an empty one, unknown coding.
+    assert_eq!(
+        err(
+            &mut dec,
+            &rect_frame(&[60, 0, 5, 1, RECT_PALETTE, 1, 0, 0, 0, 0])
+        ),
+        DecodeError::BadRect {
+            tile: 0,
+            x: 60,
+            y: 0,
+            w: 5,
+            h: 1
+        }
+    );
+    assert!(matches!(
+        err(&mut dec, &rect_frame(&[0, 0, 0, 1, RECT_PALETTE])),
+        DecodeError::BadRect { w: 0, .. }
+    ));
+    assert_eq!(
+        err(&mut dec, &rect_frame(&[0, 0, 1, 1, 9])),
+        DecodeError::UnknownRectCoding { tile: 0, coding: 9 }
+    );
+    assert_eq!(
+        err(&mut dec, &rect_frame(&[0, 0, 1, 1, RECT_PALETTE, 17])),
+        DecodeError::BadPalette {
+            tile: 0,
+            colours: 17
+        }
+    );
+    // Three colours at two bits: index 3 names none of them.
+    let mut three = vec![0, 0, 4, 1, RECT_PALETTE, 3];
+    for c in [7u32, 8, 9] {
+        three.extend_from_slice(&c.to_le_bytes());
+    }
+    assert_eq!(
+        err(
+            &mut dec,
+            &rect_frame(&[&three[..], &[0b0001_1011]].concat())
+        ),
+        DecodeError::BadPaletteIndex {
+            tile: 0,
+            index: 3,
+            colours: 3
+        }
+    );
+    assert_eq!(
+        err(&mut dec, &rect_frame(&[&three[..], &[]].concat())),
+        DecodeError::Truncated {
+            what: "palette indices"
+        }
+    );
+    // XOR needs the previous picture: not in a key frame.
+    let mut key = vec![0, OP_RECT, 0, 0, 1, 1, RECT_XOR, 0, 0, 0, 0];
+    key.extend_from_slice(&[0, OP_SOLID, 2, 0, 0, 0]);
+    assert_eq!(
+        err(&mut dec, &frame_bytes(FLAG_KEY, 0, 128, 64, 2, &key)),
+        DecodeError::NotInKeyFrame {
+            op: OP_RECT,
+            tile: 0
+        }
+    );
+    // A valid one: pixels (1..=4, 2) of tile 0 become 7, 8, 9, 7; the rest
+    // of the tile keeps colour 1.
+    let frame = dec
+        .decode(&rect_frame(&[&three[..], &[0b0001_1000]].concat()))
+        .unwrap()
+        .clone();
+    assert_eq!(&frame.row(0)[..6], &[7, 8, 9, 7, 1, 1]);
+    assert!(frame.row(1)[..64].iter().all(|&p| p == 1));
+    assert!(frame.row(0)[64..].iter().all(|&p| p == 2));
+}
+
+#[test]
+fn a_broken_stream_is_refused_until_the_next_key_frame() {
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new();
+    let mut f = Frame::filled(256, 128, 0x00ff_ffff).unwrap();
+    dec.decode(&enc.encode(&f)).unwrap();
+    // Small changes go into the session's stream.
+    f.pixels_mut()[3] = 0;
+    let good = enc.encode(&f);
+    assert!(enc.stats().batched, "{:?}", enc.stats());
+    assert_eq!(good[2] & FLAG_BODY_STREAM, FLAG_BODY_STREAM);
+    // The chunk cut short: the stream cannot produce the declared body.
+    let (fields, body) = split_delta(&good);
+    let cut = frame_with(
+        FLAG_BODY_STREAM,
+        fields[0],
+        (0, 0),
+        fields[1],
+        (fields[2] - 1, fields[3]),
+        &body[..body.len() - 1],
+    );
+    let e = err(&mut dec, &cut);
+    assert!(
+        matches!(
+            e,
+            DecodeError::BadZstd { .. } | DecodeError::BodyLengthMismatch { .. }
+        ),
+        "{e}"
+    );
+    // The next delta does not follow the last frame applied.
+    f.pixels_mut()[5] = 0;
+    assert!(matches!(
+        err(&mut dec, &enc.encode(&f)),
+        DecodeError::SequenceGap { .. }
+    ));
+    // The viewer asks for a key frame; both streams restart with it.
+    enc.request_keyframe();
+    assert_eq!(dec.decode(&enc.encode(&f)).unwrap(), &f);
+    f.pixels_mut()[7] = 0;
+    assert_eq!(dec.decode(&enc.encode(&f)).unwrap(), &f);
+    assert!(enc.stats().batched);
+}
+
+#[test]
+fn a_streamed_body_longer_than_declared_is_refused() {
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new();
+    let mut f = Frame::filled(128, 64, 1).unwrap();
+    dec.decode(&enc.encode(&f)).unwrap();
+    f.pixels_mut()[0] = 2;
+    let good = enc.encode(&f);
+    // Re-write the header with the raw length one byte short.
+    let (fields, body) = split_delta(&good);
+    let short = frame_with(
+        FLAG_BODY_STREAM,
+        fields[0],
+        (0, 0),
+        fields[1],
+        (fields[2], fields[3] - 1),
+        &body,
+    );
+    assert!(matches!(
+        err(&mut dec, &short),
+        DecodeError::BodyLengthMismatch { .. }
+    ));
+}
+
+/// A delta frame's header varints (seq, records, body length, raw length)
+/// and its body.
+fn split_delta(frame: &[u8]) -> (Vec<u32>, Vec<u8>) {
+    let mut r = frame[3..].iter();
+    let mut fields = Vec::new();
+    for _ in 0..4 {
+        let mut v = 0u32;
+        let mut shift = 0;
+        for &b in r.by_ref() {
+            v |= u32::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        fields.push(v);
+    }
+    (fields, r.copied().collect())
 }

@@ -181,6 +181,12 @@ impl ScreenStream {
         }
     }
 
+    /// Bytes received on this stream so far as they travelled through the
+    /// relay (messages, framing, encryption), for byte-rate comparisons.
+    pub fn wire_bytes(&self) -> u64 {
+        self.recv.wire_bytes()
+    }
+
     /// The last decoded frame.
     pub fn frame(&self) -> Option<&Frame> {
         self.decoder.frame()

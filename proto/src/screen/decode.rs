@@ -13,10 +13,12 @@ use super::cache::{TILE_PIXELS, TileCache};
 pub use super::error::DecodeError;
 use super::frame::Frame;
 use super::pixels::{in_bounds, overlaps};
+use super::rect::{RectOp, apply_rect, parse_rect};
+use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
 use super::wire::{
-    FLAG_BODY_ZSTD, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_SOLID, OP_XOR, OP_XOR_ZSTD,
-    OP_ZSTD, Reader, unzigzag,
+    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_RECT,
+    OP_SOLID, OP_XOR, OP_XOR_ZSTD, OP_ZSTD, Reader, unzigzag,
 };
 
 /// Largest frame a [`Decoder`] accepts; checked before any allocation.
@@ -67,6 +69,8 @@ enum Op<'a> {
         sy: u32,
     },
     Cache(usize),
+    /// A changed rectangle inside the tile.
+    Rect(RectOp<'a>),
 }
 
 struct Record<'a> {
@@ -89,6 +93,8 @@ pub struct Decoder {
     last_seq: u32,
     cache: TileCache,
     scratch: Vec<u32>,
+    /// The session's body stream, made at the first streamed frame.
+    stream: Option<StreamDecompressor>,
 }
 
 impl Default for Decoder {
@@ -113,6 +119,7 @@ impl Decoder {
             last_seq: 0,
             cache: TileCache::new(CACHE_SLOTS),
             scratch: Vec::new(),
+            stream: None,
         }
     }
 
@@ -131,10 +138,11 @@ impl Decoder {
     /// A [`DecodeError`] naming what is wrong with the input.
     pub fn decode(&mut self, data: &[u8]) -> Result<&Frame, DecodeError> {
         let mut r = Reader::new(data);
-        let h = Header::read(&mut r)?;
+        let size = self.frame.as_ref().map(|f| (f.width(), f.height()));
+        let h = Header::read(&mut r, size)?;
         let grid = self.check_header(&h)?;
         let key = h.flags & FLAG_KEY != 0;
-        let body = read_body(&mut r, &h, &grid)?;
+        let body = self.read_body(&mut r, &h, &grid)?;
         if r.remaining() != 0 {
             return Err(DecodeError::TrailingBytes(r.remaining()));
         }
@@ -149,7 +157,7 @@ impl Decoder {
 
     /// Checks size, key-frame and sequence rules; returns the tile grid.
     fn check_header(&self, h: &Header) -> Result<Grid, DecodeError> {
-        let (width, height) = (u32::from(h.width), u32::from(h.height));
+        let (width, height) = (h.width, h.height);
         let l = &self.limits;
         if width > l.max_width
             || height > l.max_height
@@ -166,16 +174,9 @@ impl Decoder {
                 });
             }
         } else {
-            let Some(f) = &self.frame else {
+            // A delta has the current frame's size (Header::read took it).
+            if self.frame.is_none() {
                 return Err(DecodeError::NoKeyFrame);
-            };
-            if (f.width(), f.height()) != (width, height) {
-                return Err(DecodeError::SizeChanged {
-                    width,
-                    height,
-                    have_width: f.width(),
-                    have_height: f.height(),
-                });
             }
             if h.seq != self.last_seq.wrapping_add(1) {
                 return Err(DecodeError::SequenceGap {
@@ -258,6 +259,14 @@ impl Decoder {
                         self.cache.insert(&tile_buf);
                     }
                 }
+                Op::Rect(op) => {
+                    apply_rect(&mut frame, &op);
+                    if r.is_full_tile() {
+                        read_block(&frame, r, &mut tile_buf);
+                        self.cache.insert(&tile_buf);
+                        tile_buf.clear();
+                    }
+                }
             }
             if tile_buf.len() == r.area() {
                 write_block(&mut frame, r, &tile_buf);
@@ -268,39 +277,64 @@ impl Decoder {
     }
 }
 
-/// Reads the body, decompressing it with a capacity cap when flagged.
-fn read_body<'a>(
-    r: &mut Reader<'a>,
-    h: &Header,
-    grid: &Grid,
-) -> Result<Cow<'a, [u8]>, DecodeError> {
-    let max = max_body(grid);
-    let raw_len = h.body_raw_len as usize;
-    if raw_len > max {
-        return Err(DecodeError::BodyTooLarge {
-            declared: raw_len,
-            max,
-        });
-    }
-    let stored = r.take(h.body_len as usize, "body")?;
-    if h.flags & FLAG_BODY_ZSTD == 0 {
-        if stored.len() != raw_len {
-            return Err(DecodeError::BodyLengthMismatch {
+impl Decoder {
+    /// Reads the body, decompressing it with a capacity cap when flagged.
+    /// A streamed body advances the session's stream even if the frame is
+    /// rejected later; the sequence check then refuses every delta until
+    /// the key frame that restarts the stream.
+    fn read_body<'a>(
+        &mut self,
+        r: &mut Reader<'a>,
+        h: &Header,
+        grid: &Grid,
+    ) -> Result<Cow<'a, [u8]>, DecodeError> {
+        if h.flags & FLAG_KEY != 0 {
+            // Every key frame restarts the stream, streamed itself or not.
+            if let Some(s) = &mut self.stream {
+                s.restart();
+            }
+        }
+        let max = max_body(grid);
+        let raw_len = h.body_raw_len as usize;
+        if raw_len > max {
+            return Err(DecodeError::BodyTooLarge {
                 declared: raw_len,
-                actual: stored.len(),
+                max,
             });
         }
-        return Ok(Cow::Borrowed(stored));
+        if h.body_len as usize > zstd_bound(max) {
+            return Err(DecodeError::BodyTooLarge {
+                declared: h.body_len as usize,
+                max: zstd_bound(max),
+            });
+        }
+        let stored = r.take(h.body_len as usize, "body")?;
+        let body = if h.flags & FLAG_BODY_STREAM != 0 {
+            let stream = match &mut self.stream {
+                Some(s) => s,
+                None => self.stream.insert(StreamDecompressor::new()?),
+            };
+            stream.chunk(stored, raw_len)?
+        } else if h.flags & FLAG_BODY_ZSTD != 0 {
+            zstd::bulk::decompress(stored, raw_len)
+                .map_err(|_| DecodeError::BadZstd { what: "body" })?
+        } else {
+            if stored.len() != raw_len {
+                return Err(DecodeError::BodyLengthMismatch {
+                    declared: raw_len,
+                    actual: stored.len(),
+                });
+            }
+            return Ok(Cow::Borrowed(stored));
+        };
+        if body.len() != raw_len {
+            return Err(DecodeError::BodyLengthMismatch {
+                declared: raw_len,
+                actual: body.len(),
+            });
+        }
+        Ok(Cow::Owned(body))
     }
-    let body = zstd::bulk::decompress(stored, raw_len)
-        .map_err(|_| DecodeError::BadZstd { what: "body" })?;
-    if body.len() != raw_len {
-        return Err(DecodeError::BodyLengthMismatch {
-            declared: raw_len,
-            actual: body.len(),
-        });
-    }
-    Ok(Cow::Owned(body))
 }
 
 /// First pass: parses and validates every record of the body.
@@ -386,9 +420,10 @@ fn parse_op<'a>(
             }
             Op::Cache(slot as usize)
         }
+        OP_RECT => Op::Rect(parse_rect(r, tile, rect, ctx.key)?),
         _ => return Err(DecodeError::UnknownOp { op, tile }),
     };
-    if matches!(parsed, Op::Pixels { .. }) && rect.is_full_tile() {
+    if matches!(parsed, Op::Pixels { .. } | Op::Rect(_)) && rect.is_full_tile() {
         ctx.occupied = (ctx.occupied + 1).min(CACHE_SLOTS);
     }
     Ok(parsed)

@@ -7,23 +7,27 @@ use super::cache::{TILE_PIXELS, TileCache};
 use super::frame::Frame;
 use super::motion::{SegHashes, planar_candidates, vertical_candidates};
 use super::pixels::{choose_base, in_bounds, tile_bytes};
+use super::rect::{changed_bbox, palette, put_rect};
+use super::stream::StreamCompressor;
 use super::tile::{Grid, Rect, block_eq, copy_same_place, fetch_clipped, read_block, solid_color};
 use super::wire::{
-    FLAG_BODY_ZSTD, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_SOLID, OP_XOR, OP_XOR_ZSTD,
-    OP_ZSTD, put_varint, zigzag,
+    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_RECT, OP_SOLID, OP_XOR,
+    OP_XOR_ZSTD, OP_ZSTD, put_varint, zigzag,
 };
 
 /// In [`Batching::Auto`], frames with more pixel tiles than this compress
-/// each tile on its own.
+/// each tile on its own (zstd level 1 picks parameters tuned for 16 KiB
+/// inputs: ~17% smaller on large changed areas such as video); smaller
+/// changes go into the session's stream.
 const AUTO_PER_TILE_ABOVE: usize = 64;
 
 /// How pixel payloads are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Batching {
-    /// Try both layouts when that is cheap, keep the smaller (default).
+    /// The stream for small changes, per tile for large ones (default).
     #[default]
     Auto,
-    /// One zstd stream for the whole body (records and pixels).
+    /// Every body as the next chunk of the session's zstd stream.
     Always,
     /// One zstd frame per pixel tile; records stay uncompressed.
     Never,
@@ -71,7 +75,11 @@ pub struct EncodeStats {
     pub zstd: usize,
     /// Per-tile XOR + zstd records.
     pub xor_zstd: usize,
-    /// Whether the body was compressed as one zstd stream.
+    /// Rect records (changed rectangle of a tile).
+    pub rect: usize,
+    /// Rect records coded as palette indices.
+    pub palette: usize,
+    /// Whether the body went into the session's zstd stream.
     pub batched: bool,
     /// Encoded size in bytes, header included.
     pub bytes: usize,
@@ -102,6 +110,8 @@ pub struct Encoder {
     cache_index: HashMap<u64, usize>,
     slot_hash: Vec<u64>,
     zstd: Option<zstd::bulk::Compressor<'static>>,
+    /// The session's stream; `None` if zstd could not make a context.
+    stream: Option<StreamCompressor>,
     stats: EncodeStats,
     /// Reusable buffer for XOR reference blocks.
     scratch: Vec<u32>,
@@ -135,6 +145,7 @@ impl Encoder {
             slot_hash: Vec::new(),
             // Without a context the encoder still works, sending raw pixels.
             zstd: zstd::bulk::Compressor::new(1).ok(),
+            stream: StreamCompressor::new(),
             stats: EncodeStats::default(),
             scratch: Vec::with_capacity(TILE_PIXELS),
         }
@@ -194,6 +205,9 @@ impl Encoder {
             self.slot_hash.clear();
             self.prev_seg.reset(&grid);
             self.cur_seg.reset(&grid);
+            if let Some(s) = &mut self.stream {
+                s.restart();
+            }
         }
         let prev = if key { None } else { self.prev.take() };
         let dirty: Vec<usize> = match &prev {
@@ -345,49 +359,39 @@ impl Encoder {
             .iter()
             .filter(|(_, p)| matches!(p, Plan::Pixels { .. }))
             .count();
-        // Measured on the synthetic workloads: one stream wins for text
-        // (shared context, compressed records: scrolling 7.7 KB against
-        // 11 KB per tile), while large changed areas compress ~17% better
-        // per tile, where zstd level 1 picks parameters tuned for 16 KiB
-        // inputs. With few tiles both are tried since that is cheap.
-        let (try_batched, try_per_tile) = match self.config.batching {
-            Batching::Never => (false, true),
-            Batching::Always => (true, false),
-            Batching::Auto if pixel_tiles > AUTO_PER_TILE_ABOVE => (false, true),
-            Batching::Auto => (true, pixel_tiles > 0 && pixel_tiles <= 8),
-        };
-        let mut best: Option<(Vec<u8>, usize, bool, EncodeStats)> = None;
-        if try_batched {
-            let (body, stats) = self.body(cur, prev, grid, plans, false);
-            let raw_len = body.len();
-            let packed = self.compress(&body).filter(|c| c.len() < body.len());
-            best = Some(match packed {
-                Some(c) => (c, raw_len, true, stats),
-                None => (body, raw_len, false, stats),
-            });
-        }
-        if try_per_tile {
-            let (body, stats) = self.body(cur, prev, grid, plans, true);
-            if best.as_ref().is_none_or(|b| body.len() < b.0.len()) {
-                let len = body.len();
-                best = Some((body, len, false, stats));
+        let per_tile = match self.config.batching {
+            Batching::Never => true,
+            Batching::Always => false,
+            Batching::Auto => pixel_tiles > AUTO_PER_TILE_ABOVE,
+        } || self.stream.is_none();
+        let (mut body, mut stats) = self.body(cur, prev, grid, plans, per_tile);
+        let raw_len = body.len();
+        let mut streamed = false;
+        if !per_tile && !body.is_empty() {
+            match self.stream.as_mut().and_then(|s| s.chunk(&body)) {
+                Some(chunk) => {
+                    body = chunk;
+                    streamed = true;
+                }
+                // The stream is broken: this body goes plain and the next
+                // frame is a key, which restarts the stream on both sides.
+                None => self.key_requested = true,
             }
         }
-        let (body, raw_len, batched, mut stats) = best.unwrap_or_default();
         let header = Header {
-            flags: if key { FLAG_KEY } else { 0 } | if batched { FLAG_BODY_ZSTD } else { 0 },
+            flags: if key { FLAG_KEY } else { 0 } | if streamed { FLAG_BODY_STREAM } else { 0 },
             seq: self.seq,
-            width: grid.width as u16,
-            height: grid.height as u16,
+            width: grid.width,
+            height: grid.height,
             records: plans.len() as u32,
             body_len: body.len() as u32,
             body_raw_len: raw_len as u32,
         };
-        let mut out = Vec::with_capacity(super::wire::HEADER_LEN + body.len());
+        let mut out = Vec::with_capacity(16 + body.len());
         header.write(&mut out);
         out.extend_from_slice(&body);
         stats.key = key;
-        stats.batched = batched;
+        stats.batched = streamed;
         stats.dirty = plans.len();
         stats.bytes = out.len();
         self.stats = stats;
@@ -431,6 +435,9 @@ impl Encoder {
                     out.push(OP_CACHE);
                     put_varint(&mut out, slot as u32);
                 }
+                Plan::Pixels { base }
+                    if !per_tile
+                        && self.put_rect(&mut out, cur, prev, grid.rect(t), base, &mut stats) => {}
                 Plan::Pixels { base } => {
                     let r = grid.rect(t);
                     let mut reference = None;
@@ -445,6 +452,42 @@ impl Encoder {
             }
         }
         (out, stats)
+    }
+
+    /// Writes a rect record for a tile sent as pixels in the stream, when
+    /// one fits: the changed rectangle (the whole tile in a key frame) as
+    /// palette indices if it has at most 16 colours, else as XOR with the
+    /// pixels it replaces or raw, whichever [`choose_base`] preferred. A
+    /// tile better XORed against moved content is left to the XOR record.
+    fn put_rect(
+        &mut self,
+        out: &mut Vec<u8>,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        r: Rect,
+        base: Option<(i32, i32)>,
+        stats: &mut EncodeStats,
+    ) -> bool {
+        if base.is_some_and(|b| b != (0, 0)) {
+            return false;
+        }
+        let sub = prev.and_then(|p| changed_bbox(cur, p, r)).unwrap_or(r);
+        let colours = palette(cur, sub);
+        if colours.is_none() && sub == r {
+            return false;
+        }
+        out.push(OP_RECT);
+        put_rect(
+            out,
+            cur,
+            prev.filter(|_| base.is_some()),
+            r,
+            sub,
+            colours.as_deref(),
+        );
+        stats.rect += 1;
+        stats.palette += usize::from(colours.is_some());
+        true
     }
 
     fn put_pixels(

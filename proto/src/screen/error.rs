@@ -1,7 +1,7 @@
 //! The decoder's error type: one named variant per kind of bad input.
 
 /// Every way an encoded frame can be rejected.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     /// The input ended before a field was complete.
     #[error("input truncated in {what}")]
@@ -37,18 +37,6 @@ pub enum DecodeError {
     /// A delta frame arrived before any key frame.
     #[error("delta frame before any key frame")]
     NoKeyFrame,
-    /// A delta frame of a different size than the current buffer.
-    #[error("delta frame is {width}x{height}, buffer is {have_width}x{have_height}")]
-    SizeChanged {
-        /// Declared width.
-        width: u32,
-        /// Declared height.
-        height: u32,
-        /// Current buffer width.
-        have_width: u32,
-        /// Current buffer height.
-        have_height: u32,
-    },
     /// A delta frame that does not follow the last applied frame.
     #[error("delta frame {got} does not follow frame {last}")]
     SequenceGap {
@@ -159,6 +147,46 @@ pub enum DecodeError {
         len: u32,
         /// Maximum.
         max: usize,
+    },
+    /// A rect record whose rectangle is empty or leaves its tile.
+    #[error("rect {w}x{h} at ({x},{y}) does not fit tile {tile}")]
+    BadRect {
+        /// Tile index.
+        tile: usize,
+        /// Left edge inside the tile.
+        x: u32,
+        /// Top edge inside the tile.
+        y: u32,
+        /// Width.
+        w: u32,
+        /// Height.
+        h: u32,
+    },
+    /// A rect record with an undefined coding byte.
+    #[error("unknown rect coding {coding} at tile {tile}")]
+    UnknownRectCoding {
+        /// Tile index.
+        tile: usize,
+        /// The coding byte.
+        coding: u8,
+    },
+    /// A palette with no colours or more than sixteen.
+    #[error("palette of {colours} colours at tile {tile} (1 to 16 allowed)")]
+    BadPalette {
+        /// Tile index.
+        tile: usize,
+        /// Declared colour count.
+        colours: usize,
+    },
+    /// A palette index naming no colour.
+    #[error("palette index {index} at tile {tile} but only {colours} colours")]
+    BadPaletteIndex {
+        /// Tile index.
+        tile: usize,
+        /// The index found.
+        index: usize,
+        /// Colours in the palette.
+        colours: usize,
     },
     /// A varint longer than five bytes or above `u32::MAX`.
     #[error("varint overflow in {what}")]

@@ -10,23 +10,26 @@
 //! equal captured frames bit for bit: every hash match is confirmed by
 //! comparing pixels before it is used.
 //!
-//! # Wire format (version 1)
+//! # Wire format (version 2)
 //!
 //! All integers little-endian; `varint` is unsigned LEB128 of at most five
 //! bytes; `zigzag` maps signed to unsigned (`0,-1,1,-2,…` → `0,1,2,3,…`).
 //!
 //! ```text
-//! header (26 bytes)
-//!   magic        [u8; 4]  "LLSC"
-//!   version      u8       1
-//!   flags        u8       bit 0 KEY, bit 1 BODY_ZSTD, others must be 0
-//!   seq          u32      frame number; a delta must be last seq + 1
-//!   width        u16      1..=limits
-//!   height       u16      1..=limits
-//!   records      u32      number of tile records (key frame: every tile)
-//!   body_len     u32      bytes of body on the wire (the rest of the input)
-//!   body_raw_len u32      bytes of body after decompression
-//! body            body_len bytes; one zstd frame if BODY_ZSTD, else plain
+//! header (7 to 33 bytes; 9 for a typical delta)
+//!   magic        u8       "L"
+//!   version      u8       2
+//!   flags        u8       bit 0 KEY, bit 1 BODY_ZSTD, bit 2 BODY_STREAM,
+//!                         others must be 0; bits 1 and 2 exclude each other
+//!   seq          varint   frame number; a delta must be last seq + 1
+//!   width        varint   key frames only: 1..=limits (a delta has the
+//!   height       varint   size of the frame it applies to)
+//!   records      varint   number of tile records (key frame: every tile)
+//!   body_len     varint   bytes of body on the wire (the rest of the input)
+//!   body_raw_len varint   bytes of body after decompression
+//! body            body_len bytes: plain; one zstd frame if BODY_ZSTD; the
+//!                 next flushed chunk of the session's zstd stream if
+//!                 BODY_STREAM (a key frame restarts the stream)
 //!   records × { skip: varint, op: u8, operand }
 //! ```
 //!
@@ -44,6 +47,7 @@
 //! | 4  | XOR_ZSTD  | `dx, dy`, `len: varint`, zstd frame of XOR bytes | no  |
 //! | 5  | COPY      | `dx, dy`: the tile is the source block     | no        |
 //! | 6  | CACHE     | `slot: varint`                             | yes       |
+//! | 7  | RECT      | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR) |
 //!
 //! `dx, dy` are zigzag varints; the source block is the tile's rectangle
 //! moved by `(dx, dy)` in the *previous* frame (never pixels written earlier
@@ -59,7 +63,15 @@
 //! key frame empties the cache and the frame buffer first; it may still
 //! reference tiles it stored itself (repeated tiles in one screen).
 //!
-//! An idle frame is the bare 26-byte header with zero records.
+//! A RECT record replaces only its rectangle; the rest of the tile keeps its
+//! pixels (0 in a key frame). Codings: 0 RAW, `w * h * 4` bytes; 1 XOR, as
+//! many bytes XOR the pixels they replace; 2 PALETTE, `n: u8` (1..=16)
+//! colours as `u32`, then one row of indices per pixel row at 0 (n = 1), 1
+//! (n = 2), 2 (n ≤ 4) or 4 bits, most significant bits first, each row
+//! padded to a byte; an index must name a colour. A RECT on a full tile
+//! stores the resulting tile in the cache like RAW does.
+//!
+//! An idle frame is a bare header with zero records (about 7 bytes).
 
 mod cache;
 mod decode;
@@ -69,6 +81,8 @@ mod frame;
 pub mod measure;
 mod motion;
 mod pixels;
+mod rect;
+mod stream;
 pub mod synth;
 mod tile;
 pub mod wire;
@@ -77,12 +91,12 @@ pub use decode::{DecodeError, Decoder, Limits};
 pub use encode::{Batching, EncodeStats, Encoder, EncoderConfig};
 pub use frame::{Frame, FrameError};
 pub use tile::{Grid, Rect};
-pub use wire::{HEADER_LEN, MAGIC, VERSION};
+pub use wire::{MAGIC, MIN_HEADER_LEN, VERSION};
 
 /// Tile side in pixels.
 pub const TILE: u32 = 64;
 
-/// Largest frame side the codec can carry (the wire holds sizes in `u16`).
+/// Largest frame side the codec can carry.
 pub const MAX_DIM: u32 = 16_384;
 
 /// Tile cache slots on both sides (16 KiB each, so 8 MiB per side).

@@ -4,19 +4,23 @@
 
 use super::decode::DecodeError;
 
-/// First bytes of every encoded frame.
-pub const MAGIC: [u8; 4] = *b"LLSC";
+/// First bytes of every encoded frame: "L" and the wire version.
+pub const MAGIC: [u8; 1] = *b"L";
 /// Wire format version written and accepted.
-pub const VERSION: u8 = 1;
-/// Size of the fixed header in bytes.
-pub const HEADER_LEN: usize = 26;
+pub const VERSION: u8 = 2;
+/// Smallest possible header (a delta frame with small fields).
+pub const MIN_HEADER_LEN: usize = 7;
 
-/// Header flag: key frame (decoder starts from a blank buffer and an empty
-/// cache; only self-contained records are allowed).
+/// Header flag: key frame (decoder starts from a blank buffer, an empty
+/// cache and a new compression stream; only self-contained records are
+/// allowed).
 pub const FLAG_KEY: u8 = 0x01;
-/// Header flag: the body is one zstd frame (payloads batched).
+/// Header flag: the body is one self-contained zstd frame.
 pub const FLAG_BODY_ZSTD: u8 = 0x02;
-const KNOWN_FLAGS: u8 = FLAG_KEY | FLAG_BODY_ZSTD;
+/// Header flag: the body is the next flushed chunk of the session's zstd
+/// stream (restarted by every key frame), so it can refer to earlier frames.
+pub const FLAG_BODY_STREAM: u8 = 0x04;
+const KNOWN_FLAGS: u8 = FLAG_KEY | FLAG_BODY_ZSTD | FLAG_BODY_STREAM;
 
 /// Record: the tile is one colour (`u32` follows).
 pub const OP_SOLID: u8 = 0;
@@ -33,14 +37,28 @@ pub const OP_XOR_ZSTD: u8 = 4;
 pub const OP_COPY: u8 = 5;
 /// Record: the tile in cache slot `varint`.
 pub const OP_CACHE: u8 = 6;
+/// Record: a rectangle inside the tile changed; the rest of the tile keeps
+/// its pixels. `x, y, w, h: u8`, a coding byte ([`RECT_RAW`],
+/// [`RECT_XOR`], [`RECT_PALETTE`]) and its data.
+pub const OP_RECT: u8 = 7;
 
-/// The fixed header of an encoded frame.
+/// Rect coding: `w * h * 4` bytes of pixels.
+pub const RECT_RAW: u8 = 0;
+/// Rect coding: `w * h * 4` bytes XOR the same place's current pixels.
+pub const RECT_XOR: u8 = 1;
+/// Rect coding: `n: u8` (1..=16) colours as `u32`, then rows of indices at
+/// 0 (one colour), 1, 2 or 4 bits, most significant first, each row padded
+/// to a byte.
+pub const RECT_PALETTE: u8 = 2;
+
+/// The header of an encoded frame. Deltas do not carry the size: it is the
+/// size of the frame they apply to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
     pub flags: u8,
     pub seq: u32,
-    pub width: u16,
-    pub height: u16,
+    pub width: u32,
+    pub height: u32,
     pub records: u32,
     pub body_len: u32,
     pub body_raw_len: u32,
@@ -51,18 +69,21 @@ impl Header {
         out.extend_from_slice(&MAGIC);
         out.push(VERSION);
         out.push(self.flags);
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.width.to_le_bytes());
-        out.extend_from_slice(&self.height.to_le_bytes());
-        out.extend_from_slice(&self.records.to_le_bytes());
-        out.extend_from_slice(&self.body_len.to_le_bytes());
-        out.extend_from_slice(&self.body_raw_len.to_le_bytes());
+        put_varint(out, self.seq);
+        if self.flags & FLAG_KEY != 0 {
+            put_varint(out, self.width);
+            put_varint(out, self.height);
+        }
+        put_varint(out, self.records);
+        put_varint(out, self.body_len);
+        put_varint(out, self.body_raw_len);
     }
 
     /// Parses and checks the fields that need no context (magic, version,
-    /// flags, non-zero size).
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        if r.take(4, "magic")? != MAGIC {
+    /// flags, non-zero size). A delta takes `size`, the size of the frame
+    /// it applies to; without one it is refused.
+    pub(crate) fn read(r: &mut Reader<'_>, size: Option<(u32, u32)>) -> Result<Self, DecodeError> {
+        if r.take(MAGIC.len(), "magic")? != MAGIC {
             return Err(DecodeError::BadMagic);
         }
         let version = r.u8("version")?;
@@ -70,25 +91,28 @@ impl Header {
             return Err(DecodeError::UnsupportedVersion(version));
         }
         let flags = r.u8("flags")?;
-        if flags & !KNOWN_FLAGS != 0 {
+        let both = FLAG_BODY_ZSTD | FLAG_BODY_STREAM;
+        if flags & !KNOWN_FLAGS != 0 || flags & both == both {
             return Err(DecodeError::UnknownFlags(flags));
         }
-        let h = Self {
-            flags,
-            seq: r.u32("seq")?,
-            width: r.u16("width")?,
-            height: r.u16("height")?,
-            records: r.u32("record count")?,
-            body_len: r.u32("body length")?,
-            body_raw_len: r.u32("body raw length")?,
+        let seq = r.varint("seq")?;
+        let (width, height) = if flags & FLAG_KEY != 0 {
+            (r.varint("width")?, r.varint("height")?)
+        } else {
+            size.ok_or(DecodeError::NoKeyFrame)?
         };
-        if h.width == 0 || h.height == 0 {
-            return Err(DecodeError::BadSize {
-                width: h.width.into(),
-                height: h.height.into(),
-            });
+        if width == 0 || height == 0 || width > super::MAX_DIM || height > super::MAX_DIM {
+            return Err(DecodeError::BadSize { width, height });
         }
-        Ok(h)
+        Ok(Self {
+            flags,
+            seq,
+            width,
+            height,
+            records: r.varint("record count")?,
+            body_len: r.varint("body length")?,
+            body_raw_len: r.varint("body raw length")?,
+        })
     }
 }
 
@@ -138,11 +162,6 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.take(1, what)?[0])
-    }
-
-    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
     }
 
     pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {

@@ -123,6 +123,9 @@ pub struct Received {
     pub frames_in_window: u32,
     /// Encoded bytes of every frame from the start to the end of the tail.
     pub bytes: u64,
+    /// Bytes of the stream as they travelled over the same time: frames,
+    /// cursor updates, message framing, encryption records and tags.
+    pub wire_bytes: u64,
     /// Capture-to-decoded latency of every frame counted in `bytes`.
     pub latencies_us: Vec<i64>,
 }
@@ -138,9 +141,11 @@ pub async fn receive(
 ) -> anyhow::Result<Received> {
     let end = paint_end + tail;
     let mut got = Received::default();
+    let wire_start = stream.wire_bytes();
     loop {
         let left = end.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            got.wire_bytes = stream.wire_bytes() - wire_start;
             return Ok(got);
         }
         match tokio::time::timeout(left, stream.next()).await {
@@ -155,7 +160,10 @@ pub async fn receive(
             }
             Ok(Ok(ViewEvent::Cursor(_))) => {}
             Ok(Err(e)) => bail!("screen stream: {e}"),
-            Err(_) => return Ok(got),
+            Err(_) => {
+                got.wire_bytes = stream.wire_bytes() - wire_start;
+                return Ok(got);
+            }
         }
     }
 }

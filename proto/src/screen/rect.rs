@@ -1,0 +1,287 @@
+//! Rect records: only the changed rectangle of a tile, as raw pixels, XOR
+//! with the pixels it replaces, or palette indices (text and flat UI have a
+//! handful of colours, so a glyph costs one bit per pixel before zstd).
+
+use super::decode::DecodeError;
+use super::frame::Frame;
+use super::tile::Rect;
+use super::wire::{RECT_PALETTE, RECT_RAW, RECT_XOR, Reader};
+
+/// Most colours a palette rect may have.
+pub(crate) const MAX_COLOURS: usize = 16;
+
+/// The smallest rectangle of `r` where `cur` and `prev` differ (absolute
+/// coordinates), `None` when the block is unchanged.
+pub(crate) fn changed_bbox(cur: &Frame, prev: &Frame, r: Rect) -> Option<Rect> {
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for y in r.y..r.y + r.h {
+        let a = &cur.row(y)[r.x as usize..(r.x + r.w) as usize];
+        let b = &prev.row(y)[r.x as usize..(r.x + r.w) as usize];
+        let Some(first) = a.iter().zip(b).position(|(p, q)| p != q) else {
+            continue;
+        };
+        let last = a.iter().zip(b).rposition(|(p, q)| p != q).unwrap_or(first);
+        x0 = x0.min(r.x + first as u32);
+        x1 = x1.max(r.x + last as u32 + 1);
+        y0 = y0.min(y);
+        y1 = y1.max(y + 1);
+    }
+    (x1 > 0).then(|| Rect {
+        x: x0,
+        y: y0,
+        w: x1 - x0,
+        h: y1 - y0,
+    })
+}
+
+/// The distinct colours of `r` in order of first appearance, if there are
+/// at most [`MAX_COLOURS`].
+pub(crate) fn palette(f: &Frame, r: Rect) -> Option<Vec<u32>> {
+    let mut colours: Vec<u32> = Vec::with_capacity(MAX_COLOURS);
+    let mut last = None;
+    for y in r.y..r.y + r.h {
+        for &p in &f.row(y)[r.x as usize..(r.x + r.w) as usize] {
+            if last == Some(p) || colours.contains(&p) {
+                last = Some(p);
+                continue;
+            }
+            if colours.len() == MAX_COLOURS {
+                return None;
+            }
+            colours.push(p);
+            last = Some(p);
+        }
+    }
+    Some(colours)
+}
+
+/// Index width for `n` colours.
+fn bits_for(n: usize) -> u32 {
+    match n {
+        0 | 1 => 0,
+        2 => 1,
+        3 | 4 => 2,
+        _ => 4,
+    }
+}
+
+/// Bytes per index row of width `w`.
+fn row_bytes(w: u32, bits: u32) -> usize {
+    (w * bits).div_ceil(8) as usize
+}
+
+/// Appends the rect record's operand (after the op byte): `sub` relative
+/// to `tile`, the coding, and the data. `prev` is needed for XOR.
+pub(crate) fn put_rect(
+    out: &mut Vec<u8>,
+    cur: &Frame,
+    prev: Option<&Frame>,
+    tile: Rect,
+    sub: Rect,
+    colours: Option<&[u32]>,
+) {
+    out.extend_from_slice(&[
+        (sub.x - tile.x) as u8,
+        (sub.y - tile.y) as u8,
+        sub.w as u8,
+        sub.h as u8,
+    ]);
+    let rows = sub.y..sub.y + sub.h;
+    let cols = sub.x as usize..(sub.x + sub.w) as usize;
+    match (colours, prev) {
+        (Some(colours), _) => {
+            out.push(RECT_PALETTE);
+            out.push(colours.len() as u8);
+            colours
+                .iter()
+                .for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
+            let bits = bits_for(colours.len());
+            if bits == 0 {
+                return;
+            }
+            for y in rows {
+                let (mut acc, mut used) = (0u8, 0u32);
+                for p in &cur.row(y)[cols.clone()] {
+                    let i = colours.iter().position(|c| c == p).unwrap_or(0) as u8;
+                    acc = (acc << bits) | i;
+                    used += bits;
+                    if used == 8 {
+                        out.push(acc);
+                        (acc, used) = (0, 0);
+                    }
+                }
+                if used > 0 {
+                    out.push(acc << (8 - used));
+                }
+            }
+        }
+        (None, Some(prev)) => {
+            out.push(RECT_XOR);
+            for y in rows {
+                let old = &prev.row(y)[cols.clone()];
+                for (a, b) in cur.row(y)[cols.clone()].iter().zip(old) {
+                    out.extend_from_slice(&(a ^ b).to_le_bytes());
+                }
+            }
+        }
+        (None, None) => {
+            out.push(RECT_RAW);
+            for y in rows {
+                cur.row(y)[cols.clone()]
+                    .iter()
+                    .for_each(|p| out.extend_from_slice(&p.to_le_bytes()));
+            }
+        }
+    }
+}
+
+/// A validated rect record.
+pub(crate) struct RectOp<'a> {
+    /// The rectangle, absolute.
+    pub sub: Rect,
+    pub data: RectData<'a>,
+}
+
+/// A rect record's pixels, validated.
+pub(crate) enum RectData<'a> {
+    Raw(&'a [u8]),
+    Xor(&'a [u8]),
+    Palette {
+        colours: Vec<u32>,
+        bits: u32,
+        indices: &'a [u8],
+    },
+}
+
+/// Parses a rect record's operand for `tile`; `key` refuses XOR.
+pub(crate) fn parse_rect<'a>(
+    r: &mut Reader<'a>,
+    tile_index: usize,
+    tile: Rect,
+    key: bool,
+) -> Result<RectOp<'a>, DecodeError> {
+    let b = r.take(4, "rect")?;
+    let (x, y, w, h) = (
+        u32::from(b[0]),
+        u32::from(b[1]),
+        u32::from(b[2]),
+        u32::from(b[3]),
+    );
+    if w == 0 || h == 0 || x + w > tile.w || y + h > tile.h {
+        return Err(DecodeError::BadRect {
+            tile: tile_index,
+            x,
+            y,
+            w,
+            h,
+        });
+    }
+    let sub = Rect {
+        x: tile.x + x,
+        y: tile.y + y,
+        w,
+        h,
+    };
+    let bytes = sub.area() * 4;
+    let data = match r.u8("rect coding")? {
+        RECT_RAW => RectData::Raw(r.take(bytes, "rect pixels")?),
+        RECT_XOR if key => {
+            return Err(DecodeError::NotInKeyFrame {
+                op: super::wire::OP_RECT,
+                tile: tile_index,
+            });
+        }
+        RECT_XOR => RectData::Xor(r.take(bytes, "rect pixels")?),
+        RECT_PALETTE => {
+            let n = usize::from(r.u8("palette size")?);
+            if n == 0 || n > MAX_COLOURS {
+                return Err(DecodeError::BadPalette {
+                    tile: tile_index,
+                    colours: n,
+                });
+            }
+            let colours = (0..n)
+                .map(|_| r.u32("palette colour"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let bits = bits_for(n);
+            let indices = r.take(row_bytes(w, bits) * h as usize, "palette indices")?;
+            if let Some(bad) = first_bad_index(indices, w, bits, n) {
+                return Err(DecodeError::BadPaletteIndex {
+                    tile: tile_index,
+                    index: bad,
+                    colours: n,
+                });
+            }
+            RectData::Palette {
+                colours,
+                bits,
+                indices,
+            }
+        }
+        coding => {
+            return Err(DecodeError::UnknownRectCoding {
+                tile: tile_index,
+                coding,
+            });
+        }
+    };
+    Ok(RectOp { sub, data })
+}
+
+/// The index values of one row, `w` of them.
+fn row_indices(row: &[u8], w: u32, bits: u32) -> impl Iterator<Item = usize> + '_ {
+    let per_byte = 8 / bits.max(1);
+    let mask = (1u8 << bits.max(1)) - 1;
+    (0..w).map(move |i| {
+        if bits == 0 {
+            return 0;
+        }
+        let byte = row[(i / per_byte) as usize];
+        let shift = 8 - bits * (i % per_byte + 1);
+        usize::from((byte >> shift) & mask)
+    })
+}
+
+/// The first index that names no colour (possible when `n` is not a power
+/// of two).
+fn first_bad_index(indices: &[u8], w: u32, bits: u32, n: usize) -> Option<usize> {
+    if bits == 0 || n == 1 << bits {
+        return None;
+    }
+    indices
+        .chunks_exact(row_bytes(w, bits))
+        .flat_map(|row| row_indices(row, w, bits))
+        .find(|&i| i >= n)
+}
+
+/// Applies a validated rect to `f`.
+pub(crate) fn apply_rect(f: &mut Frame, op: &RectOp<'_>) {
+    let sub = op.sub;
+    let width = f.width() as usize;
+    let px = f.pixels_mut();
+    let (x, w) = (sub.x as usize, sub.w as usize);
+    for (dy, y) in (sub.y as usize..(sub.y + sub.h) as usize).enumerate() {
+        let row = &mut px[y * width + x..y * width + x + w];
+        match &op.data {
+            RectData::Raw(d) | RectData::Xor(d) => {
+                let xor = matches!(op.data, RectData::Xor(_));
+                let src = &d[dy * w * 4..(dy + 1) * w * 4];
+                for (p, c) in row.iter_mut().zip(src.chunks_exact(4)) {
+                    let v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    *p = if xor { *p ^ v } else { v };
+                }
+            }
+            RectData::Palette {
+                colours,
+                bits,
+                indices,
+            } => {
+                let rb = row_bytes(sub.w, *bits);
+                let src = &indices[dy * rb..dy * rb + rb];
+                for (p, i) in row.iter_mut().zip(row_indices(src, sub.w, *bits)) {
+                    *p = colours[i];
+                }
+            }
+        }
+    }
+}
