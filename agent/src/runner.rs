@@ -97,6 +97,7 @@ pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError
             .ok_or(RunError::NoE2eKey)?,
     });
     let mut backoff = Backoff::new(opts.backoff_base, opts.backoff_max);
+    let mut pending = Vec::new();
     // One icon for the agent's whole life, across reconnects.
     let mut tray = if opts.tray && crate::ui::child::display().is_ok() {
         match TrayChild::spawn(&config.machine_id) {
@@ -115,7 +116,7 @@ pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError
                 info!(relay = %config.relay, machine = %config.machine_id, "connected to relay");
                 let started = Instant::now();
                 let conn = c.conn.clone();
-                let why = serve(c, opts, &mut tray, &identity)
+                let why = serve(c, opts, &mut tray, &identity, &mut pending)
                     .instrument(info_span!("relay", machine = %config.machine_id))
                     .await;
                 // A stream error hides why the relay closed the connection
@@ -190,11 +191,15 @@ fn tray_state(sessions: &Sessions, tray: &TrayChild) -> TrayState {
     }
 }
 
+/// Reports of cut-off sessions kept for the next connection, at most.
+const MAX_PENDING_REPORTS: usize = 32;
+
 async fn serve(
     c: Connected,
     opts: &RunOptions,
     tray: &mut Option<TrayChild>,
     identity: &Arc<crate::streams::E2eIdentity>,
+    pending: &mut Vec<crate::journal::Journal>,
 ) -> String {
     let Connected {
         conn,
@@ -221,7 +226,22 @@ async fn serve(
     let mut current: Option<Inventory> = None;
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel::<AgentToRelay>();
     let mut seq = 0u64;
-    loop {
+    // Reports of sessions an earlier connection lost: the journals are read
+    // now, once their streams have added their last figures.
+    while let Some(journal) = pending.first() {
+        let report = journal.lock().map(|r| r.clone()).unwrap_or_default();
+        if let Err(e) = write_msg(
+            &mut send,
+            &AgentToRelay::SessionReport(report),
+            MAX_FRAME_LEN,
+        )
+        .await
+        {
+            return e.to_string();
+        }
+        pending.remove(0);
+    }
+    let why = async { loop {
         if let Some(t) = tray.as_mut() {
             let state = tray_state(&sessions, t);
             t.set(state).await;
@@ -365,7 +385,13 @@ async fn serve(
                 }
             }
         }
+    } }
+    .await;
+    pending.extend(sessions.cut());
+    if pending.len() > MAX_PENDING_REPORTS {
+        pending.drain(..pending.len() - MAX_PENDING_REPORTS);
     }
+    why
 }
 
 fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay> {

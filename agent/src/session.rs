@@ -279,6 +279,26 @@ impl Sessions {
         }
     }
 
+    /// The relay connection is gone with sessions live: they end here (their
+    /// streams went with the connection) and their journals are handed back,
+    /// marked with the time of the cut, for the next connection to report:
+    /// the relay may have restarted and be waiting for them.
+    pub fn cut(&mut self) -> Vec<Journal> {
+        let now = lifeline_net::unix_secs();
+        self.live
+            .drain()
+            .map(|(session, live)| {
+                live.state.send_modify(|s| s.ended = true);
+                if let Some(c) = live.clipboard {
+                    c.abort();
+                }
+                record(&live.journal, |r| r.cut_unix = Some(now));
+                info!(session, "session cut off with the relay connection");
+                live.journal
+            })
+            .collect()
+    }
+
     /// Handles what the user did in an indicator window; returns what the
     /// relay must hear.
     pub async fn on_ui(&mut self, session: SessionId, ev: FromIndicator) -> Option<AgentToRelay> {

@@ -245,6 +245,9 @@ pub enum EndReason {
     ConsoleDisconnected,
     /// The relay is shutting down.
     RelayShutdown,
+    /// The relay stopped without ending its sessions (killed, crashed, lost
+    /// power); written when it comes back.
+    RelayCrashed,
 }
 
 impl fmt::Display for EndReason {
@@ -259,6 +262,7 @@ impl fmt::Display for EndReason {
             EndReason::AgentDisconnected => f.write_str("machine went offline"),
             EndReason::ConsoleDisconnected => f.write_str("technician disconnected"),
             EndReason::RelayShutdown => f.write_str("relay shut down"),
+            EndReason::RelayCrashed => f.write_str("relay stopped unexpectedly"),
         }
     }
 }

@@ -52,6 +52,10 @@ pub struct SessionReport {
     pub chat_dropped: u64,
     pub clipboard: Vec<ClipboardEvent>,
     pub clipboard_dropped: u64,
+    /// When the agent lost its relay connection with the session live: the
+    /// report then travels on the next connection, to a relay that may
+    /// have restarted (`None` for a session that ended normally).
+    pub cut_unix: Option<u64>,
 }
 
 impl SessionReport {

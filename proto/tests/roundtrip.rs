@@ -70,6 +70,7 @@ fn end_reason() -> impl Strategy<Value = EndReason> {
         Just(EndReason::AgentDisconnected),
         Just(EndReason::ConsoleDisconnected),
         Just(EndReason::RelayShutdown),
+        Just(EndReason::RelayCrashed),
     ]
 }
 

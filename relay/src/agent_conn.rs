@@ -126,9 +126,16 @@ async fn handle(
                 .await?;
         }
         AgentToRelay::SessionAnswer { session, decision } => {
-            ctx.hub
+            let opened = ctx
+                .hub
                 .answer(conn_id, session, decision, now)
                 .map_err(|e| ConnError::Protocol(e.to_string()))?;
+            // Kept until the log is written, so a crash cannot lose it.
+            if let Some(open) = opened
+                && let Err(e) = ctx.store.call(move |s| s.session_opened(&open)).await
+            {
+                warn!(session, "cannot record the session as open: {e}");
+            }
         }
         AgentToRelay::EndSession { session, reason } => {
             if ctx.hub.agent_owns(conn_id, session) {
@@ -160,7 +167,7 @@ async fn handle(
             report
                 .clipboard
                 .truncate(lifeline_proto::session_log::MAX_REPORT_CLIPBOARD_EVENTS);
-            ctx.hub.note_report(conn_id, report);
+            ctx.hub.note_report(conn_id, machine_id, report);
         }
         AgentToRelay::PermissionChanged {
             session,

@@ -184,6 +184,7 @@ impl Relay {
         let ended = std::mem::replace(&mut self.ended, tokio::sync::mpsc::unbounded_channel().1);
         let logger = tokio::spawn(crate::session_log::log_sessions(self.ctx.clone(), ended));
         let hooks = tokio::spawn(crate::notify::deliver_webhooks(self.ctx.clone()));
+        crate::session_log::recover(&self.ctx).await;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {

@@ -29,6 +29,70 @@ pub async fn log_sessions(
     }
 }
 
+/// How long a session cut off by a relay crash waits for its machine's
+/// report before its log is written from what the relay stored.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(60);
+
+/// Finds the sessions that were running when the relay last stopped
+/// without ending them (killed, crashed) and writes their logs: each as
+/// soon as its agent reconnects and reports, or after [`ORPHAN_GRACE`].
+/// Runs before the relay accepts connections, so no report is missed.
+pub async fn recover(ctx: &Arc<Ctx>) {
+    let open = match ctx.store.call(|s| s.open_sessions()).await {
+        Ok(o) => o,
+        Err(e) => {
+            warn!("cannot read the sessions open at the last stop: {e}");
+            return;
+        }
+    };
+    for o in open {
+        let stats = ctx.hub.adopt_orphan(o.session, &o.machine_id);
+        info!(
+            session = o.session,
+            machine = %o.machine_id,
+            "session cut off when the relay stopped; waiting for its agent's report"
+        );
+        tokio::spawn(log_orphan(ctx.clone(), o, stats));
+    }
+}
+
+async fn log_orphan(
+    ctx: Arc<Ctx>,
+    o: crate::store::OpenSession,
+    stats: Arc<crate::hub::SessionStats>,
+) {
+    let deadline = Instant::now() + ORPHAN_GRACE;
+    while Instant::now() < deadline && stats.report.lock().is_ok_and(|r| r.is_none()) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ctx.hub.forget_orphan(o.session);
+    let cut = stats
+        .report
+        .lock()
+        .ok()
+        .and_then(|r| r.as_ref().and_then(|r| r.cut_unix));
+    let e = EndedSession {
+        session: o.session,
+        machine_id: o.machine_id,
+        offer: o.offer,
+        offered_unix: o.offered_unix,
+        started_unix: Some(o.started_unix),
+        // When the agent lost the relay; without its report, the restart.
+        ended_unix: cut.unwrap_or_else(unix_secs),
+        reason: lifeline_proto::EndReason::RelayCrashed,
+        // The byte counters died with the relay.
+        bytes_to_agent: 0,
+        bytes_to_console: 0,
+        streams: 0,
+        permission_asked: o.permission_asked,
+        decision: o.decision,
+        permission_changes: Vec::new(),
+        stats,
+        ended_at: Instant::now(),
+    };
+    log_session(ctx, e).await;
+}
+
 fn purpose_name(p: SessionPurpose) -> &'static str {
     match p {
         SessionPurpose::Screen => "screen",

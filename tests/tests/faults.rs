@@ -357,3 +357,67 @@ fn a_relay_restart_mid_session_is_survived_and_both_sessions_are_logged() {
         out.stdout.trim()
     );
 }
+
+#[test]
+fn a_relay_killed_mid_session_writes_the_session_log_when_it_comes_back() {
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "pc-cut");
+    let _agent = w.start_agent_with(
+        "pc-cut",
+        &[],
+        &["--unattended", "--capture", "synthetic:typing"],
+    );
+    w.wait_online("alice", "pc-cut", true, Duration::from_secs(20));
+    let rec = w.path("rec");
+    let viewer = w.headless_bg("alice", "pc-cut", 6, &rec);
+    std::thread::sleep(Duration::from_secs(3));
+    // No orderly end: the relay's memory of the session dies with it.
+    w.relay.as_mut().unwrap().kill9();
+    let killed_at = lifeline_net::unix_secs();
+    w.start_relay();
+    let _ = viewer.join();
+
+    // The agent notices the dead connection (QUIC idle timeout), reconnects
+    // and reports the session it lost; the relay had it stored as open.
+    let start = Instant::now();
+    let log = loop {
+        let out = w.console(
+            "alice",
+            &["sessions", "--machine", "pc-cut", "--json"],
+            None,
+        );
+        if out.ok {
+            let logs: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+            if let Some(l) = logs
+                .into_iter()
+                .find(|l| l["ended"] == "relay stopped unexpectedly")
+            {
+                break l;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no log of the session the kill cut off"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let frames = log["frames"].as_u64().unwrap();
+    assert!(frames > 0, "the agent's figures are missing: {log}");
+    assert_eq!(log["technician"], "alice", "{log}");
+    assert!(
+        log["consent"].as_str().is_some_and(|c| !c.is_empty()),
+        "{log}"
+    );
+    // It ended when the agent lost the relay, which is after the kill.
+    let ended = log["ended_unix"].as_u64().unwrap();
+    assert!(ended >= killed_at, "{log}");
+    assert!(log["duration_s"].as_u64().unwrap() >= 2, "{log}");
+    // The log landed on a ticket, and the audit chain is whole.
+    assert!(log["ticket"].as_u64().is_some(), "{log}");
+    let out = w.console("alice", &["audit", "verify"], None);
+    assert!(out.ok, "{}{}", out.stdout, out.stderr);
+    eprintln!(
+        "after kill -9: {frames} frames logged; {}",
+        out.stdout.trim()
+    );
+}

@@ -17,6 +17,8 @@ use std::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::store::OpenSession;
+
 mod agents;
 
 /// An agent silent for this long counts as offline even if its QUIC
@@ -71,6 +73,9 @@ struct Inner {
     agents: HashMap<String, AgentEntry>,
     sessions: HashMap<SessionId, SessionEntry>,
     recent: std::collections::VecDeque<(SessionId, u64, Arc<SessionStats>)>,
+    /// Sessions a crash cut off, waiting for their machine's report: the
+    /// machine and the counters their log will be written from.
+    orphans: HashMap<SessionId, (String, Arc<SessionStats>)>,
 }
 
 /// A session could not be offered.
@@ -224,14 +229,14 @@ impl Hub {
         session: SessionId,
         decision: Decision,
         now: Instant,
-    ) -> Result<(), PairingError> {
+    ) -> Result<Option<OpenSession>, PairingError> {
         let mut inner = self.lock();
         let Some(entry) = inner
             .sessions
             .get_mut(&session)
             .filter(|e| e.agent_conn_id == agent_conn_id)
         else {
-            return Ok(());
+            return Ok(None);
         };
         let view_only = decision == Decision::AcceptViewOnly;
         entry.decision = Some(describe(&decision));
@@ -239,8 +244,19 @@ impl Hub {
         if view_only && event == PairingEvent::Started {
             entry.offer.permission = Permission::View;
         }
+        let mut opened = None;
         if event == PairingEvent::Started {
-            entry.started_unix = Some(lifeline_net::unix_secs());
+            let now = lifeline_net::unix_secs();
+            entry.started_unix = Some(now);
+            opened = Some(OpenSession {
+                session,
+                machine_id: entry.machine_id.clone(),
+                offer: entry.offer.clone(),
+                offered_unix: entry.offered_unix,
+                started_unix: now,
+                permission_asked: entry.permission_asked,
+                decision: entry.decision.clone(),
+            });
         }
         if let Some(tx) = entry.answer.take() {
             let _ = tx.send(event.clone());
@@ -248,7 +264,22 @@ impl Hub {
         if matches!(event, PairingEvent::Ended(_)) {
             self.remove_session(&mut inner, session);
         }
-        Ok(())
+        Ok(opened)
+    }
+
+    /// Waits for the report of a session the relay lost in a crash: the
+    /// machine's agent sends it when it reconnects.
+    pub fn adopt_orphan(&self, session: SessionId, machine_id: &str) -> Arc<SessionStats> {
+        let stats = Arc::new(SessionStats::default());
+        self.lock()
+            .orphans
+            .insert(session, (machine_id.to_string(), stats.clone()));
+        stats
+    }
+
+    /// Stops waiting for an orphan's report (its log is being written).
+    pub fn forget_orphan(&self, session: SessionId) {
+        self.lock().orphans.remove(&session);
     }
 
     /// Times out an unanswered offer whose deadline has passed.
@@ -322,9 +353,17 @@ impl Hub {
         }
     }
 
-    /// Keeps the agent's report of a session it owned (live or just ended).
-    pub fn note_report(&self, agent_conn_id: u64, report: SessionReport) {
-        if let Some(st) = self.stats_of(agent_conn_id, report.session)
+    /// Keeps the agent's report of a session it owned (live or just ended,
+    /// or cut off by a relay crash on the machine's earlier connection).
+    pub fn note_report(&self, agent_conn_id: u64, machine_id: &str, report: SessionReport) {
+        let orphan = || {
+            self.lock()
+                .orphans
+                .get(&report.session)
+                .filter(|(m, _)| m == machine_id)
+                .map(|(_, st)| st.clone())
+        };
+        if let Some(st) = self.stats_of(agent_conn_id, report.session).or_else(orphan)
             && let Ok(mut slot) = st.report.lock()
         {
             *slot = Some(report);

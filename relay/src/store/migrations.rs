@@ -209,6 +209,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE machines ADD COLUMN e2e_key BLOB;
     ALTER TABLE auth_tokens ADD COLUMN e2e_key BLOB;
     ",
+    // 10: sessions running now, so that a relay killed mid-session still
+    // writes their logs when it comes back.
+    r"
+    CREATE TABLE open_sessions (
+        id INTEGER PRIMARY KEY,
+        machine_id TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Applies the migrations this database has not had yet.

@@ -284,11 +284,18 @@ pub trait TicketStore {
         id: u64,
     ) -> Result<Option<lifeline_proto::ticket::TicketNews>, StoreError>;
 
-    /// Keeps a session's log.
+    /// Keeps a session's log (and forgets it as open).
     fn save_session(
         &mut self,
         log: &lifeline_proto::session_log::SessionLog,
     ) -> Result<(), StoreError>;
+
+    /// Remembers a session that started, until its log is saved.
+    fn session_opened(&mut self, open: &OpenSession) -> Result<(), StoreError>;
+
+    /// Sessions that started and have no log: after a crash, the ones the
+    /// relay was serving when it stopped.
+    fn open_sessions(&mut self) -> Result<Vec<OpenSession>, StoreError>;
 
     /// One session's log.
     fn session(
@@ -304,6 +311,19 @@ pub trait TicketStore {
         ticket: Option<u64>,
         since_unix: u64,
     ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError>;
+}
+
+/// What the relay knows of a session when it starts: enough to write its
+/// log if the relay dies before the session ends.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OpenSession {
+    pub session: u64,
+    pub machine_id: String,
+    pub offer: lifeline_proto::SessionOffer,
+    pub offered_unix: u64,
+    pub started_unix: u64,
+    pub permission_asked: lifeline_proto::Permission,
+    pub decision: Option<String>,
 }
 
 /// A webhook subscription.

@@ -1,6 +1,6 @@
 //! SQLite storage of session logs and of ticket news.
 
-use super::{SqliteStore, StoreError};
+use super::{OpenSession, SqliteStore, StoreError};
 use lifeline_proto::{
     session_log::SessionLog,
     ticket::{TicketEvent, TicketNews},
@@ -8,9 +8,36 @@ use lifeline_proto::{
 use rusqlite::{OptionalExtension, params};
 
 impl SqliteStore {
+    pub(super) fn open_session_insert(&mut self, open: &OpenSession) -> Result<(), StoreError> {
+        let json = serde_json::to_string(open).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn.execute(
+            "INSERT OR REPLACE INTO open_sessions (id, machine_id, body) VALUES (?1, ?2, ?3)",
+            params![open.session as i64, open.machine_id, json],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn open_session_rows(&mut self) -> Result<Vec<OpenSession>, StoreError> {
+        let mut stmt = self
+            .conn
+            // A log saved just before its open row (a session that ended at
+            // once) already says how it ended.
+            .prepare_cached(
+                "SELECT body FROM open_sessions WHERE id NOT IN (SELECT id FROM sessions) ORDER BY id",
+            )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|j| serde_json::from_str(&j?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
     pub(super) fn save_session_log(&mut self, log: &SessionLog) -> Result<(), StoreError> {
         let json = serde_json::to_string(log).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM open_sessions WHERE id = ?1",
+            [log.session as i64],
+        )?;
+        tx.execute(
             "INSERT INTO sessions (id, machine_id, technician, ticket_id, ended_unix, log)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (id) DO UPDATE SET ticket_id = ?4, log = ?6",
@@ -23,6 +50,7 @@ impl SqliteStore {
                 json
             ],
         )?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -278,6 +278,14 @@ impl TicketStore for SqliteStore {
         self.save_session_log(log)
     }
 
+    fn session_opened(&mut self, open: &super::OpenSession) -> Result<(), StoreError> {
+        self.open_session_insert(open)
+    }
+
+    fn open_sessions(&mut self) -> Result<Vec<super::OpenSession>, StoreError> {
+        self.open_session_rows()
+    }
+
     fn session(
         &mut self,
         id: u64,
