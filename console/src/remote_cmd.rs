@@ -17,6 +17,61 @@ use lifeline_proto::{
 };
 use std::{path::Path, time::Duration};
 
+/// What it takes to open the same screen session again after the relay
+/// went away: the viewer window and the headless viewer both come back by
+/// themselves.
+#[derive(Debug, Clone)]
+pub struct Reopen {
+    pub dir: std::path::PathBuf,
+    pub machine: String,
+    pub permission: Permission,
+    pub max_fps: u32,
+    pub ticket: Option<u64>,
+}
+
+impl Reopen {
+    /// A new connection and session on `monitor`, retried until `deadline`.
+    ///
+    /// # Errors
+    /// The last attempt's error once the deadline has passed.
+    pub async fn open(
+        &self,
+        monitor: Option<u32>,
+        deadline: std::time::Instant,
+    ) -> anyhow::Result<(crate::client::Client, ScreenStream)> {
+        reopen(
+            &self.dir,
+            &self.machine,
+            self.permission,
+            monitor,
+            self.max_fps,
+            self.ticket,
+            deadline,
+        )
+        .await
+    }
+}
+
+/// Why `session`'s screen stream stopped with `e`, and whether that means
+/// the relay went away (restarted, crashed, unreachable) rather than an
+/// answer: the user stopping or the agent leaving is not retried, and
+/// neither is a failed end-to-end check.
+pub async fn relay_gone(
+    client: &mut crate::client::Client,
+    session: lifeline_proto::SessionId,
+    e: &ViewError,
+) -> (bool, String) {
+    let reason = client.end_reason(session, Duration::from_secs(3)).await;
+    let gone = match &reason {
+        Some(r) => *r == lifeline_proto::EndReason::RelayShutdown,
+        None => !matches!(e, ViewError::Stream(s) if s.is_e2e()),
+    };
+    (
+        gone,
+        reason.map_or_else(|| e.to_string(), |r| r.to_string()),
+    )
+}
+
 /// A new connection and screen session after the relay went away, retried
 /// with growing delays until `deadline`.
 async fn reopen(
@@ -94,7 +149,14 @@ pub async fn run(dir: &Path, command: Command) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("connect {machine}"))?;
             if !headless {
-                return crate::viewer::window::run(c, stream, monitor).await;
+                let again = Reopen {
+                    dir: dir.to_path_buf(),
+                    machine: machine.clone(),
+                    permission,
+                    max_fps,
+                    ticket,
+                };
+                return crate::viewer::window::run(c, stream, monitor, again).await;
             }
             if stream.permission == Permission::View && !view_only {
                 eprintln!("the user allowed watching only");
@@ -120,19 +182,12 @@ pub async fn run(dir: &Path, command: Command) -> anyhow::Result<()> {
             let mut tally = headless::Tally::default();
             let mut ended = None;
             while let Some(e) = headless::watch_until(&mut stream, deadline, &mut tally).await {
-                let reason = c.end_reason(stream.session, Duration::from_secs(3)).await;
-                let relay_gone = match &reason {
-                    Some(r) => *r == lifeline_proto::EndReason::RelayShutdown,
-                    None => !matches!(&e, ViewError::Stream(s) if s.is_e2e()),
-                };
-                if !relay_gone || std::time::Instant::now() >= deadline {
-                    ended = Some(reason.map_or_else(|| e.to_string(), |r| r.to_string()));
+                let (gone, why) = relay_gone(&mut c, stream.session, &e).await;
+                if !gone || std::time::Instant::now() >= deadline {
+                    ended = Some(why);
                     break;
                 }
-                eprintln!(
-                    "the relay went away ({}); reconnecting…",
-                    reason.map_or_else(|| e.to_string(), |r| r.to_string())
-                );
+                eprintln!("the relay went away ({why}); reconnecting…");
                 match reopen(
                     dir, &machine, permission, monitor, max_fps, ticket, deadline,
                 )

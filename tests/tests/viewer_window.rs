@@ -56,6 +56,11 @@ fn screenshot(x: &Xvfb) -> (u32, u32, Vec<u8>) {
 
 /// Share of the pixels inside `rect` that have the remote colour.
 fn remote_share(shot: &(u32, u32, Vec<u8>), rect: (u32, u32, u32, u32)) -> f64 {
+    colour_share(shot, rect, REMOTE)
+}
+
+/// Share of the pixels inside `rect` that have `colour`.
+fn colour_share(shot: &(u32, u32, Vec<u8>), rect: (u32, u32, u32, u32), colour: [u8; 3]) -> f64 {
     let (sw, sh, rgb) = shot;
     let (x0, y0, w, h) = rect;
     let (x1, y1) = ((x0 + w).min(*sw), (y0 + h).min(*sh));
@@ -65,7 +70,7 @@ fn remote_share(shot: &(u32, u32, Vec<u8>), rect: (u32, u32, u32, u32)) -> f64 {
         for x in x0..x1 {
             let i = ((y * sw + x) * 3) as usize;
             all += 1;
-            hits += u64::from(rgb[i..i + 3] == REMOTE);
+            hits += u64::from(rgb[i..i + 3] == colour);
         }
     }
     hits as f64 / all.max(1) as f64
@@ -99,8 +104,83 @@ fn save_png(path: &str, (w, h, rgb): &(u32, u32, Vec<u8>)) {
     enc.write_header().unwrap().write_image_data(rgb).unwrap();
 }
 
+/// One software-GL window at a time: two of them redrawing 60 frames a
+/// second (and their agents, relays and X servers) saturate two cores, and
+/// the typing check then waits on the machine rather than on the viewer.
+static ONE_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `lifeline connect desk` as alice, its window on `tech`, stderr to `log`.
+fn spawn_viewer(w: &World, tech: &Xvfb, log: &std::path::Path) -> Proc {
+    Proc {
+        child: Command::new(bin("lifeline"))
+            .args(["connect", "desk"])
+            .env("LIFELINE_CONFIG_DIR", w.path("console-alice"))
+            .env("DISPLAY", &tech.display)
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("spawn lifeline connect"),
+        name: "viewer",
+    }
+}
+
+#[test]
+fn the_viewer_window_comes_back_by_itself_after_a_relay_restart() {
+    let _one = ONE_WINDOW
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let remote = Xvfb::start(1024, 768);
+    assert!(remote.run("xsetroot", &["-solid", "#336699"]).ok);
+    let tech = Xvfb::start(1280, 1024);
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "desk");
+    let _agent = w.start_agent_with(
+        "desk",
+        &[("DISPLAY", remote.display.as_str())],
+        &["--unattended"],
+    );
+    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    let log = w.path("viewer.log");
+    let mut viewer = spawn_viewer(&w, &tech, &log);
+    let viewer_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut wait_for = |colour: [u8; 3], within: Duration| {
+        let start = Instant::now();
+        loop {
+            let shot = screenshot(&tech);
+            let share = viewer_geometry(&tech).map_or(0.0, |r| colour_share(&shot, r, colour));
+            if share > 0.6 {
+                return;
+            }
+            if let Ok(Some(status)) = viewer.child.try_wait() {
+                panic!("the viewer exited ({status}): {}", viewer_log());
+            }
+            assert!(
+                start.elapsed() < within,
+                "the window never showed {colour:?} (best share {share:.2}): {}",
+                viewer_log()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    wait_for(REMOTE, Duration::from_secs(30));
+    // An orderly restart, as for an upgrade; meanwhile the user's screen
+    // changes, and the window must show the new colour from a new session.
+    w.relay.as_mut().unwrap().terminate();
+    assert!(remote.run("xsetroot", &["-solid", "#993366"]).ok);
+    w.start_relay();
+    wait_for([0x99, 0x33, 0x66], Duration::from_secs(60));
+    let text = viewer_log();
+    assert!(text.contains("reconnecting"), "{text}");
+    assert!(text.contains("reconnected: session"), "{text}");
+}
+
 #[test]
 fn the_viewer_window_shows_the_remote_screen() {
+    let _one = ONE_WINDOW
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let remote = Xvfb::start(1024, 768);
     assert!(remote.run("xsetroot", &["-solid", "#336699"]).ok);
     let tech = Xvfb::start(1280, 1024);
@@ -141,19 +221,7 @@ fn the_viewer_window_shows_the_remote_screen() {
     w.wait_online("alice", "desk", true, Duration::from_secs(10));
 
     let log = w.path("viewer.log");
-    let mut viewer = Proc {
-        child: Command::new(bin("lifeline"))
-            .args(["connect", "desk"])
-            .env("LIFELINE_CONFIG_DIR", w.path("console-alice"))
-            .env("DISPLAY", &tech.display)
-            .env("LIBGL_ALWAYS_SOFTWARE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn lifeline connect"),
-        name: "viewer",
-    };
+    let mut viewer = spawn_viewer(&w, &tech, &log);
 
     // Software GL and the first frame take a moment; poll rather than guess.
     let start = Instant::now();

@@ -7,23 +7,18 @@
 
 pub mod keys;
 pub mod meter;
+mod net;
+pub mod update;
 pub mod view;
 
 #[cfg(test)]
 mod tests;
 
-use super::stream::{ScreenStream, ViewEvent};
-use crate::client::Client;
+use super::stream::ScreenStream;
+use crate::{client::Client, remote_cmd::Reopen};
 use anyhow::{Context as _, bail};
 use eframe::egui;
-use lifeline_net::e2e::{SecureRecv, SecureSend};
-use lifeline_proto::{
-    ConsoleRequest, Permission,
-    chat::{ChatMsg, MAX_CHAT_LEN},
-    input::InputEvent,
-    view::MonitorInfo,
-};
-use meter::FrameSample;
+use lifeline_proto::{Permission, input::InputEvent, view::MonitorInfo};
 use std::{
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
@@ -68,6 +63,7 @@ pub async fn run(
     mut client: Client,
     stream: ScreenStream,
     monitor: Option<u32>,
+    again: Reopen,
 ) -> anyhow::Result<()> {
     let title = format!("Lifeline — {}", stream.hostname);
     let mut state = ViewerState::new(stream.hostname.clone(), stream.monitors.clone(), monitor);
@@ -75,23 +71,22 @@ pub async fn run(
     let control = stream.permission == Permission::Control;
     // Input and chat ride streams of their own; input is open even in a
     // view-only session, for when the user grants control later.
-    let input =
-        crate::input_cmd::InputStream::attach(&mut client, stream.session, stream.hostname.clone())
-            .await
-            .context("open the input stream")?;
-    let (chat_send, chat_recv) = crate::chat_cmd::attach(&mut client, stream.session)
-        .await
-        .context("open the chat stream")?;
+    let attached = net::Attached::open(&mut client, &stream).await?;
     let (chat_tx, chat_rx) = mpsc::unbounded_channel::<ChatOut>();
     state.set_control(control, Some("view only (granted by the user)".into()));
     let inner_size = initial_size(&stream, monitor);
     let ctx = egui::Context::default();
     let mailbox = Mailbox::default();
     let (tx, rx) = mpsc::unbounded_channel();
-    let pump = tokio::spawn(pump(client, stream, mailbox.clone(), ctx.clone(), rx));
-    tokio::spawn(send_input(input, input_rx, mailbox.clone(), ctx.clone()));
-    tokio::spawn(chat_reader(chat_recv, mailbox.clone(), ctx.clone()));
-    tokio::spawn(chat_writer(chat_send, chat_rx));
+    let links = net::Links::spawn(input_rx, chat_rx, mailbox.clone(), ctx.clone());
+    links.hand_over(attached);
+    let session = net::Session {
+        client,
+        stream,
+        monitor,
+        again,
+    };
+    let pump = tokio::spawn(net::pump(session, mailbox.clone(), ctx.clone(), rx, links));
 
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -187,167 +182,4 @@ impl eframe::App for ViewerApp {
         // The figures are per second: keep them moving when frames stop.
         ui.ctx().request_repaint_after(Duration::from_millis(500));
     }
-}
-
-/// Sends the window's input to the agent in order, one acknowledged event
-/// at a time; pointer moves queued behind a slow event collapse into the
-/// newest. A refusal (the user took control away) switches the window to
-/// view only.
-async fn send_input(
-    mut input: crate::input_cmd::InputStream,
-    mut rx: mpsc::UnboundedReceiver<InputEvent>,
-    mailbox: Mailbox,
-    ctx: egui::Context,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while let Ok(ev) = rx.try_recv() {
-            if let (Some(InputEvent::Move { .. }), InputEvent::Move { .. }) = (batch.last(), &ev) {
-                batch.pop();
-            }
-            batch.push(ev);
-        }
-        for ev in batch {
-            if let Err(e) = input.send(ev).await {
-                tracing::warn!(error = %e, "input stopped");
-                mailbox
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .control_lost = Some(if e.to_string().contains("view-only") {
-                    "view only (the user took control back)".to_string()
-                } else {
-                    format!("input stopped: {e}")
-                });
-                ctx.request_repaint();
-                return;
-            }
-        }
-    }
-}
-
-/// Reads the session's chat stream into the mailbox; clipboard text the
-/// user shares goes onto the technician's clipboard.
-async fn chat_reader(mut recv: SecureRecv, mailbox: Mailbox, ctx: egui::Context) {
-    let mut clip: Option<lifeline_net::clipboard::Clip> = None;
-    loop {
-        let msg = match recv.read_msg::<ChatMsg>(MAX_CHAT_LEN).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "chat stream ended");
-                return;
-            }
-        };
-        if let ChatMsg::Clipboard { text } = &msg {
-            if clip.is_none() {
-                clip = lifeline_net::clipboard::Clip::open()
-                    .map_err(|e| tracing::warn!("{e}"))
-                    .ok();
-            }
-            if let Some(c) = &clip {
-                c.set(text.clone());
-            }
-        }
-        mailbox
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .chat
-            .push(msg);
-        ctx.request_repaint();
-    }
-}
-
-/// Writes the window's chat requests to the chat stream.
-async fn chat_writer(mut send: SecureSend, mut rx: mpsc::UnboundedReceiver<ChatOut>) {
-    let mut clip: Option<lifeline_net::clipboard::Clip> = None;
-    while let Some(out) = rx.recv().await {
-        let msg = match out {
-            ChatOut::Send(m) => m,
-            ChatOut::SendClipboard => {
-                if clip.is_none() {
-                    clip = lifeline_net::clipboard::Clip::open()
-                        .map_err(|e| tracing::warn!("{e}"))
-                        .ok();
-                }
-                let Some(text) = (match &clip {
-                    Some(c) => c.get().await,
-                    None => None,
-                }) else {
-                    continue;
-                };
-                ChatMsg::Clipboard { text }
-            }
-        };
-        if send.write_msg(&msg, MAX_CHAT_LEN).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Waits for the window to close, queueing monitor choices meanwhile.
-/// Returning only on close keeps [`ScreenStream::next`] (which is not
-/// cancel-safe: a half-read frame would be lost) from being interrupted.
-async fn wait_close(rx: &mut mpsc::UnboundedReceiver<Command>, pending: &mut Option<Option<u32>>) {
-    while let Some(cmd) = rx.recv().await {
-        match cmd {
-            Command::Select(m) => *pending = Some(m),
-            Command::Close => return,
-        }
-    }
-}
-
-/// The network task: reads the stream into the mailbox until the window
-/// closes, then ends the session.
-async fn pump(
-    mut client: Client,
-    mut stream: ScreenStream,
-    mailbox: Mailbox,
-    ctx: egui::Context,
-    mut rx: mpsc::UnboundedReceiver<Command>,
-) {
-    let mut pending = None;
-    let mut ended = false;
-    loop {
-        if let Some(m) = pending.take().filter(|_| !ended)
-            && let Err(e) = stream.select_monitor(m).await
-        {
-            tracing::warn!(error = %e, "cannot select a monitor");
-        }
-        let ev = tokio::select! {
-            () = wait_close(&mut rx, &mut pending) => break,
-            ev = stream.next(), if !ended => ev,
-        };
-        // Convert outside the lock: the window must never wait on a
-        // full-screen pixel loop.
-        let mut update = Update::default();
-        match ev {
-            Ok(ViewEvent::Frame {
-                bytes, latency_us, ..
-            }) => {
-                update.samples.push(FrameSample {
-                    at: Instant::now(),
-                    bytes,
-                    latency_us,
-                });
-                update.image = stream.frame().map(view::frame_to_image);
-            }
-            Ok(ViewEvent::Cursor(c)) => update.merge_cursor(c),
-            Err(e) => {
-                tracing::warn!(session = ?stream.session, error = %e, "screen stream ended");
-                update.ended = Some(e.to_string());
-                ended = true;
-            }
-        }
-        mailbox
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .absorb(update);
-        ctx.request_repaint();
-    }
-    let _ = client
-        .request(ConsoleRequest::CloseSession {
-            session: stream.session,
-        })
-        .await;
-    client.close().await;
 }

@@ -280,6 +280,41 @@ fn an_ended_stream_is_shown() {
 }
 
 #[test]
+fn a_stream_back_after_the_relay_went_away_is_live_again() {
+    let mut h = harness();
+    feed(
+        &mut h,
+        Update {
+            ended: Some("the relay went away (relay shut down); reconnecting…".into()),
+            ..Update::default()
+        },
+    );
+    h.run();
+    h.get_by_label("ended: the relay went away (relay shut down); reconnecting…");
+    feed(
+        &mut h,
+        Update {
+            resumed: Some(super::update::Resumed {
+                session: 77,
+                control: true,
+            }),
+            ..frame_update(&frame_with_red_square(), 10, 1)
+        },
+    );
+    h.run();
+    assert!(
+        h.query_by_label("ended: the relay went away (relay shut down); reconnecting…")
+            .is_none()
+    );
+    // Control as the user granted it in the new session, and a line saying
+    // what happened.
+    h.get_by_label("Send keys");
+    h.get_by_label("Chat").click();
+    h.run();
+    h.get_by_label("The relay came back: reconnected in session 77.");
+}
+
+#[test]
 fn send_keys_menu_sends_ctrl_alt_del_in_a_control_session() {
     let mut h = harness();
     h.state_mut().state.set_control(true, None);

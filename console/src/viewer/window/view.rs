@@ -2,9 +2,10 @@
 //! it in a headless egui context: the remote screen, the remote pointer, a
 //! top bar (scaling, monitor) and a status bar.
 
+pub use super::update::{Resumed, Update};
 use super::{
     keys::{self, Mapping},
-    meter::{FrameSample, Meter, Summary},
+    meter::{Meter, Summary},
 };
 use eframe::egui::{
     self, Color32, ColorImage, Pos2, Rect, RichText, Sense, TextureHandle, TextureOptions, Vec2,
@@ -13,7 +14,7 @@ use lifeline_proto::{
     chat::ChatMsg,
     input::InputEvent,
     screen::Frame,
-    view::{CursorShape, CursorState, MonitorInfo},
+    view::{CursorShape, MonitorInfo},
 };
 use std::time::Instant;
 
@@ -41,53 +42,6 @@ pub enum ChatOut {
     Send(ChatMsg),
     /// Send the technician's clipboard text to the user.
     SendClipboard,
-}
-
-/// What the network side hands over between two repaints. Only the newest
-/// image is kept: the UI draws at its own pace and stale frames are useless.
-#[derive(Debug, Default)]
-pub struct Update {
-    /// The newest decoded screen, if one arrived.
-    pub image: Option<ColorImage>,
-    /// Every frame that arrived, for the status bar.
-    pub samples: Vec<FrameSample>,
-    /// The newest pointer state, with the newest shape seen.
-    pub cursor: Option<CursorState>,
-    /// Why the stream stopped, once it has.
-    pub ended: Option<String>,
-    /// Input is no longer accepted, and why.
-    pub control_lost: Option<String>,
-    /// Chat messages from the agent, oldest first.
-    pub chat: Vec<ChatMsg>,
-}
-
-impl Update {
-    /// Adds a newer update to this one, which the window has not taken yet.
-    pub fn absorb(&mut self, newer: Update) {
-        if newer.image.is_some() {
-            self.image = newer.image;
-        }
-        self.samples.extend(newer.samples);
-        if let Some(c) = newer.cursor {
-            self.merge_cursor(c);
-        }
-        if newer.ended.is_some() {
-            self.ended = newer.ended;
-        }
-        if newer.control_lost.is_some() {
-            self.control_lost = newer.control_lost;
-        }
-        self.chat.extend(newer.chat);
-    }
-
-    /// Folds a pointer update in; a position-only update must not lose a
-    /// shape that arrived just before it.
-    pub fn merge_cursor(&mut self, c: CursorState) {
-        let shape = c
-            .shape
-            .or_else(|| self.cursor.take().and_then(|old| old.shape));
-        self.cursor = Some(CursorState { shape, ..c });
-    }
 }
 
 /// Converts a decoded frame (0xXXRRGGBB pixels) into an egui image.
@@ -298,6 +252,16 @@ impl ViewerState {
                     }
                 }
             }
+        }
+        if let Some(r) = update.resumed {
+            // A new session after the relay came back: live again, with
+            // what the user granted this time.
+            self.ended = None;
+            let note = (!r.control).then(|| "view only (granted by the user)".to_string());
+            self.set_control(r.control, note);
+            self.on_chat(ChatMsg::Notice {
+                text: format!("The relay came back: reconnected in session {}.", r.session),
+            });
         }
         if update.ended.is_some() {
             self.ended = update.ended;
