@@ -34,6 +34,12 @@ pub enum Command {
         /// Enroll again even if this machine already is.
         #[arg(long)]
         force: bool,
+        /// The organisation's public key (hex, from `lifeline org init` on
+        /// an admin's machine): sessions then need the organisation's
+        /// approval of the technician's key, so the relay cannot pose as a
+        /// technician.
+        #[arg(long)]
+        org_key: Option<String>,
     },
     /// Stay connected to the relay: presence, sessions, reconnects.
     Run {
@@ -178,10 +184,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             fingerprint,
             token,
             force,
+            org_key,
         } => {
             let fp: Fingerprint = fingerprint.parse()?;
-            let cfg = enroll::enroll(&dir, &relay, &fp, Secret::new(token), force).await?;
+            let org = org_key
+                .as_deref()
+                .map(crate::config::parse_org_key)
+                .transpose()?;
+            let cfg = enroll::enroll(&dir, &relay, &fp, Secret::new(token), force, org.as_deref())
+                .await?;
             println!("enrolled as machine {}", cfg.machine_id);
+            if org.is_some() {
+                println!("sessions need the organisation's approval of the technician's key");
+            }
         }
         Command::Run {
             heartbeat_secs,

@@ -26,6 +26,45 @@ pub struct AgentConfig {
     /// agent enrolled this machine.
     #[serde(default)]
     pub e2e_private: Secret,
+    /// The organisation's public key (hex), given at enrollment: sessions
+    /// need the organisation's approval of the technician's key. `None`:
+    /// the relay's word on who the technician is suffices.
+    #[serde(default)]
+    pub org_key: Option<String>,
+}
+
+/// An organisation key given on the command line or found in `agent.json`
+/// is not 32 bytes of hex.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the organisation key must be {} hex digits (what `lifeline org init` printed), got {got:?}",
+    lifeline_net::org::ORG_KEY_LEN * 2
+)]
+pub struct BadOrgKey {
+    pub got: String,
+}
+
+/// Parses an organisation key from hex.
+///
+/// # Errors
+/// [`BadOrgKey`] for anything but 32 bytes of hex.
+pub fn parse_org_key(text: &str) -> Result<Vec<u8>, BadOrgKey> {
+    hex::decode(text.trim())
+        .ok()
+        .filter(|k| k.len() == lifeline_net::org::ORG_KEY_LEN)
+        .ok_or_else(|| BadOrgKey {
+            got: text.to_string(),
+        })
+}
+
+impl AgentConfig {
+    /// The organisation key, if this machine was enrolled with one.
+    ///
+    /// # Errors
+    /// [`BadOrgKey`] when `agent.json` holds a malformed one.
+    pub fn org_key(&self) -> Result<Option<Vec<u8>>, BadOrgKey> {
+        self.org_key.as_deref().map(parse_org_key).transpose()
+    }
 }
 
 /// Reading or writing the agent directory failed.
@@ -111,6 +150,7 @@ mod tests {
             machine_id: "abc".into(),
             credential: Secret::new("llm_secret"),
             e2e_private: Secret::new("00"),
+            org_key: None,
         };
         cfg.save(&d).unwrap();
         let mode = fs::metadata(d.join(FILE)).unwrap().permissions().mode() & 0o777;

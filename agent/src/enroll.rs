@@ -36,6 +36,7 @@ pub async fn enroll(
     fingerprint: &Fingerprint,
     token: Secret,
     force: bool,
+    org_key: Option<&[u8]>,
 ) -> Result<AgentConfig, EnrollError> {
     if !force && let Ok(existing) = AgentConfig::load(dir) {
         return Err(EnrollError::AlreadyEnrolled(existing.machine_id));
@@ -82,6 +83,7 @@ pub async fn enroll(
             machine_id,
             credential,
             e2e_private: Secret::new(hex::encode(&keys.private)),
+            org_key: org_key.map(hex::encode),
         },
         Some(RelayToAgent::EnrollFailed { message, .. }) => {
             return Err(EnrollError::Refused(message));

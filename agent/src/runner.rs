@@ -79,6 +79,8 @@ pub enum RunError {
          enroll it again: lifeline-agent enroll --force …"
     )]
     NoE2eKey,
+    #[error(transparent)]
+    OrgKey(#[from] crate::config::BadOrgKey),
 }
 
 /// Connects, serves, and reconnects with backoff until a fatal error (the
@@ -95,6 +97,7 @@ pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError
             .ok()
             .filter(|k| k.len() == lifeline_net::e2e::KEY_LEN)
             .ok_or(RunError::NoE2eKey)?,
+        org_key: config.org_key()?,
     });
     let mut backoff = Backoff::new(opts.backoff_base, opts.backoff_max);
     let mut pending = Vec::new();

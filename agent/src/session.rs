@@ -153,6 +153,27 @@ impl Sessions {
     /// allows unattended access. Returns the answer now, or `None` when the
     /// user is being asked (the answer comes on [`SessionEvents::answers`]).
     pub fn offer(&mut self, offer: SessionOffer) -> Option<Decision> {
+        if let Some(org) = self.e2e.as_ref().and_then(|i| i.org_key.as_deref())
+            && let Err(e) = lifeline_net::org::check(
+                offer.technician_cert.as_ref(),
+                org,
+                &offer.technician,
+                &offer.technician_key,
+                lifeline_net::unix_secs(),
+            )
+        {
+            warn!(
+                session = offer.session,
+                technician = %offer.technician,
+                "refused: {e}"
+            );
+            return Some(Decision::Decline {
+                reason: format!(
+                    "this machine's organisation does not vouch for {}: {e}",
+                    offer.technician
+                ),
+            });
+        }
         let ask = offer.purpose == SessionPurpose::Screen && !(self.unattended || offer.unattended);
         if !ask {
             return Some(self.start(offer, &Decision::Accept, false));

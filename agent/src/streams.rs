@@ -16,6 +16,9 @@ use tracing::{debug, warn};
 pub struct E2eIdentity {
     pub machine_id: String,
     pub private: Vec<u8>,
+    /// The organisation's public key from enrollment: when set, a session's
+    /// technician key must carry the organisation's approval.
+    pub org_key: Option<Vec<u8>>,
 }
 
 /// Reads a session stream's header.

@@ -46,6 +46,13 @@ pub enum Command {
     Logout,
     /// Show who you are logged in as.
     Whoami,
+    /// Print this device's session key, for an admin's `lifeline org approve`.
+    SessionKey,
+    /// The organisation's key and its approvals of technicians (admins).
+    Org {
+        #[command(subcommand)]
+        command: crate::org_cmd::OrgCommand,
+    },
     /// Enrollment tokens (admins).
     EnrollToken {
         #[command(subcommand)]
@@ -329,7 +336,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let totp = totp
                 .or_else(|| std::env::var("LIFELINE_TOTP").ok())
                 .map(Secret::new);
-            let client = Client::login(&relay, &fp, &user, password()?, totp).await?;
+            let keys = crate::org_cmd::device_key(&dir)?;
+            let client =
+                Client::login_with_key(&relay, &fp, &user, password()?, totp, keys).await?;
             let Identity::Person {
                 user,
                 role,
@@ -352,6 +361,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("logged in as {user} ({role}) at {relay}");
         }
         Command::Logout => crate::admin_cmd::logout(&dir).await?,
+        Command::SessionKey => crate::org_cmd::show_key(&dir)?,
+        Command::Org { command } => crate::org_cmd::run(&dir, command).await?,
         Command::EnrollToken {
             command: TokenCommand::Revoke { token },
         } => crate::admin_cmd::revoke_enroll_token(&dir, token).await?,

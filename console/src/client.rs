@@ -71,8 +71,24 @@ impl Client {
         password: Secret,
         totp: Option<Secret>,
     ) -> Result<Self, ClientError> {
-        lifeline_net::tls::install_provider();
         let keys = e2e::generate_keypair()?;
+        Self::login_with_key(relay, fingerprint, user, password, totp, keys).await
+    }
+
+    /// Logs in with a password, binding the login to this device's
+    /// end-to-end key (so an organisation's approval of it still holds).
+    ///
+    /// # Errors
+    /// Connection failures and the relay's refusal.
+    pub async fn login_with_key(
+        relay: &str,
+        fingerprint: &Fingerprint,
+        user: &str,
+        password: Secret,
+        totp: Option<Secret>,
+        keys: e2e::KeyPair,
+    ) -> Result<Self, ClientError> {
+        lifeline_net::tls::install_provider();
         let cred = Credential::Password {
             user: user.to_string(),
             password,

@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod input_cmd;
 pub mod inventory_cmd;
+pub mod org_cmd;
 pub mod ping;
 pub mod pins;
 pub mod remote_cmd;

@@ -14,6 +14,7 @@ pub mod handshake;
 pub mod input;
 pub mod inventory;
 pub mod msg;
+pub mod orgcert;
 pub mod pairing;
 pub mod screen;
 pub mod secret;

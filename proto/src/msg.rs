@@ -211,6 +211,9 @@ pub struct SessionOffer {
     /// The technician's end-to-end public key (from their login): only a
     /// console holding its private half can complete a stream's handshake.
     pub technician_key: Vec<u8>,
+    /// The organisation's approval of that key, if an admin gave one:
+    /// machines enrolled with the organisation's key require it.
+    pub technician_cert: Option<crate::orgcert::TechCert>,
 }
 
 /// An agent's answer to a [`SessionOffer`].
@@ -235,7 +238,7 @@ pub enum EndReason {
     AgentClosed,
     /// The user on the machine pressed Stop.
     UserStopped,
-    /// The user declined.
+    /// The user declined (empty reason), or the agent did on its own.
     Declined(String),
     /// Nobody answered the offer in time.
     Timeout,
@@ -257,7 +260,9 @@ impl fmt::Display for EndReason {
             EndReason::AgentClosed => f.write_str("agent closed the session"),
             EndReason::UserStopped => f.write_str("user stopped the session"),
             EndReason::Declined(why) if why.is_empty() => f.write_str("user declined"),
-            EndReason::Declined(why) => write!(f, "user declined: {why}"),
+            // A reason comes from the agent (no one to ask, a key without
+            // approval); the user's own "no" has none.
+            EndReason::Declined(why) => write!(f, "the machine declined: {why}"),
             EndReason::Timeout => f.write_str("no answer within 30 s"),
             EndReason::AgentDisconnected => f.write_str("machine went offline"),
             EndReason::ConsoleDisconnected => f.write_str("technician disconnected"),
@@ -389,6 +394,10 @@ pub enum ConsoleRequest {
     RevokeMachine { machine: String },
     /// Revoke an enrollment token before it expires (admins).
     RevokeEnrollToken { token: Secret },
+    /// Keep an organisation's approval of a technician's key, signed on the
+    /// admin's machine; the relay hands it to machines with that
+    /// technician's session offers (admins).
+    ApproveTechnician { cert: crate::orgcert::TechCert },
     /// Tickets, filtered.
     Tickets {
         mine: bool,

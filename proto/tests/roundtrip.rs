@@ -155,6 +155,13 @@ fn relay_to_agent() -> impl Strategy<Value = RelayToAgent> {
                     } else {
                         Permission::View
                     },
+                    technician_cert: ticket.map(|t| lifeline_proto::orgcert::TechCert {
+                        user: "bob".into(),
+                        key: vec![7; 32],
+                        expires_unix: t,
+                        org_key: vec![9; 32],
+                        signature: vec![1; 64],
+                    }),
                     ticket,
                     unattended: screen,
                     log_clipboard: !screen,
@@ -259,6 +266,17 @@ fn request() -> impl Strategy<Value = Request> {
         Just(ConsoleRequest::Logout),
         ".{0,20}".prop_map(|machine| ConsoleRequest::RevokeMachine { machine }),
         secret().prop_map(|token| ConsoleRequest::RevokeEnrollToken { token }),
+        (".{0,12}", any::<u64>()).prop_map(|(user, expires_unix)| {
+            ConsoleRequest::ApproveTechnician {
+                cert: lifeline_proto::orgcert::TechCert {
+                    user,
+                    key: vec![3; 32],
+                    expires_unix,
+                    org_key: vec![4; 32],
+                    signature: vec![5; 64],
+                },
+            }
+        }),
     ];
     (any::<u32>(), body).prop_map(|(id, body)| Request { id, body })
 }

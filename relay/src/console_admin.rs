@@ -1,5 +1,5 @@
-//! A console's revocations: its own session token at logout, a machine's
-//! credential, an enrollment token.
+//! A console's revocations (its own session token at logout, a machine's
+//! credential, an enrollment token) and technicians' key approvals.
 
 use crate::{
     audit::NewEntry,
@@ -92,6 +92,51 @@ pub(crate) async fn revoke_enroll_token(
         "enroll-token-revoked",
         "-",
         String::new(),
+    ))
+    .await;
+    Ok(ConsoleReply::Done)
+}
+
+/// Keeps an organisation's approval of a technician's key. The relay
+/// cannot check the signature (it never sees the organisation's key, and
+/// need not be trusted with it); machines do.
+pub(crate) async fn approve_technician(
+    ctx: &Ctx,
+    person: &Person,
+    cert: lifeline_proto::orgcert::TechCert,
+) -> Result<ConsoleReply, Failure> {
+    admins_only(person, "approve technicians' keys")?;
+    if cert.key.len() != lifeline_net::e2e::KEY_LEN {
+        return Err(failure(
+            ErrorCode::BadRequest,
+            format!(
+                "the approved key is {} bytes; end-to-end keys are {}",
+                cert.key.len(),
+                lifeline_net::e2e::KEY_LEN
+            ),
+        ));
+    }
+    let details = format!(
+        "key {}, until {}, organisation {}",
+        hex::encode(&cert.key[..8]),
+        cert.expires_unix,
+        hex::encode(cert.org_key.get(..8).unwrap_or_default())
+    );
+    let user = cert.user.clone();
+    let known = ctx
+        .store
+        .call(move |s| s.set_tech_cert(&cert))
+        .await
+        .map_err(internal)?;
+    if !known {
+        return Err(failure(ErrorCode::NotFound, format!("no user {user}")));
+    }
+    info!(user = %user, "technician key approved");
+    ctx.audit(NewEntry::new(
+        &person.name,
+        "technician-approved",
+        &user,
+        details,
     ))
     .await;
     Ok(ConsoleReply::Done)

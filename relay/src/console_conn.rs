@@ -163,6 +163,9 @@ async fn handle(
         ConsoleRequest::RevokeEnrollToken { token } => {
             crate::console_admin::revoke_enroll_token(ctx, person, token.expose()).await
         }
+        ConsoleRequest::ApproveTechnician { cert } => {
+            crate::console_admin::approve_technician(ctx, person, cert).await
+        }
         ConsoleRequest::Inventory { machine } => {
             let (id, hostname) = resolve_machine(ctx, person, &machine).await?;
             let mid = id.clone();

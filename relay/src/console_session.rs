@@ -140,8 +140,32 @@ pub async fn open_session(
             .map(|k| k.public)
             .unwrap_or_default();
     }
+    let mut technician_key = person.e2e_key.clone();
+    if ctx
+        .tamper
+        .swap_technician_key
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        warn!(
+            session = "new",
+            "test hook: offering the machine a technician key of the relay's own"
+        );
+        technician_key = lifeline_net::e2e::generate_keypair()
+            .map(|k| k.public)
+            .unwrap_or_default();
+    }
+    // The approval travels if it is for the key this login holds; machines
+    // that require one check it themselves.
+    let name = person.name.clone();
+    let technician_cert = ctx
+        .store
+        .call(move |s| s.tech_cert(&name))
+        .await
+        .map_err(internal)?
+        .filter(|c| c.key == person.e2e_key);
     let offer = SessionOffer {
-        technician_key: person.e2e_key.clone(),
+        technician_key,
+        technician_cert,
         unattended: record.unattended,
         session: 0,
         technician: person.name.clone(),

@@ -61,6 +61,9 @@ pub struct Tamper {
     pub flip_byte_at: std::sync::atomic::AtomicU64,
     /// Hand consoles a key of the relay's own instead of the machine's.
     pub swap_machine_key: AtomicBool,
+    /// Offer machines a technician key of the relay's own (posing as the
+    /// technician), keeping the technician's approval.
+    pub swap_technician_key: AtomicBool,
 }
 
 impl Default for Tamper {
@@ -68,6 +71,7 @@ impl Default for Tamper {
         Self {
             flip_byte_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             swap_machine_key: AtomicBool::new(false),
+            swap_technician_key: AtomicBool::new(false),
         }
     }
 }

@@ -228,7 +228,7 @@ async fn bench_ingest(agents: usize, packages: usize) -> anyhow::Result<(f64, f6
             let dir = stage.dir.path().join(format!("agent-{i}"));
             let (addr, fp, token) = (addr.clone(), stage.fingerprint.clone(), token.clone());
             set.spawn(async move {
-                lifeline_agent::enroll::enroll(&dir, &addr, &fp, token, false).await
+                lifeline_agent::enroll::enroll(&dir, &addr, &fp, token, false, None).await
             });
         }
         while let Some(r) = set.join_next().await {

@@ -200,7 +200,8 @@ async fn enroll_many(
             let d = dir.join(format!("{prefix}-{i}"));
             let (addr, fp, token) = (addr.to_string(), fp.clone(), token.clone());
             set.spawn(async move {
-                let cfg = lifeline_agent::enroll::enroll(&d, &addr, &fp, token, false).await?;
+                let cfg =
+                    lifeline_agent::enroll::enroll(&d, &addr, &fp, token, false, None).await?;
                 anyhow::Ok((cfg.machine_id, cfg.credential, d))
             });
         }

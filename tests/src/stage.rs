@@ -113,6 +113,7 @@ impl Stage {
             &self.fingerprint,
             token,
             false,
+            None,
         )
         .await
         .context("enroll")?;

@@ -3,7 +3,8 @@
 //! flipped byte on a spliced stream fails the session on both ends with an
 //! integrity error, and a key of the relay's own in place of the machine's
 //! is caught, by the handshake on a console that never saw the machine and
-//! by the pinned key on one that did.
+//! by the pinned key on one that did; with an organisation's key, a relay
+//! posing as a technician with a key of its own is refused by the machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -128,4 +129,107 @@ fn a_relay_that_swaps_in_its_own_key_is_caught() {
     std::thread::sleep(Duration::from_millis(300));
     let out = w.console("alice", &["ping", "pc-key", "--count", "3"], None);
     assert!(out.ok, "ping after the attack: {}", out.stderr);
+}
+
+#[test]
+fn with_an_organisation_key_the_relay_cannot_pose_as_a_technician() {
+    let mut w = World::new();
+    w.add_user("alice", "admin", PW);
+    w.add_user("bob", "technician", TECH_PW);
+    let trigger = w.path("pose-now");
+    let trigger_arg = trigger.to_string_lossy().into_owned();
+    w.start_evil_relay(&["--pose-as-technician-when", &trigger_arg]);
+    w.login("alice", PW);
+    w.login("bob", TECH_PW);
+    // The organisation's key is made on alice's machine; the machine gets
+    // its public half at enrollment, not from the relay.
+    let out = w.console("alice", &["org", "init"], None);
+    assert!(out.ok, "{}", out.stderr);
+    let org = out.stdout.trim().to_string();
+    assert_eq!(org.len(), 64, "{org}");
+    let mode = std::fs::metadata(w.path("console-alice").join("org-key.json"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let token = w.token("alice", &[]);
+    let addr = w.addr();
+    let fp = w.fingerprint.clone();
+    let out = w.agent_cmd(
+        "pc-org",
+        &[
+            "enroll",
+            "--relay",
+            &addr,
+            "--fingerprint",
+            &fp,
+            "--token",
+            &token,
+            "--org-key",
+            &org,
+        ],
+    );
+    assert!(out.ok, "{}", out.stderr);
+    let _agent = w.start_agent("pc-org");
+    w.wait_online("alice", "pc-org", true, Duration::from_secs(20));
+
+    // bob's key has no approval yet: the machine refuses him on its own.
+    let out = w.console("bob", &["ping", "pc-org", "--count", "2"], None);
+    assert!(!out.ok, "an unapproved technician got a session");
+    assert!(
+        out.stderr.contains("the machine declined")
+            && out.stderr.contains("does not vouch for bob")
+            && out.stderr.contains("no approval"),
+        "{}",
+        out.stderr
+    );
+
+    // bob reads his key to alice, who approves it.
+    let out = w.console("bob", &["session-key"], None);
+    assert!(out.ok, "{}", out.stderr);
+    let key = out.stdout.trim().to_string();
+    let out = w.console("alice", &["org", "approve", "bob", "--key", &key], None);
+    assert!(out.ok, "{}", out.stderr);
+    let out = w.console("bob", &["ping", "pc-org", "--count", "2"], None);
+    assert!(out.ok, "the approved technician: {}", out.stderr);
+    // The approval belongs to bob's device, not to one login.
+    let out = w.console("bob", &["logout"], None);
+    assert!(out.ok, "{}", out.stderr);
+    w.login("bob", TECH_PW);
+    let out = w.console("bob", &["ping", "pc-org", "--count", "2"], None);
+    assert!(out.ok, "after logging in again: {}", out.stderr);
+    // alice's own key was never approved: she is refused like anyone.
+    let out = w.console("alice", &["ping", "pc-org", "--count", "2"], None);
+    assert!(
+        !out.ok && out.stderr.contains("does not vouch for alice"),
+        "{}",
+        out.stderr
+    );
+
+    // Now the relay offers the machine a key of its own as bob's, keeping
+    // bob's approval: the machine sees the approval is for another key.
+    std::fs::write(&trigger, b"").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = w.console("bob", &["ping", "pc-org", "--count", "2"], None);
+    assert!(!out.ok, "the relay posed as bob unnoticed: {}", out.stdout);
+    assert!(
+        out.stderr.contains("approval is for another key"),
+        "{}",
+        out.stderr
+    );
+    let agent = wait_log(
+        &w,
+        "agent-pc-org.log",
+        "another key",
+        Duration::from_secs(5),
+    );
+    assert!(agent.contains("refused"), "{agent}");
+    let relay = std::fs::read_to_string(w.path("relay.log")).unwrap();
+    assert!(relay.contains("test hook: offering the machine"), "{relay}");
+
+    // The approval is in the audit trail.
+    let out = w.console("alice", &["audit", "--json"], None);
+    assert!(out.stdout.contains("technician-approved"), "{}", out.stdout);
 }

@@ -163,7 +163,7 @@ fn without_unattended_access_the_user_must_consent() {
     assert!(!out.ok);
     assert!(
         out.stderr.contains(
-            "user declined: nobody can be asked: this machine has no display (DISPLAY unset) \
+            "the machine declined: nobody can be asked: this machine has no display (DISPLAY unset) \
              and the machine's policy is attended"
         ),
         "{}",

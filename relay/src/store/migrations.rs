@@ -218,6 +218,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         body TEXT NOT NULL
     );
     ",
+    // 11: technicians' key approvals, signed by the organisation's key on
+    // an admin's machine; the relay only keeps and forwards them.
+    r"
+    CREATE TABLE tech_certs (
+        user TEXT PRIMARY KEY,
+        cert TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Applies the migrations this database has not had yet.

@@ -430,6 +430,19 @@ pub trait SecurityStore {
 
     /// The public end-to-end key bound to a login token.
     fn token_key(&mut self, token_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Keeps a technician's key approval (replacing an older one); false if
+    /// no such user.
+    fn set_tech_cert(
+        &mut self,
+        cert: &lifeline_proto::orgcert::TechCert,
+    ) -> Result<bool, StoreError>;
+
+    /// A technician's key approval, if an admin gave one.
+    fn tech_cert(
+        &mut self,
+        user: &str,
+    ) -> Result<Option<lifeline_proto::orgcert::TechCert>, StoreError>;
 }
 
 pub trait Store:

@@ -55,6 +55,33 @@ impl SecurityStore for SqliteStore {
         Ok(n == 1)
     }
 
+    fn set_tech_cert(
+        &mut self,
+        cert: &lifeline_proto::orgcert::TechCert,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(cert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let n = self.conn.execute(
+            "INSERT INTO tech_certs (user, cert) SELECT name, ?2 FROM users WHERE name = ?1
+             ON CONFLICT (user) DO UPDATE SET cert = excluded.cert",
+            params![cert.user, json],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn tech_cert(
+        &mut self,
+        user: &str,
+    ) -> Result<Option<lifeline_proto::orgcert::TechCert>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT cert FROM tech_certs WHERE user = ?1", [user], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
     fn set_machine_key(&mut self, id: &str, key: &[u8]) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE machines SET e2e_key = ?2 WHERE id = ?1",

@@ -47,6 +47,7 @@ pub async fn spawn_x11_agent(stage: &mut Stage, display: &str) -> anyhow::Result
         &stage.fingerprint,
         token,
         false,
+        None,
     )
     .await
     .context("enroll")?;

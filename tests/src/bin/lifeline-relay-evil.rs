@@ -2,7 +2,9 @@
 //! end-to-end encryption catches it: `--flip-at N` flips one bit of byte N
 //! of every agent-to-console stream, `--swap-key` hands consoles a key of
 //! its own instead of the machine's, `--swap-key-when FILE` does so while
-//! FILE exists. Otherwise it is `lifeline-relay serve`
+//! FILE exists, `--pose-as-technician-when FILE` offers machines a
+//! technician key of its own (keeping the technician's approval) while FILE
+//! exists. Otherwise it is `lifeline-relay serve`
 //! (same data dir, same listen address, same first line on stdout).
 
 use lifeline_relay::{datadir::DataDir, server::Relay};
@@ -15,6 +17,7 @@ async fn main() -> anyhow::Result<()> {
     let mut listen = None;
     let mut flip_at = None;
     let mut swap_key = false;
+    let mut pose_when: Option<std::path::PathBuf> = None;
     let mut swap_when: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -23,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
             "--listen" => listen = args.next(),
             "--flip-at" => flip_at = args.next().map(|n| n.parse::<u64>()).transpose()?,
             "--swap-key" => swap_key = true,
+            "--pose-as-technician-when" => pose_when = args.next().map(Into::into),
             "--swap-key-when" => swap_when = args.next().map(Into::into),
             other => anyhow::bail!("unknown argument {other:?}"),
         }
@@ -41,6 +45,16 @@ async fn main() -> anyhow::Result<()> {
         .tamper
         .swap_machine_key
         .store(swap_key, Ordering::Relaxed);
+    if let Some(file) = pose_when {
+        let ctx = relay.ctx.clone();
+        tokio::spawn(async move {
+            loop {
+                let on = file.exists();
+                ctx.tamper.swap_technician_key.store(on, Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        });
+    }
     if let Some(file) = swap_when {
         let ctx = relay.ctx.clone();
         tokio::spawn(async move {
