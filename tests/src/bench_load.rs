@@ -47,6 +47,12 @@ pub struct LoadReport {
     pub session_kbit_per_s_total: f64,
     pub relay_cores_sessions: f64,
     pub relay_cores_per_session: f64,
+    /// Sessions served from pre-encoded frames at 60 fps (see `bench_replay`).
+    pub replayed_sessions: usize,
+    pub replayed_fps_mean: f64,
+    pub replayed_kbit_per_s_total: f64,
+    pub relay_cores_replayed: f64,
+    pub relay_cores_per_replayed_session: f64,
 }
 
 fn sibling(name: &str) -> anyhow::Result<PathBuf> {
@@ -61,7 +67,7 @@ fn sibling(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// RSS in bytes and CPU seconds (user + system) of a process.
-fn proc_usage(pid: u32) -> anyhow::Result<(u64, f64)> {
+pub(crate) fn proc_usage(pid: u32) -> anyhow::Result<(u64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let rss_kb: u64 = status
         .lines()
@@ -184,7 +190,7 @@ async fn simulated_agent(
     Ok(())
 }
 
-async fn enroll_many(
+pub(crate) async fn enroll_many(
     dir: &Path,
     addr: &str,
     fp: &Fingerprint,
@@ -212,11 +218,43 @@ async fn enroll_many(
     Ok(out)
 }
 
+/// Logs the benchmark's admin in with the real console into `work/console`.
+fn console_login(work: &Path, relay: &RelayProc) -> anyhow::Result<PathBuf> {
+    let console_dir = work.join("console");
+    if console_dir.join("console.json").exists() {
+        return Ok(console_dir);
+    }
+    let out = Command::new(sibling("lifeline")?)
+        .args([
+            "login",
+            "--relay",
+            &relay.addr,
+            "--fingerprint",
+            &relay.fingerprint.to_string(),
+            "--user",
+            ADMIN,
+        ])
+        .env("LIFELINE_CONFIG_DIR", &console_dir)
+        .env("LIFELINE_PASSWORD", ADMIN_PW)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(console_dir)
+}
+
 /// Runs the benchmark.
 ///
 /// # Errors
 /// Setup failures.
-pub async fn run(agents: usize, sessions: usize, idle_secs: u64) -> anyhow::Result<LoadReport> {
+pub async fn run(
+    agents: usize,
+    sessions: usize,
+    replayed: usize,
+    idle_secs: u64,
+) -> anyhow::Result<LoadReport> {
     let relay = start_relay()?;
     let pid = relay.child.id();
     let work = tempfile::tempdir()?;
@@ -339,26 +377,8 @@ pub async fn run(agents: usize, sessions: usize, idle_secs: u64) -> anyhow::Resu
             ));
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let console_dir = work.path().join("console");
+        let console_dir = console_login(work.path(), &relay)?;
         let console = sibling("lifeline")?;
-        let out = Command::new(&console)
-            .args([
-                "login",
-                "--relay",
-                &relay.addr,
-                "--fingerprint",
-                &relay.fingerprint.to_string(),
-                "--user",
-                ADMIN,
-            ])
-            .env("LIFELINE_CONFIG_DIR", &console_dir)
-            .env("LIFELINE_PASSWORD", ADMIN_PW)
-            .output()?;
-        anyhow::ensure!(
-            out.status.success(),
-            "login: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let (_, c0) = proc_usage(pid)?;
         let t0 = Instant::now();
         let mut viewers = Vec::new();
@@ -400,6 +420,27 @@ pub async fn run(agents: usize, sessions: usize, idle_secs: u64) -> anyhow::Resu
         relay_cores_sessions = (c1 - c0) / t0.elapsed().as_secs_f64();
         drop(procs);
     }
+    let replay = if replayed > 0 {
+        eprintln!(
+            "load: {replayed} replayed 1080p typing sessions at 60 fps for {session_secs} s…"
+        );
+        let console_dir = console_login(work.path(), &relay)?;
+        crate::bench_replay::phase(
+            &crate::bench_replay::Setup {
+                addr: relay.addr.clone(),
+                fp: relay.fingerprint.clone(),
+                token: token.clone(),
+                work: work.path().to_path_buf(),
+                console_dir,
+                relay_pid: pid,
+                secs: session_secs,
+            },
+            replayed,
+        )
+        .await?
+    } else {
+        crate::bench_replay::Replayed::default()
+    };
     stop.store(true, Ordering::Relaxed);
     let n_sessions = session_fps.len();
     let cores_idle_share = relay_cores_idle;
@@ -418,11 +459,21 @@ pub async fn run(agents: usize, sessions: usize, idle_secs: u64) -> anyhow::Resu
         relay_cores_per_1000_agents: relay_cores_idle * 1000.0 / n_connected.max(1) as f64,
         sessions: n_sessions,
         session_secs,
-        session_fps_mean: session_fps.iter().sum::<f64>() / n_sessions.max(1) as f64,
+        session_fps_mean: if n_sessions == 0 {
+            0.0
+        } else {
+            session_fps.iter().sum::<f64>() / n_sessions as f64
+        },
         session_kbit_per_s_total: session_bytes * 8.0 / 1000.0 / session_secs,
         relay_cores_sessions,
         relay_cores_per_session: (relay_cores_sessions - cores_idle_share).max(0.0)
             / n_sessions.max(1) as f64,
+        replayed_sessions: replay.sessions,
+        replayed_fps_mean: replay.fps_mean,
+        replayed_kbit_per_s_total: replay.kbit_per_s_total,
+        relay_cores_replayed: replay.relay_cores,
+        relay_cores_per_replayed_session: (replay.relay_cores - cores_idle_share).max(0.0)
+            / replay.sessions.max(1) as f64,
     })
 }
 
@@ -450,7 +501,11 @@ pub fn markdown(r: &LoadReport) -> String {
          | mean fps per session | {:.1} | |\n\
          | session throughput, all sessions | {:.0} kbit/s | |\n\
          | relay CPU during sessions | {:.3} cores | |\n\
-         | relay CPU per session (over the idle load) | {:.4} cores | 50 sessions on 1 core: ≤ 0.02 |\n",
+         | relay CPU per session (over the idle load) | {:.4} cores | 50 sessions on 1 core: ≤ 0.02 |\n\
+         | replayed sessions (pre-encoded 1080p typing at 60 fps, real viewers, through the relay) | {} | 50 |\n\
+         | mean fps per replayed session | {:.1} | 60 |\n\
+         | replayed throughput, all sessions (on the wire) | {:.0} kbit/s | |\n\
+         | relay CPU during replayed sessions / per session (over the idle load) | {:.3} / {:.4} cores | ≤ 1 / ≤ 0.02 |\n",
         r.enroll_per_sec,
         r.connect_per_sec,
         r.connected,
@@ -466,5 +521,10 @@ pub fn markdown(r: &LoadReport) -> String {
         r.session_kbit_per_s_total,
         r.relay_cores_sessions,
         r.relay_cores_per_session,
+        r.replayed_sessions,
+        r.replayed_fps_mean,
+        r.replayed_kbit_per_s_total,
+        r.relay_cores_replayed,
+        r.relay_cores_per_replayed_session,
     )
 }

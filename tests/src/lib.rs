@@ -7,5 +7,6 @@ pub mod bench_input;
 pub mod bench_inventory;
 pub mod bench_load;
 pub mod bench_ping;
+pub mod bench_replay;
 pub mod bench_screen;
 pub mod stage;

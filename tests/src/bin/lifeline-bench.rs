@@ -56,6 +56,11 @@ enum Command {
         /// Concurrent 1080p typing sessions (real agent and viewer processes).
         #[arg(long, default_value_t = 10)]
         sessions: usize,
+        /// Concurrent 1080p typing sessions at 60 fps from pre-encoded
+        /// frames (simulated agents, real viewers): the relay's cost per
+        /// session at full rate, which real agents on this machine cannot reach.
+        #[arg(long, default_value_t = 50)]
+        replayed_sessions: usize,
         /// Seconds the idle fleet is measured.
         #[arg(long, default_value_t = 30)]
         idle_secs: u64,
@@ -121,10 +126,15 @@ fn main() -> anyhow::Result<()> {
         Command::Load {
             agents,
             sessions,
+            replayed_sessions,
             idle_secs,
         } => {
-            let report =
-                rt.block_on(lifeline_tests::bench_load::run(agents, sessions, idle_secs))?;
+            let report = rt.block_on(lifeline_tests::bench_load::run(
+                agents,
+                sessions,
+                replayed_sessions,
+                idle_secs,
+            ))?;
             print!("{}", lifeline_tests::bench_load::markdown(&report));
             if let Some(path) = cli.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
