@@ -127,33 +127,14 @@ pub async fn open_session(
             ),
         ));
     };
-    if ctx
-        .tamper
-        .swap_machine_key
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
-        warn!(
-            session = "new",
-            "test hook: handing the console a key of the relay's own"
-        );
-        machine_key = lifeline_net::e2e::generate_keypair()
-            .map(|k| k.public)
-            .unwrap_or_default();
+    if let Some(own) = own_key_if(&ctx.tamper.swap_machine_key, "handing the console a key") {
+        machine_key = own;
     }
-    let mut technician_key = person.e2e_key.clone();
-    if ctx
-        .tamper
-        .swap_technician_key
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
-        warn!(
-            session = "new",
-            "test hook: offering the machine a technician key of the relay's own"
-        );
-        technician_key = lifeline_net::e2e::generate_keypair()
-            .map(|k| k.public)
-            .unwrap_or_default();
-    }
+    let technician_key = own_key_if(
+        &ctx.tamper.swap_technician_key,
+        "offering the machine a technician key",
+    )
+    .unwrap_or_else(|| person.e2e_key.clone());
     // The approval travels if it is for the key this login holds; machines
     // that require one check it themselves.
     let name = person.name.clone();
@@ -236,4 +217,17 @@ pub async fn open_session(
             Err(failure(code, message))
         }
     }
+}
+
+/// A test hook: a key of the relay's own, when `switch` is on.
+fn own_key_if(switch: &std::sync::atomic::AtomicBool, what: &str) -> Option<Vec<u8>> {
+    if !switch.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    warn!(session = "new", "test hook: {what} of the relay's own");
+    Some(
+        lifeline_net::e2e::generate_keypair()
+            .map(|k| k.public)
+            .unwrap_or_default(),
+    )
 }

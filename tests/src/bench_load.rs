@@ -34,7 +34,11 @@ pub struct LoadReport {
     pub agents: usize,
     pub enroll_per_sec: f64,
     pub connect_per_sec: f64,
+    /// Agents connected at the end of the idle window.
     pub connected: usize,
+    /// Connections the simulated agents lost and made again (as real
+    /// agents do) over the whole run.
+    pub reconnects: usize,
     pub relay_rss_base_mb: f64,
     pub relay_rss_agents_mb: f64,
     pub rss_per_idle_agent_kb: f64,
@@ -145,20 +149,79 @@ fn start_relay() -> anyhow::Result<RelayProc> {
     })
 }
 
+/// The fleet's counters, shared by the simulated agents.
+#[derive(Default)]
+struct Fleet {
+    /// Agents that connected at least once.
+    connected: AtomicUsize,
+    /// Agents connected right now.
+    live: AtomicUsize,
+    /// Connections lost and made again.
+    reconnects: AtomicUsize,
+    stop: AtomicBool,
+}
+
 /// One simulated agent: connect, report, upload what the relay wants, then
-/// heartbeat until `stop`.
+/// heartbeat until the fleet stops. Like a real agent it connects again
+/// (with a jittered, growing delay) when its connection is lost.
 async fn simulated_agent(
     addr: String,
     fp: Fingerprint,
     machine_id: String,
     secret: Secret,
     seed: u64,
-    connected: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
+    fleet: Arc<Fleet>,
 ) -> anyhow::Result<()> {
-    let (mut c, _) =
-        crate::stage::agent_hello(&addr, &fp, machine_id, secret, "lifeline-bench load").await?;
-    connected.fetch_add(1, Ordering::Relaxed);
+    let mut first = true;
+    let mut delay = Duration::from_millis(500 + seed % 500);
+    for attempt in 0.. {
+        let r = agent_connection(&addr, &fp, &machine_id, &secret, seed, &fleet, &mut first).await;
+        if fleet.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if attempt >= 10 {
+            return r;
+        }
+        fleet.reconnects.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+    Ok(())
+}
+
+/// One connection of a simulated agent, until it fails or the fleet stops.
+async fn agent_connection(
+    addr: &str,
+    fp: &Fingerprint,
+    machine_id: &str,
+    secret: &Secret,
+    seed: u64,
+    fleet: &Fleet,
+    first: &mut bool,
+) -> anyhow::Result<()> {
+    let (mut c, _) = crate::stage::agent_hello(
+        addr,
+        fp,
+        machine_id.to_string(),
+        secret.clone(),
+        "lifeline-bench load",
+    )
+    .await?;
+    if std::mem::take(first) {
+        fleet.connected.fetch_add(1, Ordering::Relaxed);
+    }
+    fleet.live.fetch_add(1, Ordering::Relaxed);
+    let r = agent_loop(&mut c, seed, fleet).await;
+    fleet.live.fetch_sub(1, Ordering::Relaxed);
+    c.conn.close(0u32.into(), b"bench done");
+    r
+}
+
+async fn agent_loop(
+    c: &mut lifeline_net::Connected,
+    seed: u64,
+    fleet: &Fleet,
+) -> anyhow::Result<()> {
     let inv = synthetic_inventory(seed, 100);
     write_msg(
         &mut c.send,
@@ -168,7 +231,7 @@ async fn simulated_agent(
     .await?;
     let mut seq = 0;
     let mut tick = tokio::time::interval(HEARTBEAT);
-    while !stop.load(Ordering::Relaxed) {
+    while !fleet.stop.load(Ordering::Relaxed) {
         tokio::select! {
             _ = tick.tick() => {
                 seq += 1;
@@ -186,7 +249,6 @@ async fn simulated_agent(
             () = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
-    c.conn.close(0u32.into(), b"bench done");
     Ok(())
 }
 
@@ -293,8 +355,7 @@ pub async fn run(
     let enroll_per_sec = agents as f64 / t.elapsed().as_secs_f64();
 
     eprintln!("load: connecting {agents} agents…");
-    let connected = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
+    let fleet = Arc::new(Fleet::default());
     let t = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for (i, (id, secret, _)) in creds.into_iter().enumerate() {
@@ -304,8 +365,7 @@ pub async fn run(
             id,
             secret,
             i as u64,
-            connected.clone(),
-            stop.clone(),
+            fleet.clone(),
         ));
         if i % 100 == 99 {
             // Pace the connects, like a fleet coming back after a relay
@@ -316,7 +376,7 @@ pub async fn run(
     }
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut failed = 0;
-    while connected.load(Ordering::Relaxed) + failed < agents && Instant::now() < deadline {
+    while fleet.connected.load(Ordering::Relaxed) + failed < agents && Instant::now() < deadline {
         while let Some(r) = set.try_join_next() {
             if let Ok(Err(e)) = r {
                 failed += 1;
@@ -327,15 +387,16 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let n_connected = connected.load(Ordering::Relaxed);
-    let connect_per_sec = n_connected as f64 / t.elapsed().as_secs_f64();
+    let n_first = fleet.connected.load(Ordering::Relaxed);
+    let connect_per_sec = n_first as f64 / t.elapsed().as_secs_f64();
 
-    eprintln!("load: {n_connected} agents connected; idle for {idle_secs} s…");
+    eprintln!("load: {n_first} agents connected; idle for {idle_secs} s…");
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (_, cpu0) = proc_usage(pid)?;
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(idle_secs)).await;
     let (rss_agents, cpu1) = proc_usage(pid)?;
+    let n_connected = fleet.live.load(Ordering::Relaxed);
     let idle_window = t0.elapsed().as_secs_f64();
     let relay_cores_idle = (cpu1 - cpu0) / idle_window;
 
@@ -441,7 +502,8 @@ pub async fn run(
     } else {
         crate::bench_replay::Replayed::default()
     };
-    stop.store(true, Ordering::Relaxed);
+    fleet.stop.store(true, Ordering::Relaxed);
+    let reconnects = fleet.reconnects.load(Ordering::Relaxed);
     let n_sessions = session_fps.len();
     let cores_idle_share = relay_cores_idle;
     Ok(LoadReport {
@@ -449,6 +511,7 @@ pub async fn run(
         enroll_per_sec,
         connect_per_sec,
         connected: n_connected,
+        reconnects,
         relay_rss_base_mb: rss_base as f64 / 1e6,
         relay_rss_agents_mb: rss_agents as f64 / 1e6,
         rss_per_idle_agent_kb: rss_agents.saturating_sub(rss_base) as f64
@@ -492,7 +555,8 @@ pub fn markdown(r: &LoadReport) -> String {
         "| measure | value | target |\n|---|---:|---|\n\
          | agents enrolled, per second | {:.0} | |\n\
          | agents connected (hello + welcome), per second | {:.0} | |\n\
-         | agents connected and idle | {} | 10,000 |\n\
+         | agents connected and idle (at the end of the idle window) | {} | 10,000 |\n\
+         | connections lost and made again by the agents, whole run | {} | |\n\
          | relay RSS: empty / with agents | {:.1} MB / {:.1} MB | |\n\
          | relay RSS per idle agent | {:.1} KB | < 100 KB |\n\
          | relay CPU with idle agents (heartbeat every 10 s), over {:.0} s | {:.3} cores | < 1 core for 10,000 |\n\
@@ -509,6 +573,7 @@ pub fn markdown(r: &LoadReport) -> String {
         r.enroll_per_sec,
         r.connect_per_sec,
         r.connected,
+        r.reconnects,
         r.relay_rss_base_mb,
         r.relay_rss_agents_mb,
         r.rss_per_idle_agent_kb,

@@ -109,6 +109,19 @@ fn save_png(path: &str, (w, h, rgb): &(u32, u32, Vec<u8>)) {
 /// the typing check then waits on the machine rather than on the viewer.
 static ONE_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// A relay, admin alice, and machine "desk" sharing `remote` unattended.
+fn desk_sharing(remote: &Xvfb) -> (World, Proc) {
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "desk");
+    let agent = w.start_agent_with(
+        "desk",
+        &[("DISPLAY", remote.display.as_str())],
+        &["--unattended"],
+    );
+    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    (w, agent)
+}
+
 /// `lifeline connect desk` as alice, its window on `tech`, stderr to `log`.
 fn spawn_viewer(w: &World, tech: &Xvfb, log: &std::path::Path) -> Proc {
     Proc {
@@ -134,14 +147,7 @@ fn the_viewer_window_comes_back_by_itself_after_a_relay_restart() {
     let remote = Xvfb::start(1024, 768);
     assert!(remote.run("xsetroot", &["-solid", "#336699"]).ok);
     let tech = Xvfb::start(1280, 1024);
-    let mut w = World::new();
-    w.admin_and_machine("alice", PW, "desk");
-    let _agent = w.start_agent_with(
-        "desk",
-        &[("DISPLAY", remote.display.as_str())],
-        &["--unattended"],
-    );
-    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    let (mut w, _agent) = desk_sharing(&remote);
     let log = w.path("viewer.log");
     let mut viewer = spawn_viewer(&w, &tech, &log);
     let viewer_log = || std::fs::read_to_string(&log).unwrap_or_default();
@@ -211,14 +217,7 @@ fn the_viewer_window_shows_the_remote_screen() {
         name: "xterm",
     };
 
-    let mut w = World::new();
-    w.admin_and_machine("alice", PW, "desk");
-    let _agent = w.start_agent_with(
-        "desk",
-        &[("DISPLAY", remote.display.as_str())],
-        &["--unattended"],
-    );
-    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    let (w, _agent) = desk_sharing(&remote);
 
     let log = w.path("viewer.log");
     let mut viewer = spawn_viewer(&w, &tech, &log);

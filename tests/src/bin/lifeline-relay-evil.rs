@@ -46,24 +46,10 @@ async fn main() -> anyhow::Result<()> {
         .swap_machine_key
         .store(swap_key, Ordering::Relaxed);
     if let Some(file) = pose_when {
-        let ctx = relay.ctx.clone();
-        tokio::spawn(async move {
-            loop {
-                let on = file.exists();
-                ctx.tamper.swap_technician_key.store(on, Ordering::Relaxed);
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        });
+        follow_file(file, relay.ctx.clone(), |c| &c.tamper.swap_technician_key);
     }
     if let Some(file) = swap_when {
-        let ctx = relay.ctx.clone();
-        tokio::spawn(async move {
-            loop {
-                let on = file.exists();
-                ctx.tamper.swap_machine_key.store(on, Ordering::Relaxed);
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        });
+        follow_file(file, relay.ctx.clone(), |c| &c.tamper.swap_machine_key);
     }
     println!("lifeline-relay listening on {}", relay.local_addr()?);
     println!("fingerprint: {fp}");
@@ -73,4 +59,18 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
     Ok(())
+}
+
+/// Keeps a tamper switch on while `file` exists.
+fn follow_file(
+    file: std::path::PathBuf,
+    ctx: std::sync::Arc<lifeline_relay::server::Ctx>,
+    switch: fn(&lifeline_relay::server::Ctx) -> &std::sync::atomic::AtomicBool,
+) {
+    tokio::spawn(async move {
+        loop {
+            switch(&ctx).store(file.exists(), Ordering::Relaxed);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
 }
