@@ -140,11 +140,13 @@ fn configs() -> impl Strategy<Value = EncoderConfig> {
         ],
         any::<bool>(),
         any::<bool>(),
+        1usize..4,
     )
-        .prop_map(|(batching, motion, cache)| EncoderConfig {
+        .prop_map(|(batching, motion, cache, threads)| EncoderConfig {
             batching,
             motion,
             cache,
+            threads,
         })
 }
 

@@ -63,6 +63,9 @@ enum Op<'a> {
     Pixels {
         data: Cow<'a, [u8]>,
         base: Option<(i32, i32)>,
+        /// `data` is still a zstd blob (decompressed after parsing, on
+        /// several threads when there are many).
+        packed: bool,
     },
     Copy {
         sx: u32,
@@ -95,6 +98,8 @@ pub struct Decoder {
     scratch: Vec<u32>,
     /// The session's body stream, made at the first streamed frame.
     stream: Option<StreamDecompressor>,
+    /// Threads decompressing the tiles of large changes.
+    threads: usize,
 }
 
 impl Default for Decoder {
@@ -120,7 +125,14 @@ impl Decoder {
             cache: TileCache::new(CACHE_SLOTS),
             scratch: Vec::new(),
             stream: None,
+            threads: super::parallel::default_threads(),
         }
+    }
+
+    /// Sets the threads that decompress the tiles of large changes (1: the
+    /// calling thread only).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// The last successfully decoded frame.
@@ -151,7 +163,8 @@ impl Decoder {
             key,
             occupied: if key { 0 } else { self.cache.len() },
         };
-        let records = parse_records(&body, h.records, &mut ctx)?;
+        let mut records = parse_records(&body, h.records, &mut ctx)?;
+        unpack(&mut records, &grid, self.threads)?;
         self.apply(&h, &grid, records)
     }
 
@@ -245,7 +258,7 @@ impl Decoder {
                     let px = self.cache.touch(slot).unwrap_or(&[]);
                     tile_buf.extend_from_slice(px);
                 }
-                Op::Pixels { data, base } => {
+                Op::Pixels { data, base, .. } => {
                     pixels_from_bytes(&data, &mut tile_buf);
                     if base.is_some() {
                         let reference = &self.scratch[staged..staged + r.area()];
@@ -386,23 +399,27 @@ fn parse_op<'a>(
         OP_RAW => Op::Pixels {
             data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
             base: None,
+            packed: false,
         },
         OP_XOR => {
             let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
             Op::Pixels {
                 data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
                 base,
+                packed: false,
             }
         }
         OP_ZSTD => Op::Pixels {
-            data: Cow::Owned(read_blob(r, tile, bytes)?),
+            data: Cow::Borrowed(read_blob(r, tile, bytes)?),
             base: None,
+            packed: true,
         },
         OP_XOR_ZSTD => {
             let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
             Op::Pixels {
-                data: Cow::Owned(read_blob(r, tile, bytes)?),
+                data: Cow::Borrowed(read_blob(r, tile, bytes)?),
                 base,
+                packed: true,
             }
         }
         OP_COPY => {
@@ -458,24 +475,55 @@ fn parse_offset(
     in_bounds(grid, rect, dx, dy).ok_or(DecodeError::SourceOutOfBounds { tile, dx, dy })
 }
 
-/// Reads a length-prefixed zstd tile and decompresses it to exactly `bytes`.
-fn read_blob(r: &mut Reader<'_>, tile: usize, bytes: usize) -> Result<Vec<u8>, DecodeError> {
+/// Reads a length-prefixed zstd tile of at most the bound for `bytes`.
+fn read_blob<'a>(r: &mut Reader<'a>, tile: usize, bytes: usize) -> Result<&'a [u8], DecodeError> {
     let len = r.varint("tile blob length")?;
     let max = zstd_bound(bytes);
     if len as usize > max {
         return Err(DecodeError::BlobTooLarge { tile, len, max });
     }
-    let blob = r.take(len as usize, "tile blob")?;
-    let out = zstd::bulk::decompress(blob, bytes)
-        .map_err(|_| DecodeError::BadZstd { what: "tile blob" })?;
-    if out.len() != bytes {
-        return Err(DecodeError::TileSizeMismatch {
-            tile,
-            got: out.len(),
-            want: bytes,
-        });
+    r.take(len as usize, "tile blob")
+}
+
+/// Decompresses every zstd tile to exactly its tile's size; the first bad
+/// one (in tile order) is the error.
+fn unpack(records: &mut [Record<'_>], grid: &Grid, threads: usize) -> Result<(), DecodeError> {
+    let items: Vec<(&[u8], usize)> = records
+        .iter()
+        .filter_map(|rec| match &rec.op {
+            Op::Pixels {
+                data, packed: true, ..
+            } => Some((data.as_ref(), grid.rect(rec.tile).area() * 4)),
+            _ => None,
+        })
+        .collect();
+    if items.is_empty() {
+        return Ok(());
     }
-    Ok(out)
+    let mut out = super::parallel::decompress_all(&items, threads).into_iter();
+    drop(items);
+    for rec in records.iter_mut() {
+        let tile = rec.tile;
+        let want = grid.rect(tile).area() * 4;
+        if let Op::Pixels { data, packed, .. } = &mut rec.op
+            && *packed
+        {
+            let got = out
+                .next()
+                .unwrap_or(Err(()))
+                .map_err(|()| DecodeError::BadZstd { what: "tile blob" })?;
+            if got.len() != want {
+                return Err(DecodeError::TileSizeMismatch {
+                    tile,
+                    got: got.len(),
+                    want,
+                });
+            }
+            *data = Cow::Owned(got);
+            *packed = false;
+        }
+    }
+    Ok(())
 }
 
 fn pixels_from_bytes(data: &[u8], out: &mut Vec<u32>) {

@@ -42,6 +42,9 @@ pub struct EncoderConfig {
     pub motion: bool,
     /// Reference previously sent tiles by cache slot.
     pub cache: bool,
+    /// Threads compressing tiles of large changes (1: the calling thread
+    /// only, what "one core" figures use).
+    pub threads: usize,
 }
 
 impl Default for EncoderConfig {
@@ -50,6 +53,7 @@ impl Default for EncoderConfig {
             batching: Batching::Auto,
             motion: true,
             cache: true,
+            threads: super::parallel::default_threads(),
         }
     }
 }
@@ -109,7 +113,6 @@ pub struct Encoder {
     /// Tile hash to slot, for lookups; pixels are compared before use.
     cache_index: HashMap<u64, usize>,
     slot_hash: Vec<u64>,
-    zstd: Option<zstd::bulk::Compressor<'static>>,
     /// The session's stream; `None` if zstd could not make a context.
     stream: Option<StreamCompressor>,
     stats: EncodeStats,
@@ -144,7 +147,6 @@ impl Encoder {
             cache_index: HashMap::new(),
             slot_hash: Vec::new(),
             // Without a context the encoder still works, sending raw pixels.
-            zstd: zstd::bulk::Compressor::new(1).ok(),
             stream: StreamCompressor::new(),
             stats: EncodeStats::default(),
             scratch: Vec::with_capacity(TILE_PIXELS),
@@ -307,6 +309,14 @@ impl Encoder {
             try_copies(cur, prev, grid, dirty, plans, &planar);
             offsets.extend(planar);
         }
+        // Only offsets that explained some tile are worth trying as XOR
+        // references for the rest (a scrolled tile that gained a line); a
+        // full-screen change (video) then skips the reference search.
+        offsets.retain(|o| {
+            plans
+                .iter()
+                .any(|p| matches!(p, Some(Plan::Copy(dx, dy)) if (*dx, *dy) == *o))
+        });
         offsets
     }
 
@@ -398,10 +408,6 @@ impl Encoder {
         out
     }
 
-    fn compress(&mut self, data: &[u8]) -> Option<Vec<u8>> {
-        self.zstd.as_mut()?.compress(data).ok()
-    }
-
     /// Builds the record body; `per_tile` compresses each pixel tile alone.
     fn body(
         &mut self,
@@ -415,6 +421,25 @@ impl Encoder {
         let mut stats = EncodeStats::default();
         let mut next = 0usize;
         let mut bytes = Vec::with_capacity(TILE_PIXELS * 4);
+        // Per tile: every pixel payload first, compressed on the
+        // configured threads, then the records in order.
+        let mut payloads = if per_tile {
+            let raw: Vec<Vec<u8>> = plans
+                .iter()
+                .filter_map(|&(t, plan)| match plan {
+                    Plan::Pixels { base } => {
+                        let mut b = Vec::with_capacity(TILE_PIXELS * 4);
+                        self.pixel_bytes(cur, prev, grid.rect(t), base, &mut b);
+                        Some(b)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let packed = super::parallel::compress_all(&raw, self.config.threads);
+            raw.into_iter().zip(packed).collect::<Vec<_>>().into_iter()
+        } else {
+            Vec::new().into_iter()
+        };
         for &(t, plan) in plans {
             put_varint(&mut out, (t - next) as u32);
             next = t + 1;
@@ -438,17 +463,13 @@ impl Encoder {
                 Plan::Pixels { base }
                     if !per_tile
                         && self.put_rect(&mut out, cur, prev, grid.rect(t), base, &mut stats) => {}
-                Plan::Pixels { base } => {
-                    let r = grid.rect(t);
-                    let mut reference = None;
-                    if let (Some((dx, dy)), Some(p)) = (base, prev) {
-                        self.scratch.clear();
-                        fetch_clipped(p, r, dx, dy, &mut self.scratch);
-                        reference = Some(self.scratch.as_slice());
+                Plan::Pixels { base } => match payloads.next() {
+                    Some((raw, packed)) => put_pixels(&mut out, &raw, base, packed, &mut stats),
+                    None => {
+                        self.pixel_bytes(cur, prev, grid.rect(t), base, &mut bytes);
+                        put_pixels(&mut out, &bytes, base, None, &mut stats);
                     }
-                    tile_bytes(cur, reference, r, &mut bytes);
-                    self.put_pixels(&mut out, &bytes, base, per_tile, &mut stats);
-                }
+                },
             }
         }
         (out, stats)
@@ -490,43 +511,56 @@ impl Encoder {
         true
     }
 
-    fn put_pixels(
+    /// The pixels of tile `r`, XORed with its reference block if `base`.
+    fn pixel_bytes(
         &mut self,
-        out: &mut Vec<u8>,
-        bytes: &[u8],
+        cur: &Frame,
+        prev: Option<&Frame>,
+        r: Rect,
         base: Option<(i32, i32)>,
-        per_tile: bool,
-        stats: &mut EncodeStats,
+        out: &mut Vec<u8>,
     ) {
-        let xor = base.is_some();
-        let packed = if per_tile {
-            self.compress(bytes).filter(|c| c.len() < bytes.len())
-        } else {
-            None
-        };
-        match (packed, xor) {
-            (Some(c), _) => {
-                out.push(if xor { OP_XOR_ZSTD } else { OP_ZSTD });
-                put_base(out, base);
-                if xor {
-                    stats.xor_zstd += 1;
-                } else {
-                    stats.zstd += 1;
-                }
-                put_varint(out, c.len() as u32);
-                out.extend_from_slice(&c);
+        let mut reference = None;
+        if let (Some((dx, dy)), Some(p)) = (base, prev) {
+            self.scratch.clear();
+            fetch_clipped(p, r, dx, dy, &mut self.scratch);
+            reference = Some(self.scratch.as_slice());
+        }
+        tile_bytes(cur, reference, r, out);
+    }
+}
+
+/// Writes a pixel record: compressed if `packed` holds the smaller form.
+fn put_pixels(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    base: Option<(i32, i32)>,
+    packed: Option<Vec<u8>>,
+    stats: &mut EncodeStats,
+) {
+    let xor = base.is_some();
+    match (packed, xor) {
+        (Some(c), _) => {
+            out.push(if xor { OP_XOR_ZSTD } else { OP_ZSTD });
+            put_base(out, base);
+            if xor {
+                stats.xor_zstd += 1;
+            } else {
+                stats.zstd += 1;
             }
-            (None, true) => {
-                stats.xor += 1;
-                out.push(OP_XOR);
-                put_base(out, base);
-                out.extend_from_slice(bytes);
-            }
-            (None, false) => {
-                stats.raw += 1;
-                out.push(OP_RAW);
-                out.extend_from_slice(bytes);
-            }
+            put_varint(out, c.len() as u32);
+            out.extend_from_slice(&c);
+        }
+        (None, true) => {
+            stats.xor += 1;
+            out.push(OP_XOR);
+            put_base(out, base);
+            out.extend_from_slice(bytes);
+        }
+        (None, false) => {
+            stats.raw += 1;
+            out.push(OP_RAW);
+            out.extend_from_slice(bytes);
         }
     }
 }

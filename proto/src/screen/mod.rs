@@ -80,6 +80,7 @@ mod error;
 mod frame;
 pub mod measure;
 mod motion;
+pub mod parallel;
 mod pixels;
 mod rect;
 mod stream;

@@ -13,7 +13,7 @@ use lifeline_agent::{
 use lifeline_proto::{
     ConsoleRequest, Permission,
     screen::{
-        Decoder, Encoder,
+        Decoder, Encoder, EncoderConfig,
         measure::percentile,
         synth::{Synth, Workload},
     },
@@ -198,8 +198,13 @@ fn ms(d: Duration) -> f64 {
 /// A frame the decoder rejects (a codec bug).
 pub fn time_codec(workload: Workload, frames: usize, seed: u64) -> anyhow::Result<CodecTimes> {
     let mut synth = Synth::full_hd(workload, seed);
-    let mut enc = Encoder::new();
+    // One core: no helper threads for large changes.
+    let mut enc = Encoder::with_config(EncoderConfig {
+        threads: 1,
+        ..EncoderConfig::default()
+    });
     let mut dec = Decoder::new();
+    dec.set_threads(1);
     let (key, _) = enc.encode_owned(synth.frame().clone());
     dec.decode(&key)?;
     let mut encode = Vec::with_capacity(frames);
