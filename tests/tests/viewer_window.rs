@@ -109,6 +109,17 @@ fn save_png(path: &str, (w, h, rgb): &(u32, u32, Vec<u8>)) {
 /// the typing check then waits on the machine rather than on the viewer.
 static ONE_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The user's screen (1024x768, the remote colour) and the technician's,
+/// with the one-window lock held.
+fn two_screens() -> (std::sync::MutexGuard<'static, ()>, Xvfb, Xvfb) {
+    let one = ONE_WINDOW
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let remote = Xvfb::start(1024, 768);
+    assert!(remote.run("xsetroot", &["-solid", "#336699"]).ok);
+    (one, remote, Xvfb::start(1280, 1024))
+}
+
 /// A relay, admin alice, and machine "desk" sharing `remote` unattended.
 fn desk_sharing(remote: &Xvfb) -> (World, Proc) {
     let mut w = World::new();
@@ -141,12 +152,7 @@ fn spawn_viewer(w: &World, tech: &Xvfb, log: &std::path::Path) -> Proc {
 
 #[test]
 fn the_viewer_window_comes_back_by_itself_after_a_relay_restart() {
-    let _one = ONE_WINDOW
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let remote = Xvfb::start(1024, 768);
-    assert!(remote.run("xsetroot", &["-solid", "#336699"]).ok);
-    let tech = Xvfb::start(1280, 1024);
+    let (_one, remote, tech) = two_screens();
     let (mut w, _agent) = desk_sharing(&remote);
     let log = w.path("viewer.log");
     let mut viewer = spawn_viewer(&w, &tech, &log);
@@ -184,12 +190,7 @@ fn the_viewer_window_comes_back_by_itself_after_a_relay_restart() {
 
 #[test]
 fn the_viewer_window_shows_the_remote_screen() {
-    let _one = ONE_WINDOW
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let remote = Xvfb::start(1024, 768);
-    assert!(remote.run("xsetroot", &["-solid", "#336699"]).ok);
-    let tech = Xvfb::start(1280, 1024);
+    let (_one, remote, tech) = two_screens();
     // A white xterm on the user's screen, for the technician to type into.
     let out_dir = tempfile::tempdir().unwrap();
     let term = Command::new("xterm")

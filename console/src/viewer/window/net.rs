@@ -218,6 +218,21 @@ async fn wait_close(rx: &mut mpsc::UnboundedReceiver<Command>, pending: &mut Opt
     }
 }
 
+/// The next item from `rx`, taking each new session's stream from
+/// `streams` into `current` meanwhile; `None` once either channel closes.
+async fn next_with<S, T>(
+    streams: &mut mpsc::UnboundedReceiver<S>,
+    current: &mut Option<S>,
+    rx: &mut mpsc::UnboundedReceiver<T>,
+) -> Option<T> {
+    loop {
+        tokio::select! {
+            s = streams.recv() => *current = Some(s?),
+            item = rx.recv() => return item,
+        }
+    }
+}
+
 /// Sends the window's input to the agent in order, one acknowledged event
 /// at a time; pointer moves queued behind a slow event collapse into the
 /// newest. A refusal (the user took control away) switches the window to
@@ -229,20 +244,7 @@ async fn send_input(
     ctx: egui::Context,
 ) {
     let mut input: Option<InputStream> = None;
-    loop {
-        let first = tokio::select! {
-            s = streams.recv() => {
-                match s {
-                    Some(s) => input = Some(s),
-                    None => return,
-                }
-                continue;
-            }
-            ev = rx.recv() => match ev {
-                Some(ev) => ev,
-                None => return,
-            },
-        };
+    while let Some(first) = next_with(&mut streams, &mut input, &mut rx).await {
         let mut batch = vec![first];
         while let Ok(ev) = rx.try_recv() {
             if let (Some(InputEvent::Move { .. }), InputEvent::Move { .. }) = (batch.last(), &ev) {
@@ -318,20 +320,7 @@ async fn chat_writer(
 ) {
     let mut clip: Option<lifeline_net::clipboard::Clip> = None;
     let mut send: Option<SecureSend> = None;
-    loop {
-        let out = tokio::select! {
-            s = streams.recv() => {
-                match s {
-                    Some(s) => send = Some(s),
-                    None => return,
-                }
-                continue;
-            }
-            out = rx.recv() => match out {
-                Some(out) => out,
-                None => return,
-            },
-        };
+    while let Some(out) = next_with(&mut streams, &mut send, &mut rx).await {
         let msg = match out {
             ChatOut::Send(m) => m,
             ChatOut::SendClipboard => {
