@@ -5,7 +5,7 @@
 
 use lifeline_proto::screen::wire::{
     FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, MAGIC, OP_CACHE, OP_COPY, OP_RAW, OP_RECT,
-    OP_SOLID, OP_XOR, OP_ZSTD, RECT_PALETTE, RECT_XOR, VERSION,
+    OP_SOLID, OP_XOR, OP_ZSTD, RECT_DELTA, RECT_PALETTE, RECT_XOR, VERSION,
 };
 use lifeline_proto::screen::{DecodeError, Decoder, Encoder, Frame, Limits};
 
@@ -357,6 +357,26 @@ fn rect_records_are_checked_and_applied() {
     assert_eq!(&frame.row(0)[..6], &[7, 8, 9, 7, 1, 1]);
     assert!(frame.row(1)[..64].iter().all(|&p| p == 1));
     assert!(frame.row(0)[64..].iter().all(|&p| p == 2));
+    // Left-neighbour deltas on row 1: 0x0102_0305, then +1 in the lowest
+    // byte, then -1 (wrapping) in the highest.
+    let mut delta = vec![0, 1, 3, 1, RECT_DELTA];
+    for d in [0x0102_0305u32, 0x0000_0001, 0xff00_0000] {
+        delta.extend_from_slice(&d.to_le_bytes());
+    }
+    let mut seq2 = frame_bytes(0, 2, 128, 64, 1, &[&[0, OP_RECT][..], &delta].concat());
+    let frame = dec.decode(&seq2).unwrap().clone();
+    assert_eq!(
+        &frame.row(1)[..4],
+        &[0x0102_0305, 0x0102_0306, 0x0002_0306, 1]
+    );
+    // Cut short: refused.
+    seq2 = frame_bytes(0, 3, 128, 64, 1, &[&[0, OP_RECT][..], &delta[..9]].concat());
+    assert_eq!(
+        err(&mut dec, &seq2),
+        DecodeError::Truncated {
+            what: "rect pixels"
+        }
+    );
 }
 
 #[test]

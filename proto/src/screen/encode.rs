@@ -7,7 +7,7 @@ use super::cache::{TILE_PIXELS, TileCache};
 use super::frame::Frame;
 use super::motion::{SegHashes, planar_candidates, vertical_candidates};
 use super::pixels::{choose_base, in_bounds, tile_bytes};
-use super::rect::{changed_bbox, palette, put_rect};
+use super::rect::{Coding, changed_bbox, delta_pays, palette, put_rect};
 use super::stream::StreamCompressor;
 use super::tile::{Grid, Rect, block_eq, copy_same_place, fetch_clipped, read_block, solid_color};
 use super::wire::{
@@ -494,20 +494,19 @@ impl Encoder {
         }
         let sub = prev.and_then(|p| changed_bbox(cur, p, r)).unwrap_or(r);
         let colours = palette(cur, sub);
-        if colours.is_none() && sub == r {
-            return false;
-        }
+        let xor_with = prev.filter(|_| base.is_some());
+        let coding = match (&colours, xor_with) {
+            (Some(c), _) => Coding::Palette(c),
+            _ if delta_pays(cur, xor_with, sub) => Coding::Delta,
+            // A whole tile of plain pixels: the tile records say it shorter.
+            _ if sub == r => return false,
+            (None, Some(p)) => Coding::Xor(p),
+            (None, None) => Coding::Raw,
+        };
         out.push(OP_RECT);
-        put_rect(
-            out,
-            cur,
-            prev.filter(|_| base.is_some()),
-            r,
-            sub,
-            colours.as_deref(),
-        );
+        put_rect(out, cur, r, sub, &coding);
         stats.rect += 1;
-        stats.palette += usize::from(colours.is_some());
+        stats.palette += usize::from(matches!(coding, Coding::Palette(_)));
         true
     }
 

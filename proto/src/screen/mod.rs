@@ -65,7 +65,9 @@
 //!
 //! A RECT record replaces only its rectangle; the rest of the tile keeps its
 //! pixels (0 in a key frame). Codings: 0 RAW, `w * h * 4` bytes; 1 XOR, as
-//! many bytes XOR the pixels they replace; 2 PALETTE, `n: u8` (1..=16)
+//! many bytes XOR the pixels they replace; 3 DELTA, as many bytes, each the
+//! pixel's byte minus the same byte of its left neighbour (0 left of a
+//! row's first), wrapping; 2 PALETTE, `n: u8` (1..=16)
 //! colours as `u32`, then one row of indices per pixel row at 0 (n = 1), 1
 //! (n = 2), 2 (n ≤ 4) or 4 bits, most significant bits first, each row
 //! padded to a byte; an index must name a colour. A RECT on a full tile

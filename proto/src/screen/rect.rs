@@ -5,7 +5,7 @@
 use super::decode::DecodeError;
 use super::frame::Frame;
 use super::tile::Rect;
-use super::wire::{RECT_PALETTE, RECT_RAW, RECT_XOR, Reader};
+use super::wire::{RECT_DELTA, RECT_PALETTE, RECT_RAW, RECT_XOR, Reader};
 
 /// Most colours a palette rect may have.
 pub(crate) const MAX_COLOURS: usize = 16;
@@ -70,16 +70,62 @@ fn row_bytes(w: u32, bits: u32) -> usize {
     (w * bits).div_ceil(8) as usize
 }
 
+/// How a rect's pixels go on the wire.
+pub(crate) enum Coding<'a> {
+    Palette(&'a [u32]),
+    /// XOR with the same place in this (previous) frame.
+    Xor(&'a Frame),
+    Delta,
+    Raw,
+}
+
+/// Whether left-neighbour deltas of `r` look cheaper than its XOR with
+/// `prev` (or its raw pixels): counts the bytes each leaves non-zero.
+pub(crate) fn delta_pays(cur: &Frame, prev: Option<&Frame>, r: Rect) -> bool {
+    let (mut delta, mut other) = (0u32, 0u32);
+    let cols = r.x as usize..(r.x + r.w) as usize;
+    for y in r.y..r.y + r.h {
+        let row = &cur.row(y)[cols.clone()];
+        let old = prev.map(|p| &p.row(y)[cols.clone()]);
+        let mut left = 0u32;
+        for (i, &p) in row.iter().enumerate() {
+            delta += nonzero_bytes(byte_sub(p, left));
+            other += nonzero_bytes(old.map_or(p, |o| p ^ o[i]));
+            left = p;
+        }
+    }
+    delta * 4 < other * 3
+}
+
+fn nonzero_bytes(v: u32) -> u32 {
+    v.to_le_bytes().iter().map(|&b| u32::from(b != 0)).sum()
+}
+
+/// Byte-wise `a - b`, wrapping in each byte.
+fn byte_sub(a: u32, b: u32) -> u32 {
+    let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
+    u32::from_le_bytes([
+        a[0].wrapping_sub(b[0]),
+        a[1].wrapping_sub(b[1]),
+        a[2].wrapping_sub(b[2]),
+        a[3].wrapping_sub(b[3]),
+    ])
+}
+
+/// Byte-wise `a + b`, wrapping in each byte.
+fn byte_add(a: u32, b: u32) -> u32 {
+    let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
+    u32::from_le_bytes([
+        a[0].wrapping_add(b[0]),
+        a[1].wrapping_add(b[1]),
+        a[2].wrapping_add(b[2]),
+        a[3].wrapping_add(b[3]),
+    ])
+}
+
 /// Appends the rect record's operand (after the op byte): `sub` relative
-/// to `tile`, the coding, and the data. `prev` is needed for XOR.
-pub(crate) fn put_rect(
-    out: &mut Vec<u8>,
-    cur: &Frame,
-    prev: Option<&Frame>,
-    tile: Rect,
-    sub: Rect,
-    colours: Option<&[u32]>,
-) {
+/// to `tile`, the coding, and the data.
+pub(crate) fn put_rect(out: &mut Vec<u8>, cur: &Frame, tile: Rect, sub: Rect, coding: &Coding<'_>) {
     out.extend_from_slice(&[
         (sub.x - tile.x) as u8,
         (sub.y - tile.y) as u8,
@@ -88,8 +134,8 @@ pub(crate) fn put_rect(
     ]);
     let rows = sub.y..sub.y + sub.h;
     let cols = sub.x as usize..(sub.x + sub.w) as usize;
-    match (colours, prev) {
-        (Some(colours), _) => {
+    match coding {
+        Coding::Palette(colours) => {
             out.push(RECT_PALETTE);
             out.push(colours.len() as u8);
             colours
@@ -115,7 +161,7 @@ pub(crate) fn put_rect(
                 }
             }
         }
-        (None, Some(prev)) => {
+        Coding::Xor(prev) => {
             out.push(RECT_XOR);
             for y in rows {
                 let old = &prev.row(y)[cols.clone()];
@@ -124,7 +170,17 @@ pub(crate) fn put_rect(
                 }
             }
         }
-        (None, None) => {
+        Coding::Delta => {
+            out.push(RECT_DELTA);
+            for y in rows {
+                let mut left = 0;
+                for &p in &cur.row(y)[cols.clone()] {
+                    out.extend_from_slice(&byte_sub(p, left).to_le_bytes());
+                    left = p;
+                }
+            }
+        }
+        Coding::Raw => {
             out.push(RECT_RAW);
             for y in rows {
                 cur.row(y)[cols.clone()]
@@ -146,6 +202,7 @@ pub(crate) struct RectOp<'a> {
 pub(crate) enum RectData<'a> {
     Raw(&'a [u8]),
     Xor(&'a [u8]),
+    Delta(&'a [u8]),
     Palette {
         colours: Vec<u32>,
         bits: u32,
@@ -192,6 +249,7 @@ pub(crate) fn parse_rect<'a>(
             });
         }
         RECT_XOR => RectData::Xor(r.take(bytes, "rect pixels")?),
+        RECT_DELTA => RectData::Delta(r.take(bytes, "rect pixels")?),
         RECT_PALETTE => {
             let n = usize::from(r.u8("palette size")?);
             if n == 0 || n > MAX_COLOURS {
@@ -269,6 +327,14 @@ pub(crate) fn apply_rect(f: &mut Frame, op: &RectOp<'_>) {
                 for (p, c) in row.iter_mut().zip(src.chunks_exact(4)) {
                     let v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
                     *p = if xor { *p ^ v } else { v };
+                }
+            }
+            RectData::Delta(d) => {
+                let src = &d[dy * w * 4..(dy + 1) * w * 4];
+                let mut left = 0;
+                for (p, c) in row.iter_mut().zip(src.chunks_exact(4)) {
+                    left = byte_add(left, u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                    *p = left;
                 }
             }
             RectData::Palette {

@@ -50,6 +50,10 @@ pub const RECT_XOR: u8 = 1;
 /// 0 (one colour), 1, 2 or 4 bits, most significant first, each row padded
 /// to a byte.
 pub const RECT_PALETTE: u8 = 2;
+/// Rect coding: `w * h * 4` bytes, each the pixel's byte minus the same
+/// byte of the pixel to its left (0 left of a row's first), wrapping:
+/// gradients and photos-of-UI turn into runs a compressor folds.
+pub const RECT_DELTA: u8 = 3;
 
 /// The header of an encoded frame. Deltas do not carry the size: it is the
 /// size of the frame they apply to.
