@@ -1,0 +1,230 @@
+//! The encoder's second half: plans become the wire's records, pixel
+//! payloads are compressed (the session's stream for small changes, per
+//! tile on a few threads for large ones) and the header goes in front.
+
+use super::{AUTO_PER_TILE_ABOVE, Batching, EncodeStats, Encoder, Plan};
+use crate::screen::cache::TILE_PIXELS;
+use crate::screen::frame::Frame;
+use crate::screen::pixels::tile_bytes;
+use crate::screen::rect::{Coding, changed_bbox, delta_pays, palette, put_rect};
+use crate::screen::tile::{Grid, Rect, fetch_clipped};
+use crate::screen::wire::{
+    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_RECT, OP_SOLID, OP_XOR,
+    OP_XOR_ZSTD, OP_ZSTD, put_varint, zigzag,
+};
+
+impl Encoder {
+    /// Serialises the plans, choosing the smaller payload layout.
+    pub(super) fn write(
+        &mut self,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        grid: &Grid,
+        plans: &[(usize, Plan)],
+        key: bool,
+    ) -> Vec<u8> {
+        let pixel_tiles = plans
+            .iter()
+            .filter(|(_, p)| matches!(p, Plan::Pixels { .. }))
+            .count();
+        let per_tile = match self.config.batching {
+            Batching::Never => true,
+            Batching::Always => false,
+            Batching::Auto => pixel_tiles > AUTO_PER_TILE_ABOVE,
+        } || self.stream.is_none();
+        let (mut body, mut stats) = self.body(cur, prev, grid, plans, per_tile);
+        let raw_len = body.len();
+        let mut streamed = false;
+        if !per_tile && !body.is_empty() {
+            match self.stream.as_mut().and_then(|s| s.chunk(&body)) {
+                Some(chunk) => {
+                    body = chunk;
+                    streamed = true;
+                }
+                // The stream is broken: this body goes plain and the next
+                // frame is a key, which restarts the stream on both sides.
+                None => self.key_requested = true,
+            }
+        }
+        let header = Header {
+            flags: if key { FLAG_KEY } else { 0 } | if streamed { FLAG_BODY_STREAM } else { 0 },
+            seq: self.seq,
+            width: grid.width,
+            height: grid.height,
+            records: plans.len() as u32,
+            body_len: body.len() as u32,
+            body_raw_len: raw_len as u32,
+        };
+        let mut out = Vec::with_capacity(16 + body.len());
+        header.write(&mut out);
+        out.extend_from_slice(&body);
+        stats.key = key;
+        stats.batched = streamed;
+        stats.dirty = plans.len();
+        stats.bytes = out.len();
+        self.stats = stats;
+        out
+    }
+
+    /// Builds the record body; `per_tile` compresses each pixel tile alone.
+    fn body(
+        &mut self,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        grid: &Grid,
+        plans: &[(usize, Plan)],
+        per_tile: bool,
+    ) -> (Vec<u8>, EncodeStats) {
+        let mut out = Vec::new();
+        let mut stats = EncodeStats::default();
+        let mut next = 0usize;
+        let mut bytes = Vec::with_capacity(TILE_PIXELS * 4);
+        // Per tile: every pixel payload first, compressed on the
+        // configured threads, then the records in order.
+        let mut payloads = if per_tile {
+            let raw: Vec<Vec<u8>> = plans
+                .iter()
+                .filter_map(|&(t, plan)| match plan {
+                    Plan::Pixels { base } => {
+                        let mut b = Vec::with_capacity(TILE_PIXELS * 4);
+                        self.pixel_bytes(cur, prev, grid.rect(t), base, &mut b);
+                        Some(b)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let packed = crate::screen::parallel::compress_all(&raw, self.config.threads);
+            raw.into_iter().zip(packed).collect::<Vec<_>>().into_iter()
+        } else {
+            Vec::new().into_iter()
+        };
+        for &(t, plan) in plans {
+            put_varint(&mut out, (t - next) as u32);
+            next = t + 1;
+            match plan {
+                Plan::Solid(c) => {
+                    stats.solid += 1;
+                    out.push(OP_SOLID);
+                    out.extend_from_slice(&c.to_le_bytes());
+                }
+                Plan::Copy(dx, dy) => {
+                    stats.copy += 1;
+                    out.push(OP_COPY);
+                    put_varint(&mut out, zigzag(dx));
+                    put_varint(&mut out, zigzag(dy));
+                }
+                Plan::Cache(slot) => {
+                    stats.cached += 1;
+                    out.push(OP_CACHE);
+                    put_varint(&mut out, slot as u32);
+                }
+                Plan::Pixels { base }
+                    if !per_tile
+                        && self.put_rect(&mut out, cur, prev, grid.rect(t), base, &mut stats) => {}
+                Plan::Pixels { base } => match payloads.next() {
+                    Some((raw, packed)) => put_pixels(&mut out, &raw, base, packed, &mut stats),
+                    None => {
+                        self.pixel_bytes(cur, prev, grid.rect(t), base, &mut bytes);
+                        put_pixels(&mut out, &bytes, base, None, &mut stats);
+                    }
+                },
+            }
+        }
+        (out, stats)
+    }
+
+    /// Writes a rect record for a tile sent as pixels in the stream, when
+    /// one fits: the changed rectangle (the whole tile in a key frame) as
+    /// palette indices if it has at most 16 colours, else as XOR with the
+    /// pixels it replaces or raw, whichever [`choose_base`] preferred. A
+    /// tile better XORed against moved content is left to the XOR record.
+    fn put_rect(
+        &mut self,
+        out: &mut Vec<u8>,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        r: Rect,
+        base: Option<(i32, i32)>,
+        stats: &mut EncodeStats,
+    ) -> bool {
+        if base.is_some_and(|b| b != (0, 0)) {
+            return false;
+        }
+        let sub = prev.and_then(|p| changed_bbox(cur, p, r)).unwrap_or(r);
+        let colours = palette(cur, sub);
+        let xor_with = prev.filter(|_| base.is_some());
+        let coding = match (&colours, xor_with) {
+            (Some(c), _) => Coding::Palette(c),
+            _ if delta_pays(cur, xor_with, sub) => Coding::Delta,
+            // A whole tile of plain pixels: the tile records say it shorter.
+            _ if sub == r => return false,
+            (None, Some(p)) => Coding::Xor(p),
+            (None, None) => Coding::Raw,
+        };
+        out.push(OP_RECT);
+        put_rect(out, cur, r, sub, &coding);
+        stats.rect += 1;
+        stats.palette += usize::from(matches!(coding, Coding::Palette(_)));
+        true
+    }
+
+    /// The pixels of tile `r`, XORed with its reference block if `base`.
+    fn pixel_bytes(
+        &mut self,
+        cur: &Frame,
+        prev: Option<&Frame>,
+        r: Rect,
+        base: Option<(i32, i32)>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut reference = None;
+        if let (Some((dx, dy)), Some(p)) = (base, prev) {
+            self.scratch.clear();
+            fetch_clipped(p, r, dx, dy, &mut self.scratch);
+            reference = Some(self.scratch.as_slice());
+        }
+        tile_bytes(cur, reference, r, out);
+    }
+}
+
+/// Writes a pixel record: compressed if `packed` holds the smaller form.
+fn put_pixels(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    base: Option<(i32, i32)>,
+    packed: Option<Vec<u8>>,
+    stats: &mut EncodeStats,
+) {
+    let xor = base.is_some();
+    match (packed, xor) {
+        (Some(c), _) => {
+            out.push(if xor { OP_XOR_ZSTD } else { OP_ZSTD });
+            put_base(out, base);
+            if xor {
+                stats.xor_zstd += 1;
+            } else {
+                stats.zstd += 1;
+            }
+            put_varint(out, c.len() as u32);
+            out.extend_from_slice(&c);
+        }
+        (None, true) => {
+            stats.xor += 1;
+            out.push(OP_XOR);
+            put_base(out, base);
+            out.extend_from_slice(bytes);
+        }
+        (None, false) => {
+            stats.raw += 1;
+            out.push(OP_RAW);
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+fn put_base(out: &mut Vec<u8>, base: Option<(i32, i32)>) {
+    if let Some((dx, dy)) = base {
+        put_varint(out, zigzag(dx));
+        put_varint(out, zigzag(dy));
+    }
+}
