@@ -250,12 +250,7 @@ fn five_percent_loss_and_50_ms_each_way_keep_a_session_going() {
         ],
     );
     assert!(out.ok, "enroll through the lossy link: {}", out.stderr);
-    let _agent = w.start_agent_with(
-        "desk",
-        &[("DISPLAY", x.display.as_str())],
-        &["--unattended"],
-    );
-    w.wait_online("alice", "desk", true, Duration::from_secs(30));
+    let _agent = w.share_display("alice", "desk", &x.display, Duration::from_secs(30));
 
     // Input arrives whole and in order.
     let out = w.console("alice", &["click", "desk", "200", "100"], None);

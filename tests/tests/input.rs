@@ -20,12 +20,7 @@ fn typing_and_clicking_through_the_relay_reach_an_xterm() {
     std::thread::sleep(Duration::from_millis(1500));
 
     w.admin_and_machine("alice", PW, "desk");
-    let _agent = w.start_agent_with(
-        "desk",
-        &[("DISPLAY", x.display.as_str())],
-        &["--unattended"],
-    );
-    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    let _agent = w.share_display("alice", "desk", &x.display, Duration::from_secs(10));
 
     // Click inside the xterm: the pointer lands exactly there (and, with no
     // window manager, keyboard focus follows the pointer).

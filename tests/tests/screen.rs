@@ -49,12 +49,7 @@ fn the_viewer_records_exactly_what_the_display_shows_and_follows_changes() {
 
     let mut w = World::new();
     w.admin_and_machine("alice", PW, "desk");
-    let _agent = w.start_agent_with(
-        "desk",
-        &[("DISPLAY", x.display.as_str())],
-        &["--unattended"],
-    );
-    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    let _agent = w.share_display("alice", "desk", &x.display, Duration::from_secs(10));
 
     let rec = w.path("rec");
     let out = w.console(
@@ -177,12 +172,7 @@ fn the_viewer_follows_a_resolution_change_mid_session() {
     assert!(x.run("xsetroot", &["-solid", "#336699"]).ok);
     let mut w = World::new();
     w.admin_and_machine("alice", PW, "desk");
-    let _agent = w.start_agent_with(
-        "desk",
-        &[("DISPLAY", x.display.as_str())],
-        &["--unattended"],
-    );
-    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    let _agent = w.share_display("alice", "desk", &x.display, Duration::from_secs(10));
     let rec = w.path("rec");
     let viewer = w.headless_bg("alice", "desk", 6, &rec);
     std::thread::sleep(Duration::from_secs(2));

@@ -124,12 +124,7 @@ fn two_screens() -> (std::sync::MutexGuard<'static, ()>, Xvfb, Xvfb) {
 fn desk_sharing(remote: &Xvfb) -> (World, Proc) {
     let mut w = World::new();
     w.admin_and_machine("alice", PW, "desk");
-    let agent = w.start_agent_with(
-        "desk",
-        &[("DISPLAY", remote.display.as_str())],
-        &["--unattended"],
-    );
-    w.wait_online("alice", "desk", true, Duration::from_secs(10));
+    let agent = w.share_display("alice", "desk", &remote.display, Duration::from_secs(10));
     (w, agent)
 }
 

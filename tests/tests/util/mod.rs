@@ -373,6 +373,14 @@ impl World {
         self.start_agent_with(name, env, &[])
     }
 
+    /// Starts agent `name` sharing X `display` unattended and waits until
+    /// `who` sees it online.
+    pub fn share_display(&self, who: &str, name: &str, display: &str, within: Duration) -> Proc {
+        let agent = self.start_agent_with(name, &[("DISPLAY", display)], &["--unattended"]);
+        self.wait_online(who, name, true, within);
+        agent
+    }
+
     /// Starts `lifeline-agent run EXTRA…` for agent `name` with extra environment.
     pub fn start_agent_with(&self, name: &str, env: &[(&str, &str)], extra: &[&str]) -> Proc {
         let mut cmd = Command::new(bin("lifeline-agent"));
