@@ -49,12 +49,9 @@ pub struct BadOrgKey {
 /// # Errors
 /// [`BadOrgKey`] for anything but 32 bytes of hex.
 pub fn parse_org_key(text: &str) -> Result<Vec<u8>, BadOrgKey> {
-    hex::decode(text.trim())
-        .ok()
-        .filter(|k| k.len() == lifeline_net::org::ORG_KEY_LEN)
-        .ok_or_else(|| BadOrgKey {
-            got: text.to_string(),
-        })
+    lifeline_net::e2e::key_from_hex(text, lifeline_net::org::ORG_KEY_LEN).ok_or_else(|| BadOrgKey {
+        got: text.to_string(),
+    })
 }
 
 impl AgentConfig {

@@ -93,10 +93,11 @@ pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError
     let fingerprint: Fingerprint = config.fingerprint.parse()?;
     let identity = Arc::new(crate::streams::E2eIdentity {
         machine_id: config.machine_id.clone(),
-        private: hex::decode(config.e2e_private.expose())
-            .ok()
-            .filter(|k| k.len() == lifeline_net::e2e::KEY_LEN)
-            .ok_or(RunError::NoE2eKey)?,
+        private: lifeline_net::e2e::key_from_hex(
+            config.e2e_private.expose(),
+            lifeline_net::e2e::KEY_LEN,
+        )
+        .ok_or(RunError::NoE2eKey)?,
         org_key: config.org_key()?,
     });
     let mut backoff = Backoff::new(opts.backoff_base, opts.backoff_max);

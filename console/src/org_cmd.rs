@@ -64,15 +64,14 @@ pub fn device_key(dir: &Path) -> anyhow::Result<KeyPair> {
         Ok(text) => {
             let f: KeyFile = serde_json::from_str(&text)
                 .with_context(|| format!("{} is damaged", path.display()))?;
-            let private = hex::decode(f.private.expose()).unwrap_or_default();
-            let public = hex::decode(&f.public).unwrap_or_default();
-            if private.len() != KEY_LEN || public.len() != KEY_LEN {
-                bail!(
+            let key = |hex: &str| lifeline_net::e2e::key_from_hex(hex, KEY_LEN);
+            match (key(f.private.expose()), key(&f.public)) {
+                (Some(private), Some(public)) => Ok(KeyPair { private, public }),
+                _ => bail!(
                     "{} is damaged: keys are not {KEY_LEN} bytes",
                     path.display()
-                );
+                ),
             }
-            Ok(KeyPair { private, public })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let keys = lifeline_net::e2e::generate_keypair()?;
@@ -80,12 +79,17 @@ pub fn device_key(dir: &Path) -> anyhow::Result<KeyPair> {
                 private: Secret::new(hex::encode(&keys.private)),
                 public: hex::encode(&keys.public),
             };
-            lifeline_net::files::write_private(dir, KEY_FILE, &serde_json::to_vec_pretty(&f)?)
-                .map_err(|(p, e)| anyhow::anyhow!("{}: {e}", p.display()))?;
+            save(dir, KEY_FILE, &f)?;
             Ok(keys)
         }
         Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
     }
+}
+
+/// Writes `value` as JSON to `dir/name` (0600 in a 0700 directory).
+fn save(dir: &Path, name: &str, value: &impl Serialize) -> anyhow::Result<()> {
+    lifeline_net::files::write_private(dir, name, &serde_json::to_vec_pretty(value)?)
+        .map_err(|(p, e)| anyhow::anyhow!("{}: {e}", p.display()))
 }
 
 /// `lifeline session-key`: this device's session key, for an admin to approve.
@@ -131,8 +135,7 @@ pub async fn run(dir: &Path, command: OrgCommand) -> anyhow::Result<()> {
                 pkcs8: Secret::new(hex::encode(pkcs8)),
                 public: hex::encode(&public),
             };
-            lifeline_net::files::write_private(dir, ORG_FILE, &serde_json::to_vec_pretty(&f)?)
-                .map_err(|(p, e)| anyhow::anyhow!("{}: {e}", p.display()))?;
+            save(dir, ORG_FILE, &f)?;
             println!("{}", f.public);
             eprintln!(
                 "organisation key made; keep {} safe and enroll machines with --org-key {}",
@@ -143,15 +146,12 @@ pub async fn run(dir: &Path, command: OrgCommand) -> anyhow::Result<()> {
         OrgCommand::Show => println!("{}", load_org(dir)?.public),
         OrgCommand::Approve { user, key, days } => {
             let org = load_org(dir)?;
-            let key_bytes = hex::decode(key.trim())
-                .ok()
-                .filter(|k| k.len() == KEY_LEN)
-                .with_context(|| {
-                    format!(
-                        "--key must be {} hex digits, from `lifeline session-key`",
-                        KEY_LEN * 2
-                    )
-                })?;
+            let key_bytes = lifeline_net::e2e::key_from_hex(&key, KEY_LEN).with_context(|| {
+                format!(
+                    "--key must be {} hex digits, from `lifeline session-key`",
+                    KEY_LEN * 2
+                )
+            })?;
             let pkcs8 = hex::decode(org.pkcs8.expose()).context("organisation key is damaged")?;
             let expires = lifeline_net::unix_secs().saturating_add(days.saturating_mul(86_400));
             let cert = lifeline_net::org::approve(&pkcs8, &user, &key_bytes, expires)?;

@@ -30,7 +30,8 @@ pub struct Reopen {
 }
 
 impl Reopen {
-    /// A new connection and session on `monitor`, retried until `deadline`.
+    /// A new connection and session on `monitor`, retried with growing
+    /// delays until `deadline`.
     ///
     /// # Errors
     /// The last attempt's error once the deadline has passed.
@@ -39,16 +40,32 @@ impl Reopen {
         monitor: Option<u32>,
         deadline: std::time::Instant,
     ) -> anyhow::Result<(crate::client::Client, ScreenStream)> {
-        reopen(
-            &self.dir,
-            &self.machine,
-            self.permission,
-            monitor,
-            self.max_fps,
-            self.ticket,
-            deadline,
-        )
-        .await
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let attempt = async {
+                let mut c = connect(&self.dir).await?;
+                let s = ScreenStream::open_for_ticket(
+                    &mut c,
+                    &self.machine,
+                    self.permission,
+                    monitor,
+                    self.max_fps,
+                    self.ticket,
+                )
+                .await?;
+                anyhow::Ok((c, s))
+            }
+            .await;
+            match attempt {
+                Ok(pair) => return Ok(pair),
+                Err(e) if std::time::Instant::now() + delay < deadline => {
+                    tracing::debug!("reconnect failed: {e:#}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(4));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -70,40 +87,6 @@ pub async fn relay_gone(
         gone,
         reason.map_or_else(|| e.to_string(), |r| r.to_string()),
     )
-}
-
-/// A new connection and screen session after the relay went away, retried
-/// with growing delays until `deadline`.
-async fn reopen(
-    dir: &Path,
-    machine: &str,
-    permission: Permission,
-    monitor: Option<u32>,
-    max_fps: u32,
-    ticket: Option<u64>,
-    deadline: std::time::Instant,
-) -> anyhow::Result<(crate::client::Client, ScreenStream)> {
-    let mut delay = Duration::from_millis(250);
-    loop {
-        let attempt = async {
-            let mut c = connect(dir).await?;
-            let s = ScreenStream::open_for_ticket(
-                &mut c, machine, permission, monitor, max_fps, ticket,
-            )
-            .await?;
-            anyhow::Ok((c, s))
-        }
-        .await;
-        match attempt {
-            Ok(pair) => return Ok(pair),
-            Err(e) if std::time::Instant::now() + delay < deadline => {
-                tracing::debug!("reconnect failed: {e:#}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(4));
-            }
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// Runs one of the session commands (others are refused).
@@ -148,14 +131,14 @@ pub async fn run(dir: &Path, command: Command) -> anyhow::Result<()> {
             )
             .await
             .with_context(|| format!("connect {machine}"))?;
+            let again = Reopen {
+                dir: dir.to_path_buf(),
+                machine: machine.clone(),
+                permission,
+                max_fps,
+                ticket,
+            };
             if !headless {
-                let again = Reopen {
-                    dir: dir.to_path_buf(),
-                    machine: machine.clone(),
-                    permission,
-                    max_fps,
-                    ticket,
-                };
                 return crate::viewer::window::run(c, stream, monitor, again).await;
             }
             if stream.permission == Permission::View && !view_only {
@@ -188,11 +171,7 @@ pub async fn run(dir: &Path, command: Command) -> anyhow::Result<()> {
                     break;
                 }
                 eprintln!("the relay went away ({why}); reconnecting…");
-                match reopen(
-                    dir, &machine, permission, monitor, max_fps, ticket, deadline,
-                )
-                .await
-                {
+                match again.open(monitor, deadline).await {
                     Ok((client, next)) => {
                         eprintln!("reconnected: session {}", next.session);
                         c = client;

@@ -36,6 +36,12 @@ const TAG_LEN: usize = 16;
 /// Largest plaintext per record.
 const MAX_PLAIN: usize = MAX_RECORD - TAG_LEN;
 
+/// A key of exactly `len` bytes from hex (surrounding spaces ignored).
+#[must_use]
+pub fn key_from_hex(text: &str, len: usize) -> Option<Vec<u8>> {
+    hex::decode(text.trim()).ok().filter(|k| k.len() == len)
+}
+
 /// A static key pair.
 #[derive(Clone)]
 pub struct KeyPair {

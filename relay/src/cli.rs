@@ -223,10 +223,7 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
                 .add_user(&name, role, &hash, lifeline_net::unix_secs())
                 .with_context(|| format!("cannot add {name}"))?;
             store.set_user_groups(id, &groups)?;
-            let actor = format!(
-                "local:{}",
-                std::env::var("USER").unwrap_or_else(|_| "root".into())
-            );
+            let actor = local_actor();
             store.append_audit(
                 &crate::audit::NewEntry::new(
                     &actor,
@@ -266,10 +263,7 @@ fn set_disabled(data: &DataArg, name: &str, disabled: bool) -> anyhow::Result<()
     if !store.set_user_disabled(name, disabled)? {
         bail!("no user {name:?}");
     }
-    let actor = format!(
-        "local:{}",
-        std::env::var("USER").unwrap_or_else(|_| "root".into())
-    );
+    let actor = local_actor();
     let action = if disabled {
         "user-disabled"
     } else {
@@ -288,10 +282,7 @@ fn set_disabled(data: &DataArg, name: &str, disabled: bool) -> anyhow::Result<()
 }
 
 fn totp(cmd: TotpCommand) -> anyhow::Result<()> {
-    let actor = format!(
-        "local:{}",
-        std::env::var("USER").unwrap_or_else(|_| "root".into())
-    );
+    let actor = local_actor();
     let (data, name, secret) = match cmd {
         TotpCommand::Enable { data, name } => {
             let mut secret = vec![0u8; crate::totp::SECRET_LEN];
@@ -330,10 +321,7 @@ fn totp(cmd: TotpCommand) -> anyhow::Result<()> {
 }
 
 fn webhook(cmd: WebhookCommand) -> anyhow::Result<()> {
-    let actor = format!(
-        "local:{}",
-        std::env::var("USER").unwrap_or_else(|_| "root".into())
-    );
+    let actor = local_actor();
     match cmd {
         WebhookCommand::Add {
             data,
@@ -437,4 +425,13 @@ fn read_new_password(name: &str) -> anyhow::Result<String> {
         bail!("password must be at least {MIN_PASSWORD} characters; nothing was changed");
     }
     Ok(password)
+}
+
+/// Who acted, for the audit log, when an admin runs the relay's own
+/// commands on its host.
+fn local_actor() -> String {
+    format!(
+        "local:{}",
+        std::env::var("USER").unwrap_or_else(|_| "root".into())
+    )
 }

@@ -61,10 +61,7 @@ async fn log_orphan(
     o: crate::store::OpenSession,
     stats: Arc<crate::hub::SessionStats>,
 ) {
-    let deadline = Instant::now() + ORPHAN_GRACE;
-    while Instant::now() < deadline && stats.report.lock().is_ok_and(|r| r.is_none()) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_report(&stats, Instant::now() + ORPHAN_GRACE).await;
     ctx.hub.forget_orphan(o.session);
     let cut = stats
         .report
@@ -90,7 +87,7 @@ async fn log_orphan(
         stats,
         ended_at: Instant::now(),
     };
-    log_session(ctx, e).await;
+    write_log(ctx, e).await;
 }
 
 fn purpose_name(p: SessionPurpose) -> &'static str {
@@ -140,17 +137,24 @@ pub fn build(e: &EndedSession, hostname: String, report: Option<SessionReport>) 
     }
 }
 
-async fn log_session(ctx: Arc<Ctx>, e: EndedSession) {
-    // A session that ran has a report from its agent on the way.
-    let deadline = e.ended_at + REPORT_GRACE;
-    let wants_report = e.started_unix.is_some();
-    loop {
-        let have = e.stats.report.lock().is_ok_and(|r| r.is_some());
-        if have || !wants_report || Instant::now() >= deadline {
-            break;
-        }
+/// Waits until the agent's report is in `stats` or `deadline` passes.
+async fn wait_for_report(stats: &crate::hub::SessionStats, deadline: Instant) {
+    while Instant::now() < deadline && stats.report.lock().is_ok_and(|r| r.is_none()) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn log_session(ctx: Arc<Ctx>, e: EndedSession) {
+    // A session that ran has a report from its agent on the way.
+    if e.started_unix.is_some() {
+        wait_for_report(&e.stats, e.ended_at + REPORT_GRACE).await;
+    }
+    write_log(ctx, e).await;
+}
+
+/// Writes the log of `e` with the agent's report if it came.
+async fn write_log(ctx: Arc<Ctx>, e: EndedSession) {
+    let wants_report = e.started_unix.is_some();
     // The refused-input count travels separately; give it a moment.
     tokio::time::sleep(Duration::from_millis(150)).await;
     let report = e.stats.report.lock().ok().and_then(|mut r| r.take());

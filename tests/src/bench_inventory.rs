@@ -221,21 +221,19 @@ async fn bench_ingest(agents: usize, packages: usize) -> anyhow::Result<(f64, f6
     let mut stage = Stage::start_with(Some(relay_rt), |_| Ok(())).await?;
     let token = stage.token(None).await?;
     let addr = stage.addr.to_string();
-    let mut creds = Vec::with_capacity(agents);
-    for chunk in (0..agents).collect::<Vec<_>>().chunks(50) {
-        let mut set = tokio::task::JoinSet::new();
-        for i in chunk {
-            let dir = stage.dir.path().join(format!("agent-{i}"));
-            let (addr, fp, token) = (addr.clone(), stage.fingerprint.clone(), token.clone());
-            set.spawn(async move {
-                lifeline_agent::enroll::enroll(&dir, &addr, &fp, token, false, None).await
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            let cfg = r??;
-            creds.push((cfg.machine_id, cfg.credential));
-        }
-    }
+    let creds: Vec<(String, Secret)> = crate::bench_load::enroll_many(
+        stage.dir.path(),
+        &addr,
+        &stage.fingerprint,
+        &token,
+        agents,
+        "agent",
+        50,
+    )
+    .await?
+    .into_iter()
+    .map(|(id, secret, _)| (id, secret))
+    .collect();
     // Make the agents' inventories before the clock starts: the figure is
     // the relay's work, not the simulator's.
     let uploads: Vec<Upload> = (0..creds.len())

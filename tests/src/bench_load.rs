@@ -173,7 +173,9 @@ async fn simulated_agent(
     fleet: Arc<Fleet>,
 ) -> anyhow::Result<()> {
     let mut first = true;
-    let mut delay = Duration::from_millis(500 + seed % 500);
+    // The real agent's policy: 0.5 s doubling to 30 s, with jitter.
+    let mut backoff =
+        lifeline_agent::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     for attempt in 0.. {
         let r = agent_connection(&addr, &fp, &machine_id, &secret, seed, &fleet, &mut first).await;
         if fleet.stop.load(Ordering::Relaxed) {
@@ -183,8 +185,8 @@ async fn simulated_agent(
             return r;
         }
         fleet.reconnects.fetch_add(1, Ordering::Relaxed);
+        let delay = backoff.next_delay(lifeline_agent::backoff::random_u64());
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(30));
     }
     Ok(())
 }
@@ -259,10 +261,11 @@ pub(crate) async fn enroll_many(
     token: &Secret,
     n: usize,
     prefix: &str,
+    at_once: usize,
 ) -> anyhow::Result<Vec<(String, Secret, PathBuf)>> {
     let mut out = Vec::with_capacity(n);
     let ids: Vec<usize> = (0..n).collect();
-    for chunk in ids.chunks(100) {
+    for chunk in ids.chunks(at_once.max(1)) {
         let mut set = tokio::task::JoinSet::new();
         for i in chunk {
             let d = dir.join(format!("{prefix}-{i}"));
@@ -350,6 +353,7 @@ pub async fn run(
         &token,
         agents,
         "sim",
+        100,
     )
     .await?;
     let enroll_per_sec = agents as f64 / t.elapsed().as_secs_f64();
@@ -415,12 +419,14 @@ pub async fn run(
             &token,
             sessions,
             "screen",
+            100,
         )
         .await?;
         let agent_bin = sibling("lifeline-agent")?;
         let mut procs = Vec::new();
         for (_, _, dir) in &creds {
-            procs.push(ChildGuard(
+            procs.push(crate::bench_screen::procs::Guard::spawn(
+                "lifeline-agent",
                 Command::new(&agent_bin)
                     .args([
                         "run",
@@ -432,10 +438,8 @@ pub async fn run(
                     .env("LIFELINE_AGENT_DIR", dir)
                     .env("LIFELINE_LOG", "warn")
                     .env_remove("DISPLAY")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()?,
-            ));
+                    .stdout(Stdio::null()),
+            )?);
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
         let console_dir = console_login(work.path(), &relay)?;
@@ -538,15 +542,6 @@ pub async fn run(
         relay_cores_per_replayed_session: (replay.relay_cores - cores_idle_share).max(0.0)
             / replay.sessions.max(1) as f64,
     })
-}
-
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The report as Markdown.

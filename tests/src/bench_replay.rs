@@ -232,7 +232,7 @@ pub struct Replayed {
 pub async fn phase(s: &Setup, n: usize) -> anyhow::Result<Replayed> {
     let clip = Arc::new(typing_clip(600));
     let creds =
-        crate::bench_load::enroll_many(&s.work, &s.addr, &s.fp, &s.token, n, "replay").await?;
+        crate::bench_load::enroll_many(&s.work, &s.addr, &s.fp, &s.token, n, "replay", 100).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut agents = tokio::task::JoinSet::new();
     for (id, secret, dir) in &creds {

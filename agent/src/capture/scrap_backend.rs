@@ -85,11 +85,15 @@ fn grab(capturer: &mut scrap::Capturer, w: usize, h: usize) -> Result<Frame, Cap
                         buf.len()
                     )));
                 }
-                let mut bytes = Vec::with_capacity(w * h * 4);
+                let mut pixels = Vec::with_capacity(w * h);
                 for row in buf.chunks(stride).take(h) {
-                    bytes.extend_from_slice(&row[..w * 4]);
+                    pixels.extend(
+                        row[..w * 4]
+                            .chunks_exact(4)
+                            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                    );
                 }
-                return Frame::from_bgrx(w as u32, h as u32, &bytes)
+                return Frame::from_pixels(w as u32, h as u32, pixels)
                     .map_err(|e| CaptureError::X11(e.to_string()));
             }
             Err(e)

@@ -9,26 +9,25 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// Splits `items` into at most `threads` runs and maps each run on a
-/// scoped thread of its own (on this thread when one suffices); results
-/// come back in order. `None` if a worker panicked.
-fn map_runs<T: Sync, R: Send>(
+/// Splits `items` into at most `threads` runs, one per entry of `state`,
+/// and maps each run with its own state: the first on this thread, the
+/// others on scoped threads. Results come back in order; `None` if a
+/// worker panicked.
+fn map_runs<T: Sync, S: Send, R: Send>(
     items: &[T],
-    threads: usize,
-    work: impl Fn(&[T]) -> Vec<R> + Sync,
+    state: &mut [S],
+    work: impl Fn(&mut S, &[T]) -> Vec<R> + Sync,
 ) -> Option<Vec<R>> {
-    let threads = threads.clamp(1, items.len().max(1));
-    if threads == 1 {
-        return Some(work(items));
-    }
-    let run = items.len().div_ceil(threads);
+    let runs = state.len().clamp(1, items.len().max(1));
+    let run = items.len().div_ceil(runs).max(1);
+    let mut pairs = items.chunks(run).zip(state.iter_mut());
+    let Some((first, first_state)) = pairs.next() else {
+        return Some(Vec::new());
+    };
     let work = &work;
     std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(run)
-            .map(|c| s.spawn(move || work(c)))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
+        let handles: Vec<_> = pairs.map(|(c, st)| s.spawn(move || work(st, c))).collect();
+        let mut out = work(first_state, first);
         for h in handles {
             out.extend(h.join().ok()?);
         }
@@ -36,26 +35,39 @@ fn map_runs<T: Sync, R: Send>(
     })
 }
 
-/// zstd level 1 of every blob; `None` where compressing did not make it
-/// smaller (or zstd failed), so the caller sends it as it is.
-pub(crate) fn compress_all(blobs: &[Vec<u8>], threads: usize) -> Vec<Option<Vec<u8>>> {
-    let work = |run: &[Vec<u8>]| {
-        let mut z = zstd::bulk::Compressor::new(1).ok();
+/// zstd level 1 of every blob on up to `threads` threads, with the
+/// compressors kept in `pool` from one frame to the next; `None` where
+/// compressing did not make a blob smaller (or zstd failed), so the caller
+/// sends it as it is.
+pub(crate) fn compress_all(
+    blobs: &[Vec<u8>],
+    pool: &mut Vec<zstd::bulk::Compressor<'static>>,
+    threads: usize,
+) -> Vec<Option<Vec<u8>>> {
+    let threads = threads.clamp(1, blobs.len().max(1));
+    while pool.len() < threads {
+        match zstd::bulk::Compressor::new(1) {
+            Ok(c) => pool.push(c),
+            Err(_) => break,
+        }
+    }
+    let used = pool.len().min(threads);
+    let work = |z: &mut zstd::bulk::Compressor<'static>, run: &[Vec<u8>]| {
         run.iter()
-            .map(|b| {
-                z.as_mut()
-                    .and_then(|z| z.compress(b).ok())
-                    .filter(|c| c.len() < b.len())
-            })
+            .map(|b| z.compress(b).ok().filter(|c| c.len() < b.len()))
             .collect()
     };
-    map_runs(blobs, threads, work).unwrap_or_else(|| vec![None; blobs.len()])
+    if used == 0 {
+        return vec![None; blobs.len()];
+    }
+    map_runs(blobs, &mut pool[..used], work).unwrap_or_else(|| vec![None; blobs.len()])
 }
 
 /// Decompresses every `(blob, capacity)`; a blob that is corrupt or would
 /// exceed its capacity is an `Err`.
 pub(crate) fn decompress_all(items: &[(&[u8], usize)], threads: usize) -> Vec<Result<Vec<u8>, ()>> {
-    let work = |run: &[(&[u8], usize)]| {
+    let mut runs = vec![(); threads.clamp(1, items.len().max(1))];
+    let work = |(): &mut (), run: &[(&[u8], usize)]| {
         let mut z = zstd::bulk::Decompressor::new().ok();
         run.iter()
             .map(|&(blob, cap)| {
@@ -65,7 +77,7 @@ pub(crate) fn decompress_all(items: &[(&[u8], usize)], threads: usize) -> Vec<Re
             })
             .collect()
     };
-    map_runs(items, threads, work).unwrap_or_else(|| vec![Err(()); items.len()])
+    map_runs(items, &mut runs, work).unwrap_or_else(|| vec![Err(()); items.len()])
 }
 
 #[cfg(test)]
@@ -86,9 +98,14 @@ mod tests {
                 }
             })
             .collect();
-        let one = compress_all(&blobs, 1);
+        let mut pool = Vec::new();
+        let one = compress_all(&blobs, &mut pool, 1);
         for threads in [2, 3, 4, 64] {
-            assert_eq!(compress_all(&blobs, threads), one, "{threads} threads");
+            assert_eq!(
+                compress_all(&blobs, &mut pool, threads),
+                one,
+                "{threads} threads"
+            );
         }
         let items: Vec<(&[u8], usize)> = one
             .iter()

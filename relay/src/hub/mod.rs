@@ -461,38 +461,44 @@ impl Hub {
 
     /// Ends every session of a console connection that went away.
     pub fn console_gone(&self, console_conn_id: u64, now: Instant) {
-        let ids: Vec<SessionId> = self
-            .lock()
-            .sessions
-            .iter()
-            .filter(|(_, e)| e.console_conn_id == console_conn_id)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.end(id, EndReason::ConsoleDisconnected, now);
-        }
+        self.end_where(
+            |e| e.console_conn_id == console_conn_id,
+            &EndReason::ConsoleDisconnected,
+            now,
+        );
     }
 
     /// Ends every session (the relay is shutting down); returns how many.
     pub fn end_all(&self, reason: &EndReason, now: Instant) -> usize {
-        let ids: Vec<SessionId> = self.lock().sessions.keys().copied().collect();
-        for &id in &ids {
-            self.end(id, reason.clone(), now);
-        }
-        ids.len()
+        self.end_where(|_| true, reason, now)
     }
 
     fn end_agent_sessions(&self, agent_conn_id: u64, now: Instant) {
+        self.end_where(
+            |e| e.agent_conn_id == agent_conn_id,
+            &EndReason::AgentDisconnected,
+            now,
+        );
+    }
+
+    /// Ends the sessions `which` picks, outside the lock; returns how many.
+    fn end_where(
+        &self,
+        which: impl Fn(&SessionEntry) -> bool,
+        reason: &EndReason,
+        now: Instant,
+    ) -> usize {
         let ids: Vec<SessionId> = self
             .lock()
             .sessions
             .iter()
-            .filter(|(_, e)| e.agent_conn_id == agent_conn_id)
+            .filter(|(_, e)| which(e))
             .map(|(id, _)| *id)
             .collect();
-        for id in ids {
-            self.end(id, EndReason::AgentDisconnected, now);
+        for &id in &ids {
+            self.end(id, reason.clone(), now);
         }
+        ids.len()
     }
 
     fn remove_session(&self, inner: &mut Inner, session: SessionId) {

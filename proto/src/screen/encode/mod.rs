@@ -112,6 +112,8 @@ pub struct Encoder {
     slot_hash: Vec<u64>,
     /// The session's stream; `None` if zstd could not make a context.
     stream: Option<StreamCompressor>,
+    /// Per-tile compressors for large changes, one per thread, kept.
+    compressors: Vec<zstd::bulk::Compressor<'static>>,
     stats: EncodeStats,
     /// Reusable buffer for XOR reference blocks.
     scratch: Vec<u32>,
@@ -145,6 +147,7 @@ impl Encoder {
             slot_hash: Vec::new(),
             // Without a context the encoder still works, sending raw pixels.
             stream: StreamCompressor::new(),
+            compressors: Vec::new(),
             stats: EncodeStats::default(),
             scratch: Vec::with_capacity(TILE_PIXELS),
         }

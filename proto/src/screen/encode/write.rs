@@ -93,7 +93,11 @@ impl Encoder {
                     _ => None,
                 })
                 .collect();
-            let packed = crate::screen::parallel::compress_all(&raw, self.config.threads);
+            let packed = crate::screen::parallel::compress_all(
+                &raw,
+                &mut self.compressors,
+                self.config.threads,
+            );
             raw.into_iter().zip(packed).collect::<Vec<_>>().into_iter()
         } else {
             Vec::new().into_iter()
