@@ -10,7 +10,10 @@ use lifeline_proto::{
     chat::ChatMsg,
     encode_message,
     input::{InputEvent, InputMsg, InputReply},
-    screen::{Encoder, Frame},
+    screen::{
+        Encoder, Frame,
+        synth::{Synth, Workload},
+    },
     view::{AgentToViewer, ViewerToAgent},
 };
 use serde::Serialize;
@@ -126,6 +129,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seq.extend_from_slice(&data);
     }
     write(&root.join("screen_decoder"), "seed-typing", &seq)?;
+    // A window dragged over a gradient: copy, parts and predicted rects.
+    let mut synth = Synth::new(Workload::WindowDrag, 256, 192, 1)?;
+    let mut enc = Encoder::new();
+    let mut seq = Vec::new();
+    for step in 0..5 {
+        let frame = if step == 0 {
+            synth.frame().clone()
+        } else {
+            synth.next_frame().clone()
+        };
+        let data = enc.encode(&frame);
+        seq.extend_from_slice(&(data.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
+        seq.extend_from_slice(&data);
+    }
+    write(&root.join("screen_decoder"), "seed-drag", &seq)?;
     println!("seeds written under {}", root.display());
     Ok(())
 }

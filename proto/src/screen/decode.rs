@@ -13,12 +13,12 @@ use super::cache::{TILE_PIXELS, TileCache};
 pub use super::error::DecodeError;
 use super::frame::Frame;
 use super::pixels::{in_bounds, overlaps};
-use super::rect::{RectOp, apply_rect, parse_rect};
+use super::rect::{RectData, RectOp, apply_rect, parse_rect};
 use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
 use super::wire::{
-    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_RECT,
-    OP_SOLID, OP_XOR, OP_XOR_ZSTD, OP_ZSTD, Reader, unzigzag,
+    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, MAX_PARTS, OP_CACHE, OP_COPY, OP_PARTS,
+    OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_ZSTD, OP_ZSTD, Reader, unzigzag,
 };
 
 /// Largest frame a [`Decoder`] accepts; checked before any allocation.
@@ -72,8 +72,8 @@ enum Op<'a> {
         sy: u32,
     },
     Cache(usize),
-    /// A changed rectangle inside the tile.
-    Rect(RectOp<'a>),
+    /// Changed rectangles inside the tile, applied in order.
+    Rects(Vec<RectOp<'a>>),
 }
 
 struct Record<'a> {
@@ -231,14 +231,34 @@ impl Decoder {
         self.scratch.clear();
         for rec in &records {
             let r = grid.rect(rec.tile);
-            match rec.op {
+            match &rec.op {
                 Op::Copy { sx, sy } => {
-                    read_block(&frame, Rect { x: sx, y: sy, ..r }, &mut self.scratch);
+                    read_block(
+                        &frame,
+                        Rect {
+                            x: *sx,
+                            y: *sy,
+                            ..r
+                        },
+                        &mut self.scratch,
+                    );
                 }
                 Op::Pixels {
                     base: Some((dx, dy)),
                     ..
-                } => fetch_clipped(&frame, r, dx, dy, &mut self.scratch),
+                } => fetch_clipped(&frame, r, *dx, *dy, &mut self.scratch),
+                Op::Rects(parts) => {
+                    for part in parts {
+                        if let RectData::Copy { sx, sy } = part.data {
+                            let src = Rect {
+                                x: sx,
+                                y: sy,
+                                ..part.sub
+                            };
+                            read_block(&frame, src, &mut self.scratch);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -272,8 +292,15 @@ impl Decoder {
                         self.cache.insert(&tile_buf);
                     }
                 }
-                Op::Rect(op) => {
-                    apply_rect(&mut frame, &op);
+                Op::Rects(parts) => {
+                    for part in &parts {
+                        let n = match part.data {
+                            RectData::Copy { .. } => part.sub.area(),
+                            _ => 0,
+                        };
+                        apply_rect(&mut frame, part, &self.scratch[staged..staged + n]);
+                        staged += n;
+                    }
                     if r.is_full_tile() {
                         read_block(&frame, r, &mut tile_buf);
                         self.cache.insert(&tile_buf);
@@ -437,10 +464,24 @@ fn parse_op<'a>(
             }
             Op::Cache(slot as usize)
         }
-        OP_RECT => Op::Rect(parse_rect(r, tile, rect, ctx.key)?),
+        OP_RECT => Op::Rects(vec![parse_rect(r, tile, rect, &ctx.grid, ctx.key)?]),
+        OP_PARTS => {
+            let parts = r.u8("part count")?;
+            if parts == 0 || parts > MAX_PARTS {
+                return Err(DecodeError::BadParts {
+                    tile,
+                    parts,
+                    max: MAX_PARTS,
+                });
+            }
+            let rects = (0..parts)
+                .map(|_| parse_rect(r, tile, rect, &ctx.grid, ctx.key))
+                .collect::<Result<Vec<_>, _>>()?;
+            Op::Rects(rects)
+        }
         _ => return Err(DecodeError::UnknownOp { op, tile }),
     };
-    if matches!(parsed, Op::Pixels { .. } | Op::Rect(_)) && rect.is_full_tile() {
+    if matches!(parsed, Op::Pixels { .. } | Op::Rects(_)) && rect.is_full_tile() {
         ctx.occupied = (ctx.occupied + 1).min(CACHE_SLOTS);
     }
     Ok(parsed)

@@ -170,6 +170,16 @@ pub enum DecodeError {
         /// The coding byte.
         coding: u8,
     },
+    /// A parts record with no rects or more than the wire allows.
+    #[error("{parts} parts at tile {tile} (1 to {max} allowed)")]
+    BadParts {
+        /// Tile index.
+        tile: usize,
+        /// Declared part count.
+        parts: u8,
+        /// Most parts allowed.
+        max: u8,
+    },
     /// A palette with no colours or more than sixteen.
     #[error("palette of {colours} colours at tile {tile} (1 to 16 allowed)")]
     BadPalette {

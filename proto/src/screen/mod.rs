@@ -47,7 +47,8 @@
 //! | 4  | XOR_ZSTD  | `dx, dy`, `len: varint`, zstd frame of XOR bytes | no  |
 //! | 5  | COPY      | `dx, dy`: the tile is the source block     | no        |
 //! | 6  | CACHE     | `slot: varint`                             | yes       |
-//! | 7  | RECT      | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR) |
+//! | 7  | RECT      | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR, COPY) |
+//! | 8  | PARTS     | `n: u8` (1..=8), then `n` RECT operands, applied in order | as RECT |
 //!
 //! `dx, dy` are zigzag varints; the source block is the tile's rectangle
 //! moved by `(dx, dy)` in the *previous* frame (never pixels written earlier
@@ -65,13 +66,21 @@
 //!
 //! A RECT record replaces only its rectangle; the rest of the tile keeps its
 //! pixels (0 in a key frame). Codings: 0 RAW, `w * h * 4` bytes; 1 XOR, as
-//! many bytes XOR the pixels they replace; 3 DELTA, as many bytes, each the
-//! pixel's byte minus the same byte of its left neighbour (0 left of a
-//! row's first), wrapping; 2 PALETTE, `n: u8` (1..=16)
+//! many bytes XOR the pixels they replace; 3 DELTA, 4 MED and 6 PLANE, as
+//! many bytes, each the pixel's byte minus a prediction from neighbours
+//! inside the rect, wrapping (DELTA: the left one, 0 left of a row's
+//! first; MED: the median edge detector of left, above and above-left;
+//! PLANE: left + above - above-left; MED and PLANE predict the first row
+//! from the left and the first column from above); 5 COPY, `dx, dy`: the
+//! previous frame's rectangle moved by `(dx, dy)`, wholly inside the frame;
+//! 2 PALETTE, `n: u8` (1..=16)
 //! colours as `u32`, then one row of indices per pixel row at 0 (n = 1), 1
 //! (n = 2), 2 (n ≤ 4) or 4 bits, most significant bits first, each row
 //! padded to a byte; an index must name a colour. A RECT on a full tile
-//! stores the resulting tile in the cache like RAW does.
+//! stores the resulting tile in the cache like RAW does. A PARTS record is
+//! the same as RECT records applied one after the other (the resulting tile
+//! is cached once): the edge of a dragged window cuts a tile into the part
+//! that moved (COPY) and bands around it.
 //!
 //! An idle frame is a bare header with zero records (about 7 bytes).
 
@@ -84,6 +93,7 @@ pub mod measure;
 mod motion;
 pub mod parallel;
 mod pixels;
+mod predict;
 mod rect;
 mod stream;
 pub mod synth;

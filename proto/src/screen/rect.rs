@@ -1,11 +1,18 @@
 //! Rect records: only the changed rectangle of a tile, as raw pixels, XOR
-//! with the pixels it replaces, or palette indices (text and flat UI have a
-//! handful of colours, so a glyph costs one bit per pixel before zstd).
+//! with the pixels it replaces, palette indices (text and flat UI have a
+//! handful of colours, so a glyph costs one bit per pixel before zstd),
+//! residuals of a prediction (gradients), or a copy of a rectangle of the
+//! previous frame (the part of a tile a dragged window covers).
 
 use super::decode::DecodeError;
 use super::frame::Frame;
-use super::tile::Rect;
-use super::wire::{RECT_DELTA, RECT_PALETTE, RECT_RAW, RECT_XOR, Reader};
+use super::pixels::in_bounds;
+use super::predict::{Predictor, apply_residuals, nonzero_bytes, put_residuals, residual_cost};
+use super::tile::{Grid, Rect, write_block};
+use super::wire::{
+    OP_RECT, RECT_COPY, RECT_DELTA, RECT_MED, RECT_PALETTE, RECT_PLANE, RECT_RAW, RECT_XOR, Reader,
+    put_varint, unzigzag, zigzag,
+};
 
 /// Most colours a palette rect may have.
 pub(crate) const MAX_COLOURS: usize = 16;
@@ -72,55 +79,47 @@ fn row_bytes(w: u32, bits: u32) -> usize {
 
 /// How a rect's pixels go on the wire.
 pub(crate) enum Coding<'a> {
-    Palette(&'a [u32]),
+    Palette(Vec<u32>),
     /// XOR with the same place in this (previous) frame.
     Xor(&'a Frame),
-    Delta,
+    /// Residuals of a prediction from the rect's own pixels.
+    Predicted(Predictor),
+    /// The rect moved by `(dx, dy)` in the previous frame.
+    Copy(i32, i32),
     Raw,
 }
 
-/// Whether left-neighbour deltas of `r` look cheaper than its XOR with
-/// `prev` (or its raw pixels): counts the bytes each leaves non-zero.
-pub(crate) fn delta_pays(cur: &Frame, prev: Option<&Frame>, r: Rect) -> bool {
-    let (mut delta, mut other) = (0u32, 0u32);
-    let cols = r.x as usize..(r.x + r.w) as usize;
-    for y in r.y..r.y + r.h {
+/// The cheapest coding of `sub`'s pixels: a palette when it has at most 16
+/// colours, else whichever of prediction residuals, XOR with `xor_with` (if
+/// given) or raw pixels has the fewest bytes that differ from the pixel
+/// before (a cheap stand-in for running the compressor on each); a
+/// prediction must win clearly.
+pub(crate) fn pick_coding<'a>(cur: &Frame, xor_with: Option<&'a Frame>, sub: Rect) -> Coding<'a> {
+    if let Some(colours) = palette(cur, sub) {
+        return Coding::Palette(colours);
+    }
+    let cols = sub.x as usize..(sub.x + sub.w) as usize;
+    let mut other = 0;
+    let mut last = 0;
+    for y in sub.y..sub.y + sub.h {
         let row = &cur.row(y)[cols.clone()];
-        let old = prev.map(|p| &p.row(y)[cols.clone()]);
-        let mut left = 0u32;
-        for (i, &p) in row.iter().enumerate() {
-            delta += nonzero_bytes(byte_sub(p, left));
-            other += nonzero_bytes(old.map_or(p, |o| p ^ o[i]));
-            left = p;
+        let old = xor_with.map(|p| &p.row(y)[cols.clone()]);
+        for (i, &a) in row.iter().enumerate() {
+            let v = old.map_or(a, |o| a ^ o[i]);
+            other += nonzero_bytes(v ^ last);
+            last = v;
         }
     }
-    delta * 4 < other * 3
-}
-
-fn nonzero_bytes(v: u32) -> u32 {
-    v.to_le_bytes().iter().map(|&b| u32::from(b != 0)).sum()
-}
-
-/// Byte-wise `a - b`, wrapping in each byte.
-fn byte_sub(a: u32, b: u32) -> u32 {
-    let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
-    u32::from_le_bytes([
-        a[0].wrapping_sub(b[0]),
-        a[1].wrapping_sub(b[1]),
-        a[2].wrapping_sub(b[2]),
-        a[3].wrapping_sub(b[3]),
-    ])
-}
-
-/// Byte-wise `a + b`, wrapping in each byte.
-fn byte_add(a: u32, b: u32) -> u32 {
-    let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
-    u32::from_le_bytes([
-        a[0].wrapping_add(b[0]),
-        a[1].wrapping_add(b[1]),
-        a[2].wrapping_add(b[2]),
-        a[3].wrapping_add(b[3]),
-    ])
+    let (predictor, cost) = Predictor::ALL
+        .into_iter()
+        .map(|p| (p, residual_cost(cur, sub, p)))
+        .min_by_key(|&(_, cost)| cost)
+        .unwrap_or((Predictor::Left, u32::MAX));
+    match xor_with {
+        _ if cost * 4 < other * 3 => Coding::Predicted(predictor),
+        Some(p) => Coding::Xor(p),
+        None => Coding::Raw,
+    }
 }
 
 /// Appends the rect record's operand (after the op byte): `sub` relative
@@ -170,15 +169,18 @@ pub(crate) fn put_rect(out: &mut Vec<u8>, cur: &Frame, tile: Rect, sub: Rect, co
                 }
             }
         }
-        Coding::Delta => {
-            out.push(RECT_DELTA);
-            for y in rows {
-                let mut left = 0;
-                for &p in &cur.row(y)[cols.clone()] {
-                    out.extend_from_slice(&byte_sub(p, left).to_le_bytes());
-                    left = p;
-                }
-            }
+        Coding::Predicted(p) => {
+            out.push(match p {
+                Predictor::Left => RECT_DELTA,
+                Predictor::Med => RECT_MED,
+                Predictor::Plane => RECT_PLANE,
+            });
+            put_residuals(out, cur, sub, *p);
+        }
+        Coding::Copy(dx, dy) => {
+            out.push(RECT_COPY);
+            put_varint(out, zigzag(*dx));
+            put_varint(out, zigzag(*dy));
         }
         Coding::Raw => {
             out.push(RECT_RAW);
@@ -202,7 +204,12 @@ pub(crate) struct RectOp<'a> {
 pub(crate) enum RectData<'a> {
     Raw(&'a [u8]),
     Xor(&'a [u8]),
-    Delta(&'a [u8]),
+    Predicted(Predictor, &'a [u8]),
+    /// Source position in the previous frame (wholly inside it).
+    Copy {
+        sx: u32,
+        sy: u32,
+    },
     Palette {
         colours: Vec<u32>,
         bits: u32,
@@ -210,11 +217,12 @@ pub(crate) enum RectData<'a> {
     },
 }
 
-/// Parses a rect record's operand for `tile`; `key` refuses XOR.
+/// Parses a rect record's operand for `tile`; `key` refuses XOR and COPY.
 pub(crate) fn parse_rect<'a>(
     r: &mut Reader<'a>,
     tile_index: usize,
     tile: Rect,
+    grid: &Grid,
     key: bool,
 ) -> Result<RectOp<'a>, DecodeError> {
     let b = r.take(4, "rect")?;
@@ -242,14 +250,26 @@ pub(crate) fn parse_rect<'a>(
     let bytes = sub.area() * 4;
     let data = match r.u8("rect coding")? {
         RECT_RAW => RectData::Raw(r.take(bytes, "rect pixels")?),
-        RECT_XOR if key => {
+        RECT_XOR | RECT_COPY if key => {
             return Err(DecodeError::NotInKeyFrame {
-                op: super::wire::OP_RECT,
+                op: OP_RECT,
                 tile: tile_index,
             });
         }
         RECT_XOR => RectData::Xor(r.take(bytes, "rect pixels")?),
-        RECT_DELTA => RectData::Delta(r.take(bytes, "rect pixels")?),
+        RECT_DELTA => RectData::Predicted(Predictor::Left, r.take(bytes, "rect pixels")?),
+        RECT_MED => RectData::Predicted(Predictor::Med, r.take(bytes, "rect pixels")?),
+        RECT_PLANE => RectData::Predicted(Predictor::Plane, r.take(bytes, "rect pixels")?),
+        RECT_COPY => {
+            let dx = unzigzag(r.varint("rect copy dx")?);
+            let dy = unzigzag(r.varint("rect copy dy")?);
+            let (sx, sy) = in_bounds(grid, sub, dx, dy).ok_or(DecodeError::SourceOutOfBounds {
+                tile: tile_index,
+                dx,
+                dy,
+            })?;
+            RectData::Copy { sx, sy }
+        }
         RECT_PALETTE => {
             let n = usize::from(r.u8("palette size")?);
             if n == 0 || n > MAX_COLOURS {
@@ -312,9 +332,15 @@ fn first_bad_index(indices: &[u8], w: u32, bits: u32, n: usize) -> Option<usize>
         .find(|&i| i >= n)
 }
 
-/// Applies a validated rect to `f`.
-pub(crate) fn apply_rect(f: &mut Frame, op: &RectOp<'_>) {
+/// Applies a validated rect to `f`; a copy takes its pixels from
+/// `staged` (its source block, read before the frame changed).
+pub(crate) fn apply_rect(f: &mut Frame, op: &RectOp<'_>, staged: &[u32]) {
     let sub = op.sub;
+    match &op.data {
+        RectData::Copy { .. } => return write_block(f, sub, staged),
+        RectData::Predicted(p, d) => return apply_residuals(f, sub, d, *p),
+        _ => {}
+    }
     let width = f.width() as usize;
     let px = f.pixels_mut();
     let (x, w) = (sub.x as usize, sub.w as usize);
@@ -329,14 +355,6 @@ pub(crate) fn apply_rect(f: &mut Frame, op: &RectOp<'_>) {
                     *p = if xor { *p ^ v } else { v };
                 }
             }
-            RectData::Delta(d) => {
-                let src = &d[dy * w * 4..(dy + 1) * w * 4];
-                let mut left = 0;
-                for (p, c) in row.iter_mut().zip(src.chunks_exact(4)) {
-                    left = byte_add(left, u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-                    *p = left;
-                }
-            }
             RectData::Palette {
                 colours,
                 bits,
@@ -348,6 +366,7 @@ pub(crate) fn apply_rect(f: &mut Frame, op: &RectOp<'_>) {
                     *p = colours[i];
                 }
             }
+            RectData::Copy { .. } | RectData::Predicted(..) => {}
         }
     }
 }

@@ -39,8 +39,14 @@ pub const OP_COPY: u8 = 5;
 pub const OP_CACHE: u8 = 6;
 /// Record: a rectangle inside the tile changed; the rest of the tile keeps
 /// its pixels. `x, y, w, h: u8`, a coding byte ([`RECT_RAW`],
-/// [`RECT_XOR`], [`RECT_PALETTE`]) and its data.
+/// [`RECT_XOR`], [`RECT_PALETTE`], …) and its data.
 pub const OP_RECT: u8 = 7;
+/// Record: `n: u8` (1..=[`MAX_PARTS`]) rect operands (as after
+/// [`OP_RECT`]) applied to the tile in order: a tile half covered by a
+/// moved window is a [`RECT_COPY`] and the uncovered rest.
+pub const OP_PARTS: u8 = 8;
+/// Most rects in one [`OP_PARTS`] record.
+pub const MAX_PARTS: u8 = 8;
 
 /// Rect coding: `w * h * 4` bytes of pixels.
 pub const RECT_RAW: u8 = 0;
@@ -54,6 +60,17 @@ pub const RECT_PALETTE: u8 = 2;
 /// byte of the pixel to its left (0 left of a row's first), wrapping:
 /// gradients and photos-of-UI turn into runs a compressor folds.
 pub const RECT_DELTA: u8 = 3;
+/// Rect coding: `w * h * 4` bytes, each the pixel's byte minus the median
+/// edge prediction from its left, upper and upper-left neighbours inside
+/// the rect (first row: left; first column: above).
+pub const RECT_MED: u8 = 4;
+/// Rect coding: `dx, dy` zigzag varints; the rect is the previous frame's
+/// rectangle moved by `(dx, dy)`, which must lie inside the frame.
+pub const RECT_COPY: u8 = 5;
+/// Rect coding: `w * h * 4` bytes, each the pixel's byte minus `left + up -
+/// up_left` (wrapping) of its neighbours inside the rect (first row: left;
+/// first column: above): exact on linear gradients.
+pub const RECT_PLANE: u8 = 6;
 
 /// The header of an encoded frame. Deltas do not carry the size: it is the
 /// size of the frame they apply to.

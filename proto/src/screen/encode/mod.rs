@@ -1,5 +1,6 @@
 //! The encoder: finds dirty tiles and picks the cheapest record for each.
 
+mod parts;
 mod write;
 
 use std::collections::HashMap;
@@ -80,6 +81,9 @@ pub struct EncodeStats {
     pub rect: usize,
     /// Rect records coded as palette indices.
     pub palette: usize,
+    /// Parts records: a tile's changed area as a copied rectangle (a moved
+    /// window's part) and coded rects for the rest.
+    pub parts: usize,
     /// Whether the body went into the session's zstd stream.
     pub batched: bool,
     /// Encoded size in bytes, header included.
@@ -117,6 +121,9 @@ pub struct Encoder {
     stats: EncodeStats,
     /// Reusable buffer for XOR reference blocks.
     scratch: Vec<u32>,
+    /// This frame's motion offsets that explained some tile: candidates
+    /// for the copied part of a tile that only partly moved.
+    offsets: Vec<(i32, i32)>,
 }
 
 impl Default for Encoder {
@@ -150,6 +157,7 @@ impl Encoder {
             compressors: Vec::new(),
             stats: EncodeStats::default(),
             scratch: Vec::with_capacity(TILE_PIXELS),
+            offsets: Vec::new(),
         }
     }
 
@@ -266,7 +274,7 @@ impl Encoder {
         };
         // Cache lookups and inserts run in tile order, as the decoder's do.
         let mut tile = Vec::with_capacity(TILE_PIXELS);
-        dirty
+        let planned = dirty
             .iter()
             .zip(plans)
             .map(|(&t, p)| {
@@ -274,7 +282,9 @@ impl Encoder {
                 let plan = p.unwrap_or_else(|| self.plan_pixels(cur, prev, r, &offsets, &mut tile));
                 (t, plan)
             })
-            .collect()
+            .collect();
+        self.offsets = offsets;
+        planned
     }
 
     /// Fills copy plans for tiles found at a scrolled or moved position and

@@ -2,15 +2,16 @@
 //! payloads are compressed (the session's stream for small changes, per
 //! tile on a few threads for large ones) and the header goes in front.
 
+use super::parts::split_moved;
 use super::{AUTO_PER_TILE_ABOVE, Batching, EncodeStats, Encoder, Plan};
 use crate::screen::cache::TILE_PIXELS;
 use crate::screen::frame::Frame;
 use crate::screen::pixels::tile_bytes;
-use crate::screen::rect::{Coding, changed_bbox, delta_pays, palette, put_rect};
+use crate::screen::rect::{Coding, changed_bbox, pick_coding, put_rect};
 use crate::screen::tile::{Grid, Rect, fetch_clipped};
 use crate::screen::wire::{
-    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_RAW, OP_RECT, OP_SOLID, OP_XOR,
-    OP_XOR_ZSTD, OP_ZSTD, put_varint, zigzag,
+    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_PARTS, OP_RAW, OP_RECT, OP_SOLID,
+    OP_XOR, OP_XOR_ZSTD, OP_ZSTD, put_varint, zigzag,
 };
 
 impl Encoder {
@@ -137,11 +138,12 @@ impl Encoder {
         (out, stats)
     }
 
-    /// Writes a rect record for a tile sent as pixels in the stream, when
-    /// one fits: the changed rectangle (the whole tile in a key frame) as
-    /// palette indices if it has at most 16 colours, else as XOR with the
-    /// pixels it replaces or raw, whichever [`choose_base`] preferred. A
-    /// tile better XORed against moved content is left to the XOR record.
+    /// Writes a rect or parts record for a tile sent as pixels in the
+    /// stream, when one fits: the moved part of the changed area as a copy
+    /// and the rest coded (a tile a dragged window's edge cuts through);
+    /// else the changed rectangle (the whole tile in a key frame) in its
+    /// cheapest coding. A tile better XORed against moved content as a
+    /// whole, or a whole tile of plain pixels, is left to the tile records.
     fn put_rect(
         &mut self,
         out: &mut Vec<u8>,
@@ -151,24 +153,39 @@ impl Encoder {
         base: Option<(i32, i32)>,
         stats: &mut EncodeStats,
     ) -> bool {
-        if base.is_some_and(|b| b != (0, 0)) {
-            return false;
-        }
-        let sub = prev.and_then(|p| changed_bbox(cur, p, r)).unwrap_or(r);
-        let colours = palette(cur, sub);
-        let xor_with = prev.filter(|_| base.is_some());
-        let coding = match (&colours, xor_with) {
-            (Some(c), _) => Coding::Palette(c),
-            _ if delta_pays(cur, xor_with, sub) => Coding::Delta,
-            // A whole tile of plain pixels: the tile records say it shorter.
-            _ if sub == r => return false,
-            (None, Some(p)) => Coding::Xor(p),
-            (None, None) => Coding::Raw,
+        let changed = prev.and_then(|p| changed_bbox(cur, p, r));
+        let parts = match (prev, changed) {
+            (Some(p), Some(c)) => split_moved(cur, p, c, &self.offsets),
+            _ => None,
         };
-        out.push(OP_RECT);
-        put_rect(out, cur, r, sub, &coding);
-        stats.rect += 1;
-        stats.palette += usize::from(matches!(coding, Coding::Palette(_)));
+        let parts = match parts {
+            Some(parts) => parts,
+            None if base.is_some_and(|b| b != (0, 0)) => return false,
+            None => {
+                let sub = changed.unwrap_or(r);
+                let coding = pick_coding(cur, prev.filter(|_| base.is_some()), sub);
+                if sub == r && matches!(coding, Coding::Xor(_) | Coding::Raw) {
+                    return false;
+                }
+                vec![(sub, coding)]
+            }
+        };
+        if let [(sub, coding)] = parts.as_slice() {
+            out.push(OP_RECT);
+            put_rect(out, cur, r, *sub, coding);
+        } else {
+            out.push(OP_PARTS);
+            out.push(parts.len() as u8);
+            for (sub, coding) in &parts {
+                put_rect(out, cur, r, *sub, coding);
+            }
+            stats.parts += 1;
+        }
+        stats.rect += parts.len();
+        stats.palette += parts
+            .iter()
+            .filter(|(_, c)| matches!(c, Coding::Palette(_)))
+            .count();
         true
     }
 

@@ -1,0 +1,67 @@
+//! Codec-only figures per synthetic workload at 1080p: mean bytes per
+//! frame, what the encoder chose, and encode/decode time on one thread.
+//! `cargo run --release -p lifeline-proto --example codec_probe [frames]`
+
+// A developer tool: it times the codec, which proto itself never does.
+#![allow(clippy::disallowed_methods)]
+
+use std::time::Instant;
+
+use lifeline_proto::screen::synth::{Synth, Workload};
+use lifeline_proto::screen::{Decoder, Encoder, EncoderConfig};
+
+fn main() {
+    let frames: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(120);
+    println!(
+        "| workload | bytes/frame | kbit/s at 60 fps | encode ms | decode ms | choices (last frame) |"
+    );
+    println!("|---|---:|---:|---:|---:|---|");
+    for wl in Workload::ALL {
+        let mut synth = Synth::full_hd(wl, 3);
+        let config = EncoderConfig {
+            threads: 1,
+            ..EncoderConfig::default()
+        };
+        let mut enc = Encoder::with_config(config);
+        let mut dec = Decoder::new();
+        dec.set_threads(1);
+        let key = enc.encode(synth.frame());
+        if let Err(e) = dec.decode(&key) {
+            eprintln!("{wl:?}: key frame does not decode: {e}");
+            std::process::exit(1);
+        }
+        let (mut bytes, mut enc_s, mut dec_s) = (0usize, 0f64, 0f64);
+        for _ in 0..frames {
+            let cur = synth.next_frame().clone();
+            let t = Instant::now();
+            let out = enc.encode(&cur);
+            enc_s += t.elapsed().as_secs_f64();
+            bytes += out.len();
+            let t = Instant::now();
+            match dec.decode(&out) {
+                Ok(f) if f == &cur => {}
+                Ok(_) => {
+                    eprintln!("{wl:?}: decoded frame differs");
+                    std::process::exit(1);
+                }
+                Err(e) => {
+                    eprintln!("{wl:?}: {e}");
+                    std::process::exit(1);
+                }
+            }
+            dec_s += t.elapsed().as_secs_f64();
+        }
+        let n = frames as f64;
+        println!(
+            "| {wl:?} | {:.0} | {:.0} | {:.2} | {:.2} | {:?} |",
+            bytes as f64 / n,
+            bytes as f64 / n * 60.0 * 8.0 / 1000.0,
+            enc_s / n * 1e3,
+            dec_s / n * 1e3,
+            enc.stats()
+        );
+    }
+}
