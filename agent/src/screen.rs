@@ -34,6 +34,7 @@ enum Command {
     Credit(u32),
     KeyFrame,
     Select(Option<u32>),
+    Motion { coarse: bool },
 }
 
 /// Serves one screen stream until the viewer goes away or capture fails.
@@ -101,6 +102,7 @@ pub async fn serve(
                 Ok(Some(ViewerToAgent::Credit { credits, .. })) => Command::Credit(credits),
                 Ok(Some(ViewerToAgent::KeyFrame)) => Command::KeyFrame,
                 Ok(Some(ViewerToAgent::SelectMonitor(m))) => Command::Select(m),
+                Ok(Some(ViewerToAgent::Motion { coarse })) => Command::Motion { coarse },
                 Ok(Some(ViewerToAgent::Start { .. })) => {
                     warn!("second Start on a screen stream");
                     break;
@@ -207,6 +209,7 @@ fn capture_loop(
                     encoder.request_keyframe();
                     last = None;
                 }
+                Command::Motion { coarse } => encoder.set_coarse_motion(coarse),
             }
         }
         let now = Instant::now();
@@ -228,8 +231,9 @@ fn capture_loop(
                 }
             }
         }
-        if last.as_ref() == Some(&frame) {
-            // Unchanged screen: nothing to send, no credit spent.
+        if encoder.exact() && last.as_ref() == Some(&frame) {
+            // Unchanged screen: nothing to send, no credit spent (unless
+            // coarse tiles of a video that stopped are to be made exact).
             continue;
         }
         let data = encoder.encode(&frame);

@@ -218,6 +218,11 @@ pub enum Command {
         /// Frame-rate ceiling.
         #[arg(long, default_value_t = 60)]
         max_fps: u32,
+        /// Large moving areas (a video) at half resolution while they move,
+        /// exact again as soon as they hold still: smoother on thin links.
+        /// Text, scrolling and dragged windows stay exact either way.
+        #[arg(long)]
+        smooth_motion: bool,
     },
 }
 

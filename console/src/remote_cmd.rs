@@ -27,6 +27,7 @@ pub struct Reopen {
     pub permission: Permission,
     pub max_fps: u32,
     pub ticket: Option<u64>,
+    pub smooth_motion: bool,
 }
 
 impl Reopen {
@@ -44,7 +45,7 @@ impl Reopen {
         loop {
             let attempt = async {
                 let mut c = connect(&self.dir).await?;
-                let s = ScreenStream::open_for_ticket(
+                let mut s = ScreenStream::open_for_ticket(
                     &mut c,
                     &self.machine,
                     self.permission,
@@ -53,6 +54,9 @@ impl Reopen {
                     self.ticket,
                 )
                 .await?;
+                if self.smooth_motion {
+                    s.set_smooth_motion(true).await?;
+                }
                 anyhow::Ok((c, s))
             }
             .await;
@@ -105,6 +109,7 @@ pub async fn run(dir: &Path, command: Command) -> anyhow::Result<()> {
             view_only,
             ask_control,
             max_fps,
+            smooth_motion,
         } => {
             let permission = if view_only {
                 Permission::View
@@ -131,12 +136,16 @@ pub async fn run(dir: &Path, command: Command) -> anyhow::Result<()> {
             )
             .await
             .with_context(|| format!("connect {machine}"))?;
+            if smooth_motion {
+                stream.set_smooth_motion(true).await?;
+            }
             let again = Reopen {
                 dir: dir.to_path_buf(),
                 machine: machine.clone(),
                 permission,
                 max_fps,
                 ticket,
+                smooth_motion,
             };
             if !headless {
                 return crate::viewer::window::run(c, stream, monitor, again).await;
@@ -208,6 +217,17 @@ pub async fn run(dir: &Path, command: Command) -> anyhow::Result<()> {
                 stats.latency_ms_p50,
                 stats.latency_ms_p99
             );
+            if stats.smooth_frames > 0 {
+                println!(
+                    "smooth motion: {} frames showed a moving area at half resolution; the last frame is {}",
+                    stats.smooth_frames,
+                    if stats.last_exact {
+                        "exact"
+                    } else {
+                        "still smooth"
+                    }
+                );
+            }
             if let Some(why) = ended {
                 bail!("session ended: {why}");
             }

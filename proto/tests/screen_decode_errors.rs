@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lifeline_proto::screen::wire::{
-    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, MAGIC, MAX_PARTS, OP_CACHE, OP_COPY, OP_PARTS,
-    OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_ZSTD, RECT_COPY, RECT_DELTA, RECT_MED, RECT_PALETTE,
-    RECT_PLANE, RECT_XOR, VERSION,
+    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, MAGIC, MAX_PARTS, OP_CACHE, OP_COARSE, OP_COPY,
+    OP_PARTS, OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_ZSTD, RECT_COPY, RECT_DELTA, RECT_MED,
+    RECT_PALETTE, RECT_PLANE, RECT_XOR, VERSION,
 };
 use lifeline_proto::screen::{DecodeError, Decoder, Encoder, Frame, Limits};
 
@@ -468,6 +468,60 @@ fn parts_records_copy_moved_rects_and_predict_the_rest() {
         err(&mut dec, &frame_bytes(0, 4, 128, 64, 1, &short)),
         DecodeError::Truncated {
             what: "rect pixels"
+        }
+    );
+}
+
+#[test]
+fn coarse_tiles_are_checked_and_expanded() {
+    let mut dec = primed();
+    // Tile 1 (64x64) at half resolution: 32x32 pixels, three planes of
+    // left deltas. Blue plane: 9 then zeros; green: 0; red: 200 then 0.
+    let n = 32 * 32;
+    let mut planes = vec![0u8; 3 * n];
+    planes[0] = 9;
+    planes[2 * n] = 200;
+    let mut body = vec![1, OP_COARSE];
+    body.extend_from_slice(&[0x80, 0x18]); // varint 3072
+    body.extend_from_slice(&planes);
+    let frame = dec
+        .decode(&frame_bytes(0, 1, 128, 64, 1, &body))
+        .unwrap()
+        .clone();
+    assert!(frame.row(63)[64..].iter().all(|&p| p == 200 << 16 | 9));
+    assert!(frame.row(0)[..64].iter().all(|&p| p == 1));
+    // The same planes as a zstd frame.
+    let packed = zstd::bulk::compress(&planes, 1).unwrap();
+    let mut body = vec![1, OP_COARSE];
+    body.push(packed.len() as u8);
+    body.extend_from_slice(&packed);
+    assert!(packed.len() < 128);
+    dec.decode(&frame_bytes(0, 2, 128, 64, 1, &body)).unwrap();
+    // Longer than the planes, a broken zstd frame, in a key frame.
+    assert_eq!(
+        err(
+            &mut dec,
+            &frame_bytes(0, 3, 128, 64, 1, &[1, OP_COARSE, 0x81, 0x18])
+        ),
+        DecodeError::BlobTooLarge {
+            tile: 1,
+            len: 3073,
+            max: 3072
+        }
+    );
+    assert_eq!(
+        err(
+            &mut dec,
+            &frame_bytes(0, 3, 128, 64, 1, &[1, OP_COARSE, 2, 1, 2])
+        ),
+        DecodeError::BadZstd { what: "tile blob" }
+    );
+    let key = [0, OP_SOLID, 1, 0, 0, 0, 0, OP_COARSE, 0];
+    assert_eq!(
+        err(&mut dec, &frame_bytes(FLAG_KEY, 0, 128, 64, 2, &key)),
+        DecodeError::NotInKeyFrame {
+            op: OP_COARSE,
+            tile: 1
         }
     );
 }

@@ -147,6 +147,7 @@ fn configs() -> impl Strategy<Value = EncoderConfig> {
             motion,
             cache,
             threads,
+            coarse_motion: false,
         })
 }
 
@@ -175,6 +176,85 @@ fn check_no_panic(primer: &[Vec<u8>], bytes: &[u8], limits: Limits) {
     if let Ok(f) = dec.decode(bytes) {
         assert!(f.width() <= limits.max_width && f.height() <= limits.max_height);
         assert!(u64::from(f.width()) * u64::from(f.height()) <= limits.max_pixels);
+    }
+}
+
+/// A screen-sized change for the coarse-motion property: `kind` 0 paints
+/// the whole screen afresh (video), 1 moves a large block, 2 fills a
+/// rectangle, 3 goes back to an earlier frame, 4 changes nothing.
+fn big_edit(frame: &Frame, kind: u8, seed: u64, history: &[Frame]) -> Frame {
+    let (w, h) = (frame.width(), frame.height());
+    let mut rng = lifeline_proto::screen::synth::XorShift::new(seed);
+    match kind {
+        0 => {
+            let px = (0..w * h)
+                .map(|i| (rng.next_u64() as u32 & 0x0F0F_0F0F) ^ (i / 7 * 0x0001_0203))
+                .collect();
+            Frame::from_pixels(w, h, px).unwrap()
+        }
+        1 => apply(
+            frame,
+            &Edit::Move {
+                x: rng.below(w / 2),
+                y: rng.below(h / 2),
+                w: w / 2,
+                h: h / 2,
+                dx: rng.below(41) as i32 - 20,
+                dy: rng.below(41) as i32 - 20,
+            },
+            history,
+        ),
+        2 => apply(
+            frame,
+            &Edit::Fill {
+                x: rng.below(w),
+                y: rng.below(h),
+                w: 1 + rng.below(300),
+                h: 1 + rng.below(200),
+                color: rng.next_u64() as u32,
+            },
+            history,
+        ),
+        3 => apply(frame, &Edit::Revert(rng.below(4) as usize), history),
+        _ => frame.clone(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// With coarse motion on, a frame may arrive approximate while the
+    /// screen moves, but once the screen holds still one more frame makes
+    /// the picture bit for bit what was captured, whatever came before
+    /// (copies, cache hits, fills, reverts between coarse frames).
+    #[test]
+    fn coarse_motion_is_exact_once_the_screen_holds_still(
+        w in 600u32..700,
+        h in 500u32..560,
+        edits in proptest::collection::vec((0u8..5, any::<u64>()), 1..8),
+        cache in any::<bool>(),
+    ) {
+        let config = EncoderConfig { coarse_motion: true, cache, ..EncoderConfig::default() };
+        let mut frame = Frame::filled(w, h, 0x0020_2020).unwrap();
+        let mut history = vec![frame.clone()];
+        let mut enc = Encoder::with_config(config);
+        let mut dec = Decoder::new();
+        dec.decode(&enc.encode(&frame)).unwrap();
+        for &(kind, seed) in &edits {
+            frame = big_edit(&frame, kind, seed, &history);
+            history.push(frame.clone());
+            let got = dec.decode(&enc.encode(&frame)).unwrap().clone();
+            // A fresh full screen is a large moving area: it goes coarse.
+            prop_assert!(kind != 0 || !enc.exact(), "full-screen change sent exact");
+            if enc.exact() {
+                prop_assert!(got == frame, "exact() but the picture differs after kind {kind}");
+            } else {
+                prop_assert!(enc.stats().coarse > 0);
+                let still = dec.decode(&enc.encode(&frame)).unwrap();
+                prop_assert!(still == &frame, "still frame not exact after kind {kind}");
+                prop_assert!(enc.exact());
+            }
+        }
     }
 }
 

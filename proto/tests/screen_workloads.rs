@@ -5,7 +5,7 @@
 
 use lifeline_proto::screen::measure::{dirty_tiles_zstd_size, percentile, run_workload};
 use lifeline_proto::screen::synth::{Synth, Workload};
-use lifeline_proto::screen::{Decoder, Encoder, Frame};
+use lifeline_proto::screen::{Decoder, Encoder, EncoderConfig, Frame};
 
 /// Encodes `frames` frames of a workload, decodes each and checks equality.
 fn roundtrip(workload: Workload, width: u32, height: u32, frames: usize) -> Vec<usize> {
@@ -106,6 +106,53 @@ fn tiles_cut_by_a_moving_edge_send_only_what_did_not_move() {
             "{wl:?}: {reports:?}"
         );
     }
+}
+
+#[test]
+fn smooth_motion_sends_video_at_a_quarter_of_the_bytes_and_exact_once_still() {
+    let mut synth = Synth::full_hd(Workload::Video, 4);
+    let mut exact_enc = Encoder::new();
+    let mut enc = Encoder::with_config(EncoderConfig {
+        coarse_motion: true,
+        ..EncoderConfig::default()
+    });
+    let mut dec = Decoder::new();
+    let first = synth.frame().clone();
+    exact_enc.encode(&first);
+    dec.decode(&enc.encode(&first)).unwrap();
+    let (mut coarse_bytes, mut exact_bytes) = (0, 0);
+    for _ in 0..5 {
+        let cur = synth.next_frame().clone();
+        exact_bytes += exact_enc.encode(&cur).len();
+        let bytes = enc.encode(&cur);
+        coarse_bytes += bytes.len();
+        assert_eq!(enc.stats().coarse, enc.stats().dirty, "every tile coarse");
+        // Close to the picture: the mean error per colour byte is the
+        // noise a 2x2 mean smooths away, not a wrong picture.
+        let got = dec.decode(&bytes).unwrap();
+        let err: u64 = got
+            .pixels()
+            .iter()
+            .zip(cur.pixels())
+            .map(|(a, b)| {
+                (0..3)
+                    .map(|k| u64::from(((a >> (8 * k)) & 0xFF).abs_diff((b >> (8 * k)) & 0xFF)))
+                    .sum::<u64>()
+            })
+            .sum();
+        let mean = err as f64 / (cur.pixels().len() * 3) as f64;
+        assert!(mean < 8.0, "mean error {mean:.2} per colour byte");
+    }
+    assert!(
+        coarse_bytes * 4 < exact_bytes,
+        "{coarse_bytes} vs {exact_bytes}"
+    );
+    // The video stops: one more frame and the picture is exact.
+    let still = synth.frame().clone();
+    assert!(!enc.exact());
+    assert!(dec.decode(&enc.encode(&still)).unwrap() == &still);
+    assert!(enc.exact());
+    assert_eq!(enc.stats().coarse, 0);
 }
 
 #[test]

@@ -160,7 +160,7 @@ pub async fn run(events: usize, keystrokes: usize) -> anyhow::Result<InputReport
     rtts.sort();
 
     // Keystroke to pixel.
-    let stream = open_stream(&mut stage, &machine, 60).await?;
+    let stream = open_stream(&mut stage, &machine, 60, false).await?;
     let mut frames = watch_frames(stream);
     let mut delays = Vec::with_capacity(keystrokes);
     let mut missed = 0;

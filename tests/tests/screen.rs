@@ -190,3 +190,51 @@ fn the_viewer_follows_a_resolution_change_mid_session() {
     let px = &rgb[(590 * 800 + 10) * 3..][..3];
     assert_eq!(px, [0x33, 0x66, 0x99]);
 }
+
+#[test]
+fn smooth_motion_moves_video_at_half_resolution_and_ends_on_the_exact_screen() {
+    use lifeline_proto::screen::synth::{Synth, Workload};
+    use lifeline_tests::bench_screen::painter::Painter;
+
+    let x = Xvfb::start(1024, 768);
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "desk");
+    let _agent = w.share_display("alice", "desk", &x.display, Duration::from_secs(10));
+    let rec = w.path("rec");
+    let args = [
+        "connect",
+        "desk",
+        "--headless",
+        "--duration",
+        "8s",
+        "--smooth-motion",
+        "--record",
+        rec.to_str().unwrap(),
+    ];
+    let viewer = w.console_bg("alice", &args);
+    std::thread::sleep(Duration::from_secs(2));
+    // Full-screen video-like motion for three seconds, then a still screen.
+    let mut painter = Painter::connect(&x.display, 1024).unwrap();
+    let mut synth = Synth::new(Workload::Video, 1024, 768, 5).unwrap();
+    painter
+        .play(&mut synth, 20, Duration::from_secs(3))
+        .unwrap();
+    let out = viewer.join().unwrap();
+    assert!(out.ok, "connect: {}\n{}", out.stderr, out.stdout);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rec.join("stats.json")).unwrap()).unwrap();
+    assert!(
+        stats["smooth_frames"].as_u64().unwrap() >= 5,
+        "the video never went smooth: {stats}"
+    );
+    assert_eq!(stats["last_exact"], true, "{stats}");
+    assert!(out.stdout.contains("smooth motion:"), "{}", out.stdout);
+    // Once the screen holds still the viewer has it bit for bit.
+    let (_, _, png) = read_png(&rec.join("last.png"));
+    let (_, _, xwd) = x.screenshot();
+    assert_eq!(
+        differing_pixels(&png, &xwd),
+        0,
+        "last.png is not the screen"
+    );
+}

@@ -24,6 +24,11 @@ pub struct Stats {
     pub latency_ms_p50: f64,
     pub latency_ms_p99: f64,
     pub clock_offset_ms: f64,
+    /// Frames after which part of the picture was a moving area at half
+    /// resolution (`--smooth-motion`); 0 means every frame was exact.
+    pub smooth_frames: u64,
+    /// Whether the last frame (`last.png`) is exactly the remote screen.
+    pub last_exact: bool,
 }
 
 fn quantile_ms(sorted_us: &[i64], q: f64) -> f64 {
@@ -41,6 +46,7 @@ pub struct Tally {
     pub frames: u64,
     pub bytes: u64,
     pub latencies_us: Vec<i64>,
+    pub smooth_frames: u64,
 }
 
 /// Watches `stream` until `deadline`, counting into `tally`; returns the
@@ -61,10 +67,12 @@ pub async fn watch_until(
         if let ViewEvent::Frame {
             bytes: n,
             latency_us,
+            exact,
             ..
         } = ev
         {
             tally.frames += 1;
+            tally.smooth_frames += u64::from(!exact);
             tally.bytes += n as u64;
             tally.latencies_us.push(latency_us.max(0));
         }
@@ -89,6 +97,8 @@ pub fn stats(stream: &ScreenStream, tally: &mut Tally, elapsed: Duration) -> Sta
         latency_ms_p50: quantile_ms(&tally.latencies_us, 0.5),
         latency_ms_p99: quantile_ms(&tally.latencies_us, 0.99),
         clock_offset_ms: stream.clock_offset_us as f64 / 1000.0,
+        smooth_frames: tally.smooth_frames,
+        last_exact: stream.exact(),
     }
 }
 

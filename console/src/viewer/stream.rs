@@ -22,6 +22,9 @@ pub enum ViewEvent {
         seq: u64,
         bytes: usize,
         latency_us: i64,
+        /// `false` while part of the picture is a moving area shown at
+        /// half resolution (smooth motion); exact again once it stops.
+        exact: bool,
     },
     /// The pointer moved or changed shape.
     Cursor(CursorState),
@@ -172,6 +175,7 @@ impl ScreenStream {
                     seq,
                     bytes: data.len(),
                     latency_us: done - captured_here,
+                    exact: self.decoder.exact(),
                 })
             }
             Some(AgentToViewer::Cursor(c)) => Ok(ViewEvent::Cursor(c)),
@@ -190,6 +194,25 @@ impl ScreenStream {
     /// The last decoded frame.
     pub fn frame(&self) -> Option<&Frame> {
         self.decoder.frame()
+    }
+
+    /// Whether the last decoded frame is exactly the remote screen (see
+    /// [`ViewEvent::Frame`]'s `exact`).
+    pub fn exact(&self) -> bool {
+        self.decoder.exact()
+    }
+
+    /// Asks for large moving areas (a video) at half resolution while
+    /// they move, exact again once they hold still (`false`: exact frames
+    /// only, the default).
+    ///
+    /// # Errors
+    /// The stream is gone.
+    pub async fn set_smooth_motion(&mut self, on: bool) -> Result<(), ViewError> {
+        self.send
+            .write_msg(&ViewerToAgent::Motion { coarse: on }, 64)
+            .await?;
+        Ok(())
     }
 
     /// Asks the agent to show another monitor.

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use super::CACHE_SLOTS;
 use super::cache::{TILE_PIXELS, TileCache};
+use super::coarse::{coarse_len, expand_coarse};
 pub use super::error::DecodeError;
 use super::frame::Frame;
 use super::pixels::{in_bounds, overlaps};
@@ -17,8 +18,8 @@ use super::rect::{RectData, RectOp, apply_rect, parse_rect};
 use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
 use super::wire::{
-    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, MAX_PARTS, OP_CACHE, OP_COPY, OP_PARTS,
-    OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_ZSTD, OP_ZSTD, Reader, unzigzag,
+    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, MAX_PARTS, OP_CACHE, OP_COARSE, OP_COPY,
+    OP_PARTS, OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_ZSTD, OP_ZSTD, Reader, unzigzag,
 };
 
 /// Largest frame a [`Decoder`] accepts; checked before any allocation.
@@ -66,6 +67,9 @@ enum Op<'a> {
         /// `data` is still a zstd blob (decompressed after parsing, on
         /// several threads when there are many).
         packed: bool,
+        /// `data` holds a coarse tile's planes (see [`super::coarse`]),
+        /// not pixels; never cached.
+        coarse: bool,
     },
     Copy {
         sx: u32,
@@ -100,6 +104,9 @@ pub struct Decoder {
     stream: Option<StreamDecompressor>,
     /// Threads decompressing the tiles of large changes.
     threads: usize,
+    /// Tiles last written by a coarse record, and how many.
+    coarse: Vec<bool>,
+    coarse_tiles: usize,
 }
 
 impl Default for Decoder {
@@ -126,7 +133,17 @@ impl Decoder {
             scratch: Vec::new(),
             stream: None,
             threads: super::parallel::default_threads(),
+            coarse: Vec::new(),
+            coarse_tiles: 0,
         }
+    }
+
+    /// Whether the picture is exact: `false` while tiles of a large moving
+    /// area are shown at half resolution (an encoder with coarse motion
+    /// sends them exact once they hold still).
+    #[must_use]
+    pub fn exact(&self) -> bool {
+        self.coarse_tiles == 0
     }
 
     /// Sets the threads that decompress the tiles of large changes (1: the
@@ -225,6 +242,8 @@ impl Decoder {
         };
         if key {
             self.cache.clear();
+            self.coarse.clear();
+            self.coarse.resize(grid.tiles(), false);
         }
         // Copies and XORs read the previous frame: stage every source block
         // before any record overwrites it.
@@ -267,6 +286,10 @@ impl Decoder {
         for rec in records {
             let r = grid.rect(rec.tile);
             tile_buf.clear();
+            // A rect leaves the rest of a coarse tile coarse.
+            if !matches!(rec.op, Op::Rects(_)) {
+                self.coarse[rec.tile] = matches!(rec.op, Op::Pixels { coarse: true, .. });
+            }
             match rec.op {
                 Op::Solid(c) => tile_buf.resize(r.area(), c),
                 Op::Copy { .. } => {
@@ -278,6 +301,9 @@ impl Decoder {
                     let px = self.cache.touch(slot).unwrap_or(&[]);
                     tile_buf.extend_from_slice(px);
                 }
+                Op::Pixels {
+                    data, coarse: true, ..
+                } => expand_coarse(&data, r, &mut tile_buf),
                 Op::Pixels { data, base, .. } => {
                     pixels_from_bytes(&data, &mut tile_buf);
                     if base.is_some() {
@@ -312,6 +338,7 @@ impl Decoder {
                 write_block(&mut frame, r, &tile_buf);
             }
         }
+        self.coarse_tiles = self.coarse.iter().filter(|&&c| c).count();
         self.last_seq = h.seq;
         Ok(self.frame.insert(frame))
     }
@@ -418,7 +445,7 @@ fn parse_op<'a>(
     let rect = ctx.grid.rect(tile);
     let bytes = rect.area() * 4;
     let op = r.u8("record op")?;
-    if ctx.key && matches!(op, OP_XOR | OP_XOR_ZSTD | OP_COPY) {
+    if ctx.key && matches!(op, OP_XOR | OP_XOR_ZSTD | OP_COPY | OP_COARSE) {
         return Err(DecodeError::NotInKeyFrame { op, tile });
     }
     let parsed = match op {
@@ -427,6 +454,7 @@ fn parse_op<'a>(
             data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
             base: None,
             packed: false,
+            coarse: false,
         },
         OP_XOR => {
             let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
@@ -434,12 +462,14 @@ fn parse_op<'a>(
                 data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
                 base,
                 packed: false,
+                coarse: false,
             }
         }
         OP_ZSTD => Op::Pixels {
             data: Cow::Borrowed(read_blob(r, tile, bytes)?),
             base: None,
             packed: true,
+            coarse: false,
         },
         OP_XOR_ZSTD => {
             let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
@@ -447,6 +477,7 @@ fn parse_op<'a>(
                 data: Cow::Borrowed(read_blob(r, tile, bytes)?),
                 base,
                 packed: true,
+                coarse: false,
             }
         }
         OP_COPY => {
@@ -463,6 +494,23 @@ fn parse_op<'a>(
                 });
             }
             Op::Cache(slot as usize)
+        }
+        OP_COARSE => {
+            let want = coarse_len(rect);
+            let len = r.varint("coarse length")?;
+            if len as usize > want {
+                return Err(DecodeError::BlobTooLarge {
+                    tile,
+                    len,
+                    max: want,
+                });
+            }
+            Op::Pixels {
+                data: Cow::Borrowed(r.take(len as usize, "coarse planes")?),
+                base: None,
+                packed: (len as usize) < want,
+                coarse: true,
+            }
         }
         OP_RECT => Op::Rects(vec![parse_rect(r, tile, rect, &ctx.grid, ctx.key)?]),
         OP_PARTS => {
@@ -481,7 +529,8 @@ fn parse_op<'a>(
         }
         _ => return Err(DecodeError::UnknownOp { op, tile }),
     };
-    if matches!(parsed, Op::Pixels { .. } | Op::Rects(_)) && rect.is_full_tile() {
+    let cached = matches!(parsed, Op::Pixels { coarse: false, .. } | Op::Rects(_));
+    if cached && rect.is_full_tile() {
         ctx.occupied = (ctx.occupied + 1).min(CACHE_SLOTS);
     }
     Ok(parsed)
@@ -533,8 +582,11 @@ fn unpack(records: &mut [Record<'_>], grid: &Grid, threads: usize) -> Result<(),
         .iter()
         .filter_map(|rec| match &rec.op {
             Op::Pixels {
-                data, packed: true, ..
-            } => Some((data.as_ref(), grid.rect(rec.tile).area() * 4)),
+                data,
+                packed: true,
+                coarse,
+                ..
+            } => Some((data.as_ref(), unpacked_len(grid.rect(rec.tile), *coarse))),
             _ => None,
         })
         .collect();
@@ -545,10 +597,15 @@ fn unpack(records: &mut [Record<'_>], grid: &Grid, threads: usize) -> Result<(),
     drop(items);
     for rec in records.iter_mut() {
         let tile = rec.tile;
-        let want = grid.rect(tile).area() * 4;
-        if let Op::Pixels { data, packed, .. } = &mut rec.op
+        if let Op::Pixels {
+            data,
+            packed,
+            coarse,
+            ..
+        } = &mut rec.op
             && *packed
         {
+            let want = unpacked_len(grid.rect(tile), *coarse);
             let got = out
                 .next()
                 .unwrap_or(Err(()))
@@ -565,6 +622,11 @@ fn unpack(records: &mut [Record<'_>], grid: &Grid, threads: usize) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Bytes a packed tile blob must decompress to.
+fn unpacked_len(r: Rect, coarse: bool) -> usize {
+    if coarse { coarse_len(r) } else { r.area() * 4 }
 }
 
 fn pixels_from_bytes(data: &[u8], out: &mut Vec<u32>) {

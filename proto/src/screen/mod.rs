@@ -49,6 +49,7 @@
 //! | 6  | CACHE     | `slot: varint`                             | yes       |
 //! | 7  | RECT      | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR, COPY) |
 //! | 8  | PARTS     | `n: u8` (1..=8), then `n` RECT operands, applied in order | as RECT |
+//! | 9  | COARSE    | `len: varint`, the tile at half resolution (lossy) | no |
 //!
 //! `dx, dy` are zigzag varints; the source block is the tile's rectangle
 //! moved by `(dx, dy)` in the *previous* frame (never pixels written earlier
@@ -82,9 +83,19 @@
 //! is cached once): the edge of a dragged window cuts a tile into the part
 //! that moved (COPY) and bands around it.
 //!
+//! A COARSE record's bytes are the tile's `ceil(w/2) x ceil(h/2)` pixels,
+//! each the rounded mean of its 2x2 block (clipped at the tile's edge), as
+//! three planes (blue, green, red bytes, row-major), each byte minus the
+//! one before it in its plane (0 before the first), wrapping; stored as is
+//! when `len` equals their size, else as a zstd frame of them. Decoded, a
+//! half-resolution pixel covers its block, with a 0 fourth byte. Only an
+//! encoder with `coarse_motion` on sends them (large moving areas such as
+//! video) and it sends the exact tile once the tile holds still a frame.
+//!
 //! An idle frame is a bare header with zero records (about 7 bytes).
 
 mod cache;
+mod coarse;
 mod decode;
 mod encode;
 mod error;

@@ -87,10 +87,17 @@ pub async fn open_stream(
     stage: &mut Stage,
     machine: &str,
     max_fps: u32,
+    smooth_motion: bool,
 ) -> anyhow::Result<ScreenStream> {
     let mut stream = ScreenStream::open(&mut stage.admin, machine, Permission::View, None, max_fps)
         .await
         .map_err(|e| anyhow!("open screen stream: {e}"))?;
+    if smooth_motion {
+        stream
+            .set_smooth_motion(true)
+            .await
+            .map_err(|e| anyhow!("smooth motion: {e}"))?;
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -196,11 +203,17 @@ fn ms(d: Duration) -> f64 {
 ///
 /// # Errors
 /// A frame the decoder rejects (a codec bug).
-pub fn time_codec(workload: Workload, frames: usize, seed: u64) -> anyhow::Result<CodecTimes> {
+pub fn time_codec(
+    workload: Workload,
+    frames: usize,
+    seed: u64,
+    coarse_motion: bool,
+) -> anyhow::Result<CodecTimes> {
     let mut synth = Synth::full_hd(workload, seed);
     // One core: no helper threads for large changes.
     let mut enc = Encoder::with_config(EncoderConfig {
         threads: 1,
+        coarse_motion,
         ..EncoderConfig::default()
     });
     let mut dec = Decoder::new();

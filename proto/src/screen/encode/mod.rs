@@ -19,6 +19,11 @@ use super::tile::{Grid, Rect, block_eq, copy_same_place, read_block, solid_color
 /// changes go into the session's stream.
 const AUTO_PER_TILE_ABOVE: usize = 64;
 
+/// With [`EncoderConfig::coarse_motion`], a frame whose changed pixel tiles
+/// (after copies and solid fills) number more than this, and more than a
+/// quarter of the screen, sends them coarse: video, not typing or a dialog.
+const COARSE_ABOVE: usize = 64;
+
 /// How pixel payloads are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Batching {
@@ -43,6 +48,10 @@ pub struct EncoderConfig {
     /// Threads compressing tiles of large changes (1: the calling thread
     /// only, what "one core" figures use).
     pub threads: usize,
+    /// Send large moving areas (a video) at half resolution while they
+    /// move, and each tile exact as soon as it holds still for a frame.
+    /// Off by default: every frame is then lossless.
+    pub coarse_motion: bool,
 }
 
 impl Default for EncoderConfig {
@@ -52,6 +61,7 @@ impl Default for EncoderConfig {
             motion: true,
             cache: true,
             threads: super::parallel::default_threads(),
+            coarse_motion: false,
         }
     }
 }
@@ -84,6 +94,8 @@ pub struct EncodeStats {
     /// Parts records: a tile's changed area as a copied rectangle (a moved
     /// window's part) and coded rects for the rest.
     pub parts: usize,
+    /// Coarse (half-resolution) tiles of a large moving area.
+    pub coarse: usize,
     /// Whether the body went into the session's zstd stream.
     pub batched: bool,
     /// Encoded size in bytes, header included.
@@ -100,6 +112,8 @@ enum Plan {
     Pixels {
         base: Option<(i32, i32)>,
     },
+    /// The tile at half resolution: part of a large moving area.
+    Coarse,
 }
 
 /// Turns successive frames into the wire format of [`crate::screen`].
@@ -124,6 +138,11 @@ pub struct Encoder {
     /// This frame's motion offsets that explained some tile: candidates
     /// for the copied part of a tile that only partly moved.
     offsets: Vec<(i32, i32)>,
+    /// Tiles the decoder holds coarse (sent by the last frame), and how
+    /// many: such a tile is resent whole until it is exact again, and no
+    /// copy or XOR reads the previous frame while any is left.
+    coarse: Vec<bool>,
+    coarse_tiles: usize,
 }
 
 impl Default for Encoder {
@@ -158,12 +177,28 @@ impl Encoder {
             stats: EncodeStats::default(),
             scratch: Vec::with_capacity(TILE_PIXELS),
             offsets: Vec::new(),
+            coarse: Vec::new(),
+            coarse_tiles: 0,
         }
     }
 
     /// Makes the next frame a key frame (viewer joined or lost sync).
     pub fn request_keyframe(&mut self) {
         self.key_requested = true;
+    }
+
+    /// Turns [`EncoderConfig::coarse_motion`] on or off from the next
+    /// frame (tiles already sent coarse are still made exact).
+    pub fn set_coarse_motion(&mut self, on: bool) {
+        self.config.coarse_motion = on;
+    }
+
+    /// Whether the decoder's picture is exactly the last encoded frame:
+    /// `false` while coarse tiles wait to be made exact, so the caller must
+    /// encode again even if the screen did not change.
+    #[must_use]
+    pub fn exact(&self) -> bool {
+        self.coarse_tiles == 0
     }
 
     /// Statistics of the last encoded frame.
@@ -218,19 +253,28 @@ impl Encoder {
             if let Some(s) = &mut self.stream {
                 s.restart();
             }
+            self.coarse.clear();
+            self.coarse.resize(grid.tiles(), false);
+            self.coarse_tiles = 0;
         }
         let prev = if key { None } else { self.prev.take() };
-        let dirty: Vec<usize> = match &prev {
-            None => (0..grid.tiles()).collect(),
+        // Dirty: tiles that changed, and coarse tiles still to make exact.
+        let (dirty, moving): (Vec<usize>, Vec<bool>) = match &prev {
+            None => (0..grid.tiles()).map(|t| (t, true)).unzip(),
             Some(p) => (0..grid.tiles())
-                .filter(|&t| {
+                .filter_map(|t| {
                     let r = grid.rect(t);
-                    !block_eq(frame, r, p, r.x, r.y)
+                    let changed = !block_eq(frame, r, p, r.x, r.y);
+                    (changed || self.coarse[t]).then_some((t, changed))
                 })
-                .collect(),
+                .unzip(),
         };
-        let plans = self.plan(frame, prev.as_ref(), &grid, &dirty);
+        let plans = self.plan(frame, prev.as_ref(), &grid, &dirty, &moving);
         let out = self.write(frame, prev.as_ref(), &grid, &plans, key);
+        for &(t, plan) in &plans {
+            self.coarse[t] = matches!(plan, Plan::Coarse);
+        }
+        self.coarse_tiles = self.coarse.iter().filter(|&&c| c).count();
         self.commit_hashes(frame, &grid, &plans);
         self.seq = self.seq.wrapping_add(1);
         self.key_requested = false;
@@ -261,25 +305,44 @@ impl Encoder {
         prev: Option<&Frame>,
         grid: &Grid,
         dirty: &[usize],
+        moving: &[bool],
     ) -> Vec<(usize, Plan)> {
         let mut plans: Vec<Option<Plan>> = dirty
             .iter()
             .map(|&t| solid_color(cur, grid.rect(t)).map(Plan::Solid))
             .collect();
+        // While the decoder holds coarse tiles, its previous frame is not
+        // the encoder's: nothing may be copied or XORed from it.
         let offsets = match prev {
-            Some(prev) if self.config.motion => {
+            Some(prev) if self.config.motion && self.coarse_tiles == 0 => {
                 self.plan_motion(cur, prev, grid, dirty, &mut plans)
             }
             _ => Vec::new(),
         };
+        let open_moving = plans
+            .iter()
+            .zip(moving)
+            .filter(|(p, m)| p.is_none() && **m)
+            .count();
+        let coarse = self.config.coarse_motion
+            && prev.is_some()
+            && open_moving > COARSE_ABOVE.max(grid.tiles() / 4);
         // Cache lookups and inserts run in tile order, as the decoder's do.
         let mut tile = Vec::with_capacity(TILE_PIXELS);
         let planned = dirty
             .iter()
             .zip(plans)
-            .map(|(&t, p)| {
-                let r = grid.rect(t);
-                let plan = p.unwrap_or_else(|| self.plan_pixels(cur, prev, r, &offsets, &mut tile));
+            .zip(moving)
+            .map(|((&t, p), &m)| {
+                let plan = match p {
+                    Some(p) => p,
+                    None if coarse && m => Plan::Coarse,
+                    None => {
+                        // A coarse tile on the decoder is resent whole.
+                        let exact = prev.filter(|_| !self.coarse.get(t).copied().unwrap_or(false));
+                        self.plan_pixels(cur, exact, grid.rect(t), &offsets, &mut tile)
+                    }
+                };
                 (t, plan)
             })
             .collect();

@@ -5,13 +5,14 @@
 use super::parts::split_moved;
 use super::{AUTO_PER_TILE_ABOVE, Batching, EncodeStats, Encoder, Plan};
 use crate::screen::cache::TILE_PIXELS;
+use crate::screen::coarse::{coarse_len, put_coarse};
 use crate::screen::frame::Frame;
 use crate::screen::pixels::tile_bytes;
 use crate::screen::rect::{Coding, changed_bbox, pick_coding, put_rect};
 use crate::screen::tile::{Grid, Rect, fetch_clipped};
 use crate::screen::wire::{
-    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COPY, OP_PARTS, OP_RAW, OP_RECT, OP_SOLID,
-    OP_XOR, OP_XOR_ZSTD, OP_ZSTD, put_varint, zigzag,
+    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS, OP_RAW, OP_RECT,
+    OP_SOLID, OP_XOR, OP_XOR_ZSTD, OP_ZSTD, put_varint, zigzag,
 };
 
 impl Encoder {
@@ -26,13 +27,15 @@ impl Encoder {
     ) -> Vec<u8> {
         let pixel_tiles = plans
             .iter()
-            .filter(|(_, p)| matches!(p, Plan::Pixels { .. }))
+            .filter(|(_, p)| matches!(p, Plan::Pixels { .. } | Plan::Coarse))
             .count();
+        let has_coarse = plans.iter().any(|(_, p)| matches!(p, Plan::Coarse));
         let per_tile = match self.config.batching {
             Batching::Never => true,
             Batching::Always => false,
             Batching::Auto => pixel_tiles > AUTO_PER_TILE_ABOVE,
-        } || self.stream.is_none();
+        } || self.stream.is_none()
+            || has_coarse;
         let (mut body, mut stats) = self.body(cur, prev, grid, plans, per_tile);
         let raw_len = body.len();
         let mut streamed = false;
@@ -91,6 +94,11 @@ impl Encoder {
                         self.pixel_bytes(cur, prev, grid.rect(t), base, &mut b);
                         Some(b)
                     }
+                    Plan::Coarse => {
+                        let mut b = Vec::with_capacity(coarse_len(grid.rect(t)));
+                        put_coarse(cur, grid.rect(t), &mut b);
+                        Some(b)
+                    }
                     _ => None,
                 })
                 .collect();
@@ -123,9 +131,20 @@ impl Encoder {
                     out.push(OP_CACHE);
                     put_varint(&mut out, slot as u32);
                 }
+                Plan::Coarse => {
+                    stats.coarse += 1;
+                    out.push(OP_COARSE);
+                    let (raw, packed) = payloads.next().unwrap_or_default();
+                    let blob = packed.unwrap_or(raw);
+                    put_varint(&mut out, blob.len() as u32);
+                    out.extend_from_slice(&blob);
+                }
                 Plan::Pixels { base }
-                    if !per_tile
-                        && self.put_rect(&mut out, cur, prev, grid.rect(t), base, &mut stats) => {}
+                    if !per_tile && {
+                        // A tile the decoder holds coarse is written whole.
+                        let exact = prev.filter(|_| !self.coarse[t]);
+                        self.put_rect(&mut out, cur, exact, grid.rect(t), base, &mut stats)
+                    } => {}
                 Plan::Pixels { base } => match payloads.next() {
                     Some((raw, packed)) => put_pixels(&mut out, &raw, base, packed, &mut stats),
                     None => {
