@@ -476,11 +476,12 @@ fn parts_records_copy_moved_rects_and_predict_the_rest() {
 fn coarse_tiles_are_checked_and_expanded() {
     let mut dec = primed();
     // Tile 1 (64x64) at half resolution: 32x32 pixels, three planes of
-    // left deltas. Blue plane: 9 then zeros; green: 0; red: 200 then 0.
+    // left deltas of six-bit values. Blue plane: 9 then zeros (9 << 2);
+    // green: 0; red: 50 then 0 (50 << 2 | 50 >> 4 = 203).
     let n = 32 * 32;
     let mut planes = vec![0u8; 3 * n];
     planes[0] = 9;
-    planes[2 * n] = 200;
+    planes[2 * n] = 50;
     let mut body = vec![1, OP_COARSE];
     body.extend_from_slice(&[0x80, 0x18]); // varint 3072
     body.extend_from_slice(&planes);
@@ -488,7 +489,7 @@ fn coarse_tiles_are_checked_and_expanded() {
         .decode(&frame_bytes(0, 1, 128, 64, 1, &body))
         .unwrap()
         .clone();
-    assert!(frame.row(63)[64..].iter().all(|&p| p == 200 << 16 | 9));
+    assert!(frame.row(63)[64..].iter().all(|&p| p == 203 << 16 | 36));
     assert!(frame.row(0)[..64].iter().all(|&p| p == 1));
     // The same planes as a zstd frame.
     let packed = zstd::bulk::compress(&planes, 1).unwrap();

@@ -8,11 +8,22 @@
 //! pixels as three planes — blue, green, red bytes — each row-major, each
 //! byte minus the byte before it in its plane (0 before the first),
 //! wrapping. A half-resolution pixel is the rounded mean of its 2x2 block
-//! (the block clipped at the tile's edge) and covers that block when
-//! decoded; the fourth byte decodes as 0.
+//! (the block clipped at the tile's edge) in six bits per colour (the mean
+//! shifted right by two); decoded, a six-bit value `v` (the byte's low six
+//! bits) becomes `v << 2 | v >> 4` and covers the block; the fourth byte
+//! decodes as 0.
 
 use super::frame::Frame;
 use super::tile::Rect;
+
+/// Low bits dropped from each colour byte of a coarse pixel.
+const DROP: u32 = 2;
+
+/// A stored coarse byte (its low six bits) back to the 0..=255 range.
+fn widen(v: u8) -> u8 {
+    let v = v & (0xFF >> DROP);
+    (v << DROP) | (v >> (8 - 2 * DROP))
+}
 
 /// Bytes of a coarse tile's planes for tile `r`.
 pub(crate) fn coarse_len(r: Rect) -> usize {
@@ -44,7 +55,7 @@ pub(crate) fn put_coarse(f: &Frame, r: Rect, out: &mut Vec<u8>) {
                 }
             }
             for (lane, s) in sum.iter().enumerate() {
-                planes[lane * n + i] = ((s + 2) / 4) as u8;
+                planes[lane * n + i] = (((s + 2) / 4) >> DROP) as u8;
             }
             i += 1;
         }
@@ -69,7 +80,7 @@ pub(crate) fn expand_coarse(planes: &[u8], r: Rect, out: &mut Vec<u32>) {
         let mut last = 0u8;
         for (p, &d) in half.iter_mut().zip(plane) {
             last = last.wrapping_add(d);
-            *p |= u32::from(last) << (8 * lane);
+            *p |= u32::from(widen(last)) << (8 * lane);
         }
     }
     for y in 0..r.h as usize {
@@ -104,12 +115,14 @@ mod tests {
         let mut px = Vec::new();
         expand_coarse(&planes, r, &mut px);
         assert_eq!(px.len(), r.area());
+        // Six bits per colour, widened back to eight.
+        let q = |v: u32| (v >> 2) << 2 | v >> 6;
         // Top-left block: x 1..=2, y 1..=2: red 15, green 30, blue 7.
-        assert_eq!(px[0], 15 << 16 | 30 << 8 | 7);
+        assert_eq!(px[0], q(15) << 16 | q(30) << 8 | q(7));
         assert_eq!(px[1], px[0]);
         assert_eq!(px[5], px[0]);
         // Right edge block is x 5 only; bottom block is y 3 only.
-        assert_eq!(px[4], 50 << 16 | 30 << 8 | 7);
-        assert_eq!(px[14], 50 << 16 | 60 << 8 | 7);
+        assert_eq!(px[4], q(50) << 16 | q(30) << 8 | q(7));
+        assert_eq!(px[14], q(50) << 16 | q(60) << 8 | q(7));
     }
 }

@@ -84,11 +84,13 @@
 //! that moved (COPY) and bands around it.
 //!
 //! A COARSE record's bytes are the tile's `ceil(w/2) x ceil(h/2)` pixels,
-//! each the rounded mean of its 2x2 block (clipped at the tile's edge), as
-//! three planes (blue, green, red bytes, row-major), each byte minus the
-//! one before it in its plane (0 before the first), wrapping; stored as is
-//! when `len` equals their size, else as a zstd frame of them. Decoded, a
-//! half-resolution pixel covers its block, with a 0 fourth byte. Only an
+//! each the rounded mean of its 2x2 block (clipped at the tile's edge) in
+//! six bits per colour (mean >> 2), as three planes (blue, green, red,
+//! row-major), each byte minus the one before it in its plane (0 before
+//! the first), wrapping; stored as is when `len` equals their size, else as
+//! a zstd frame of them. Decoded, a value `v` (a byte's low six bits)
+//! becomes `v << 2 | v >> 4` and the pixel covers its block, with a 0
+//! fourth byte. Only an
 //! encoder with `coarse_motion` on sends them (large moving areas such as
 //! video) and it sends the exact tile once the tile holds still a frame.
 //!
