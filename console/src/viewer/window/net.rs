@@ -144,7 +144,10 @@ pub(super) async fn pump(
         let mut update = Update::default();
         match ev {
             Ok(ViewEvent::Frame {
-                bytes, latency_us, ..
+                bytes,
+                latency_us,
+                exact,
+                ..
             }) => {
                 update.samples.push(FrameSample {
                     at: Instant::now(),
@@ -152,6 +155,7 @@ pub(super) async fn pump(
                     latency_us,
                 });
                 update.image = s.stream.frame().map(view::frame_to_image);
+                update.exact = Some(exact);
             }
             Ok(ViewEvent::Cursor(c)) => update.merge_cursor(c),
             Err(e) => {

@@ -196,6 +196,34 @@ fn the_status_bar_shows_rate_latency_resolution_and_machine() {
 }
 
 #[test]
+fn the_status_bar_says_when_a_moving_area_is_at_half_resolution() {
+    let mut h = harness();
+    let frame = frame_with_red_square();
+    feed(
+        &mut h,
+        Update {
+            exact: Some(false),
+            ..frame_update(&frame, 1000, 10)
+        },
+    );
+    h.run();
+    h.get_by_label("smooth motion: moving area at half resolution");
+    // The exact picture follows once the area holds still.
+    feed(
+        &mut h,
+        Update {
+            exact: Some(true),
+            ..frame_update(&frame, 1000, 10)
+        },
+    );
+    h.run();
+    assert!(
+        h.query_by_label("smooth motion: moving area at half resolution")
+            .is_none()
+    );
+}
+
+#[test]
 fn before_any_frame_the_window_says_it_is_waiting() {
     let mut h = harness();
     h.run();

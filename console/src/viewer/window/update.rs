@@ -19,6 +19,9 @@ pub struct Resumed {
 pub struct Update {
     /// The newest decoded screen, if one arrived.
     pub image: Option<ColorImage>,
+    /// With `image`: `false` while part of it is a moving area at half
+    /// resolution (smooth motion).
+    pub exact: Option<bool>,
     /// Every frame that arrived, for the status bar.
     pub samples: Vec<FrameSample>,
     /// The newest pointer state, with the newest shape seen.
@@ -38,6 +41,7 @@ impl Update {
     pub fn absorb(&mut self, newer: Update) {
         if newer.image.is_some() {
             self.image = newer.image;
+            self.exact = newer.exact;
         }
         self.samples.extend(newer.samples);
         if let Some(c) = newer.cursor {

@@ -91,6 +91,8 @@ pub struct ViewerState {
     /// One texture for the whole session, updated in place per frame.
     screen: Option<TextureHandle>,
     screen_size: [usize; 2],
+    /// Part of the shown screen is a moving area at half resolution.
+    smooth: bool,
     pointer: Pointer,
     meter: Meter,
     ended: Option<String>,
@@ -122,6 +124,7 @@ impl ViewerState {
             scale: Scale::Fit,
             screen: None,
             screen_size: [0, 0],
+            smooth: false,
             pointer: Pointer::default(),
             meter: Meter::default(),
             ended: None,
@@ -230,6 +233,7 @@ impl ViewerState {
         }
         if let Some(image) = update.image {
             self.screen_size = image.size;
+            self.smooth = update.exact == Some(false);
             match &mut self.screen {
                 Some(tex) => tex.set(image, TextureOptions::LINEAR),
                 None => {
@@ -431,7 +435,7 @@ impl ViewerState {
             || "latency –".to_string(),
             |ms| format!("latency {ms:.0} ms"),
         );
-        vec![
+        [
             format!("{:.0} fps", s.fps),
             // An idle screen costs a few hundred bytes a second; "0 kbit/s"
             // would read as "nothing arrives".
@@ -444,6 +448,12 @@ impl ViewerState {
             format!("{}×{}", self.screen_size[0], self.screen_size[1]),
             self.hostname.clone(),
         ]
+        .into_iter()
+        .chain(
+            self.smooth
+                .then(|| "smooth motion: moving area at half resolution".into()),
+        )
+        .collect()
     }
 
     fn status_bar(&self, ui: &mut egui::Ui, summary: Summary) {
