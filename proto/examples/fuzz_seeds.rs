@@ -11,8 +11,9 @@ use lifeline_proto::{
     encode_message,
     input::{InputEvent, InputMsg, InputReply},
     screen::{
-        Encoder, Frame,
+        Decoder, Encoder, Frame,
         synth::{Synth, Workload},
+        wire,
     },
     view::{AgentToViewer, ViewerToAgent},
 };
@@ -144,6 +145,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seq.extend_from_slice(&data);
     }
     write(&root.join("screen_decoder"), "seed-drag", &seq)?;
+    // A coarse tile (what smooth motion sends) after a two-tile key frame;
+    // built by hand: the encoder only goes coarse on screens larger than
+    // the fuzz target's limits.
+    let key = [
+        b'L',
+        wire::VERSION,
+        wire::FLAG_KEY,
+        0,
+        128,
+        1,
+        64,
+        2,
+        12,
+        12,
+        0,
+        wire::OP_SOLID,
+        1,
+        0,
+        0,
+        0,
+        0,
+        wire::OP_SOLID,
+        2,
+        0,
+        0,
+        0,
+    ];
+    let planes: Vec<u8> = (0..3 * 32 * 32).map(|i| (i % 7) as u8).collect();
+    let mut body = vec![1, wire::OP_COARSE, 0x80, 0x18];
+    body.extend_from_slice(&planes);
+    let mut delta = vec![b'L', wire::VERSION, 0, 1, 1];
+    for len in [body.len(), body.len()] {
+        // varint of a length below 16 Ki
+        delta.extend_from_slice(&[(len as u8) | 0x80, (len >> 7) as u8]);
+    }
+    delta.extend_from_slice(&body);
+    let mut check = Decoder::new();
+    check.decode(&key)?;
+    check.decode(&delta)?;
+    let mut seq = Vec::new();
+    for frame in [&key[..], &delta[..]] {
+        seq.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+        seq.extend_from_slice(frame);
+    }
+    write(&root.join("screen_decoder"), "seed-coarse", &seq)?;
     println!("seeds written under {}", root.display());
     Ok(())
 }
