@@ -6,21 +6,20 @@
 //! the apply pass touch the frame buffer and the cache. A rejected frame
 //! therefore leaves the decoder exactly as it was.
 
+mod parse;
+
 use std::borrow::Cow;
 
 use super::CACHE_SLOTS;
 use super::cache::{TILE_PIXELS, TileCache};
-use super::coarse::{coarse_len, expand_coarse};
+use super::coarse::expand_coarse;
 pub use super::error::DecodeError;
 use super::frame::Frame;
-use super::pixels::{in_bounds, overlaps};
-use super::rect::{RectData, RectOp, apply_rect, parse_rect};
+use super::rect::{RectData, apply_rect};
 use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
-use super::wire::{
-    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, MAX_PARTS, OP_CACHE, OP_COARSE, OP_COPY,
-    OP_PARTS, OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_ZSTD, OP_ZSTD, Reader, unzigzag,
-};
+use super::wire::{FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, Reader};
+use parse::{Op, ParseCtx, Record, parse_records, unpack};
 
 /// Largest frame a [`Decoder`] accepts; checked before any allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,43 +53,6 @@ pub(crate) fn zstd_bound(n: usize) -> usize {
 fn max_body(grid: &Grid) -> usize {
     let per_tile = 16 + zstd_bound(TILE_PIXELS * 4);
     grid.tiles().saturating_mul(per_tile)
-}
-
-/// What one record does, after validation.
-enum Op<'a> {
-    Solid(u32),
-    /// Pixels, XORed with the previous frame's block at offset `base`
-    /// (clipped, zero outside the frame) if set.
-    Pixels {
-        data: Cow<'a, [u8]>,
-        base: Option<(i32, i32)>,
-        /// `data` is still a zstd blob (decompressed after parsing, on
-        /// several threads when there are many).
-        packed: bool,
-        /// `data` holds a coarse tile's planes (see [`super::coarse`]),
-        /// not pixels; never cached.
-        coarse: bool,
-    },
-    Copy {
-        sx: u32,
-        sy: u32,
-    },
-    Cache(usize),
-    /// Changed rectangles inside the tile, applied in order.
-    Rects(Vec<RectOp<'a>>),
-}
-
-struct Record<'a> {
-    tile: usize,
-    op: Op<'a>,
-}
-
-/// Context the parse pass needs from the decoder.
-struct ParseCtx {
-    grid: Grid,
-    key: bool,
-    /// Cache slots filled so far, simulated through the frame.
-    occupied: usize,
 }
 
 /// Rebuilds screen frames from the encoder's output.
@@ -402,231 +364,6 @@ impl Decoder {
         }
         Ok(Cow::Owned(body))
     }
-}
-
-/// First pass: parses and validates every record of the body.
-fn parse_records<'a>(
-    body: &'a [u8],
-    count: u32,
-    ctx: &mut ParseCtx,
-) -> Result<Vec<Record<'a>>, DecodeError> {
-    let tiles = ctx.grid.tiles();
-    let mut r = Reader::new(body);
-    // `count <= tiles` was checked, so this allocation is bounded.
-    let mut out = Vec::with_capacity(count as usize);
-    let mut next = 0usize;
-    for _ in 0..count {
-        let skip = r.varint("tile skip")? as usize;
-        if ctx.key && skip != 0 {
-            return Err(DecodeError::IncompleteKeyFrame {
-                records: count,
-                tiles,
-            });
-        }
-        let tile = next.saturating_add(skip);
-        if tile >= tiles {
-            return Err(DecodeError::TileOutOfRange { tile, tiles });
-        }
-        let op = parse_op(&mut r, tile, ctx)?;
-        out.push(Record { tile, op });
-        next = tile + 1;
-    }
-    if r.remaining() != 0 {
-        return Err(DecodeError::TrailingBodyBytes(r.remaining()));
-    }
-    Ok(out)
-}
-
-fn parse_op<'a>(
-    r: &mut Reader<'a>,
-    tile: usize,
-    ctx: &mut ParseCtx,
-) -> Result<Op<'a>, DecodeError> {
-    let rect = ctx.grid.rect(tile);
-    let bytes = rect.area() * 4;
-    let op = r.u8("record op")?;
-    if ctx.key && matches!(op, OP_XOR | OP_XOR_ZSTD | OP_COPY | OP_COARSE) {
-        return Err(DecodeError::NotInKeyFrame { op, tile });
-    }
-    let parsed = match op {
-        OP_SOLID => Op::Solid(r.u32("solid colour")?),
-        OP_RAW => Op::Pixels {
-            data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
-            base: None,
-            packed: false,
-            coarse: false,
-        },
-        OP_XOR => {
-            let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
-            Op::Pixels {
-                data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
-                base,
-                packed: false,
-                coarse: false,
-            }
-        }
-        OP_ZSTD => Op::Pixels {
-            data: Cow::Borrowed(read_blob(r, tile, bytes)?),
-            base: None,
-            packed: true,
-            coarse: false,
-        },
-        OP_XOR_ZSTD => {
-            let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
-            Op::Pixels {
-                data: Cow::Borrowed(read_blob(r, tile, bytes)?),
-                base,
-                packed: true,
-                coarse: false,
-            }
-        }
-        OP_COPY => {
-            let (sx, sy) = parse_offset(r, tile, rect, &ctx.grid)?;
-            Op::Copy { sx, sy }
-        }
-        OP_CACHE => {
-            let slot = r.varint("cache slot")?;
-            if !rect.is_full_tile() || slot as usize >= ctx.occupied {
-                return Err(DecodeError::BadCacheSlot {
-                    tile,
-                    slot,
-                    occupied: ctx.occupied,
-                });
-            }
-            Op::Cache(slot as usize)
-        }
-        OP_COARSE => {
-            let want = coarse_len(rect);
-            let len = r.varint("coarse length")?;
-            if len as usize > want {
-                return Err(DecodeError::BlobTooLarge {
-                    tile,
-                    len,
-                    max: want,
-                });
-            }
-            Op::Pixels {
-                data: Cow::Borrowed(r.take(len as usize, "coarse planes")?),
-                base: None,
-                packed: (len as usize) < want,
-                coarse: true,
-            }
-        }
-        OP_RECT => Op::Rects(vec![parse_rect(r, tile, rect, &ctx.grid, ctx.key)?]),
-        OP_PARTS => {
-            let parts = r.u8("part count")?;
-            if parts == 0 || parts > MAX_PARTS {
-                return Err(DecodeError::BadParts {
-                    tile,
-                    parts,
-                    max: MAX_PARTS,
-                });
-            }
-            let rects = (0..parts)
-                .map(|_| parse_rect(r, tile, rect, &ctx.grid, ctx.key))
-                .collect::<Result<Vec<_>, _>>()?;
-            Op::Rects(rects)
-        }
-        _ => return Err(DecodeError::UnknownOp { op, tile }),
-    };
-    let cached = matches!(parsed, Op::Pixels { coarse: false, .. } | Op::Rects(_));
-    if cached && rect.is_full_tile() {
-        ctx.occupied = (ctx.occupied + 1).min(CACHE_SLOTS);
-    }
-    Ok(parsed)
-}
-
-/// Reads an XOR reference offset; the block must overlap the frame.
-fn parse_base(
-    r: &mut Reader<'_>,
-    tile: usize,
-    rect: Rect,
-    grid: &Grid,
-) -> Result<(i32, i32), DecodeError> {
-    let dx = unzigzag(r.varint("xor dx")?);
-    let dy = unzigzag(r.varint("xor dy")?);
-    if overlaps(grid, rect, dx, dy) {
-        Ok((dx, dy))
-    } else {
-        Err(DecodeError::SourceOutOfBounds { tile, dx, dy })
-    }
-}
-
-/// Reads a copy offset and returns the source block's position, which
-/// must lie wholly inside the frame.
-fn parse_offset(
-    r: &mut Reader<'_>,
-    tile: usize,
-    rect: Rect,
-    grid: &Grid,
-) -> Result<(u32, u32), DecodeError> {
-    let dx = unzigzag(r.varint("copy dx")?);
-    let dy = unzigzag(r.varint("copy dy")?);
-    in_bounds(grid, rect, dx, dy).ok_or(DecodeError::SourceOutOfBounds { tile, dx, dy })
-}
-
-/// Reads a length-prefixed zstd tile of at most the bound for `bytes`.
-fn read_blob<'a>(r: &mut Reader<'a>, tile: usize, bytes: usize) -> Result<&'a [u8], DecodeError> {
-    let len = r.varint("tile blob length")?;
-    let max = zstd_bound(bytes);
-    if len as usize > max {
-        return Err(DecodeError::BlobTooLarge { tile, len, max });
-    }
-    r.take(len as usize, "tile blob")
-}
-
-/// Decompresses every zstd tile to exactly its tile's size; the first bad
-/// one (in tile order) is the error.
-fn unpack(records: &mut [Record<'_>], grid: &Grid, threads: usize) -> Result<(), DecodeError> {
-    let items: Vec<(&[u8], usize)> = records
-        .iter()
-        .filter_map(|rec| match &rec.op {
-            Op::Pixels {
-                data,
-                packed: true,
-                coarse,
-                ..
-            } => Some((data.as_ref(), unpacked_len(grid.rect(rec.tile), *coarse))),
-            _ => None,
-        })
-        .collect();
-    if items.is_empty() {
-        return Ok(());
-    }
-    let mut out = super::parallel::decompress_all(&items, threads).into_iter();
-    drop(items);
-    for rec in records.iter_mut() {
-        let tile = rec.tile;
-        if let Op::Pixels {
-            data,
-            packed,
-            coarse,
-            ..
-        } = &mut rec.op
-            && *packed
-        {
-            let want = unpacked_len(grid.rect(tile), *coarse);
-            let got = out
-                .next()
-                .unwrap_or(Err(()))
-                .map_err(|()| DecodeError::BadZstd { what: "tile blob" })?;
-            if got.len() != want {
-                return Err(DecodeError::TileSizeMismatch {
-                    tile,
-                    got: got.len(),
-                    want,
-                });
-            }
-            *data = Cow::Owned(got);
-            *packed = false;
-        }
-    }
-    Ok(())
-}
-
-/// Bytes a packed tile blob must decompress to.
-fn unpacked_len(r: Rect, coarse: bool) -> usize {
-    if coarse { coarse_len(r) } else { r.area() * 4 }
 }
 
 fn pixels_from_bytes(data: &[u8], out: &mut Vec<u32>) {
