@@ -5,7 +5,7 @@
 
 use lifeline_proto::screen::measure::{dirty_tiles_zstd_size, percentile, run_workload};
 use lifeline_proto::screen::synth::{Synth, Workload};
-use lifeline_proto::screen::{Decoder, Encoder, EncoderConfig, Frame};
+use lifeline_proto::screen::{Decoder, Encoder, EncoderConfig, Frame, REFINE_AFTER};
 
 /// Encodes `frames` frames of a workload, decodes each and checks equality.
 fn roundtrip(workload: Workload, width: u32, height: u32, frames: usize) -> Vec<usize> {
@@ -147,12 +147,59 @@ fn smooth_motion_sends_video_at_a_quarter_of_the_bytes_and_exact_once_still() {
         coarse_bytes * 4 < exact_bytes,
         "{coarse_bytes} vs {exact_bytes}"
     );
-    // The video stops: one more frame and the picture is exact.
+    // The video stops: while it held still for fewer than REFINE_AFTER
+    // frames (a 24 fps video captured at 60 fps repeats frames) nothing is
+    // resent; then the picture becomes exact.
     let still = synth.frame().clone();
-    assert!(!enc.exact());
-    assert!(dec.decode(&enc.encode(&still)).unwrap() == &still);
-    assert!(enc.exact());
-    assert_eq!(enc.stats().coarse, 0);
+    for n in 1..=REFINE_AFTER {
+        assert!(!enc.exact());
+        let bytes = enc.encode(&still);
+        let got = dec.decode(&bytes).unwrap() == &still;
+        if n < REFINE_AFTER {
+            assert!(
+                bytes.len() < 16 && !got,
+                "frame {n} of stillness: {} bytes",
+                bytes.len()
+            );
+        } else {
+            assert!(got && enc.exact() && dec.exact());
+            assert_eq!(enc.stats().coarse, 0);
+        }
+    }
+}
+
+#[test]
+fn a_video_that_stops_on_flat_content_ends_exact_on_both_sides() {
+    // Flat content with edges through tiles (two colours in those tiles:
+    // the exact resend is a palette rect over the whole tile), then a
+    // full-screen video frame, then other flat content (not in the tile
+    // cache), held still.
+    let flat_at = |x0: usize| {
+        let mut f = Frame::filled(640, 512, 0x0020_2020).unwrap();
+        for y in 100..300 {
+            for x in x0..x0 + 580 {
+                f.pixels_mut()[y * 640 + x] = 0x00C0_4010;
+            }
+        }
+        f
+    };
+    let (before, flat) = (flat_at(30), flat_at(41));
+    let mut synth = Synth::new(Workload::Video, 640, 512, 2).unwrap();
+    let video = synth.next_frame().clone();
+    let mut enc = Encoder::with_config(EncoderConfig {
+        coarse_motion: true,
+        ..EncoderConfig::default()
+    });
+    let mut dec = Decoder::new();
+    dec.decode(&enc.encode(&before)).unwrap();
+    let mut rects = 0;
+    for frame in [&video, &flat, &flat, &flat, &flat] {
+        dec.decode(&enc.encode(frame)).unwrap();
+        rects += enc.stats().rect;
+        assert_eq!(dec.exact(), enc.exact(), "{:?}", enc.stats());
+    }
+    assert!(rects > 0, "no tile was made exact by a rect");
+    assert!(enc.exact() && dec.frame().unwrap() == &flat);
 }
 
 #[test]

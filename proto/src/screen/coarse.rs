@@ -1,8 +1,8 @@
 //! Coarse tiles: a tile of a large moving area (a video, an animation)
 //! sent at half resolution while it moves. The encoder only uses them when
 //! [`super::EncoderConfig::coarse_motion`] is on, and sends the exact tile
-//! as soon as it holds still for one frame, so a still screen is always
-//! bit for bit what was captured.
+//! once it has held still for [`super::REFINE_AFTER`] frames, so a still
+//! screen is always bit for bit what was captured.
 //!
 //! Layout (before zstd): the tile's `ceil(w/2) x ceil(h/2)` half-resolution
 //! pixels as three planes — blue, green, red bytes — each row-major, each

@@ -1,16 +1,20 @@
-//! The lossless screen codec: 64x64 tiles, per-tile cheapest record, pure
-//! Rust and free of I/O.
+//! The screen codec, lossless by default: 64x64 tiles, per-tile cheapest
+//! record, pure Rust and free of I/O.
 //!
 //! The [`Encoder`] keeps the previous frame, per-row-segment hashes and a
 //! tile cache; for every tile that changed it picks the cheapest of a solid
 //! colour, a copy from elsewhere in the previous frame (scrolling, window
-//! moves), a cached tile, or pixels (raw or XOR with the previous tile, zstd
-//! level 1 either per tile or batched into one stream for the frame). The
-//! [`Decoder`] validates a whole frame before applying it. Decoded frames
-//! equal captured frames bit for bit: every hash match is confirmed by
-//! comparing pixels before it is used.
+//! moves), a cached tile, the changed rectangle (palette, prediction
+//! residuals, XOR or raw), the moved part plus the bands around it (PARTS),
+//! or the whole tile's pixels (raw or XOR with a reference block); zstd
+//! level 1 either per tile or as the next chunk of the session's stream.
+//! The [`Decoder`] validates a whole frame before applying it. Decoded
+//! frames equal captured frames bit for bit: every hash match is confirmed
+//! by comparing pixels before it is used. The one exception is opt-in
+//! ([`EncoderConfig::coarse_motion`]): COARSE tiles of a large moving area,
+//! made exact once they hold still ([`Encoder::exact`], [`Decoder::exact`]).
 //!
-//! # Wire format (version 2)
+//! # Wire format (version 3)
 //!
 //! All integers little-endian; `varint` is unsigned LEB128 of at most five
 //! bytes; `zigzag` maps signed to unsigned (`0,-1,1,-2,…` → `0,1,2,3,…`).
@@ -92,7 +96,10 @@
 //! becomes `v << 2 | v >> 4` and the pixel covers its block, with a 0
 //! fourth byte. Only an
 //! encoder with `coarse_motion` on sends them (large moving areas such as
-//! video) and it sends the exact tile once the tile holds still a frame.
+//! video) and it sends the exact tile once the tile has held still for
+//! [`REFINE_AFTER`] frames. A tile is coarse from a COARSE record until a
+//! record rewrites all of it (a RECT or PARTS leaving part of it unwritten
+//! leaves it coarse).
 //!
 //! An idle frame is a bare header with zero records (about 7 bytes).
 
@@ -114,7 +121,7 @@ mod tile;
 pub mod wire;
 
 pub use decode::{DecodeError, Decoder, Limits};
-pub use encode::{Batching, EncodeStats, Encoder, EncoderConfig};
+pub use encode::{Batching, EncodeStats, Encoder, EncoderConfig, REFINE_AFTER};
 pub use frame::{Frame, FrameError};
 pub use tile::{Grid, Rect};
 pub use wire::{MAGIC, MIN_HEADER_LEN, VERSION};

@@ -5,13 +5,13 @@
 //! previous frame (the part of a tile a dragged window covers).
 
 use super::decode::DecodeError;
+use super::decode::parse::parse_offset;
 use super::frame::Frame;
-use super::pixels::in_bounds;
 use super::predict::{Predictor, apply_residuals, nonzero_bytes, put_residuals, residual_cost};
 use super::tile::{Grid, Rect, write_block};
 use super::wire::{
     OP_RECT, RECT_COPY, RECT_DELTA, RECT_MED, RECT_PALETTE, RECT_PLANE, RECT_RAW, RECT_XOR, Reader,
-    put_varint, unzigzag, zigzag,
+    put_varint, zigzag,
 };
 
 /// Most colours a palette rect may have.
@@ -261,13 +261,7 @@ pub(crate) fn parse_rect<'a>(
         RECT_MED => RectData::Predicted(Predictor::Med, r.take(bytes, "rect pixels")?),
         RECT_PLANE => RectData::Predicted(Predictor::Plane, r.take(bytes, "rect pixels")?),
         RECT_COPY => {
-            let dx = unzigzag(r.varint("rect copy dx")?);
-            let dy = unzigzag(r.varint("rect copy dy")?);
-            let (sx, sy) = in_bounds(grid, sub, dx, dy).ok_or(DecodeError::SourceOutOfBounds {
-                tile: tile_index,
-                dx,
-                dy,
-            })?;
+            let (sx, sy) = parse_offset(r, tile_index, sub, grid)?;
             RectData::Copy { sx, sy }
         }
         RECT_PALETTE => {

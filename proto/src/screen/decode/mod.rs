@@ -6,7 +6,7 @@
 //! the apply pass touch the frame buffer and the cache. A rejected frame
 //! therefore leaves the decoder exactly as it was.
 
-mod parse;
+pub(crate) mod parse;
 
 use std::borrow::Cow;
 
@@ -248,10 +248,11 @@ impl Decoder {
         for rec in records {
             let r = grid.rect(rec.tile);
             tile_buf.clear();
-            // A rect leaves the rest of a coarse tile coarse.
-            if !matches!(rec.op, Op::Rects(_)) {
-                self.coarse[rec.tile] = matches!(rec.op, Op::Pixels { coarse: true, .. });
-            }
+            // A coarse tile stays coarse until a record rewrites all of it.
+            self.coarse[rec.tile] = match &rec.op {
+                Op::Rects(parts) => self.coarse[rec.tile] && parts.iter().all(|p| p.sub != r),
+                op => matches!(op, Op::Pixels { coarse: true, .. }),
+            };
             match rec.op {
                 Op::Solid(c) => tile_buf.resize(r.area(), c),
                 Op::Copy { .. } => {

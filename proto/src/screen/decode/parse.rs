@@ -202,8 +202,8 @@ fn parse_base(
 }
 
 /// Reads a copy offset and returns the source block's position, which
-/// must lie wholly inside the frame.
-fn parse_offset(
+/// must lie wholly inside the frame: `rect` (a tile or a rect in it) moved.
+pub(crate) fn parse_offset(
     r: &mut Reader<'_>,
     tile: usize,
     rect: Rect,

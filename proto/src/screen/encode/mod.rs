@@ -19,6 +19,11 @@ use super::tile::{Grid, Rect, block_eq, copy_same_place, read_block, solid_color
 /// changes go into the session's stream.
 const AUTO_PER_TILE_ABOVE: usize = 64;
 
+/// A coarse tile is sent exact once it has not changed for this many
+/// encoded frames: a 24 fps video captured at 60 fps repeats frames, and
+/// must not flicker between coarse and exact.
+pub const REFINE_AFTER: u8 = 3;
+
 /// With [`EncoderConfig::coarse_motion`], a frame whose changed pixel tiles
 /// (after copies and solid fills) number more than this, and more than a
 /// quarter of the screen, sends them coarse: video, not typing or a dialog.
@@ -49,8 +54,9 @@ pub struct EncoderConfig {
     /// only, what "one core" figures use).
     pub threads: usize,
     /// Send large moving areas (a video) at half resolution while they
-    /// move, and each tile exact as soon as it holds still for a frame.
-    /// Off by default: every frame is then lossless.
+    /// move, and each tile exact once it has held still for
+    /// [`REFINE_AFTER`] frames. Off by default: every frame is then
+    /// lossless.
     pub coarse_motion: bool,
 }
 
@@ -71,7 +77,8 @@ impl Default for EncoderConfig {
 pub struct EncodeStats {
     /// Whether it was a key frame.
     pub key: bool,
-    /// Tiles that differed from the previous frame (all tiles for a key).
+    /// Tiles with a record: those that differed from the previous frame
+    /// (all tiles for a key) and coarse tiles made exact.
     pub dirty: usize,
     /// Solid-colour records.
     pub solid: usize,
@@ -143,6 +150,8 @@ pub struct Encoder {
     /// copy or XOR reads the previous frame while any is left.
     coarse: Vec<bool>,
     coarse_tiles: usize,
+    /// Frames each coarse tile has held still (see [`REFINE_AFTER`]).
+    still: Vec<u8>,
 }
 
 impl Default for Encoder {
@@ -179,6 +188,7 @@ impl Encoder {
             offsets: Vec::new(),
             coarse: Vec::new(),
             coarse_tiles: 0,
+            still: Vec::new(),
         }
     }
 
@@ -255,17 +265,25 @@ impl Encoder {
             }
             self.coarse.clear();
             self.coarse.resize(grid.tiles(), false);
+            self.still.clear();
+            self.still.resize(grid.tiles(), 0);
             self.coarse_tiles = 0;
         }
         let prev = if key { None } else { self.prev.take() };
-        // Dirty: tiles that changed, and coarse tiles still to make exact.
+        // Dirty: tiles that changed, and coarse tiles that held still long
+        // enough to be made exact.
         let (dirty, moving): (Vec<usize>, Vec<bool>) = match &prev {
             None => (0..grid.tiles()).map(|t| (t, true)).unzip(),
             Some(p) => (0..grid.tiles())
                 .filter_map(|t| {
                     let r = grid.rect(t);
                     let changed = !block_eq(frame, r, p, r.x, r.y);
-                    (changed || self.coarse[t]).then_some((t, changed))
+                    let refine = self.coarse[t] && {
+                        let n = &mut self.still[t];
+                        *n = if changed { 0 } else { n.saturating_add(1) };
+                        *n >= REFINE_AFTER
+                    };
+                    (changed || refine).then_some((t, changed))
                 })
                 .unzip(),
         };
@@ -273,6 +291,7 @@ impl Encoder {
         let out = self.write(frame, prev.as_ref(), &grid, &plans, key);
         for &(t, plan) in &plans {
             self.coarse[t] = matches!(plan, Plan::Coarse);
+            self.still[t] = 0;
         }
         self.coarse_tiles = self.coarse.iter().filter(|&&c| c).count();
         self.commit_hashes(frame, &grid, &plans);

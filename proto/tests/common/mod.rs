@@ -1,0 +1,68 @@
+//! Hand-built screen frames for the decoder tests.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use lifeline_proto::screen::wire::{FLAG_KEY, MAGIC, OP_SOLID, VERSION};
+use lifeline_proto::screen::{DecodeError, Decoder};
+
+pub fn varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A hand-built frame with explicit lengths: header fields (the size only
+/// on key frames, as the wire has it) and the body bytes.
+pub fn frame_with(
+    flags: u8,
+    seq: u32,
+    size: (u32, u32),
+    records: u32,
+    lens: (u32, u32),
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.push(VERSION);
+    out.push(flags);
+    varint(&mut out, seq);
+    if flags & FLAG_KEY != 0 {
+        varint(&mut out, size.0);
+        varint(&mut out, size.1);
+    }
+    varint(&mut out, records);
+    varint(&mut out, lens.0);
+    varint(&mut out, lens.1);
+    out.extend_from_slice(body);
+    out
+}
+
+/// A hand-built frame with a plain body.
+pub fn frame_bytes(flags: u8, seq: u32, w: u32, h: u32, records: u32, body: &[u8]) -> Vec<u8> {
+    let n = body.len() as u32;
+    frame_with(flags, seq, (w, h), records, (n, n), body)
+}
+
+/// A decoder holding a 128x64 key frame (two tiles, colours 1 and 2).
+pub fn primed() -> Decoder {
+    let mut dec = Decoder::new();
+    let mut body = vec![0, OP_SOLID];
+    body.extend_from_slice(&1u32.to_le_bytes());
+    body.extend_from_slice(&[0, OP_SOLID]);
+    body.extend_from_slice(&2u32.to_le_bytes());
+    dec.decode(&frame_bytes(FLAG_KEY, 0, 128, 64, 2, &body))
+        .unwrap();
+    dec
+}
+
+pub fn err(dec: &mut Decoder, bytes: &[u8]) -> DecodeError {
+    let before = dec.frame().cloned();
+    let e = dec.decode(bytes).unwrap_err();
+    assert_eq!(
+        dec.frame().cloned(),
+        before,
+        "rejected frame changed the picture"
+    );
+    e
+}

@@ -1,0 +1,171 @@
+//! The records for moving content, checked and applied: PARTS (a copied
+//! rectangle and the bands around it), predicted rects and COARSE tiles.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{err, frame_bytes, primed};
+use lifeline_proto::screen::DecodeError;
+use lifeline_proto::screen::wire::{
+    FLAG_KEY, MAX_PARTS, OP_COARSE, OP_PARTS, OP_RECT, OP_SOLID, RECT_COPY, RECT_MED, RECT_PALETTE,
+    RECT_PLANE,
+};
+
+/// A 2x2 predicted rect at (10, 10) of its tile: residuals 5, 1 / 2, 1.
+fn predicted_2x2(coding: u8) -> Vec<u8> {
+    let mut rect = vec![10, 10, 2, 2, coding];
+    for r in [5u32, 1, 2, 1] {
+        rect.extend_from_slice(&r.to_le_bytes());
+    }
+    rect
+}
+
+#[test]
+fn parts_records_copy_moved_rects_and_predict_the_rest() {
+    let mut dec = primed();
+    // Tile 0 (colour 1): its top-left 8x4 copied from tile 1 (colour 2),
+    // then a plane-predicted 2x2 at (10, 10): 5, 6 / 7, then 6 + 7 - 5 + 1.
+    let copy = [0, 0, 8, 4, RECT_COPY, 128, 1, 0];
+    let body = [&[0, OP_PARTS, 2][..], &copy, &predicted_2x2(RECT_PLANE)].concat();
+    let frame = dec
+        .decode(&frame_bytes(0, 1, 128, 64, 1, &body))
+        .unwrap()
+        .clone();
+    assert!(frame.row(3)[..8].iter().all(|&p| p == 2));
+    assert_eq!(&frame.row(3)[8..10], &[1, 1]);
+    assert!(frame.row(4)[..8].iter().all(|&p| p == 1));
+    assert_eq!(&frame.row(10)[9..13], &[1, 5, 6, 1]);
+    assert_eq!(&frame.row(11)[9..13], &[1, 7, 9, 1]);
+    // MED on the same residuals: left 7 and above 6 with above-left 5
+    // below both predict the larger, 7, so the last pixel is 8.
+    let body = [&[0, OP_RECT][..], &predicted_2x2(RECT_MED)].concat();
+    let frame = dec
+        .decode(&frame_bytes(0, 2, 128, 64, 1, &body))
+        .unwrap()
+        .clone();
+    assert_eq!(&frame.row(11)[10..12], &[7, 8]);
+    // A copy reads the previous frame, not what this frame wrote before
+    // it: tile 0's pixel (0, 0) turns 9 and tile 1's first pixel copies
+    // the old value, 2.
+    let mut body = vec![0, OP_RECT, 0, 0, 1, 1, RECT_PALETTE, 1];
+    body.extend_from_slice(&9u32.to_le_bytes());
+    body.extend_from_slice(&[0, OP_RECT, 0, 0, 1, 1, RECT_COPY, 127, 0]);
+    let frame = dec
+        .decode(&frame_bytes(0, 3, 128, 64, 2, &body))
+        .unwrap()
+        .clone();
+    assert_eq!((frame.row(0)[0], frame.row(0)[64]), (9, 2));
+
+    // Bad part counts, a copy from outside the frame or in a key frame,
+    // a parts record cut short.
+    for parts in [0, MAX_PARTS + 1] {
+        assert_eq!(
+            err(
+                &mut dec,
+                &frame_bytes(0, 4, 128, 64, 1, &[0, OP_PARTS, parts])
+            ),
+            DecodeError::BadParts {
+                tile: 0,
+                parts,
+                max: MAX_PARTS
+            }
+        );
+    }
+    let outside = [0, OP_RECT, 60, 0, 4, 1, RECT_COPY, 130, 1, 0];
+    assert_eq!(
+        err(&mut dec, &frame_bytes(0, 4, 128, 64, 1, &outside)),
+        DecodeError::SourceOutOfBounds {
+            tile: 0,
+            dx: 65,
+            dy: 0
+        }
+    );
+    let mut key = vec![0, OP_RECT, 0, 0, 1, 1, RECT_COPY, 128, 1, 0];
+    key.extend_from_slice(&[0, OP_SOLID, 2, 0, 0, 0]);
+    assert_eq!(
+        err(&mut dec, &frame_bytes(FLAG_KEY, 0, 128, 64, 2, &key)),
+        DecodeError::NotInKeyFrame {
+            op: OP_RECT,
+            tile: 0
+        }
+    );
+    let cut = [&[0, OP_PARTS, 2][..], &copy].concat();
+    assert_eq!(
+        err(&mut dec, &frame_bytes(0, 4, 128, 64, 1, &cut)),
+        DecodeError::Truncated { what: "rect" }
+    );
+    let short = [&[0, OP_RECT][..], &predicted_2x2(RECT_PLANE)[..12]].concat();
+    assert_eq!(
+        err(&mut dec, &frame_bytes(0, 4, 128, 64, 1, &short)),
+        DecodeError::Truncated {
+            what: "rect pixels"
+        }
+    );
+}
+
+#[test]
+fn coarse_tiles_are_checked_and_expanded() {
+    let mut dec = primed();
+    // Tile 1 (64x64) at half resolution: 32x32 pixels, three planes of
+    // left deltas of six-bit values. Blue plane: 9 then zeros (9 << 2);
+    // green: 0; red: 50 then 0 (50 << 2 | 50 >> 4 = 203).
+    let n = 32 * 32;
+    let mut planes = vec![0u8; 3 * n];
+    planes[0] = 9;
+    planes[2 * n] = 50;
+    let mut body = vec![1, OP_COARSE];
+    body.extend_from_slice(&[0x80, 0x18]); // varint 3072
+    body.extend_from_slice(&planes);
+    let frame = dec
+        .decode(&frame_bytes(0, 1, 128, 64, 1, &body))
+        .unwrap()
+        .clone();
+    assert!(frame.row(63)[64..].iter().all(|&p| p == 203 << 16 | 36));
+    assert!(frame.row(0)[..64].iter().all(|&p| p == 1));
+    // The same planes as a zstd frame.
+    let packed = zstd::bulk::compress(&planes, 1).unwrap();
+    let mut body = vec![1, OP_COARSE];
+    body.push(packed.len() as u8);
+    body.extend_from_slice(&packed);
+    assert!(packed.len() < 128);
+    dec.decode(&frame_bytes(0, 2, 128, 64, 1, &body)).unwrap();
+    // Longer than the planes, a broken zstd frame, in a key frame.
+    assert_eq!(
+        err(
+            &mut dec,
+            &frame_bytes(0, 3, 128, 64, 1, &[1, OP_COARSE, 0x81, 0x18])
+        ),
+        DecodeError::BlobTooLarge {
+            tile: 1,
+            len: 3073,
+            max: 3072
+        }
+    );
+    assert_eq!(
+        err(
+            &mut dec,
+            &frame_bytes(0, 3, 128, 64, 1, &[1, OP_COARSE, 2, 1, 2])
+        ),
+        DecodeError::BadZstd { what: "tile blob" }
+    );
+    let key = [0, OP_SOLID, 1, 0, 0, 0, 0, OP_COARSE, 0];
+    assert_eq!(
+        err(&mut dec, &frame_bytes(FLAG_KEY, 0, 128, 64, 2, &key)),
+        DecodeError::NotInKeyFrame {
+            op: OP_COARSE,
+            tile: 1
+        }
+    );
+    // The picture is approximate until a record rewrites all of tile 1: a
+    // one-pixel rect leaves it coarse, a whole-tile rect makes it exact.
+    assert!(!dec.exact());
+    let mut pixel = vec![1, OP_RECT, 0, 0, 1, 1, RECT_PALETTE, 1];
+    pixel.extend_from_slice(&5u32.to_le_bytes());
+    dec.decode(&frame_bytes(0, 3, 128, 64, 1, &pixel)).unwrap();
+    assert!(!dec.exact());
+    let mut whole = vec![1, OP_RECT, 0, 0, 64, 64, RECT_PALETTE, 1];
+    whole.extend_from_slice(&5u32.to_le_bytes());
+    dec.decode(&frame_bytes(0, 4, 128, 64, 1, &whole)).unwrap();
+    assert!(dec.exact());
+}
