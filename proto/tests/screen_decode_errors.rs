@@ -11,7 +11,7 @@ use lifeline_proto::screen::{DecodeError, Decoder, Encoder, Frame, Limits};
 
 mod common;
 
-use common::{err, frame_bytes, frame_with, primed};
+use common::{err, frame_bytes, frame_with, key_with_rect, primed};
 
 #[test]
 fn header_errors_are_named() {
@@ -281,10 +281,11 @@ fn rect_records_are_checked_and_applied() {
         }
     );
     // XOR needs the previous picture: not in a key frame.
-    let mut key = vec![0, OP_RECT, 0, 0, 1, 1, RECT_XOR, 0, 0, 0, 0];
-    key.extend_from_slice(&[0, OP_SOLID, 2, 0, 0, 0]);
     assert_eq!(
-        err(&mut dec, &frame_bytes(FLAG_KEY, 0, 128, 64, 2, &key)),
+        err(
+            &mut dec,
+            &key_with_rect(&[0, 0, 1, 1, RECT_XOR, 0, 0, 0, 0])
+        ),
         DecodeError::NotInKeyFrame {
             op: OP_RECT,
             tile: 0

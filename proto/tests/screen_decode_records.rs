@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{err, frame_bytes, primed};
+use common::{err, frame_bytes, key_with_rect, primed};
 use lifeline_proto::screen::DecodeError;
 use lifeline_proto::screen::wire::{
     FLAG_KEY, MAX_PARTS, OP_COARSE, OP_PARTS, OP_RECT, OP_SOLID, RECT_COPY, RECT_MED, RECT_PALETTE,
@@ -81,10 +81,11 @@ fn parts_records_copy_moved_rects_and_predict_the_rest() {
             dy: 0
         }
     );
-    let mut key = vec![0, OP_RECT, 0, 0, 1, 1, RECT_COPY, 128, 1, 0];
-    key.extend_from_slice(&[0, OP_SOLID, 2, 0, 0, 0]);
     assert_eq!(
-        err(&mut dec, &frame_bytes(FLAG_KEY, 0, 128, 64, 2, &key)),
+        err(
+            &mut dec,
+            &key_with_rect(&[0, 0, 1, 1, RECT_COPY, 128, 1, 0])
+        ),
         DecodeError::NotInKeyFrame {
             op: OP_RECT,
             tile: 0

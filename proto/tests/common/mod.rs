@@ -66,3 +66,12 @@ pub fn err(dec: &mut Decoder, bytes: &[u8]) -> DecodeError {
     );
     e
 }
+
+/// A 128x64 key frame whose tile 0 is one rect record (`operand`: what
+/// follows the op byte) and tile 1 solid colour 2.
+pub fn key_with_rect(operand: &[u8]) -> Vec<u8> {
+    let mut body = vec![0, lifeline_proto::screen::wire::OP_RECT];
+    body.extend_from_slice(operand);
+    body.extend_from_slice(&[0, OP_SOLID, 2, 0, 0, 0]);
+    frame_bytes(FLAG_KEY, 0, 128, 64, 2, &body)
+}
