@@ -22,7 +22,7 @@
 //! ```text
 //! header (7 to 33 bytes; 9 for a typical delta)
 //!   magic        u8       "L"
-//!   version      u8       2
+//!   version      u8       3
 //!   flags        u8       bit 0 KEY, bit 1 BODY_ZSTD, bit 2 BODY_STREAM,
 //!                         others must be 0; bits 1 and 2 exclude each other
 //!   seq          varint   frame number; a delta must be last seq + 1

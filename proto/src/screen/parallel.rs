@@ -35,32 +35,58 @@ fn map_runs<T: Sync, S: Send, R: Send>(
     })
 }
 
-/// zstd level 1 of every blob on up to `threads` threads, with the
-/// compressors kept in `pool` from one frame to the next; `None` where
-/// compressing did not make a blob smaller (or zstd failed), so the caller
-/// sends it as it is.
-pub(crate) fn compress_all(
-    blobs: &[Vec<u8>],
+/// Builds every item's payload with `build` and compresses it with zstd
+/// level 1, on up to `threads` threads, with the compressors kept in `pool`
+/// from one frame to the next. Each result is the payload and its zstd
+/// frame, `None` where compressing did not make it smaller (or zstd
+/// failed), so the caller sends it as it is. Building on the workers keeps
+/// per-tile work (pixels, coarse planes) off the calling thread too.
+pub(crate) fn build_and_compress<T: Sync>(
+    items: &[T],
+    build: impl Fn(&T, &mut Vec<u8>) + Sync,
     pool: &mut Vec<zstd::bulk::Compressor<'static>>,
     threads: usize,
-) -> Vec<Option<Vec<u8>>> {
-    let threads = threads.clamp(1, blobs.len().max(1));
+) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    let threads = threads.clamp(1, items.len().max(1));
     while pool.len() < threads {
         match zstd::bulk::Compressor::new(1) {
             Ok(c) => pool.push(c),
             Err(_) => break,
         }
     }
+    let made = |item: &T| {
+        let mut b = Vec::new();
+        build(item, &mut b);
+        b
+    };
     let used = pool.len().min(threads);
-    let work = |z: &mut zstd::bulk::Compressor<'static>, run: &[Vec<u8>]| {
+    if used == 0 {
+        return items.iter().map(|i| (made(i), None)).collect();
+    }
+    let work = |z: &mut zstd::bulk::Compressor<'static>, run: &[T]| {
         run.iter()
-            .map(|b| z.compress(b).ok().filter(|c| c.len() < b.len()))
+            .map(|item| {
+                let b = made(item);
+                let packed = z.compress(&b).ok().filter(|c| c.len() < b.len());
+                (b, packed)
+            })
             .collect()
     };
-    if used == 0 {
-        return vec![None; blobs.len()];
-    }
-    map_runs(blobs, &mut pool[..used], work).unwrap_or_else(|| vec![None; blobs.len()])
+    map_runs(items, &mut pool[..used], work)
+        .unwrap_or_else(|| items.iter().map(|i| (made(i), None)).collect())
+}
+
+/// Maps every item with `f` on up to `threads` threads, in order; `None`
+/// if a worker panicked.
+pub(crate) fn map_all<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Option<Vec<R>> {
+    let mut runs = vec![(); threads.clamp(1, items.len().max(1))];
+    map_runs(items, &mut runs, |(): &mut (), run: &[T]| {
+        run.iter().map(&f).collect()
+    })
 }
 
 /// Decompresses every `(blob, capacity)`; a blob that is corrupt or would
@@ -85,6 +111,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mapped_items_keep_their_order_whatever_the_thread_count() {
+        let items: Vec<u32> = (0..101).collect();
+        for threads in [1, 2, 3, 4, 200] {
+            let got = map_all(&items, threads, |i| i * 3).unwrap();
+            assert_eq!(got, items.iter().map(|i| i * 3).collect::<Vec<_>>());
+        }
+        assert_eq!(map_all(&[] as &[u32], 4, |i| *i), Some(vec![]));
+    }
+
+    #[test]
     fn results_keep_their_order_whatever_the_thread_count() {
         let blobs: Vec<Vec<u8>> = (0..37u8)
             .map(|i| {
@@ -99,25 +135,27 @@ mod tests {
             })
             .collect();
         let mut pool = Vec::new();
-        let one = compress_all(&blobs, &mut pool, 1);
+        let copy = |b: &Vec<u8>, out: &mut Vec<u8>| out.extend_from_slice(b);
+        let one = build_and_compress(&blobs, copy, &mut pool, 1);
+        assert!(one.iter().zip(&blobs).all(|((raw, _), b)| raw == b));
         for threads in [2, 3, 4, 64] {
             assert_eq!(
-                compress_all(&blobs, &mut pool, threads),
+                build_and_compress(&blobs, copy, &mut pool, threads),
                 one,
                 "{threads} threads"
             );
         }
+        // Incompressible blobs stay as they are.
+        assert!(one.iter().step_by(5).all(|(_, c)| c.is_none()));
         let items: Vec<(&[u8], usize)> = one
             .iter()
-            .zip(&blobs)
-            .filter_map(|(c, b)| c.as_deref().map(|c| (c, b.len())))
+            .filter_map(|(b, c)| c.as_deref().map(|c| (c, b.len())))
             .collect();
         let back = decompress_all(&items, 3);
         let expect: Vec<Result<Vec<u8>, ()>> = one
             .iter()
-            .zip(&blobs)
-            .filter(|(c, _)| c.is_some())
-            .map(|(_, b)| Ok(b.clone()))
+            .filter(|(_, c)| c.is_some())
+            .map(|(b, _)| Ok(b.clone()))
             .collect();
         assert_eq!(back, expect);
         // A blob that inflates past its capacity fails alone.

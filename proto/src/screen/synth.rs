@@ -321,18 +321,28 @@ impl Synth {
     }
 
     fn video(&mut self) {
-        let w = self.frame.width();
+        let w = self.frame.width() as usize;
         let t = self.tick;
-        let mut bits = 0u64;
-        for (i, p) in self.frame.pixels_mut().iter_mut().enumerate() {
-            if i % 8 == 0 {
-                bits = self.rng.next_u64();
+        // Moving colour bands (red across, green down, blue in time) plus
+        // per-pixel grey noise in the low four bits.
+        let red: Vec<u32> = (0..w as u32)
+            .map(|x| ((x / 8 + t * 3) & 0xFF) << 16 | (t & 0xFF))
+            .collect();
+        let rng = &mut self.rng;
+        for (y, row) in self
+            .frame
+            .pixels_mut()
+            .chunks_exact_mut(w.max(1))
+            .enumerate()
+        {
+            let green = ((y as u32 / 8 + t * 2) & 0xFF) << 8;
+            for (px, base) in row.chunks_mut(8).zip(red.chunks(8)) {
+                let bits = rng.next_u64();
+                for (k, (p, &b)) in px.iter_mut().zip(base).enumerate() {
+                    let noise = (bits >> (k * 8)) as u32 & 0x0F;
+                    *p = (b | green) ^ (noise * 0x0001_0101);
+                }
             }
-            let (x, y) = (i as u32 % w, i as u32 / w);
-            // Moving colour bands plus per-pixel noise in the low bits.
-            let base = ((x / 8 + t * 3) & 0xFF) << 16 | ((y / 8 + t * 2) & 0xFF) << 8 | (t & 0xFF);
-            let noise = (bits >> ((i % 8) * 8)) as u32 & 0x0F;
-            *p = base ^ (noise * 0x0001_0101);
         }
     }
 }

@@ -123,7 +123,11 @@ impl Painter {
                 bytes.clear();
                 for y in y0..y1 {
                     let row = &frame.row(y)[x0 as usize..x1 as usize];
-                    bytes.extend(row.iter().flat_map(|p| p.to_le_bytes()));
+                    let at = bytes.len();
+                    bytes.resize(at + row.len() * 4, 0);
+                    for (d, p) in bytes[at..].chunks_exact_mut(4).zip(row) {
+                        d.copy_from_slice(&p.to_le_bytes());
+                    }
                 }
                 self.conn.put_image(
                     ImageFormat::Z_PIXMAP,

@@ -15,6 +15,7 @@ use super::cache::{TILE_PIXELS, TileCache};
 use super::coarse::expand_coarse;
 pub use super::error::DecodeError;
 use super::frame::Frame;
+use super::parallel::map_all;
 use super::rect::{RectData, apply_rect};
 use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
@@ -243,6 +244,25 @@ impl Decoder {
                 _ => {}
             }
         }
+        // Coarse tiles (a whole moving area) are expanded on the threads.
+        let coarse_items: Vec<(&[u8], Rect)> = records
+            .iter()
+            .filter_map(|rec| match &rec.op {
+                Op::Pixels {
+                    data, coarse: true, ..
+                } => Some((data.as_ref(), grid.rect(rec.tile))),
+                _ => None,
+            })
+            .collect();
+        let expand = |&(data, r): &(&[u8], Rect)| {
+            let mut px = Vec::with_capacity(r.area());
+            expand_coarse(data, r, &mut px);
+            px
+        };
+        let mut expanded = map_all(&coarse_items, self.threads, expand)
+            .unwrap_or_else(|| coarse_items.iter().map(expand).collect())
+            .into_iter();
+        drop(coarse_items);
         let mut staged = 0;
         let mut tile_buf = Vec::with_capacity(TILE_PIXELS);
         for rec in records {
@@ -264,9 +284,12 @@ impl Decoder {
                     let px = self.cache.touch(slot).unwrap_or(&[]);
                     tile_buf.extend_from_slice(px);
                 }
-                Op::Pixels {
-                    data, coarse: true, ..
-                } => expand_coarse(&data, r, &mut tile_buf),
+                Op::Pixels { coarse: true, .. } => {
+                    // One expansion per coarse record, in record order.
+                    if let Some(px) = expanded.next() {
+                        write_block(&mut frame, r, &px);
+                    }
+                }
                 Op::Pixels { data, base, .. } => {
                     pixels_from_bytes(&data, &mut tile_buf);
                     if base.is_some() {

@@ -86,28 +86,29 @@ impl Encoder {
         // Per tile: every pixel payload first, compressed on the
         // configured threads, then the records in order.
         let mut payloads = if per_tile {
-            let raw: Vec<Vec<u8>> = plans
+            let work: Vec<(Rect, Plan)> = plans
                 .iter()
-                .filter_map(|&(t, plan)| match plan {
-                    Plan::Pixels { base } => {
-                        let mut b = Vec::with_capacity(TILE_PIXELS * 4);
-                        self.pixel_bytes(cur, prev, grid.rect(t), base, &mut b);
-                        Some(b)
-                    }
-                    Plan::Coarse => {
-                        let mut b = Vec::with_capacity(coarse_len(grid.rect(t)));
-                        put_coarse(cur, grid.rect(t), &mut b);
-                        Some(b)
-                    }
-                    _ => None,
-                })
+                .filter(|(_, plan)| matches!(plan, Plan::Pixels { .. } | Plan::Coarse))
+                .map(|&(t, plan)| (grid.rect(t), plan))
                 .collect();
-            let packed = crate::screen::parallel::compress_all(
-                &raw,
+            let build = |&(r, plan): &(Rect, Plan), b: &mut Vec<u8>| match plan {
+                Plan::Coarse => {
+                    b.reserve_exact(coarse_len(r));
+                    put_coarse(cur, r, b);
+                }
+                Plan::Pixels { base } => {
+                    b.reserve_exact(TILE_PIXELS * 4);
+                    pixel_bytes(cur, prev, r, base, b);
+                }
+                _ => {}
+            };
+            crate::screen::parallel::build_and_compress(
+                &work,
+                build,
                 &mut self.compressors,
                 self.config.threads,
-            );
-            raw.into_iter().zip(packed).collect::<Vec<_>>().into_iter()
+            )
+            .into_iter()
         } else {
             Vec::new().into_iter()
         };
@@ -148,7 +149,8 @@ impl Encoder {
                 Plan::Pixels { base } => match payloads.next() {
                     Some((raw, packed)) => put_pixels(&mut out, &raw, base, packed, &mut stats),
                     None => {
-                        self.pixel_bytes(cur, prev, grid.rect(t), base, &mut bytes);
+                        bytes.clear();
+                        pixel_bytes(cur, prev, grid.rect(t), base, &mut bytes);
                         put_pixels(&mut out, &bytes, base, None, &mut stats);
                     }
                 },
@@ -207,24 +209,27 @@ impl Encoder {
             .count();
         true
     }
+}
 
-    /// The pixels of tile `r`, XORed with its reference block if `base`.
-    fn pixel_bytes(
-        &mut self,
-        cur: &Frame,
-        prev: Option<&Frame>,
-        r: Rect,
-        base: Option<(i32, i32)>,
-        out: &mut Vec<u8>,
-    ) {
-        let mut reference = None;
-        if let (Some((dx, dy)), Some(p)) = (base, prev) {
-            self.scratch.clear();
-            fetch_clipped(p, r, dx, dy, &mut self.scratch);
-            reference = Some(self.scratch.as_slice());
+/// The pixels of tile `r` as bytes, XORed with its reference block (the
+/// previous frame's moved by `base`, clipped) if `base`.
+fn pixel_bytes(
+    cur: &Frame,
+    prev: Option<&Frame>,
+    r: Rect,
+    base: Option<(i32, i32)>,
+    out: &mut Vec<u8>,
+) {
+    let mut scratch = Vec::new();
+    let reference = match (base, prev) {
+        (Some((dx, dy)), Some(p)) => {
+            scratch.reserve_exact(r.area());
+            fetch_clipped(p, r, dx, dy, &mut scratch);
+            Some(scratch.as_slice())
         }
-        tile_bytes(cur, reference, r, out);
-    }
+        _ => None,
+    };
+    tile_bytes(cur, reference, r, out);
 }
 
 /// Writes a pixel record: compressed if `packed` holds the smaller form.
