@@ -324,8 +324,9 @@ impl Synth {
         let w = self.frame.width() as usize;
         let t = self.tick;
         // Moving colour bands (red across, green down, blue in time) plus
-        // per-pixel grey noise in the low four bits.
-        let red: Vec<u32> = (0..w as u32)
+        // per-pixel grey noise in the low four bits; `across` is each
+        // column's red and blue.
+        let across: Vec<u32> = (0..w as u32)
             .map(|x| ((x / 8 + t * 3) & 0xFF) << 16 | (t & 0xFF))
             .collect();
         let rng = &mut self.rng;
@@ -336,7 +337,7 @@ impl Synth {
             .enumerate()
         {
             let green = ((y as u32 / 8 + t * 2) & 0xFF) << 8;
-            for (px, base) in row.chunks_mut(8).zip(red.chunks(8)) {
+            for (px, base) in row.chunks_mut(8).zip(across.chunks(8)) {
                 let bits = rng.next_u64();
                 for (k, (p, &b)) in px.iter_mut().zip(base).enumerate() {
                     let noise = (bits >> (k * 8)) as u32 & 0x0F;
