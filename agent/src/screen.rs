@@ -174,9 +174,6 @@ fn capture_loop(
         return;
     }
     let mut encoder = Encoder::new();
-    // The last frame sent, to skip unchanged screens before encoding (the
-    // codec numbers frames, so a skipped frame must never reach it).
-    let mut last: Option<lifeline_proto::screen::Frame> = None;
     let mut seq = 0u64;
     let mut last_cursor: Option<(i32, i32)> = None;
     let mut next = Instant::now();
@@ -198,16 +195,12 @@ fn capture_loop(
             };
             match cmd {
                 Command::Credit(n) => credits = credits.saturating_add(n).min(16),
-                Command::KeyFrame => {
-                    encoder.request_keyframe();
-                    last = None;
-                }
+                Command::KeyFrame => encoder.request_keyframe(),
                 Command::Select(m) => {
                     if let Err(e) = capture.select(m) {
                         warn!("monitor selection: {e}");
                     }
                     encoder.request_keyframe();
-                    last = None;
                 }
                 Command::Motion { coarse } => encoder.set_coarse_motion(coarse),
             }
@@ -231,13 +224,13 @@ fn capture_loop(
                 }
             }
         }
-        if encoder.exact() && last.as_ref() == Some(&frame) {
+        if encoder.unchanged(&frame) {
             // Unchanged screen: nothing to send, no credit spent (unless
             // coarse tiles of a video that stopped are to be made exact).
             continue;
         }
-        let data = encoder.encode(&frame);
-        last = Some(frame);
+        // The encoder keeps the frame as its reference: no copy.
+        let (data, _) = encoder.encode_owned(frame);
         seq += 1;
         credits -= 1;
         let msg = AgentToViewer::Frame {

@@ -172,8 +172,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         0,
         0,
     ];
-    let planes: Vec<u8> = (0..3 * 32 * 32).map(|i| (i % 7) as u8).collect();
-    let mut body = vec![1, wire::OP_COARSE, 0x80, 0x18];
+    // Brightness of 32x32 half pixels, colour of 16x16 quarter blocks.
+    let planes: Vec<u8> = (0..32 * 32 + 2 * 16 * 16).map(|i| (i % 7) as u8).collect();
+    let mut body = vec![1, wire::OP_COARSE, 0x80, 0x0C];
     body.extend_from_slice(&planes);
     let mut delta = vec![b'L', wire::VERSION, 0, 1, 1];
     for len in [body.len(), body.len()] {

@@ -108,21 +108,27 @@ fn parts_records_copy_moved_rects_and_predict_the_rest() {
 #[test]
 fn coarse_tiles_are_checked_and_expanded() {
     let mut dec = primed();
-    // Tile 1 (64x64) at half resolution: 32x32 pixels, three planes of
-    // left deltas of six-bit values. Blue plane: 9 then zeros (9 << 2);
-    // green: 0; red: 50 then 0 (50 << 2 | 50 >> 4 = 203).
-    let n = 32 * 32;
-    let mut planes = vec![0u8; 3 * n];
-    planes[0] = 9;
-    planes[2 * n] = 50;
+    // Tile 1 (64x64): brightness of 32x32 half pixels, then Co and Cg of
+    // 16x16 quarter blocks, each plane left deltas of six-bit values.
+    // Brightness 40 (40 << 2 | 40 >> 4 = 162), Co 42 (4 * 42 - 128 = 40),
+    // Cg 32 (0): red 162 + 40, green 162, blue 162 - 40.
+    let (n, m) = (32 * 32, 16 * 16);
+    let mut planes = vec![0u8; n + 2 * m];
+    planes[0] = 40;
+    planes[n] = 42;
+    planes[n + m] = 32;
     let mut body = vec![1, OP_COARSE];
-    body.extend_from_slice(&[0x80, 0x18]); // varint 3072
+    body.extend_from_slice(&[0x80, 0x0C]); // varint 1536
     body.extend_from_slice(&planes);
     let frame = dec
         .decode(&frame_bytes(0, 1, 128, 64, 1, &body))
         .unwrap()
         .clone();
-    assert!(frame.row(63)[64..].iter().all(|&p| p == 203 << 16 | 36));
+    assert!(
+        frame.row(63)[64..]
+            .iter()
+            .all(|&p| p == 202 << 16 | 162 << 8 | 122)
+    );
     assert!(frame.row(0)[..64].iter().all(|&p| p == 1));
     // The same planes as a zstd frame.
     let packed = zstd::bulk::compress(&planes, 1).unwrap();
@@ -135,12 +141,12 @@ fn coarse_tiles_are_checked_and_expanded() {
     assert_eq!(
         err(
             &mut dec,
-            &frame_bytes(0, 3, 128, 64, 1, &[1, OP_COARSE, 0x81, 0x18])
+            &frame_bytes(0, 3, 128, 64, 1, &[1, OP_COARSE, 0x81, 0x0C])
         ),
         DecodeError::BlobTooLarge {
             tile: 1,
-            len: 3073,
-            max: 3072
+            len: 1537,
+            max: 1536
         }
     );
     assert_eq!(

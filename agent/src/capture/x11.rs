@@ -165,7 +165,9 @@ impl X11Capture {
         }
     }
 
-    fn grab_shm(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<Vec<u8>, CaptureError> {
+    /// Grabs the area into the shared segment and converts it from there
+    /// (no intermediate copy of the bytes).
+    fn grab_shm(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<Frame, CaptureError> {
         let len = usize::from(w) * usize::from(h) * 4;
         if self.shm.as_ref().is_none_or(|s| s.size < len) {
             if let Some(mut old) = self.shm.take() {
@@ -198,7 +200,7 @@ impl X11Capture {
                 reply.depth
             )));
         }
-        Ok(seg.bytes(len).to_vec())
+        Frame::from_bgrx(u32::from(w), u32::from(h), seg.bytes(len)).map_err(x11_err)
     }
 
     fn grab_plain(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<Vec<u8>, CaptureError> {
@@ -274,19 +276,16 @@ impl Capture for X11Capture {
 
     fn capture(&mut self) -> Result<Frame, CaptureError> {
         let (x, y, w, h) = self.area()?;
-        let bytes = if self.shm_supported {
+        if self.shm_supported {
             match self.grab_shm(x, y, w, h) {
-                Ok(b) => b,
                 Err(CaptureError::Shm(e)) => {
                     tracing::warn!("MIT-SHM unusable ({e}); falling back to GetImage");
                     self.shm_supported = false;
-                    self.grab_plain(x, y, w, h)?
                 }
-                Err(e) => return Err(e),
+                done => return done,
             }
-        } else {
-            self.grab_plain(x, y, w, h)?
-        };
+        }
+        let bytes = self.grab_plain(x, y, w, h)?;
         Frame::from_bgrx(u32::from(w), u32::from(h), &bytes).map_err(x11_err)
     }
 

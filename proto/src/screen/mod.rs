@@ -14,7 +14,7 @@
 //! ([`EncoderConfig::coarse_motion`]): COARSE tiles of a large moving area,
 //! made exact once they hold still ([`Encoder::exact`], [`Decoder::exact`]).
 //!
-//! # Wire format (version 3)
+//! # Wire format (version 4)
 //!
 //! All integers little-endian; `varint` is unsigned LEB128 of at most five
 //! bytes; `zigzag` maps signed to unsigned (`0,-1,1,-2,…` → `0,1,2,3,…`).
@@ -22,7 +22,7 @@
 //! ```text
 //! header (7 to 33 bytes; 9 for a typical delta)
 //!   magic        u8       "L"
-//!   version      u8       3
+//!   version      u8       4
 //!   flags        u8       bit 0 KEY, bit 1 BODY_ZSTD, bit 2 BODY_STREAM,
 //!                         others must be 0; bits 1 and 2 exclude each other
 //!   seq          varint   frame number; a delta must be last seq + 1
@@ -53,7 +53,7 @@
 //! | 6  | CACHE     | `slot: varint`                             | yes       |
 //! | 7  | RECT      | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR, COPY) |
 //! | 8  | PARTS     | `n: u8` (1..=8), then `n` RECT operands, applied in order | as RECT |
-//! | 9  | COARSE    | `len: varint`, the tile at half resolution (lossy) | no |
+//! | 9  | COARSE    | `len: varint`, the tile at reduced resolution (lossy) | no |
 //!
 //! `dx, dy` are zigzag varints; the source block is the tile's rectangle
 //! moved by `(dx, dy)` in the *previous* frame (never pixels written earlier
@@ -87,15 +87,24 @@
 //! is cached once): the edge of a dragged window cuts a tile into the part
 //! that moved (COPY) and bands around it.
 //!
-//! A COARSE record's bytes are the tile's `ceil(w/2) x ceil(h/2)` pixels,
-//! each the rounded mean of its 2x2 block (clipped at the tile's edge) in
-//! six bits per colour (mean >> 2), as three planes (blue, green, red,
-//! row-major), each byte minus the one before it in its plane (0 before
-//! the first), wrapping; stored as is when `len` equals their size, else as
-//! a zstd frame of them. Decoded, a value `v` (a byte's low six bits)
-//! becomes `v << 2 | v >> 4` and the pixel covers its block, with a 0
-//! fourth byte. Only an
-//! encoder with `coarse_motion` on sends them (large moving areas such as
+//! A COARSE record carries the tile as video codecs do: brightness at half
+//! resolution, colour at quarter resolution (4:2:0), six bits a value, in
+//! YCoCg (`Y = (r + 2g + b) / 4`, `Co = (r - b) / 2`,
+//! `Cg = (2g - r - b) / 4`). A *half pixel* is a 2x2 block of the tile (a
+//! block clipped at the tile's edge repeats its edge pixels); the tile has
+//! `cw = ceil(w/2)` by `ch = ceil(h/2)` of them. A *quarter block* is 2x2
+//! half pixels (clipped: fewer), `qw = ceil(cw/2)` by `qh = ceil(ch/2)`.
+//! The bytes are three row-major planes: Y, one byte per half pixel,
+//! `round(Y * 63 / 255)` of the block's `Y = round((Σr + 2Σg + Σb) / 16)`;
+//! then Co and Cg, one byte per quarter block, `min(63, floor((C + 130) /
+//! 4))` of the block's mean (grey is 32). Each byte is then replaced by
+//! its difference to the byte before it in its plane (0 before the first),
+//! wrapping. They are stored as is when `len` equals their size
+//! (`cw * ch + 2 * qw * qh`), else as a zstd frame of them. Decoded, with
+//! `v` a byte's low six bits, `Y' = v << 2 | v >> 4`, `Co' = 4v - 128`,
+//! `Cg' = 4v - 128`; a half pixel is `g = Y' + Cg'`, `r = Y' - Cg' + Co'`,
+//! `b = Y' - Cg' - Co'`, each clamped to 0..=255, with a 0 fourth byte,
+//! and covers its block. Only an encoder with `coarse_motion` on sends them (large moving areas such as
 //! video) and it sends the exact tile once the tile has held still for
 //! [`REFINE_AFTER`] frames. A tile is coarse from a COARSE record until a
 //! record rewrites all of it (a RECT or PARTS leaving part of it unwritten

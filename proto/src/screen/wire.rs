@@ -7,7 +7,7 @@ use super::decode::DecodeError;
 /// First bytes of every encoded frame: "L" and the wire version.
 pub const MAGIC: [u8; 1] = *b"L";
 /// Wire format version written and accepted.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Smallest possible header (a delta frame with small fields).
 pub const MIN_HEADER_LEN: usize = 7;
 

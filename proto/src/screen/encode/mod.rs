@@ -211,6 +211,15 @@ impl Encoder {
         self.coarse_tiles == 0
     }
 
+    /// Whether encoding `frame` would change nothing on the decoder: no key
+    /// frame pending, no coarse tile waiting to be made exact, and `frame`
+    /// equal to the last frame encoded. A caller skips such frames (the
+    /// codec numbers frames, so a skipped one must never reach it).
+    #[must_use]
+    pub fn unchanged(&self, frame: &Frame) -> bool {
+        !self.key_requested && self.exact() && self.prev.as_ref() == Some(frame)
+    }
+
     /// Statistics of the last encoded frame.
     #[must_use]
     pub fn stats(&self) -> &EncodeStats {
@@ -309,6 +318,9 @@ impl Encoder {
             match plan {
                 Plan::Copy(0, dy) => self.cur_seg.copy_shifted(&self.prev_seg, r, dy),
                 Plan::Pixels { .. } | Plan::Cache(_) if hashed_by_cache => {}
+                // Not read while any tile is coarse (no motion search), and
+                // every coarse tile is rewritten (and hashed) before then.
+                Plan::Coarse => {}
                 _ => self.cur_seg.fill(frame, r),
             }
         }
