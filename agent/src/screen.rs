@@ -162,19 +162,20 @@ fn capture_loop(
         Ok(m) => m,
         Err(e) => return fail(e),
     };
+    // Frames carry their capture time relative to this.
+    let ready_at = unix_micros();
     if out
         .blocking_send(AgentToViewer::Ready {
             monitors,
             selected: monitor,
             viewer_time_us,
-            agent_time_us: unix_micros(),
+            agent_time_us: ready_at,
         })
         .is_err()
     {
         return;
     }
     let mut encoder = Encoder::new();
-    let mut seq = 0u64;
     let mut last_cursor: Option<(i32, i32)> = None;
     let mut next = Instant::now();
     loop {
@@ -231,11 +232,9 @@ fn capture_loop(
         }
         // The encoder keeps the frame as its reference: no copy.
         let (data, _) = encoder.encode_owned(frame);
-        seq += 1;
         credits -= 1;
         let msg = AgentToViewer::Frame {
-            seq,
-            capture_time_us: captured_at,
+            capture_us: captured_at.saturating_sub(ready_at),
             data,
         };
         if out.blocking_send(msg).is_err() {

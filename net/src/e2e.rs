@@ -4,8 +4,8 @@
 //!
 //! After the cleartext stream header the relay routes by, the console sends
 //! the first handshake message and the agent answers; from then on every
-//! byte is a record: a `u32` length (at most 65,535) and a ChaCha20-Poly1305
-//! ciphertext under a per-direction counter nonce. The relay can neither read
+//! byte is a record: a big-endian `u16` length (1 to 65,535) and a
+//! ChaCha20-Poly1305 ciphertext under a per-direction counter nonce. The relay can neither read
 //! a record nor change, drop, reorder or inject one without the receiver's
 //! check failing. The handshake's prologue binds the session, the channel
 //! and the machine, so a stream cannot be replayed into another session.
@@ -31,6 +31,8 @@ pub const KEY_LEN: usize = 32;
 pub const INTEGRITY_CODE: u32 = 0x1e2e;
 /// Largest Noise message.
 const MAX_RECORD: usize = 65_535;
+/// Bytes of a record's length field (a `u16`: every record fits).
+const LEN_BYTES: usize = 2;
 /// ChaCha20-Poly1305 tag.
 const TAG_LEN: usize = 16;
 /// Largest plaintext per record.
@@ -207,46 +209,59 @@ fn finish(
             broken,
             plain: Vec::new(),
             start: 0,
+            sealed: Vec::new(),
             wire_bytes: 0,
         },
     ))
 }
 
 async fn write_record(send: &mut quinn::SendStream, bytes: &[u8]) -> Result<(), StreamError> {
-    let mut out = Vec::with_capacity(4 + bytes.len());
-    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    let len = u16::try_from(bytes.len()).map_err(|_| FrameError::TooLarge {
+        declared: bytes.len(),
+        max: MAX_RECORD,
+    })?;
+    let mut out = Vec::with_capacity(LEN_BYTES + bytes.len());
+    out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(bytes);
     send.write_all(&out).await.map_err(map_write)
 }
 
 /// Reads one record's bytes; `Ok(None)` at a clean end between records.
 async fn read_record(recv: &mut quinn::RecvStream) -> Result<Option<Vec<u8>>, StreamError> {
-    let mut header = [0u8; 4];
+    let mut body = Vec::new();
+    Ok(read_record_into(recv, &mut body).await?.then_some(body))
+}
+
+/// Reads one record's bytes into `body` (replacing what it held); `false`
+/// at a clean end between records.
+async fn read_record_into(
+    recv: &mut quinn::RecvStream,
+    body: &mut Vec<u8>,
+) -> Result<bool, StreamError> {
+    let mut header = [0u8; LEN_BYTES];
     match recv.read_exact(&mut header).await {
         Ok(()) => {}
-        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
+        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(false),
         Err(quinn::ReadExactError::FinishedEarly(have)) => {
-            return Err(FrameError::Truncated { have, want: 4 }.into());
+            return Err(FrameError::Truncated {
+                have,
+                want: LEN_BYTES,
+            }
+            .into());
         }
         Err(quinn::ReadExactError::ReadError(e)) => return Err(map_read(e)),
     }
-    let len = u32::from_be_bytes(header) as usize;
+    let len = usize::from(u16::from_be_bytes(header));
     if len == 0 {
         return Err(FrameError::Empty.into());
     }
-    if len > MAX_RECORD {
-        return Err(FrameError::TooLarge {
-            declared: len,
-            max: MAX_RECORD,
-        }
-        .into());
-    }
-    let mut body = vec![0u8; len];
-    match recv.read_exact(&mut body).await {
-        Ok(()) => Ok(Some(body)),
+    body.clear();
+    body.resize(len, 0);
+    match recv.read_exact(body).await {
+        Ok(()) => Ok(true),
         Err(quinn::ReadExactError::FinishedEarly(have)) => Err(FrameError::Truncated {
-            have: 4 + have,
-            want: 4 + len,
+            have: LEN_BYTES + have,
+            want: LEN_BYTES + len,
         }
         .into()),
         Err(quinn::ReadExactError::ReadError(e)) => Err(map_read(e)),
@@ -311,14 +326,16 @@ impl SecureSend {
         self.buf.clear();
         for chunk in bytes.chunks(MAX_PLAIN) {
             let at = self.buf.len();
-            self.buf.resize(at + 4 + chunk.len() + TAG_LEN, 0);
+            self.buf.resize(at + LEN_BYTES + chunk.len() + TAG_LEN, 0);
             let n = self
                 .state
-                .write_message(self.nonce, chunk, &mut self.buf[at + 4..])
+                .write_message(self.nonce, chunk, &mut self.buf[at + LEN_BYTES..])
                 .map_err(|e| StreamError::Handshake(format!("cannot encrypt: {e}")))?;
             self.nonce += 1;
-            self.buf[at..at + 4].copy_from_slice(&(n as u32).to_be_bytes());
-            self.buf.truncate(at + 4 + n);
+            // A chunk of at most MAX_PLAIN seals to at most MAX_RECORD.
+            let len = u16::try_from(n).unwrap_or(u16::MAX);
+            self.buf[at..at + LEN_BYTES].copy_from_slice(&len.to_be_bytes());
+            self.buf.truncate(at + LEN_BYTES + n);
         }
         self.inner.write_all(&self.buf).await.map_err(map_write)
     }
@@ -363,6 +380,8 @@ pub struct SecureRecv {
     broken: Arc<AtomicBool>,
     plain: Vec<u8>,
     start: usize,
+    /// The last record as it arrived (kept to save an allocation a record).
+    sealed: Vec<u8>,
     /// Bytes taken off the stream: record lengths, ciphertext and tags.
     wire_bytes: u64,
 }
@@ -381,18 +400,31 @@ impl SecureRecv {
     /// [`StreamError::Integrity`] when the record was changed, reordered or
     /// injected (the stream is then stopped and the other end told).
     pub async fn read_record(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
-        let Some(sealed) = read_record(&mut self.inner).await? else {
-            return Ok(None);
-        };
-        self.wire_bytes += 4 + sealed.len() as u64;
-        let mut out = vec![0u8; sealed.len()];
-        match self.state.read_message(self.nonce, &sealed, &mut out) {
+        let mut out = Vec::new();
+        Ok(self.open_next(&mut out).await?.then_some(out))
+    }
+
+    /// Reads and checks the next record and appends its plaintext to `out`
+    /// (the sealed bytes go through a buffer kept between records); `false`
+    /// at a clean end.
+    async fn open_next(&mut self, out: &mut Vec<u8>) -> Result<bool, StreamError> {
+        if !read_record_into(&mut self.inner, &mut self.sealed).await? {
+            return Ok(false);
+        }
+        self.wire_bytes += (LEN_BYTES + self.sealed.len()) as u64;
+        let at = out.len();
+        out.resize(at + self.sealed.len(), 0);
+        match self
+            .state
+            .read_message(self.nonce, &self.sealed, &mut out[at..])
+        {
             Ok(n) => {
                 self.nonce += 1;
-                out.truncate(n);
-                Ok(Some(out))
+                out.truncate(at + n);
+                Ok(true)
             }
             Err(_) => {
+                out.truncate(at);
                 self.broken.store(true, Ordering::Relaxed);
                 let _ = self.inner.stop(INTEGRITY_CODE.into());
                 Err(StreamError::Integrity(
@@ -426,18 +458,19 @@ impl SecureRecv {
                     return Ok(Some(payload));
                 }
             }
-            match self.read_record().await? {
-                Some(bytes) => {
-                    if self.start > 0 {
-                        self.plain.drain(..self.start);
-                        self.start = 0;
-                    }
-                    self.plain.extend_from_slice(&bytes);
-                }
-                None if self.plain.len() == self.start => return Ok(None),
-                None => {
+            if self.start > 0 {
+                self.plain.drain(..self.start);
+                self.start = 0;
+            }
+            let mut plain = std::mem::take(&mut self.plain);
+            let more = self.open_next(&mut plain).await;
+            self.plain = plain;
+            match more? {
+                true => {}
+                false if self.plain.is_empty() => return Ok(None),
+                false => {
                     return Err(FrameError::Truncated {
-                        have: self.plain.len() - self.start,
+                        have: self.plain.len(),
                         want: frame::HEADER_LEN,
                     }
                     .into());

@@ -84,8 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (
             8,
             payload(&AgentToViewer::Frame {
-                seq: 1,
-                capture_time_us: 2,
+                capture_us: 2,
                 data: vec![1, 2, 3],
             }),
         ),

@@ -55,7 +55,8 @@ pub enum ViewerToAgent {
         credits: u32,
         viewer_time_us: u64,
     },
-    /// The viewer decoded frame `seq`; grant `credits` more.
+    /// The viewer decoded its `seq`-th frame (counting from 1); grant
+    /// `credits` more.
     Credit { seq: u64, credits: u32 },
     /// Send a full frame next (after a decode error or a window resize).
     KeyFrame,
@@ -79,10 +80,12 @@ pub enum AgentToViewer {
         viewer_time_us: u64,
         agent_time_us: u64,
     },
-    /// One encoded frame, captured at `capture_time_us` (agent clock).
+    /// One encoded frame (numbered by the codec's own header), captured
+    /// `capture_us` microseconds after [`AgentToViewer::Ready`]'s
+    /// `agent_time_us` on the agent's clock: a short varint on the wire,
+    /// where an absolute time would take eight bytes of every frame.
     Frame {
-        seq: u64,
-        capture_time_us: u64,
+        capture_us: u64,
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },

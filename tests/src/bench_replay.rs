@@ -116,6 +116,7 @@ async fn serve_clip(
     else {
         anyhow::bail!("no Start");
     };
+    let ready_at = unix_micros();
     let ready = AgentToViewer::Ready {
         monitors: vec![MonitorInfo {
             index: 0,
@@ -128,7 +129,7 @@ async fn serve_clip(
         }],
         selected: None,
         viewer_time_us,
-        agent_time_us: unix_micros(),
+        agent_time_us: ready_at,
     };
     send.write_msg(&ready, MAX_SCREEN_FRAME_LEN).await?;
     let credit = Arc::new(AtomicU32::new(credits));
@@ -142,7 +143,6 @@ async fn serve_clip(
     });
     let mut tick = tokio::time::interval(Duration::from_secs(1) / 60);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut seq = 0u64;
     let mut at = 0usize;
     while !stop.load(Ordering::Relaxed) && !reader.is_finished() {
         tick.tick().await;
@@ -150,10 +150,8 @@ async fn serve_clip(
             continue;
         }
         credit.fetch_sub(1, Ordering::Relaxed);
-        seq += 1;
         let frame = AgentToViewer::Frame {
-            seq,
-            capture_time_us: unix_micros(),
+            capture_us: unix_micros().saturating_sub(ready_at),
             data: clip[at].clone(),
         };
         at = (at + 1) % clip.len();

@@ -31,8 +31,9 @@ fn wait_log(w: &World, file: &str, needle: &str, limit: Duration) -> String {
 fn a_flipped_byte_on_a_spliced_stream_fails_the_session_on_both_ends() {
     let mut w = World::new();
     w.add_user("alice", "admin", PW);
-    // Byte 300 of the agent's answer stream: past the handshake (52 bytes),
-    // inside the third echoed probe record.
+    // Byte 300 of the agent's answer stream: past the handshake (50 bytes),
+    // inside the fourth echoed probe record (82 bytes each, its length
+    // field at 296 and 297).
     w.start_evil_relay(&["--flip-at", "300"]);
     w.login("alice", PW);
     let token = w.token("alice", &[]);

@@ -40,6 +40,11 @@ pub struct ScreenStream {
     pub permission: Permission,
     /// Agent clock minus console clock, in microseconds.
     pub clock_offset_us: i64,
+    /// The agent's clock when it answered: frames' capture times count
+    /// from here.
+    agent_ready_us: u64,
+    /// Frames received so far (the number the next credit acknowledges).
+    frames: u64,
     send: SecureSend,
     recv: SecureRecv,
     decoder: Decoder,
@@ -135,6 +140,8 @@ impl ScreenStream {
                 monitors,
                 permission,
                 clock_offset_us: agent_time_us as i64 - ((sent_at + received_at) / 2) as i64,
+                agent_ready_us: agent_time_us,
+                frames: 0,
                 send,
                 recv,
                 decoder: Decoder::new(),
@@ -156,18 +163,17 @@ impl ScreenStream {
             .read_msg::<AgentToViewer>(MAX_SCREEN_FRAME_LEN)
             .await?
         {
-            Some(AgentToViewer::Frame {
-                seq,
-                capture_time_us,
-                data,
-            }) => {
+            Some(AgentToViewer::Frame { capture_us, data }) => {
                 if let Err(e) = self.decoder.decode(&data) {
                     // Ask for a clean start rather than show garbage.
                     let _ = self.send.write_msg(&ViewerToAgent::KeyFrame, 64).await;
                     return Err(ViewError::Decode(e.to_string()));
                 }
                 let done = unix_micros() as i64;
-                let captured_here = capture_time_us as i64 - self.clock_offset_us;
+                let captured_here =
+                    self.agent_ready_us.saturating_add(capture_us) as i64 - self.clock_offset_us;
+                self.frames += 1;
+                let seq = self.frames;
                 self.send
                     .write_msg(&ViewerToAgent::Credit { seq, credits: 1 }, 64)
                     .await?;
