@@ -97,9 +97,10 @@ pub(crate) fn put_coarse(f: &Frame, r: Rect, out: &mut Vec<u8>) {
     }
 }
 
-/// Expands planes of exactly [`coarse_len`] bytes into tile `r`'s pixels,
-/// row by row, appended to `out`.
-pub(crate) fn expand_coarse(planes: &[u8], r: Rect, out: &mut Vec<u32>) {
+/// Expands planes of exactly [`coarse_len`] bytes into tile `r`'s pixels
+/// in `band`: rows of `stride` pixels, the first being row `r.y` of the
+/// frame, holding at least the tile's rows.
+pub(crate) fn expand_coarse(planes: &[u8], r: Rect, band: &mut [u32], stride: usize) {
     let (cw, ch, qw, qh) = dims(r);
     let (n, m) = (cw * ch, qw * qh);
     let mut values = planes[..n + 2 * m].to_vec();
@@ -112,23 +113,34 @@ pub(crate) fn expand_coarse(planes: &[u8], r: Rect, out: &mut Vec<u32>) {
             *b = last;
         }
     }
-    let w = r.w as usize;
-    let mut row = vec![0u32; w];
+    let (w, x0) = (r.w as usize, r.x as usize);
+    let mut half = vec![0u32; cw];
     for cy in 0..ch {
         let luma_row = &luma[cy * cw..(cy + 1) * cw];
         let q = (cy / 2) * qw;
-        for (cx, (&l, px)) in luma_row.iter().zip(row.chunks_mut(2)).enumerate() {
-            let (o, g) = (chroma(co[q + cx / 2]), chroma(cg[q + cx / 2]));
+        let (co_row, cg_row) = (&co[q..q + qw], &cg[q..q + qw]);
+        for (cx, (&l, p)) in luma_row.iter().zip(half.iter_mut()).enumerate() {
+            let (o, g) = (chroma(co_row[cx / 2]), chroma(cg_row[cx / 2]));
             let y = widen(l);
             let base = y - g;
             let green = (y + g).clamp(0, 255) as u32;
             let red = (base + o).clamp(0, 255) as u32;
             let blue = (base - o).clamp(0, 255) as u32;
-            px.fill(red << 16 | green << 8 | blue);
+            *p = red << 16 | green << 8 | blue;
         }
-        let rows = if 2 * cy + 1 < r.h as usize { 2 } else { 1 };
-        for _ in 0..rows {
-            out.extend_from_slice(&row);
+        // Each half pixel covers two pixels of two rows (one at an odd
+        // right or bottom edge).
+        let at = 2 * cy * stride + x0;
+        let mut pairs = band[at..at + w].chunks_exact_mut(2);
+        for (pair, &p) in (&mut pairs).zip(&half) {
+            pair[0] = p;
+            pair[1] = p;
+        }
+        if let [last] = pairs.into_remainder() {
+            *last = half[cw - 1];
+        }
+        if 2 * cy + 1 < r.h as usize {
+            band.copy_within(at..at + w, at + stride);
         }
     }
 }
@@ -153,8 +165,18 @@ mod tests {
         assert_eq!(planes[0], 0xAA, "appends, keeps what was there");
         planes.remove(0);
         assert_eq!(planes.len(), coarse_len(r));
+        // Expanded into a band of the frame's width, the tile's first row
+        // first; what lies outside the tile stays untouched.
+        let stride = f.width() as usize;
+        let mut band = vec![7u32; stride * r.h as usize];
+        expand_coarse(&planes, r, &mut band, stride);
         let mut px = Vec::new();
-        expand_coarse(&planes, r, &mut px);
+        for (y, row) in band.chunks_exact(stride).enumerate() {
+            let inside = r.x as usize..(r.x + r.w) as usize;
+            px.extend_from_slice(&row[inside.clone()]);
+            let outside = row.iter().enumerate().filter(|(x, _)| !inside.contains(x));
+            assert!(outside.map(|(_, &p)| p).all(|p| p == 7), "row {y}");
+        }
         assert_eq!(px.len(), r.area());
         (planes, px)
     }

@@ -76,16 +76,26 @@ pub(crate) fn build_and_compress<T: Sync>(
         .unwrap_or_else(|| items.iter().map(|i| (made(i), None)).collect())
 }
 
-/// Maps every item with `f` on up to `threads` threads, in order; `None`
-/// if a worker panicked.
-pub(crate) fn map_all<T: Sync, R: Send>(
-    items: &[T],
+/// Runs `f` on every item, the items split into at most `threads` runs:
+/// the first on this thread, the others on scoped threads. `false` if a
+/// worker panicked (its items may be half done).
+pub(crate) fn for_each_mut<T: Send>(
+    items: &mut [T],
     threads: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Option<Vec<R>> {
-    let mut runs = vec![(); threads.clamp(1, items.len().max(1))];
-    map_runs(items, &mut runs, |(): &mut (), run: &[T]| {
-        run.iter().map(&f).collect()
+    f: impl Fn(&mut T) + Sync,
+) -> bool {
+    let run = items.len().div_ceil(threads.max(1)).max(1);
+    let mut runs = items.chunks_mut(run);
+    let Some(first) = runs.next() else {
+        return true;
+    };
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .map(|c| s.spawn(move || c.iter_mut().for_each(f)))
+            .collect();
+        first.iter_mut().for_each(f);
+        handles.into_iter().all(|h| h.join().is_ok())
     })
 }
 
@@ -111,13 +121,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mapped_items_keep_their_order_whatever_the_thread_count() {
-        let items: Vec<u32> = (0..101).collect();
-        for threads in [1, 2, 3, 4, 200] {
-            let got = map_all(&items, threads, |i| i * 3).unwrap();
-            assert_eq!(got, items.iter().map(|i| i * 3).collect::<Vec<_>>());
+    fn every_item_is_visited_once_whatever_the_thread_count() {
+        for threads in [0, 1, 2, 3, 4, 200] {
+            let mut items: Vec<(u32, u32)> = (0..57).map(|i| (i, 0)).collect();
+            assert!(for_each_mut(&mut items, threads, |(i, seen)| *seen += *i + 1));
+            assert!(items.iter().all(|&(i, seen)| seen == i + 1), "{threads}");
         }
-        assert_eq!(map_all(&[] as &[u32], 4, |i| *i), Some(vec![]));
+        assert!(for_each_mut(&mut [] as &mut [u8], 4, |_| {}));
     }
 
     #[test]

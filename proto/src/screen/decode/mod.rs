@@ -10,17 +10,21 @@ pub(crate) mod parse;
 
 use std::borrow::Cow;
 
-use super::CACHE_SLOTS;
 use super::cache::{TILE_PIXELS, TileCache};
 use super::coarse::expand_coarse;
 pub use super::error::DecodeError;
 use super::frame::Frame;
-use super::parallel::map_all;
+use super::parallel::for_each_mut;
 use super::rect::{RectData, apply_rect};
 use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
 use super::wire::{FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, Reader};
+use super::{CACHE_SLOTS, TILE};
 use parse::{Op, ParseCtx, Record, parse_records, unpack};
+
+/// A band of the frame (whole tile rows) and the coarse tiles in it, each
+/// with its planes.
+type Band<'f, 'd> = (&'f mut [u32], Vec<(&'d [u8], Rect)>);
 
 /// Largest frame a [`Decoder`] accepts; checked before any allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,25 +248,35 @@ impl Decoder {
                 _ => {}
             }
         }
-        // Coarse tiles (a whole moving area) are expanded on the threads.
-        let coarse_items: Vec<(&[u8], Rect)> = records
-            .iter()
-            .filter_map(|rec| match &rec.op {
-                Op::Pixels {
-                    data, coarse: true, ..
-                } => Some((data.as_ref(), grid.rect(rec.tile))),
-                _ => None,
-            })
+        // Coarse tiles (a whole moving area) are expanded straight into the
+        // frame on the threads, a band of tile rows at a time.
+        let stride = grid.width as usize;
+        let mut bands: Vec<Band<'_, '_>> = frame
+            .pixels_mut()
+            .chunks_mut(TILE as usize * stride)
+            .map(|band| (band, Vec::new()))
             .collect();
-        let expand = |&(data, r): &(&[u8], Rect)| {
-            let mut px = Vec::with_capacity(r.area());
-            expand_coarse(data, r, &mut px);
-            px
+        for rec in &records {
+            if let Op::Pixels {
+                data, coarse: true, ..
+            } = &rec.op
+            {
+                let r = grid.rect(rec.tile);
+                if let Some((_, tiles)) = bands.get_mut((r.y / TILE) as usize) {
+                    tiles.push((data.as_ref(), r));
+                }
+            }
+        }
+        bands.retain(|(_, tiles)| !tiles.is_empty());
+        let expand = |(band, tiles): &mut Band<'_, '_>| {
+            for &(data, r) in tiles.iter() {
+                expand_coarse(data, r, band, stride);
+            }
         };
-        let mut expanded = map_all(&coarse_items, self.threads, expand)
-            .unwrap_or_else(|| coarse_items.iter().map(expand).collect())
-            .into_iter();
-        drop(coarse_items);
+        if !for_each_mut(&mut bands, self.threads, expand) {
+            bands.iter_mut().for_each(expand);
+        }
+        drop(bands);
         let mut staged = 0;
         let mut tile_buf = Vec::with_capacity(TILE_PIXELS);
         for rec in records {
@@ -284,12 +298,8 @@ impl Decoder {
                     let px = self.cache.touch(slot).unwrap_or(&[]);
                     tile_buf.extend_from_slice(px);
                 }
-                Op::Pixels { coarse: true, .. } => {
-                    // One expansion per coarse record, in record order.
-                    if let Some(px) = expanded.next() {
-                        write_block(&mut frame, r, &px);
-                    }
-                }
+                // Already expanded into the frame.
+                Op::Pixels { coarse: true, .. } => {}
                 Op::Pixels { data, base, .. } => {
                     pixels_from_bytes(&data, &mut tile_buf);
                     if base.is_some() {
