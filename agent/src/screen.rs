@@ -225,13 +225,12 @@ fn capture_loop(
                 }
             }
         }
-        if encoder.unchanged(&frame) {
-            // Unchanged screen: nothing to send, no credit spent (unless
-            // coarse tiles of a video that stopped are to be made exact).
+        // Unchanged screen: nothing to send, no credit spent (coarse tiles
+        // of a video that stopped are made exact once they held still). The
+        // encoder keeps the frame as its reference: no copy.
+        let Some(data) = encoder.encode_changed(frame) else {
             continue;
-        }
-        // The encoder keeps the frame as its reference: no copy.
-        let (data, _) = encoder.encode_owned(frame);
+        };
         credits -= 1;
         let msg = AgentToViewer::Frame {
             capture_us: captured_at.saturating_sub(ready_at),

@@ -154,7 +154,6 @@ fn smooth_motion_sends_video_at_a_tenth_of_the_bytes_and_exact_once_still() {
     let still = synth.frame().clone();
     for n in 1..=REFINE_AFTER {
         assert!(!enc.exact());
-        assert!(!enc.unchanged(&still), "coarse tiles wait to be made exact");
         let bytes = enc.encode(&still);
         let got = dec.decode(&bytes).unwrap() == &still;
         if n < REFINE_AFTER {
@@ -166,7 +165,6 @@ fn smooth_motion_sends_video_at_a_tenth_of_the_bytes_and_exact_once_still() {
         } else {
             assert!(got && enc.exact() && dec.exact());
             assert_eq!(enc.stats().coarse, 0);
-            assert!(enc.unchanged(&still));
         }
     }
 }
@@ -206,23 +204,45 @@ fn a_video_that_stops_on_flat_content_ends_exact_on_both_sides() {
 }
 
 #[test]
-fn an_unchanged_screen_is_known_before_encoding() {
+fn an_unchanged_screen_sends_nothing_unless_something_is_due() {
     let mut synth = Synth::new(Workload::Typing, 320, 200, 5).unwrap();
     let mut enc = Encoder::new();
+    let mut dec = Decoder::new();
     let first = synth.frame().clone();
-    assert!(!enc.unchanged(&first), "nothing was sent yet");
-    let (_, spare) = enc.encode_owned(first.clone());
-    assert!(spare.is_none());
-    assert!(enc.unchanged(&first));
+    let key = enc.encode_changed(first.clone()).expect("the first frame");
+    assert!(enc.stats().key);
+    dec.decode(&key).unwrap();
+    assert_eq!(enc.encode_changed(first.clone()), None);
     let next = synth.next_frame().clone();
-    assert!(!enc.unchanged(&next), "a glyph was typed");
-    enc.encode(&next);
-    assert!(enc.unchanged(&next) && !enc.unchanged(&first));
+    let delta = enc.encode_changed(next.clone()).expect("a glyph was typed");
+    // Skipped frames were never numbered: the delta follows the key.
+    assert!(dec.decode(&delta).unwrap() == &next);
+    assert_eq!(enc.encode_changed(next.clone()), None);
     // A viewer asking for a key frame gets one even if nothing changed.
     enc.request_keyframe();
-    assert!(!enc.unchanged(&next));
-    enc.encode(&next);
-    assert!(enc.stats().key && enc.unchanged(&next));
+    let again = enc.encode_changed(next.clone()).expect("a key frame");
+    assert!(enc.stats().key && dec.decode(&again).unwrap() == &next);
+
+    // Coarse tiles of a video that stopped: nothing until they held still
+    // for REFINE_AFTER frames, then the exact picture.
+    let mut synth = Synth::new(Workload::Video, 640, 512, 2).unwrap();
+    let mut enc = Encoder::with_config(EncoderConfig {
+        coarse_motion: true,
+        ..EncoderConfig::default()
+    });
+    let mut dec = Decoder::new();
+    dec.decode(&enc.encode_changed(synth.frame().clone()).unwrap())
+        .unwrap();
+    let video = synth.next_frame().clone();
+    dec.decode(&enc.encode_changed(video.clone()).unwrap())
+        .unwrap();
+    assert!(enc.stats().coarse > 0 && !dec.exact());
+    for _ in 1..REFINE_AFTER {
+        assert_eq!(enc.encode_changed(video.clone()), None);
+    }
+    let exact = enc.encode_changed(video.clone()).expect("made exact");
+    assert!(dec.decode(&exact).unwrap() == &video && dec.exact() && enc.exact());
+    assert_eq!(enc.encode_changed(video), None);
 }
 
 #[test]

@@ -211,15 +211,6 @@ impl Encoder {
         self.coarse_tiles == 0
     }
 
-    /// Whether encoding `frame` would change nothing on the decoder: no key
-    /// frame pending, no coarse tile waiting to be made exact, and `frame`
-    /// equal to the last frame encoded. A caller skips such frames (the
-    /// codec numbers frames, so a skipped one must never reach it).
-    #[must_use]
-    pub fn unchanged(&self, frame: &Frame) -> bool {
-        !self.key_requested && self.exact() && self.prev.as_ref() == Some(frame)
-    }
-
     /// Statistics of the last encoded frame.
     #[must_use]
     pub fn stats(&self) -> &EncodeStats {
@@ -230,7 +221,8 @@ impl Encoder {
     /// requested, first, or after a resolution change). Copies the changed
     /// tiles into the encoder's reference frame.
     pub fn encode(&mut self, frame: &Frame) -> Vec<u8> {
-        let (out, prev, grid, dirty) = self.encode_inner(frame);
+        let pass = self.find_changes(frame);
+        let (out, prev, grid, dirty) = self.encode_changes(frame, pass);
         let mut prev = match prev {
             Some(p) => p,
             None => frame.clone(),
@@ -247,16 +239,34 @@ impl Encoder {
     /// so the caller can capture into it next time: no per-frame copy and no
     /// per-frame allocation.
     pub fn encode_owned(&mut self, frame: Frame) -> (Vec<u8>, Option<Frame>) {
-        let (out, prev, _, _) = self.encode_inner(&frame);
+        let pass = self.find_changes(&frame);
+        let (out, prev, _, _) = self.encode_changes(&frame, pass);
         let spare = prev.or_else(|| self.prev.take());
         self.prev = Some(frame);
         (out, spare)
     }
 
-    /// Encodes and updates everything but the reference pixels; returns the
-    /// bytes, the old reference (taken out unless this was a key frame), the
-    /// grid and the dirty tiles.
-    fn encode_inner(&mut self, frame: &Frame) -> (Vec<u8>, Option<Frame>, Grid, Vec<usize>) {
+    /// Like [`Encoder::encode_owned`] for a capture loop that sends nothing
+    /// while the screen holds still: `None`, and no frame numbered, when
+    /// `frame` would change nothing on the decoder (no key frame due, no
+    /// changed tile, no coarse tile due to be made exact). The pass that
+    /// finds the changed tiles decides it, so a changed frame is compared
+    /// with the last one once. Coarse tiles count a `None` as a frame they
+    /// held still.
+    pub fn encode_changed(&mut self, frame: Frame) -> Option<Vec<u8>> {
+        let pass = self.find_changes(&frame);
+        if !pass.key && pass.dirty.is_empty() {
+            self.prev = pass.prev;
+            return None;
+        }
+        let (out, _, _, _) = self.encode_changes(&frame, pass);
+        self.prev = Some(frame);
+        Some(out)
+    }
+
+    /// Decides between a key frame and a delta and finds the tiles to send;
+    /// takes the reference frame out (unless this is a key frame).
+    fn find_changes(&mut self, frame: &Frame) -> Changes {
         let grid = Grid::new(frame.width(), frame.height());
         let key = self.key_requested
             || self
@@ -296,6 +306,30 @@ impl Encoder {
                 })
                 .unzip(),
         };
+        Changes {
+            key,
+            prev,
+            grid,
+            dirty,
+            moving,
+        }
+    }
+
+    /// Encodes what [`Encoder::find_changes`] found and updates everything
+    /// but the reference pixels; returns the bytes, the old reference, the
+    /// grid and the dirty tiles.
+    fn encode_changes(
+        &mut self,
+        frame: &Frame,
+        pass: Changes,
+    ) -> (Vec<u8>, Option<Frame>, Grid, Vec<usize>) {
+        let Changes {
+            key,
+            prev,
+            grid,
+            dirty,
+            moving,
+        } = pass;
         let plans = self.plan(frame, prev.as_ref(), &grid, &dirty, &moving);
         let out = self.write(frame, prev.as_ref(), &grid, &plans, key);
         for &(t, plan) in &plans {
@@ -459,6 +493,18 @@ impl Encoder {
         self.cache_index.insert(hash, slot);
         Plan::Pixels { base }
     }
+}
+
+/// What one pass over a new frame found (see [`Encoder::find_changes`]).
+struct Changes {
+    key: bool,
+    /// The reference frame, taken out of the encoder (`None` for a key).
+    prev: Option<Frame>,
+    grid: Grid,
+    /// Tiles to send, in order, and whether each changed (rather than
+    /// being a coarse tile due to be made exact).
+    dirty: Vec<usize>,
+    moving: Vec<bool>,
 }
 
 /// Tries each offset on each open tile; returns how many became copies.
