@@ -87,7 +87,9 @@ fn params() -> snow::params::NoiseParams {
 /// What both ends of one stream agree on before the handshake: which
 /// session, channel and machine it belongs to.
 pub fn prologue(session: u64, channel: &str, machine_id: &str) -> Vec<u8> {
-    format!("lifeline-e2e/1 session={session} channel={channel} machine={machine_id}").into_bytes()
+    // Version 2: records carry a u16 length. Ends of different versions
+    // fail the handshake rather than misread each other's records.
+    format!("lifeline-e2e/2 session={session} channel={channel} machine={machine_id}").into_bytes()
 }
 
 /// The console's side: sends the first handshake message.
@@ -400,17 +402,18 @@ impl SecureRecv {
     /// [`StreamError::Integrity`] when the record was changed, reordered or
     /// injected (the stream is then stopped and the other end told).
     pub async fn read_record(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
+        if !read_record_into(&mut self.inner, &mut self.sealed).await? {
+            return Ok(None);
+        }
         let mut out = Vec::new();
-        Ok(self.open_next(&mut out).await?.then_some(out))
+        self.open_sealed(&mut out)?;
+        Ok(Some(out))
     }
 
-    /// Reads and checks the next record and appends its plaintext to `out`
-    /// (the sealed bytes go through a buffer kept between records); `false`
-    /// at a clean end.
-    async fn open_next(&mut self, out: &mut Vec<u8>) -> Result<bool, StreamError> {
-        if !read_record_into(&mut self.inner, &mut self.sealed).await? {
-            return Ok(false);
-        }
+    /// Checks the record just read into the kept `sealed` buffer and
+    /// appends its plaintext to `out`. Never awaits, so a caller that is
+    /// cancelled (a `select!`) between records loses nothing.
+    fn open_sealed(&mut self, out: &mut Vec<u8>) -> Result<(), StreamError> {
         self.wire_bytes += (LEN_BYTES + self.sealed.len()) as u64;
         let at = out.len();
         out.resize(at + self.sealed.len(), 0);
@@ -421,7 +424,7 @@ impl SecureRecv {
             Ok(n) => {
                 self.nonce += 1;
                 out.truncate(at + n);
-                Ok(true)
+                Ok(())
             }
             Err(_) => {
                 out.truncate(at);
@@ -462,19 +465,21 @@ impl SecureRecv {
                 self.plain.drain(..self.start);
                 self.start = 0;
             }
-            let mut plain = std::mem::take(&mut self.plain);
-            let more = self.open_next(&mut plain).await;
-            self.plain = plain;
-            match more? {
-                true => {}
-                false if self.plain.is_empty() => return Ok(None),
-                false => {
-                    return Err(FrameError::Truncated {
-                        have: self.plain.len(),
-                        want: frame::HEADER_LEN,
-                    }
-                    .into());
+            if read_record_into(&mut self.inner, &mut self.sealed).await? {
+                // Opened straight into the buffer, with no await between
+                // taking it out and putting it back.
+                let mut plain = std::mem::take(&mut self.plain);
+                let opened = self.open_sealed(&mut plain);
+                self.plain = plain;
+                opened?;
+            } else if self.plain.is_empty() {
+                return Ok(None);
+            } else {
+                return Err(FrameError::Truncated {
+                    have: self.plain.len(),
+                    want: frame::HEADER_LEN,
                 }
+                .into());
             }
         }
     }

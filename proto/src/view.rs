@@ -62,9 +62,9 @@ pub enum ViewerToAgent {
     KeyFrame,
     /// Show another monitor (`None`: all).
     SelectMonitor(Option<u32>),
-    /// Send large moving areas (a video) at half resolution while they
-    /// move, exact again as soon as they hold still (`false`: every frame
-    /// exact, the default).
+    /// Send large moving areas (a video) at reduced resolution (brightness
+    /// at half, colour at a quarter) while they move, exact again as soon
+    /// as they hold still (`false`: every frame exact, the default).
     Motion { coarse: bool },
 }
 

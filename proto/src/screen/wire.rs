@@ -45,7 +45,7 @@ pub const OP_RECT: u8 = 7;
 /// [`OP_RECT`]) applied to the tile in order: a tile half covered by a
 /// moved window is a [`RECT_COPY`] and the uncovered rest.
 pub const OP_PARTS: u8 = 8;
-/// Record: a tile of a large moving area at half resolution (lossy, only
+/// Record: a tile of a large moving area at reduced resolution (lossy, only
 /// when the encoder was configured for it): `len: varint` and `len` bytes,
 /// the tile's coarse planes (see the module docs) as they are if `len` is
 /// their size, a zstd frame of them if shorter. Not in key frames, never

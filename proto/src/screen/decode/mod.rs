@@ -106,7 +106,7 @@ impl Decoder {
     }
 
     /// Whether the picture is exact: `false` while tiles of a large moving
-    /// area are shown at half resolution (an encoder with coarse motion
+    /// area are shown at reduced resolution (an encoder with coarse motion
     /// sends them exact once they hold still).
     #[must_use]
     pub fn exact(&self) -> bool {

@@ -20,8 +20,9 @@ use super::tile::{Grid, Rect, block_eq, copy_same_place, read_block, solid_color
 const AUTO_PER_TILE_ABOVE: usize = 64;
 
 /// A coarse tile is sent exact once it has not changed for this many
-/// encoded frames: a 24 fps video captured at 60 fps repeats frames, and
-/// must not flicker between coarse and exact.
+/// frames (encoded, or found unchanged by [`Encoder::encode_changed`]): a
+/// 24 fps video captured at 60 fps repeats frames, and must not flicker
+/// between coarse and exact.
 pub const REFINE_AFTER: u8 = 3;
 
 /// With [`EncoderConfig::coarse_motion`], a frame whose changed pixel tiles
@@ -53,7 +54,7 @@ pub struct EncoderConfig {
     /// Threads compressing tiles of large changes (1: the calling thread
     /// only, what "one core" figures use).
     pub threads: usize,
-    /// Send large moving areas (a video) at half resolution while they
+    /// Send large moving areas (a video) at reduced resolution while they
     /// move, and each tile exact once it has held still for
     /// [`REFINE_AFTER`] frames. Off by default: every frame is then
     /// lossless.
@@ -101,7 +102,7 @@ pub struct EncodeStats {
     /// Parts records: a tile's changed area as a copied rectangle (a moved
     /// window's part) and coded rects for the rest.
     pub parts: usize,
-    /// Coarse (half-resolution) tiles of a large moving area.
+    /// Coarse (reduced-resolution) tiles of a large moving area.
     pub coarse: usize,
     /// Whether the body went into the session's zstd stream.
     pub batched: bool,
@@ -119,7 +120,7 @@ enum Plan {
     Pixels {
         base: Option<(i32, i32)>,
     },
-    /// The tile at half resolution: part of a large moving area.
+    /// The tile at reduced resolution: part of a large moving area.
     Coarse,
 }
 
