@@ -5,10 +5,11 @@
 //! After the cleartext stream header the relay routes by, the console sends
 //! the first handshake message and the agent answers; from then on every
 //! byte is a record: a big-endian `u16` length (1 to 65,535) and a
-//! ChaCha20-Poly1305 ciphertext under a per-direction counter nonce. The relay can neither read
-//! a record nor change, drop, reorder or inject one without the receiver's
-//! check failing. The handshake's prologue binds the session, the channel
-//! and the machine, so a stream cannot be replayed into another session.
+//! ChaCha20-Poly1305 ciphertext under a per-direction counter nonce. The
+//! relay can neither read a record nor change, drop, reorder or inject one
+//! without the receiver's check failing. The handshake's prologue binds
+//! the session, the channel and the machine, so a stream cannot be replayed
+//! into another session.
 //!
 //! A receiver whose check fails stops the stream with [`INTEGRITY_CODE`]
 //! and its own sending half resets with it, so both ends report the same

@@ -159,6 +159,10 @@ mod tests {
         f
     }
 
+    fn rect(x: u32, y: u32, w: u32, h: u32) -> Rect {
+        Rect { x, y, w, h }
+    }
+
     fn round_trip(f: &Frame, r: Rect) -> (Vec<u8>, Vec<u32>) {
         let mut planes = vec![0xAA];
         put_coarse(f, r, &mut planes);
@@ -197,12 +201,7 @@ mod tests {
             let v = 40 + x * 20 + y * 9;
             (v + 30) << 16 | v << 8 | (v - 20)
         });
-        let r = Rect {
-            x: 1,
-            y: 1,
-            w: 7,
-            h: 5,
-        };
+        let r = rect(1, 1, 7, 5);
         let (planes, px) = round_trip(&f, r);
         // 4x3 half pixels of brightness, 2x2 quarter blocks of Co and Cg.
         assert_eq!(planes.len(), 12 + 4 + 4);
@@ -242,12 +241,7 @@ mod tests {
         // Pure red, green, blue and white in 4x4 blocks of an 8x8 tile.
         let colours = [0xFF_0000, 0x00_FF00, 0x00_00FF, 0xFF_FFFF];
         let f = frame_of(8, 8, |x, y| colours[(y / 4 * 2 + x / 4) as usize]);
-        let r = Rect {
-            x: 0,
-            y: 0,
-            w: 8,
-            h: 8,
-        };
+        let r = rect(0, 0, 8, 8);
         let (_, px) = round_trip(&f, r);
         for (i, (&got, &want)) in px.iter().zip(f.pixels()).enumerate() {
             assert!(
@@ -265,12 +259,7 @@ mod tests {
             let v = (x * 7 + y * 13) % 200;
             v * 0x01_0101
         });
-        let r = Rect {
-            x: 0,
-            y: 0,
-            w: 64,
-            h: 64,
-        };
+        let r = rect(0, 0, 64, 64);
         let (planes, px) = round_trip(&f, r);
         let (luma, colour) = planes.split_at(32 * 32);
         assert_eq!(colour.len(), 2 * 16 * 16);

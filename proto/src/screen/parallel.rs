@@ -9,10 +9,29 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
+/// Runs `work` on every part: the first on this thread, the others on
+/// scoped threads. Results come back in order; `None` if a worker panicked.
+fn on_threads<P: Send, R: Send>(
+    mut parts: impl Iterator<Item = P>,
+    work: impl Fn(P) -> R + Sync,
+) -> Option<Vec<R>> {
+    let Some(first) = parts.next() else {
+        return Some(Vec::new());
+    };
+    let work = &work;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts.map(|p| s.spawn(move || work(p))).collect();
+        let mine = work(first);
+        // Every worker is joined, so a panic is reported here rather than
+        // by the scope.
+        let joined: Vec<_> = handles.into_iter().map(|h| h.join().ok()).collect();
+        std::iter::once(Some(mine)).chain(joined).collect()
+    })
+}
+
 /// Splits `items` into at most `threads` runs, one per entry of `state`,
-/// and maps each run with its own state: the first on this thread, the
-/// others on scoped threads. Results come back in order; `None` if a
-/// worker panicked.
+/// and maps each run with its own state (see [`on_threads`]). Results come
+/// back in order; `None` if a worker panicked.
 fn map_runs<T: Sync, S: Send, R: Send>(
     items: &[T],
     state: &mut [S],
@@ -20,19 +39,9 @@ fn map_runs<T: Sync, S: Send, R: Send>(
 ) -> Option<Vec<R>> {
     let runs = state.len().clamp(1, items.len().max(1));
     let run = items.len().div_ceil(runs).max(1);
-    let mut pairs = items.chunks(run).zip(state.iter_mut());
-    let Some((first, first_state)) = pairs.next() else {
-        return Some(Vec::new());
-    };
-    let work = &work;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = pairs.map(|(c, st)| s.spawn(move || work(st, c))).collect();
-        let mut out = work(first_state, first);
-        for h in handles {
-            out.extend(h.join().ok()?);
-        }
-        Some(out)
-    })
+    let parts = items.chunks(run).zip(state.iter_mut());
+    let out = on_threads(parts, |(c, st)| work(st, c))?;
+    Some(out.into_iter().flatten().collect())
 }
 
 /// Builds every item's payload with `build` and compresses it with zstd
@@ -76,27 +85,16 @@ pub(crate) fn build_and_compress<T: Sync>(
         .unwrap_or_else(|| items.iter().map(|i| (made(i), None)).collect())
 }
 
-/// Runs `f` on every item, the items split into at most `threads` runs:
-/// the first on this thread, the others on scoped threads. `false` if a
-/// worker panicked (its items may be half done).
+/// Runs `f` on every item, the items split into at most `threads` runs
+/// (see [`on_threads`]). `false` if a worker panicked (its items may be
+/// half done).
 pub(crate) fn for_each_mut<T: Send>(
     items: &mut [T],
     threads: usize,
     f: impl Fn(&mut T) + Sync,
 ) -> bool {
     let run = items.len().div_ceil(threads.max(1)).max(1);
-    let mut runs = items.chunks_mut(run);
-    let Some(first) = runs.next() else {
-        return true;
-    };
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = runs
-            .map(|c| s.spawn(move || c.iter_mut().for_each(f)))
-            .collect();
-        first.iter_mut().for_each(f);
-        handles.into_iter().all(|h| h.join().is_ok())
-    })
+    on_threads(items.chunks_mut(run), |c| c.iter_mut().for_each(&f)).is_some()
 }
 
 /// Decompresses every `(blob, capacity)`; a blob that is corrupt or would
