@@ -12,7 +12,7 @@ use lifeline_net::{
 };
 use lifeline_proto::{
     screen::Encoder,
-    view::{AgentToViewer, MAX_SCREEN_FRAME_LEN, ViewerToAgent},
+    view::{AgentToViewer, CaptureTicks, MAX_SCREEN_FRAME_LEN, ViewerToAgent},
 };
 use std::{
     sync::mpsc as std_mpsc,
@@ -162,8 +162,9 @@ fn capture_loop(
         Ok(m) => m,
         Err(e) => return fail(e),
     };
-    // Frames carry their capture time relative to this.
+    // Frames carry their capture time in ticks counted from here.
     let ready_at = unix_micros();
+    let mut ticks = CaptureTicks::new(ready_at);
     if out
         .blocking_send(AgentToViewer::Ready {
             monitors,
@@ -233,7 +234,7 @@ fn capture_loop(
         };
         credits -= 1;
         let msg = AgentToViewer::Frame {
-            capture_us: captured_at.saturating_sub(ready_at),
+            capture_step: ticks.step(captured_at),
             data,
         };
         if out.blocking_send(msg).is_err() {

@@ -5,9 +5,12 @@
 //! After the cleartext stream header the relay routes by, the console sends
 //! the first handshake message and the agent answers; from then on every
 //! byte is a record: a big-endian `u16` length (1 to 65,535) and a
-//! ChaCha20-Poly1305 ciphertext under a per-direction counter nonce. The
-//! relay can neither read a record nor change, drop, reorder or inject one
-//! without the receiver's check failing. The handshake's prologue binds
+//! ChaCha20-Poly1305 ciphertext under a per-direction counter nonce.
+//! Inside, messages follow one another, each a varint length and its
+//! postcard payload (one byte of length for a keystroke or a typing frame,
+//! where the relay's own framing spends four). The relay can neither read
+//! a record nor change, drop, reorder or inject one without the receiver's
+//! check failing. The handshake's prologue binds
 //! the session, the channel and the machine, so a stream cannot be replayed
 //! into another session.
 //!
@@ -90,7 +93,7 @@ fn params() -> snow::params::NoiseParams {
 pub fn prologue(session: u64, channel: &str, machine_id: &str) -> Vec<u8> {
     // Version 2: records carry a u16 length. Ends of different versions
     // fail the handshake rather than misread each other's records.
-    format!("lifeline-e2e/2 session={session} channel={channel} machine={machine_id}").into_bytes()
+    format!("lifeline-e2e/3 session={session} channel={channel} machine={machine_id}").into_bytes()
 }
 
 /// The console's side: sends the first handshake message.
@@ -352,7 +355,7 @@ impl SecureSend {
         msg: &T,
         max: usize,
     ) -> Result<(), StreamError> {
-        let bytes = lifeline_proto::encode_message(msg, max)?;
+        let bytes = lifeline_proto::encode_compact_message(msg, max)?;
         self.write_all(&bytes).await
     }
 
@@ -438,29 +441,27 @@ impl SecureRecv {
         }
     }
 
-    /// Reads one frame (`u32` length, then the payload), checking the length
-    /// against `max` before buffering more; `Ok(None)` at a clean end
-    /// between frames.
+    /// Reads one frame (a varint length, then the payload), checking the
+    /// length against `max` before buffering more; `Ok(None)` at a clean
+    /// end between frames.
     ///
     /// # Errors
-    /// As [`Self::read_record`]; oversized or truncated frames.
+    /// As [`Self::read_record`]; bad length prefixes, oversized or
+    /// truncated frames.
     pub async fn read_frame(&mut self, max: usize) -> Result<Option<Vec<u8>>, StreamError> {
         loop {
             let have = &self.plain[self.start..];
-            if have.len() >= frame::HEADER_LEN {
-                let mut header = [0u8; frame::HEADER_LEN];
-                header.copy_from_slice(&have[..frame::HEADER_LEN]);
-                let len = frame::check_header(header, max)?;
-                if have.len() >= frame::HEADER_LEN + len {
-                    let from = self.start + frame::HEADER_LEN;
-                    let payload = self.plain[from..from + len].to_vec();
-                    self.start = from + len;
-                    if self.start == self.plain.len() {
-                        self.plain.clear();
-                        self.start = 0;
-                    }
-                    return Ok(Some(payload));
+            if let Some((at, len)) = frame::compact_header(have, max)?
+                && have.len() >= at + len
+            {
+                let from = self.start + at;
+                let payload = self.plain[from..from + len].to_vec();
+                self.start = from + len;
+                if self.start == self.plain.len() {
+                    self.plain.clear();
+                    self.start = 0;
                 }
+                return Ok(Some(payload));
             }
             if self.start > 0 {
                 self.plain.drain(..self.start);
@@ -476,11 +477,12 @@ impl SecureRecv {
             } else if self.plain.is_empty() {
                 return Ok(None);
             } else {
-                return Err(FrameError::Truncated {
-                    have: self.plain.len(),
-                    want: frame::HEADER_LEN,
-                }
-                .into());
+                let have = self.plain.len();
+                let want = match frame::compact_header(&self.plain, usize::MAX) {
+                    Ok(Some((at, len))) => at + len,
+                    _ => have + 1,
+                };
+                return Err(FrameError::Truncated { have, want }.into());
             }
         }
     }

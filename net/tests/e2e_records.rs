@@ -83,12 +83,42 @@ async fn a_record_costs_a_two_byte_length_and_a_sixteen_byte_tag() {
 }
 
 #[tokio::test]
+async fn a_small_message_costs_one_byte_of_length_and_a_bad_length_is_named() {
+    let mut p = pair().await;
+    let (send, _) = &mut p.agent;
+    let (_, recv) = &mut p.console;
+    // 31 bytes of postcard (a length byte and 30 bytes): one byte of
+    // message length, then the record's length and tag.
+    let message = vec![9u8; 30];
+    send.write_msg(&message, 1024).await.unwrap();
+    assert_eq!(recv.read_msg::<Vec<u8>>(1024).await.unwrap(), Some(message));
+    assert_eq!(recv.wire_bytes(), 2 + (1 + 31) + 16);
+    // A length that never ends, and a length over what the reader takes.
+    send.write_all(&[0x80; 5]).await.unwrap();
+    let err = recv.read_msg::<Vec<u8>>(1024).await.unwrap_err();
+    assert!(
+        err.to_string().contains("not a varint of at most 5 bytes"),
+        "{err}"
+    );
+    let mut q = pair().await;
+    let (send, _) = &mut q.agent;
+    let (_, recv) = &mut q.console;
+    send.write_all(&[0xac, 0x02]).await.unwrap();
+    let err = recv.read_msg::<Vec<u8>>(299).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("300 bytes exceeds the maximum of 299"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_message_over_several_records_survives_a_reader_cancelled_between_them() {
     let mut p = pair().await;
     let (mut send, _) = p.agent;
     let (_, recv) = &mut p.console;
     let message: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
-    let bytes = lifeline_proto::encode_message(&message, 1 << 20).unwrap();
+    let bytes = lifeline_proto::encode_compact_message(&message, 1 << 20).unwrap();
     // Two records, a pause the reader gives up in several times, then the
     // rest of the message.
     let writer = tokio::spawn(async move {

@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (
             8,
             payload(&AgentToViewer::Frame {
-                capture_us: 2,
+                capture_step: 167,
                 data: vec![1, 2, 3],
             }),
         ),

@@ -1,4 +1,7 @@
 //! Length-prefixed framing: a big-endian `u32` length, then a postcard payload.
+//! Inside end-to-end streams, where every byte costs a session on a thin
+//! uplink, the length is a varint instead ([`encode_compact_message`],
+//! [`compact_header`]): one byte for a keystroke or a typing frame.
 //!
 //! The declared length is checked against a maximum before anything is
 //! allocated, and a payload must decode to exactly one message with no bytes
@@ -24,6 +27,9 @@ pub enum FrameError {
     /// The payload decoded but bytes were left over.
     #[error("{0} trailing bytes after message")]
     TrailingBytes(usize),
+    /// A compact length prefix runs past its five bytes or past `u32`.
+    #[error("length prefix is not a varint of at most 5 bytes")]
+    BadPrefix,
     /// The stream ended in the middle of a frame.
     #[error("stream ended inside a frame ({have} of {want} bytes)")]
     Truncated { have: usize, want: usize },
@@ -86,6 +92,66 @@ pub fn check_header(header: [u8; HEADER_LEN], max: usize) -> Result<usize, Frame
         return Err(FrameError::TooLarge { declared, max });
     }
     Ok(declared)
+}
+
+/// Most bytes of a compact length prefix (a `u32` as LEB128).
+pub const MAX_COMPACT_HEADER: usize = 5;
+
+/// Serializes `msg` and frames it with a varint length (unsigned LEB128:
+/// seven bits a byte, least significant first, high bit set on every byte
+/// but the last).
+///
+/// # Errors
+/// As [`encode_message`].
+pub fn encode_compact_message<T: Serialize>(msg: &T, max: usize) -> Result<Vec<u8>, FrameError> {
+    let payload = postcard::to_stdvec(msg).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    if payload.len() > max || payload.len() > u32::MAX as usize {
+        return Err(FrameError::TooLarge {
+            declared: payload.len(),
+            max,
+        });
+    }
+    let mut out = Vec::with_capacity(MAX_COMPACT_HEADER + payload.len());
+    let mut n = payload.len();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+/// Reads a compact length prefix from the start of `bytes`: `Ok(None)`
+/// while it is incomplete, else the prefix's size and the payload length,
+/// checked against `max` before anything is buffered for it.
+///
+/// # Errors
+/// [`FrameError::BadPrefix`], [`FrameError::Empty`] or
+/// [`FrameError::TooLarge`].
+pub fn compact_header(bytes: &[u8], max: usize) -> Result<Option<(usize, usize)>, FrameError> {
+    let mut declared = 0u64;
+    for (i, &b) in bytes.iter().take(MAX_COMPACT_HEADER).enumerate() {
+        declared |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 != 0 {
+            continue;
+        }
+        let declared = usize::try_from(declared)
+            .ok()
+            .filter(|&d| d <= u32::MAX as usize)
+            .ok_or(FrameError::BadPrefix)?;
+        if declared == 0 {
+            return Err(FrameError::Empty);
+        }
+        if declared > max {
+            return Err(FrameError::TooLarge { declared, max });
+        }
+        return Ok(Some((i + 1, declared)));
+    }
+    if bytes.len() >= MAX_COMPACT_HEADER {
+        return Err(FrameError::BadPrefix);
+    }
+    Ok(None)
 }
 
 /// Incremental frame splitter: push bytes as they arrive, pull whole payloads.
@@ -215,6 +281,56 @@ mod tests {
                 declared: 10,
                 max: 9
             })
+        ));
+    }
+
+    #[test]
+    fn compact_lengths_take_one_byte_to_128_and_round_trip() {
+        for (len, prefix) in [
+            (1usize, 1usize),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+        ] {
+            let msg = vec![7u8; len - 1 - usize::from(len > 128)];
+            let framed = encode_compact_message(&msg, 1 << 20).unwrap();
+            let (at, declared) = compact_header(&framed, 1 << 20).unwrap().unwrap();
+            assert_eq!((at, at + declared), (prefix, framed.len()), "{len}");
+            assert_eq!(declared, len);
+            assert_eq!(decode_message::<Vec<u8>>(&framed[at..]).unwrap(), msg);
+            // Every shorter cut of the prefix asks for more.
+            assert_eq!(compact_header(&framed[..at - 1], 1 << 20), Ok(None));
+        }
+    }
+
+    #[test]
+    fn bad_compact_prefixes_are_named_before_any_payload() {
+        // 300 = 0b10_0101100: 0xac 0x02.
+        assert_eq!(
+            compact_header(&[0xac, 0x02], 299),
+            Err(FrameError::TooLarge {
+                declared: 300,
+                max: 299
+            })
+        );
+        assert_eq!(compact_header(&[0], 10), Err(FrameError::Empty));
+        assert_eq!(
+            compact_header(&[0x80; 5], usize::MAX),
+            Err(FrameError::BadPrefix)
+        );
+        // Five bytes but over u32::MAX.
+        assert_eq!(
+            compact_header(&[0xff, 0xff, 0xff, 0xff, 0x7f], usize::MAX),
+            Err(FrameError::BadPrefix)
+        );
+        assert_eq!(
+            compact_header(&[0xff, 0xff, 0xff, 0xff, 0x0f], usize::MAX),
+            Ok(Some((5, u32::MAX as usize)))
+        );
+        assert!(matches!(
+            encode_compact_message(&vec![0u8; 10], 10),
+            Err(FrameError::TooLarge { declared: 11, .. })
         ));
     }
 }

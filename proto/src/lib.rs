@@ -23,7 +23,10 @@ pub mod ticket;
 pub mod view;
 
 pub use codes::{CloseCode, ErrorCode};
-pub use frame::{FrameDecoder, FrameError, decode_message, encode_frame, encode_message};
+pub use frame::{
+    FrameDecoder, FrameError, compact_header, decode_message, encode_compact_message, encode_frame,
+    encode_message,
+};
 pub use msg::*;
 pub use secret::Secret;
 

@@ -68,6 +68,43 @@ pub enum ViewerToAgent {
     Motion { coarse: bool },
 }
 
+/// Microseconds in one tick of a frame's capture time.
+pub const CAPTURE_TICK_US: u64 = 100;
+
+/// Frame capture times as whole ticks since the stream's start, sent as
+/// steps from one frame to the next: the agent turns times into steps,
+/// the viewer steps back into times (at most one tick early).
+#[derive(Clone, Copy, Debug)]
+pub struct CaptureTicks {
+    start_us: u64,
+    ticks: u64,
+}
+
+impl CaptureTicks {
+    /// Counting from `start_us` (Ready's `agent_time_us`).
+    #[must_use]
+    pub fn new(start_us: u64) -> Self {
+        Self { start_us, ticks: 0 }
+    }
+
+    /// Agent: the step for a frame captured at `at_us` (0 for a time
+    /// before the last frame's).
+    pub fn step(&mut self, at_us: u64) -> u64 {
+        let ticks = at_us.saturating_sub(self.start_us) / CAPTURE_TICK_US;
+        let step = ticks.saturating_sub(self.ticks);
+        self.ticks += step;
+        step
+    }
+
+    /// Viewer: the agent-clock time of the frame `step` ticks after the
+    /// last one.
+    pub fn advance(&mut self, step: u64) -> u64 {
+        self.ticks = self.ticks.saturating_add(step);
+        self.start_us
+            .saturating_add(self.ticks.saturating_mul(CAPTURE_TICK_US))
+    }
+}
+
 /// Agent to console.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentToViewer {
@@ -81,11 +118,12 @@ pub enum AgentToViewer {
         agent_time_us: u64,
     },
     /// One encoded frame (numbered by the codec's own header), captured
-    /// `capture_us` microseconds after [`AgentToViewer::Ready`]'s
-    /// `agent_time_us` on the agent's clock: a short varint on the wire,
-    /// where an absolute time would take eight bytes of every frame.
+    /// `capture_step` ticks of [`CAPTURE_TICK_US`] after the previous
+    /// frame (the first: after [`AgentToViewer::Ready`]'s `agent_time_us`)
+    /// on the agent's clock, as [`CaptureTicks`] counts: two bytes on the
+    /// wire at 60 fps, where an absolute time would take eight.
     Frame {
-        capture_us: u64,
+        capture_step: u64,
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
@@ -93,4 +131,39 @@ pub enum AgentToViewer {
     Cursor(CursorState),
     /// Screen sharing cannot go on; the message is for the technician.
     Error { message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_times_survive_the_steps_within_a_tick() {
+        let start = 1_700_000_000_000_000;
+        let (mut agent, mut viewer) = (CaptureTicks::new(start), CaptureTicks::new(start));
+        // 60 fps with jitter, a pause, a clock that stepped back.
+        let mut at = start;
+        for i in 0..1000u64 {
+            at += match i {
+                500 => 90_000_000,
+                _ => 16_000 + (i * 7_919) % 1_400,
+            };
+            let seen = viewer.advance(agent.step(at));
+            assert!(
+                seen <= at && at - seen < CAPTURE_TICK_US,
+                "{i}: {seen} for {at}"
+            );
+        }
+        assert_eq!(viewer.advance(agent.step(at - 5_000)), at - at % 100);
+    }
+
+    #[test]
+    fn a_typing_frame_costs_four_bytes_around_its_data() {
+        let msg = AgentToViewer::Frame {
+            capture_step: 167,
+            data: vec![1; 31],
+        };
+        // Variant, a two-byte step, the data's length byte.
+        assert_eq!(postcard::to_stdvec(&msg).unwrap().len(), 1 + 2 + 1 + 31);
+    }
 }

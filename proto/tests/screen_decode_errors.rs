@@ -258,15 +258,16 @@ fn rect_records_are_checked_and_applied() {
             colours: 17
         }
     );
-    // Three colours at two bits: index 3 names none of them.
-    let mut three = vec![0, 0, 4, 1, RECT_PALETTE, 3];
+    // A 2x2 rect, three colours at two bits, indices column by column
+    // (each column's two indices in one byte): index 3 names no colour.
+    let mut three = vec![0, 0, 2, 2, RECT_PALETTE, 3];
     for c in [7u32, 8, 9] {
         three.extend_from_slice(&c.to_le_bytes());
     }
     assert_eq!(
         err(
             &mut dec,
-            &rect_frame(&[&three[..], &[0b0001_1011]].concat())
+            &rect_frame(&[&three[..], &[0b0001_0000, 0b1011_0000]].concat())
         ),
         DecodeError::BadPaletteIndex {
             tile: 0,
@@ -275,7 +276,7 @@ fn rect_records_are_checked_and_applied() {
         }
     );
     assert_eq!(
-        err(&mut dec, &rect_frame(&[&three[..], &[]].concat())),
+        err(&mut dec, &rect_frame(&[&three[..], &[0]].concat())),
         DecodeError::Truncated {
             what: "palette indices"
         }
@@ -291,14 +292,17 @@ fn rect_records_are_checked_and_applied() {
             tile: 0
         }
     );
-    // A valid one: pixels (1..=4, 2) of tile 0 become 7, 8, 9, 7; the rest
-    // of the tile keeps colour 1.
+    // A valid one: the left column becomes 7 over 8, the right one 9 over
+    // 7; the rest of the tile keeps colour 1.
     let frame = dec
-        .decode(&rect_frame(&[&three[..], &[0b0001_1000]].concat()))
+        .decode(&rect_frame(
+            &[&three[..], &[0b0001_0000, 0b1000_0000]].concat(),
+        ))
         .unwrap()
         .clone();
-    assert_eq!(&frame.row(0)[..6], &[7, 8, 9, 7, 1, 1]);
-    assert!(frame.row(1)[..64].iter().all(|&p| p == 1));
+    assert_eq!(&frame.row(0)[..4], &[7, 9, 1, 1]);
+    assert_eq!(&frame.row(1)[..4], &[8, 7, 1, 1]);
+    assert!(frame.row(2)[..64].iter().all(|&p| p == 1));
     assert!(frame.row(0)[64..].iter().all(|&p| p == 2));
     // Left-neighbour deltas on row 1: 0x0102_0305, then +1 in the lowest
     // byte, then -1 (wrapping) in the highest.

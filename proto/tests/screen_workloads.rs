@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lifeline_proto::screen::measure::{dirty_tiles_zstd_size, percentile, run_workload};
-use lifeline_proto::screen::synth::{Synth, Workload};
+use lifeline_proto::screen::synth::{Synth, Workload, XorShift};
 use lifeline_proto::screen::{Decoder, Encoder, EncoderConfig, Frame, REFINE_AFTER};
 
 /// Encodes `frames` frames of a workload, decodes each and checks equality.
@@ -255,6 +255,55 @@ fn typing_frames_are_small() {
     assert!(percentile(&sizes, 50) <= 80, "sizes {sizes:?}");
     assert!(percentile(&sizes, 100) <= 400, "sizes {sizes:?}");
     assert!(reports.iter().all(|r| r.stats.palette > 0), "{reports:?}");
+}
+
+/// Draws an 8x16 glyph (one bit per pixel of `bits`, row by row) at `x, y`.
+fn draw_glyph(f: &mut Frame, bits: &[u8; 16], x: u32, y: u32) {
+    let w = f.width() as usize;
+    for (dy, row) in bits.iter().enumerate() {
+        for dx in 0..8 {
+            let on = row & (0x80 >> dx) != 0;
+            f.pixels_mut()[(y as usize + dy) * w + x as usize + dx] =
+                if on { 0x00d0_d0d0 } else { 0x001e_1e1e };
+        }
+    }
+}
+
+#[test]
+fn words_of_glyphs_seen_before_cost_less_than_new_ones() {
+    let mut rng = XorShift::new(9);
+    let glyphs: Vec<[u8; 16]> = (0..6)
+        .map(|_| {
+            let mut g = [0u8; 16];
+            g[3..13]
+                .iter_mut()
+                .for_each(|r| *r = rng.next_u64() as u8 & 0x7e);
+            g
+        })
+        .collect();
+    let mut f = Frame::filled(640, 64, 0x001e_1e1e).unwrap();
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new();
+    let mut type_word = |f: &mut Frame, word: [usize; 3], x: u32| {
+        for (i, &g) in word.iter().enumerate() {
+            draw_glyph(f, &glyphs[g], x + 8 * i as u32, 16);
+        }
+        let bytes = enc.encode(f);
+        assert!(dec.decode(&bytes).unwrap() == f);
+        bytes.len()
+    };
+    type_word(&mut f, [5, 5, 5], 0);
+    let first = type_word(&mut f, [0, 1, 2], 40);
+    // The same glyphs in another order, elsewhere on the line (not a
+    // multiple of 8 pixels away, in another tile).
+    let again = type_word(&mut f, [2, 0, 1], 203);
+    let new = type_word(&mut f, [3, 4, 3], 299);
+    // New glyphs cost their bits (about 10 random bytes each); seen ones
+    // are references into the stream, whatever their order.
+    assert!(
+        again * 2 <= first && again * 3 <= new * 2,
+        "first {first}, again {again}, new {new}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use lifeline_proto::{
         Encoder,
         synth::{Synth, Workload},
     },
-    view::{AgentToViewer, MAX_SCREEN_FRAME_LEN, MonitorInfo, ViewerToAgent},
+    view::{AgentToViewer, CaptureTicks, MAX_SCREEN_FRAME_LEN, MonitorInfo, ViewerToAgent},
 };
 use std::{
     collections::HashMap,
@@ -132,6 +132,7 @@ async fn serve_clip(
         agent_time_us: ready_at,
     };
     send.write_msg(&ready, MAX_SCREEN_FRAME_LEN).await?;
+    let mut ticks = CaptureTicks::new(ready_at);
     let credit = Arc::new(AtomicU32::new(credits));
     let reader_credit = credit.clone();
     let reader = tokio::spawn(async move {
@@ -151,7 +152,7 @@ async fn serve_clip(
         }
         credit.fetch_sub(1, Ordering::Relaxed);
         let frame = AgentToViewer::Frame {
-            capture_us: unix_micros().saturating_sub(ready_at),
+            capture_step: ticks.step(unix_micros()),
             data: clip[at].clone(),
         };
         at = (at + 1) % clip.len();

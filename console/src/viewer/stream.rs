@@ -8,8 +8,8 @@ use lifeline_proto::{
     SessionPurpose,
     screen::{Decoder, Frame},
     view::{
-        AgentToViewer, CursorState, INITIAL_CREDITS, MAX_SCREEN_FRAME_LEN, MonitorInfo,
-        ViewerToAgent,
+        AgentToViewer, CaptureTicks, CursorState, INITIAL_CREDITS, MAX_SCREEN_FRAME_LEN,
+        MonitorInfo, ViewerToAgent,
     },
 };
 
@@ -40,9 +40,9 @@ pub struct ScreenStream {
     pub permission: Permission,
     /// Agent clock minus console clock, in microseconds.
     pub clock_offset_us: i64,
-    /// The agent's clock when it answered: frames' capture times count
-    /// from here.
-    agent_ready_us: u64,
+    /// Frames' capture times on the agent's clock, counted from its
+    /// answer.
+    capture_ticks: CaptureTicks,
     /// Frames received so far (the number the next credit acknowledges).
     frames: u64,
     send: SecureSend,
@@ -140,7 +140,7 @@ impl ScreenStream {
                 monitors,
                 permission,
                 clock_offset_us: agent_time_us as i64 - ((sent_at + received_at) / 2) as i64,
-                agent_ready_us: agent_time_us,
+                capture_ticks: CaptureTicks::new(agent_time_us),
                 frames: 0,
                 send,
                 recv,
@@ -163,7 +163,7 @@ impl ScreenStream {
             .read_msg::<AgentToViewer>(MAX_SCREEN_FRAME_LEN)
             .await?
         {
-            Some(AgentToViewer::Frame { capture_us, data }) => {
+            Some(AgentToViewer::Frame { capture_step, data }) => {
                 if let Err(e) = self.decoder.decode(&data) {
                     // Ask for a clean start rather than show garbage.
                     let _ = self.send.write_msg(&ViewerToAgent::KeyFrame, 64).await;
@@ -171,7 +171,7 @@ impl ScreenStream {
                 }
                 let done = unix_micros() as i64;
                 let captured_here =
-                    self.agent_ready_us.saturating_add(capture_us) as i64 - self.clock_offset_us;
+                    self.capture_ticks.advance(capture_step) as i64 - self.clock_offset_us;
                 self.frames += 1;
                 let seq = self.frames;
                 self.send

@@ -14,7 +14,7 @@
 //! ([`EncoderConfig::coarse_motion`]): COARSE tiles of a large moving area,
 //! made exact once they hold still ([`Encoder::exact`], [`Decoder::exact`]).
 //!
-//! # Wire format (version 4)
+//! # Wire format (version 5)
 //!
 //! All integers little-endian; `varint` is unsigned LEB128 of at most five
 //! bytes; `zigzag` maps signed to unsigned (`0,-1,1,-2,…` → `0,1,2,3,…`).
@@ -22,7 +22,7 @@
 //! ```text
 //! header (7 to 33 bytes; 9 for a typical delta)
 //!   magic        u8       "L"
-//!   version      u8       4
+//!   version      u8       5
 //!   flags        u8       bit 0 KEY, bit 1 BODY_ZSTD, bit 2 BODY_STREAM,
 //!                         others must be 0; bits 1 and 2 exclude each other
 //!   seq          varint   frame number; a delta must be last seq + 1
@@ -79,9 +79,12 @@
 //! from the left and the first column from above); 5 COPY, `dx, dy`: the
 //! previous frame's rectangle moved by `(dx, dy)`, wholly inside the frame;
 //! 2 PALETTE, `n: u8` (1..=16)
-//! colours as `u32`, then one row of indices per pixel row at 0 (n = 1), 1
-//! (n = 2), 2 (n ≤ 4) or 4 bits, most significant bits first, each row
-//! padded to a byte; an index must name a colour. A RECT on a full tile
+//! colours as `u32` (the encoder sends them in ascending order), then the
+//! indices column by column, left to right: each column's `h` indices top
+//! to bottom at 0 (n = 1), 1 (n = 2), 2 (n ≤ 4) or 4 bits, most
+//! significant bits first, the column padded to a byte; an index must name
+//! a colour. (Columns, not rows: a glyph of a text line is then the same
+//! bytes wherever it is drawn, which the zstd stream matches.) A RECT on a full tile
 //! stores the resulting tile in the cache like RAW does. A PARTS record is
 //! the same as RECT records applied one after the other (the resulting tile
 //! is cached once): the edge of a dragged window cuts a tile into the part

@@ -1,6 +1,8 @@
 //! Rect records: only the changed rectangle of a tile, as raw pixels, XOR
 //! with the pixels it replaces, palette indices (text and flat UI have a
-//! handful of colours, so a glyph costs one bit per pixel before zstd),
+//! handful of colours, so a glyph costs one bit per pixel before zstd, and
+//! as indices go column by column a glyph is the same run of bytes wherever
+//! on its line it is drawn, which the session's zstd stream finds again),
 //! residuals of a prediction (gradients), or a copy of a rectangle of the
 //! previous frame (the part of a tile a dragged window covers).
 
@@ -41,8 +43,8 @@ pub(crate) fn changed_bbox(cur: &Frame, prev: &Frame, r: Rect) -> Option<Rect> {
     })
 }
 
-/// The distinct colours of `r` in order of first appearance, if there are
-/// at most [`MAX_COLOURS`].
+/// The distinct colours of `r` in ascending order (so the same colours
+/// always get the same indices), if there are at most [`MAX_COLOURS`].
 pub(crate) fn palette(f: &Frame, r: Rect) -> Option<Vec<u32>> {
     let mut colours: Vec<u32> = Vec::with_capacity(MAX_COLOURS);
     let mut last = None;
@@ -59,6 +61,7 @@ pub(crate) fn palette(f: &Frame, r: Rect) -> Option<Vec<u32>> {
             last = Some(p);
         }
     }
+    colours.sort_unstable();
     Some(colours)
 }
 
@@ -72,9 +75,9 @@ fn bits_for(n: usize) -> u32 {
     }
 }
 
-/// Bytes per index row of width `w`.
-fn row_bytes(w: u32, bits: u32) -> usize {
-    (w * bits).div_ceil(8) as usize
+/// Bytes of `n` packed indices (one column of a palette rect).
+fn packed_len(n: u32, bits: u32) -> usize {
+    (n * bits).div_ceil(8) as usize
 }
 
 /// How a rect's pixels go on the wire.
@@ -144,9 +147,15 @@ pub(crate) fn put_rect(out: &mut Vec<u8>, cur: &Frame, tile: Rect, sub: Rect, co
             if bits == 0 {
                 return;
             }
-            for y in rows {
+            // Column by column: a glyph's columns are contiguous bytes, the
+            // same wherever on its line it is drawn, so the session's
+            // compressor stream finds it again.
+            let mut column = Vec::with_capacity(sub.h as usize);
+            for x in cols {
+                column.clear();
+                column.extend(rows.clone().map(|y| cur.row(y)[x]));
                 let (mut acc, mut used) = (0u8, 0u32);
-                for p in &cur.row(y)[cols.clone()] {
+                for p in &column {
                     let i = colours.iter().position(|c| c == p).unwrap_or(0) as u8;
                     acc = (acc << bits) | i;
                     used += bits;
@@ -276,8 +285,8 @@ pub(crate) fn parse_rect<'a>(
                 .map(|_| r.u32("palette colour"))
                 .collect::<Result<Vec<_>, _>>()?;
             let bits = bits_for(n);
-            let indices = r.take(row_bytes(w, bits) * h as usize, "palette indices")?;
-            if let Some(bad) = first_bad_index(indices, w, bits, n) {
+            let indices = r.take(packed_len(h, bits) * w as usize, "palette indices")?;
+            if let Some(bad) = first_bad_index(indices, h, bits, n) {
                 return Err(DecodeError::BadPaletteIndex {
                     tile: tile_index,
                     index: bad,
@@ -300,15 +309,15 @@ pub(crate) fn parse_rect<'a>(
     Ok(RectOp { sub, data })
 }
 
-/// The index values of one row, `w` of them.
-fn row_indices(row: &[u8], w: u32, bits: u32) -> impl Iterator<Item = usize> + '_ {
+/// The first `n` index values packed in `bytes` (one column).
+fn packed_indices(bytes: &[u8], n: u32, bits: u32) -> impl Iterator<Item = usize> + '_ {
     let per_byte = 8 / bits.max(1);
     let mask = (1u8 << bits.max(1)) - 1;
-    (0..w).map(move |i| {
+    (0..n).map(move |i| {
         if bits == 0 {
             return 0;
         }
-        let byte = row[(i / per_byte) as usize];
+        let byte = bytes[(i / per_byte) as usize];
         let shift = 8 - bits * (i % per_byte + 1);
         usize::from((byte >> shift) & mask)
     })
@@ -316,13 +325,13 @@ fn row_indices(row: &[u8], w: u32, bits: u32) -> impl Iterator<Item = usize> + '
 
 /// The first index that names no colour (possible when `n` is not a power
 /// of two).
-fn first_bad_index(indices: &[u8], w: u32, bits: u32, n: usize) -> Option<usize> {
+fn first_bad_index(indices: &[u8], h: u32, bits: u32, n: usize) -> Option<usize> {
     if bits == 0 || n == 1 << bits {
         return None;
     }
     indices
-        .chunks_exact(row_bytes(w, bits))
-        .flat_map(|row| row_indices(row, w, bits))
+        .chunks_exact(packed_len(h, bits))
+        .flat_map(|column| packed_indices(column, h, bits))
         .find(|&i| i >= n)
 }
 
@@ -334,6 +343,14 @@ pub(crate) fn apply_rect(f: &mut Frame, op: &RectOp<'_>, staged: &[u32]) {
         RectData::Copy { .. } => return write_block(f, sub, staged),
         RectData::Predicted(p, d) => return apply_residuals(f, sub, d, *p),
         _ => {}
+    }
+    if let RectData::Palette {
+        colours,
+        bits,
+        indices,
+    } = &op.data
+    {
+        return apply_palette(f, sub, colours, *bits, indices);
     }
     let width = f.width() as usize;
     let px = f.pixels_mut();
@@ -349,18 +366,30 @@ pub(crate) fn apply_rect(f: &mut Frame, op: &RectOp<'_>, staged: &[u32]) {
                     *p = if xor { *p ^ v } else { v };
                 }
             }
-            RectData::Palette {
-                colours,
-                bits,
-                indices,
-            } => {
-                let rb = row_bytes(sub.w, *bits);
-                let src = &indices[dy * rb..dy * rb + rb];
-                for (p, i) in row.iter_mut().zip(row_indices(src, sub.w, *bits)) {
-                    *p = colours[i];
-                }
-            }
-            RectData::Copy { .. } | RectData::Predicted(..) => {}
+            RectData::Palette { .. } | RectData::Copy { .. } | RectData::Predicted(..) => {}
+        }
+    }
+}
+
+/// Writes palette indices, column by column, into `sub`.
+fn apply_palette(f: &mut Frame, sub: Rect, colours: &[u32], bits: u32, indices: &[u8]) {
+    let width = f.width() as usize;
+    let px = f.pixels_mut();
+    let (x0, y0) = (sub.x as usize, sub.y as usize);
+    if bits == 0 {
+        for y in y0..y0 + sub.h as usize {
+            px[y * width + x0..y * width + x0 + sub.w as usize].fill(colours[0]);
+        }
+        return;
+    }
+    let column = packed_len(sub.h, bits);
+    for (dx, src) in indices
+        .chunks_exact(column)
+        .take(sub.w as usize)
+        .enumerate()
+    {
+        for (dy, i) in packed_indices(src, sub.h, bits).enumerate() {
+            px[(y0 + dy) * width + x0 + dx] = colours[i];
         }
     }
 }

@@ -7,7 +7,7 @@ use super::decode::DecodeError;
 /// First bytes of every encoded frame: "L" and the wire version.
 pub const MAGIC: [u8; 1] = *b"L";
 /// Wire format version written and accepted.
-pub const VERSION: u8 = 4;
+pub const VERSION: u8 = 5;
 /// Smallest possible header (a delta frame with small fields).
 pub const MIN_HEADER_LEN: usize = 7;
 
@@ -58,9 +58,9 @@ pub const MAX_PARTS: u8 = 8;
 pub const RECT_RAW: u8 = 0;
 /// Rect coding: `w * h * 4` bytes XOR the same place's current pixels.
 pub const RECT_XOR: u8 = 1;
-/// Rect coding: `n: u8` (1..=16) colours as `u32`, then rows of indices at
-/// 0 (one colour), 1, 2 or 4 bits, most significant first, each row padded
-/// to a byte.
+/// Rect coding: `n: u8` (1..=16) colours as `u32`, then columns of
+/// indices (left to right, each top to bottom) at 0 (one colour), 1, 2 or
+/// 4 bits, most significant first, each column padded to a byte.
 pub const RECT_PALETTE: u8 = 2;
 /// Rect coding: `w * h * 4` bytes, each the pixel's byte minus the same
 /// byte of the pixel to its left (0 left of a row's first), wrapping:
