@@ -157,7 +157,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         64,
         2,
         12,
-        12,
         0,
         wire::OP_SOLID,
         1,
@@ -175,11 +174,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let planes: Vec<u8> = (0..32 * 32 + 2 * 16 * 16).map(|i| (i % 7) as u8).collect();
     let mut body = vec![1, wire::OP_COARSE, 0x80, 0x0C];
     body.extend_from_slice(&planes);
-    let mut delta = vec![b'L', wire::VERSION, 0, 1, 1];
-    for len in [body.len(), body.len()] {
-        // varint of a length below 16 Ki
-        delta.extend_from_slice(&[(len as u8) | 0x80, (len >> 7) as u8]);
-    }
+    // Flags, seq 1, one record, the raw body length (a varint below 16 Ki).
+    let len = body.len();
+    let mut delta = vec![0, 1, 1, (len as u8) | 0x80, (len >> 7) as u8];
     delta.extend_from_slice(&body);
     let mut check = Decoder::new();
     check.decode(&key)?;

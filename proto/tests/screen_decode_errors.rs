@@ -21,15 +21,23 @@ fn header_errors_are_named() {
         err(&mut dec, &good[..3]),
         DecodeError::Truncated { what: "seq" }
     );
+    // Only a key frame starts with the magic; a frame flagged key must.
+    let mut bad = good.clone();
+    bad[0] = FLAG_KEY;
+    assert_eq!(err(&mut dec, &bad), DecodeError::BadMagic);
+    let mut bad = good.clone();
+    bad[2] = 0;
+    assert_eq!(err(&mut dec, &bad), DecodeError::MagicOnDelta);
+    // Anything else is a delta's flags: garbage has unknown bits.
     let mut bad = good.clone();
     bad[0] = b'X';
-    assert_eq!(err(&mut dec, &bad), DecodeError::BadMagic);
+    assert_eq!(err(&mut dec, &bad), DecodeError::UnknownFlags(b'X'));
     let mut bad = good.clone();
     bad[1] = 99;
     assert_eq!(err(&mut dec, &bad), DecodeError::UnsupportedVersion(99));
     let mut bad = good.clone();
-    bad[2] = 0x80;
-    assert_eq!(err(&mut dec, &bad), DecodeError::UnknownFlags(0x80));
+    bad[2] = 0x81;
+    assert_eq!(err(&mut dec, &bad), DecodeError::UnknownFlags(0x81));
     // One self-contained zstd frame and the stream at once: refused.
     let both = FLAG_KEY | FLAG_BODY_ZSTD | FLAG_BODY_STREAM;
     assert_eq!(
@@ -83,7 +91,7 @@ fn oversized_frames_are_refused_before_allocation() {
         0,
         (64, 64),
         1,
-        (3, u32::MAX),
+        u32::MAX,
         &[1, 2, 3],
     );
     assert!(matches!(
@@ -176,9 +184,17 @@ fn record_errors_are_named() {
         err(&mut dec, &frame_bytes(0, 1, 128, 64, 0, &[9])),
         DecodeError::TrailingBodyBytes(1)
     );
+    // The body is the rest of the input: a byte after it makes the body
+    // longer than declared.
     let mut trailing = frame_bytes(0, 1, 128, 64, 0, &[]);
     trailing.push(0);
-    assert_eq!(err(&mut dec, &trailing), DecodeError::TrailingBytes(1));
+    assert_eq!(
+        err(&mut dec, &trailing),
+        DecodeError::BodyLengthMismatch {
+            declared: 0,
+            actual: 1
+        }
+    );
 }
 
 #[test]
@@ -336,15 +352,15 @@ fn a_broken_stream_is_refused_until_the_next_key_frame() {
     f.pixels_mut()[3] = 0;
     let good = enc.encode(&f);
     assert!(enc.stats().batched, "{:?}", enc.stats());
-    assert_eq!(good[2] & FLAG_BODY_STREAM, FLAG_BODY_STREAM);
+    assert_eq!(good[0], FLAG_BODY_STREAM, "a delta starts with its flags");
     // The chunk cut short: the stream cannot produce the declared body.
-    let (fields, body) = split_delta(&good);
+    let (seq, fields, body) = split_delta(&good);
     let cut = frame_with(
         FLAG_BODY_STREAM,
-        fields[0],
+        seq,
         (0, 0),
+        fields[0],
         fields[1],
-        (fields[2] - 1, fields[3]),
         &body[..body.len() - 1],
     );
     let e = err(&mut dec, &cut);
@@ -378,13 +394,13 @@ fn a_streamed_body_longer_than_declared_is_refused() {
     f.pixels_mut()[0] = 2;
     let good = enc.encode(&f);
     // Re-write the header with the raw length one byte short.
-    let (fields, body) = split_delta(&good);
+    let (seq, fields, body) = split_delta(&good);
     let short = frame_with(
         FLAG_BODY_STREAM,
-        fields[0],
+        seq,
         (0, 0),
-        fields[1],
-        (fields[2], fields[3] - 1),
+        fields[0],
+        fields[1] - 1,
         &body,
     );
     assert!(matches!(
@@ -393,12 +409,11 @@ fn a_streamed_body_longer_than_declared_is_refused() {
     ));
 }
 
-/// A delta frame's header varints (seq, records, body length, raw length)
-/// and its body.
-fn split_delta(frame: &[u8]) -> (Vec<u32>, Vec<u8>) {
-    let mut r = frame[3..].iter();
+/// A delta frame's seq, header varints (records, raw length) and body.
+fn split_delta(frame: &[u8]) -> (u8, Vec<u32>, Vec<u8>) {
+    let mut r = frame[2..].iter();
     let mut fields = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..2 {
         let mut v = 0u32;
         let mut shift = 0;
         for &b in r.by_ref() {
@@ -410,5 +425,5 @@ fn split_delta(frame: &[u8]) -> (Vec<u32>, Vec<u8>) {
         }
         fields.push(v);
     }
-    (fields, r.copied().collect())
+    (frame[1], fields, r.copied().collect())
 }

@@ -9,9 +9,13 @@ pub enum DecodeError {
         /// The field being read.
         what: &'static str,
     },
-    /// The first bytes are not the screen codec magic.
-    #[error("bad magic")]
+    /// A frame flagged as a key frame without the codec's magic first.
+    #[error("bad magic: a key frame must start with the codec's magic")]
     BadMagic,
+    /// A frame that starts with the codec's magic but is not flagged as a
+    /// key frame (deltas carry no magic).
+    #[error("a frame with the codec's magic must be a key frame")]
+    MagicOnDelta,
     /// A wire version this build does not speak.
     #[error("unsupported screen codec version {0}")]
     UnsupportedVersion(u8),
@@ -40,7 +44,7 @@ pub enum DecodeError {
     /// A delta frame that does not follow the last applied frame.
     #[error("delta frame {got} does not follow frame {last}")]
     SequenceGap {
-        /// Sequence number of the last applied frame.
+        /// Sequence number (modulo 256) of the last applied frame.
         last: u32,
         /// Sequence number received.
         got: u32,
@@ -207,7 +211,4 @@ pub enum DecodeError {
     /// Bytes left in the body after the last record.
     #[error("{0} trailing bytes in body")]
     TrailingBodyBytes(usize),
-    /// Bytes left in the input after the body.
-    #[error("{0} trailing bytes after frame")]
-    TrailingBytes(usize),
 }

@@ -14,26 +14,26 @@
 //! ([`EncoderConfig::coarse_motion`]): COARSE tiles of a large moving area,
 //! made exact once they hold still ([`Encoder::exact`], [`Decoder::exact`]).
 //!
-//! # Wire format (version 5)
+//! # Wire format (version 6)
 //!
 //! All integers little-endian; `varint` is unsigned LEB128 of at most five
 //! bytes; `zigzag` maps signed to unsigned (`0,-1,1,-2,…` → `0,1,2,3,…`).
 //!
 //! ```text
-//! header (7 to 33 bytes; 9 for a typical delta)
-//!   magic        u8       "L"
-//!   version      u8       5
+//! header (4 to 24 bytes; 4 or 5 for a typical delta)
+//!   magic        u8       "L"   } key frames only: a delta follows a key
+//!   version      u8       6     } frame of the same stream
 //!   flags        u8       bit 0 KEY, bit 1 BODY_ZSTD, bit 2 BODY_STREAM,
 //!                         others must be 0; bits 1 and 2 exclude each other
-//!   seq          varint   frame number; a delta must be last seq + 1
+//!   seq          u8       frame number modulo 256; a delta must be last
+//!                         seq + 1 (wrapping)
 //!   width        varint   key frames only: 1..=limits (a delta has the
 //!   height       varint   size of the frame it applies to)
 //!   records      varint   number of tile records (key frame: every tile)
-//!   body_len     varint   bytes of body on the wire (the rest of the input)
 //!   body_raw_len varint   bytes of body after decompression
-//! body            body_len bytes: plain; one zstd frame if BODY_ZSTD; the
-//!                 next flushed chunk of the session's zstd stream if
-//!                 BODY_STREAM (a key frame restarts the stream)
+//! body            the rest of the input: plain; one zstd frame if
+//!                 BODY_ZSTD; the next flushed chunk of the session's zstd
+//!                 stream if BODY_STREAM (a key frame restarts the stream)
 //!   records × { skip: varint, op: u8, operand }
 //! ```
 //!
@@ -113,7 +113,7 @@
 //! record rewrites all of it (a RECT or PARTS leaving part of it unwritten
 //! leaves it coarse).
 //!
-//! An idle frame is a bare header with zero records (about 7 bytes).
+//! An idle frame is a bare header with zero records (4 bytes).
 
 mod cache;
 mod coarse;

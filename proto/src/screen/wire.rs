@@ -4,12 +4,13 @@
 
 use super::decode::DecodeError;
 
-/// First bytes of every encoded frame: "L" and the wire version.
+/// First byte of every key frame, before the wire version (a delta, which
+/// can only follow a key frame, starts with its flags).
 pub const MAGIC: [u8; 1] = *b"L";
 /// Wire format version written and accepted.
-pub const VERSION: u8 = 5;
+pub const VERSION: u8 = 6;
 /// Smallest possible header (a delta frame with small fields).
-pub const MIN_HEADER_LEN: usize = 7;
+pub const MIN_HEADER_LEN: usize = 4;
 
 /// Header flag: key frame (decoder starts from a blank buffer, an empty
 /// cache and a new compression stream; only self-contained records are
@@ -78,31 +79,34 @@ pub const RECT_COPY: u8 = 5;
 /// first column: above): exact on linear gradients.
 pub const RECT_PLANE: u8 = 6;
 
-/// The header of an encoded frame. Deltas do not carry the size: it is the
-/// size of the frame they apply to.
+/// The header of an encoded frame. Deltas do not carry the magic, the
+/// version or the size: they are those of the key frame they follow. The
+/// body is the rest of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
     pub flags: u8,
-    pub seq: u32,
+    /// Frame number, modulo 256.
+    pub seq: u8,
     pub width: u32,
     pub height: u32,
     pub records: u32,
-    pub body_len: u32,
     pub body_raw_len: u32,
 }
 
 impl Header {
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&MAGIC);
-        out.push(VERSION);
+        let key = self.flags & FLAG_KEY != 0;
+        if key {
+            out.extend_from_slice(&MAGIC);
+            out.push(VERSION);
+        }
         out.push(self.flags);
-        put_varint(out, self.seq);
-        if self.flags & FLAG_KEY != 0 {
+        out.push(self.seq);
+        if key {
             put_varint(out, self.width);
             put_varint(out, self.height);
         }
         put_varint(out, self.records);
-        put_varint(out, self.body_len);
         put_varint(out, self.body_raw_len);
     }
 
@@ -110,19 +114,32 @@ impl Header {
     /// flags, non-zero size). A delta takes `size`, the size of the frame
     /// it applies to; without one it is refused.
     pub(crate) fn read(r: &mut Reader<'_>, size: Option<(u32, u32)>) -> Result<Self, DecodeError> {
-        if r.take(MAGIC.len(), "magic")? != MAGIC {
+        let first = r.u8("flags")?;
+        let flags = if first == MAGIC[0] {
+            let version = r.u8("version")?;
+            if version != VERSION {
+                return Err(DecodeError::UnsupportedVersion(version));
+            }
+            let flags = r.u8("flags")?;
+            if flags & FLAG_KEY == 0 {
+                return Err(DecodeError::MagicOnDelta);
+            }
+            flags
+        } else if first & FLAG_KEY != 0 {
+            // Unknown bits go first: garbage is more likely than a key
+            // frame that lost its magic.
+            if first & !KNOWN_FLAGS != 0 {
+                return Err(DecodeError::UnknownFlags(first));
+            }
             return Err(DecodeError::BadMagic);
-        }
-        let version = r.u8("version")?;
-        if version != VERSION {
-            return Err(DecodeError::UnsupportedVersion(version));
-        }
-        let flags = r.u8("flags")?;
+        } else {
+            first
+        };
         let both = FLAG_BODY_ZSTD | FLAG_BODY_STREAM;
         if flags & !KNOWN_FLAGS != 0 || flags & both == both {
             return Err(DecodeError::UnknownFlags(flags));
         }
-        let seq = r.varint("seq")?;
+        let seq = r.u8("seq")?;
         let (width, height) = if flags & FLAG_KEY != 0 {
             (r.varint("width")?, r.varint("height")?)
         } else {
@@ -137,7 +154,6 @@ impl Header {
             width,
             height,
             records: r.varint("record count")?,
-            body_len: r.varint("body length")?,
             body_raw_len: r.varint("body raw length")?,
         })
     }

@@ -13,35 +13,37 @@ pub fn varint(out: &mut Vec<u8>, mut v: u32) {
     out.push(v as u8);
 }
 
-/// A hand-built frame with explicit lengths: header fields (the size only
-/// on key frames, as the wire has it) and the body bytes.
+/// A hand-built frame with an explicit raw body length: header fields (the
+/// magic, version and size only on key frames, as the wire has them) and
+/// the body bytes.
 pub fn frame_with(
     flags: u8,
-    seq: u32,
+    seq: u8,
     size: (u32, u32),
     records: u32,
-    lens: (u32, u32),
+    raw_len: u32,
     body: &[u8],
 ) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    out.push(VERSION);
+    let mut out = Vec::new();
+    if flags & FLAG_KEY != 0 {
+        out.extend_from_slice(&MAGIC);
+        out.push(VERSION);
+    }
     out.push(flags);
-    varint(&mut out, seq);
+    out.push(seq);
     if flags & FLAG_KEY != 0 {
         varint(&mut out, size.0);
         varint(&mut out, size.1);
     }
     varint(&mut out, records);
-    varint(&mut out, lens.0);
-    varint(&mut out, lens.1);
+    varint(&mut out, raw_len);
     out.extend_from_slice(body);
     out
 }
 
 /// A hand-built frame with a plain body.
-pub fn frame_bytes(flags: u8, seq: u32, w: u32, h: u32, records: u32, body: &[u8]) -> Vec<u8> {
-    let n = body.len() as u32;
-    frame_with(flags, seq, (w, h), records, (n, n), body)
+pub fn frame_bytes(flags: u8, seq: u8, w: u32, h: u32, records: u32, body: &[u8]) -> Vec<u8> {
+    frame_with(flags, seq, (w, h), records, body.len() as u32, body)
 }
 
 /// A decoder holding a 128x64 key frame (two tiles, colours 1 and 2).

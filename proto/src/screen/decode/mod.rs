@@ -64,7 +64,7 @@ fn max_body(grid: &Grid) -> usize {
 pub struct Decoder {
     limits: Limits,
     frame: Option<Frame>,
-    last_seq: u32,
+    last_seq: u8,
     cache: TileCache,
     scratch: Vec<u32>,
     /// The session's body stream, made at the first streamed frame.
@@ -139,9 +139,6 @@ impl Decoder {
         let grid = self.check_header(&h)?;
         let key = h.flags & FLAG_KEY != 0;
         let body = self.read_body(&mut r, &h, &grid)?;
-        if r.remaining() != 0 {
-            return Err(DecodeError::TrailingBytes(r.remaining()));
-        }
         let mut ctx = ParseCtx {
             grid,
             key,
@@ -177,8 +174,8 @@ impl Decoder {
             }
             if h.seq != self.last_seq.wrapping_add(1) {
                 return Err(DecodeError::SequenceGap {
-                    last: self.last_seq,
-                    got: h.seq,
+                    last: self.last_seq.into(),
+                    got: h.seq.into(),
                 });
             }
         }
@@ -365,13 +362,14 @@ impl Decoder {
                 max,
             });
         }
-        if h.body_len as usize > zstd_bound(max) {
+        // The body is the rest of the input.
+        let stored = r.take(r.remaining(), "body")?;
+        if stored.len() > zstd_bound(max) {
             return Err(DecodeError::BodyTooLarge {
-                declared: h.body_len as usize,
+                declared: stored.len(),
                 max: zstd_bound(max),
             });
         }
-        let stored = r.take(h.body_len as usize, "body")?;
         let body = if h.flags & FLAG_BODY_STREAM != 0 {
             let stream = match &mut self.stream {
                 Some(s) => s,

@@ -52,11 +52,10 @@ impl Encoder {
         }
         let header = Header {
             flags: if key { FLAG_KEY } else { 0 } | if streamed { FLAG_BODY_STREAM } else { 0 },
-            seq: self.seq,
+            seq: self.seq as u8,
             width: grid.width,
             height: grid.height,
             records: plans.len() as u32,
-            body_len: body.len() as u32,
             body_raw_len: raw_len as u32,
         };
         let mut out = Vec::with_capacity(16 + body.len());
