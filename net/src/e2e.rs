@@ -91,8 +91,9 @@ fn params() -> snow::params::NoiseParams {
 /// What both ends of one stream agree on before the handshake: which
 /// session, channel and machine it belongs to.
 pub fn prologue(session: u64, channel: &str, machine_id: &str) -> Vec<u8> {
-    // Version 2: records carry a u16 length. Ends of different versions
-    // fail the handshake rather than misread each other's records.
+    // Version 3: records carry a u16 length, messages inside a varint
+    // length. Ends of different versions fail the handshake rather than
+    // misread each other's records.
     format!("lifeline-e2e/3 session={session} channel={channel} machine={machine_id}").into_bytes()
 }
 
@@ -479,7 +480,7 @@ impl SecureRecv {
             } else {
                 let have = self.plain.len();
                 let want = match frame::compact_header(&self.plain, usize::MAX) {
-                    Ok(Some((at, len))) => at + len,
+                    Ok(Some((at, len))) => at.saturating_add(len),
                     _ => have + 1,
                 };
                 return Err(FrameError::Truncated { have, want }.into());

@@ -98,6 +98,17 @@ fn oversized_frames_are_refused_before_allocation() {
         err(&mut dec, &bytes),
         DecodeError::BodyTooLarge { .. }
     ));
+    // So is a body sent larger than any valid one compresses to, whatever
+    // it declares (two 64x64 tiles: about 33 KB at most).
+    let big = vec![0u8; 40_000];
+    let bytes = frame_with(FLAG_KEY | FLAG_BODY_ZSTD, 0, (128, 64), 2, 10, &big);
+    assert!(matches!(
+        err(&mut Decoder::new(), &bytes),
+        DecodeError::BodyTooLarge {
+            declared: 40_000,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -371,12 +382,15 @@ fn a_broken_stream_is_refused_until_the_next_key_frame() {
         ),
         "{e}"
     );
-    // The next delta does not follow the last frame applied.
+    // The stream moved on without the rejected frame: no delta decodes,
+    // not even one that follows the last frame applied (seq 1 after the
+    // key frame's 0) and needs nothing from the stream.
     f.pixels_mut()[5] = 0;
-    assert!(matches!(
-        err(&mut dec, &enc.encode(&f)),
-        DecodeError::SequenceGap { .. }
-    ));
+    assert_eq!(err(&mut dec, &enc.encode(&f)), DecodeError::StreamBroken);
+    assert_eq!(
+        err(&mut dec, &frame_bytes(0, 1, 256, 128, 0, &[])),
+        DecodeError::StreamBroken
+    );
     // The viewer asks for a key frame; both streams restart with it.
     enc.request_keyframe();
     assert_eq!(dec.decode(&enc.encode(&f)).unwrap(), &f);
@@ -426,4 +440,31 @@ fn split_delta(frame: &[u8]) -> (u8, Vec<u32>, Vec<u8>) {
         fields.push(v);
     }
     (frame[1], fields, r.copied().collect())
+}
+
+#[test]
+fn frame_numbers_wrap_after_255_and_still_catch_a_gap() {
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new();
+    let mut f = Frame::filled(128, 64, 0).unwrap();
+    dec.decode(&enc.encode(&f)).unwrap();
+    for i in 1..=300u32 {
+        f.pixels_mut()[(i % 64) as usize] = i;
+        let bytes = enc.encode(&f);
+        // A delta's second byte is its number modulo 256.
+        assert_eq!(bytes[1], i as u8);
+        assert_eq!(dec.decode(&bytes).unwrap(), &f, "frame {i}");
+    }
+    // Frame 302 where 301 is due.
+    f.pixels_mut()[0] = 7;
+    let skipped = enc.encode(&f);
+    f.pixels_mut()[0] = 8;
+    assert_eq!(
+        err(&mut dec, &enc.encode(&f)),
+        DecodeError::SequenceGap {
+            last: 300 % 256,
+            got: 302 % 256
+        }
+    );
+    assert_eq!(dec.decode(&skipped).unwrap().pixels()[0], 7);
 }

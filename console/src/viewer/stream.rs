@@ -164,14 +164,15 @@ impl ScreenStream {
             .await?
         {
             Some(AgentToViewer::Frame { capture_step, data }) => {
+                // Counted first: every frame's step, decoded or not.
+                let captured_at = self.capture_ticks.advance(capture_step);
                 if let Err(e) = self.decoder.decode(&data) {
                     // Ask for a clean start rather than show garbage.
                     let _ = self.send.write_msg(&ViewerToAgent::KeyFrame, 64).await;
                     return Err(ViewError::Decode(e.to_string()));
                 }
                 let done = unix_micros() as i64;
-                let captured_here =
-                    self.capture_ticks.advance(capture_step) as i64 - self.clock_offset_us;
+                let captured_here = captured_at as i64 - self.clock_offset_us;
                 self.frames += 1;
                 let seq = self.frames;
                 self.send

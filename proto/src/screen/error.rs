@@ -41,6 +41,11 @@ pub enum DecodeError {
     /// A delta frame arrived before any key frame.
     #[error("delta frame before any key frame")]
     NoKeyFrame,
+    /// A delta after a frame that failed once it had moved the session's
+    /// body stream (a key frame restarts it, a streamed delta advances it):
+    /// nothing decodes until the next key frame.
+    #[error("the compression stream broke at an earlier frame: waiting for a key frame")]
+    StreamBroken,
     /// A delta frame that does not follow the last applied frame.
     #[error("delta frame {got} does not follow frame {last}")]
     SequenceGap {
@@ -65,8 +70,9 @@ pub enum DecodeError {
         /// Tiles in the frame.
         tiles: usize,
     },
-    /// The declared body size exceeds what the frame size allows.
-    #[error("declared body of {declared} bytes exceeds {max}")]
+    /// The body, as declared (decompressed) or as sent, exceeds what the
+    /// frame size allows.
+    #[error("body of {declared} bytes exceeds {max}")]
     BodyTooLarge {
         /// Declared size.
         declared: usize,

@@ -149,7 +149,9 @@ pub(crate) fn put_rect(out: &mut Vec<u8>, cur: &Frame, tile: Rect, sub: Rect, co
             }
             // Column by column: a glyph's columns are contiguous bytes, the
             // same wherever on its line it is drawn, so the session's
-            // compressor stream finds it again.
+            // compressor stream finds it again. (A rect under 8 / bits
+            // pixels tall pads every column to a byte: an underline costs
+            // a byte a pixel before zstd, which folds the padding.)
             let mut column = Vec::with_capacity(sub.h as usize);
             for x in cols {
                 column.clear();

@@ -22,6 +22,9 @@ pub const FLAG_BODY_ZSTD: u8 = 0x02;
 /// stream (restarted by every key frame), so it can refer to earlier frames.
 pub const FLAG_BODY_STREAM: u8 = 0x04;
 const KNOWN_FLAGS: u8 = FLAG_KEY | FLAG_BODY_ZSTD | FLAG_BODY_STREAM;
+// The magic opens key frames where a delta has its flags: it must not be
+// valid flags.
+const _: () = assert!(MAGIC[0] & !KNOWN_FLAGS != 0);
 
 /// Record: the tile is one colour (`u32` follows).
 pub const OP_SOLID: u8 = 0;

@@ -4,7 +4,10 @@
 //! offset and cache slot against the frame size and the [`Limits`] and
 //! decompresses with a capacity cap; only if the whole frame is valid does
 //! the apply pass touch the frame buffer and the cache. A rejected frame
-//! therefore leaves the decoder exactly as it was.
+//! therefore leaves the picture and the cache as they were. The session's
+//! body stream is the exception: a key frame restarts it and a streamed
+//! delta advances it as soon as its body is read, so when such a frame is
+//! rejected after that, every delta is refused until the next key frame.
 
 pub(crate) mod parse;
 
@@ -65,6 +68,8 @@ pub struct Decoder {
     limits: Limits,
     frame: Option<Frame>,
     last_seq: u8,
+    /// A frame failed after moving the body stream: deltas wait for a key.
+    stream_broken: bool,
     cache: TileCache,
     scratch: Vec<u32>,
     /// The session's body stream, made at the first streamed frame.
@@ -96,6 +101,7 @@ impl Decoder {
             limits,
             frame: None,
             last_seq: 0,
+            stream_broken: false,
             cache: TileCache::new(CACHE_SLOTS),
             scratch: Vec::new(),
             stream: None,
@@ -138,15 +144,37 @@ impl Decoder {
         let h = Header::read(&mut r, size)?;
         let grid = self.check_header(&h)?;
         let key = h.flags & FLAG_KEY != 0;
-        let body = self.read_body(&mut r, &h, &grid)?;
+        // From the body on, a streamed frame has moved the body stream and
+        // a key frame has restarted it (if there is one): failing after
+        // that breaks it.
+        let moves_stream = h.flags & FLAG_BODY_STREAM != 0 || key && self.stream.is_some();
+        let body = match self.read_body(&mut r, &h, &grid) {
+            Ok(body) => body,
+            Err(e) => return Err(self.failed(e, moves_stream)),
+        };
         let mut ctx = ParseCtx {
             grid,
             key,
             occupied: if key { 0 } else { self.cache.len() },
         };
-        let mut records = parse_records(&body, h.records, &mut ctx)?;
-        unpack(&mut records, &grid, self.threads)?;
+        let records = parse_records(&body, h.records, &mut ctx).and_then(|mut records| {
+            unpack(&mut records, &grid, self.threads)?;
+            Ok(records)
+        });
+        let records = match records {
+            Ok(records) => records,
+            Err(e) => return Err(self.failed(e, moves_stream)),
+        };
+        if key {
+            self.stream_broken = false;
+        }
         self.apply(&h, &grid, records)
+    }
+
+    /// Notes a frame that failed after its body was read.
+    fn failed(&mut self, e: DecodeError, moved_stream: bool) -> DecodeError {
+        self.stream_broken |= moved_stream;
+        e
     }
 
     /// Checks size, key-frame and sequence rules; returns the tile grid.
@@ -171,6 +199,9 @@ impl Decoder {
             // A delta has the current frame's size (Header::read took it).
             if self.frame.is_none() {
                 return Err(DecodeError::NoKeyFrame);
+            }
+            if self.stream_broken {
+                return Err(DecodeError::StreamBroken);
             }
             if h.seq != self.last_seq.wrapping_add(1) {
                 return Err(DecodeError::SequenceGap {
@@ -340,8 +371,8 @@ impl Decoder {
 impl Decoder {
     /// Reads the body, decompressing it with a capacity cap when flagged.
     /// A streamed body advances the session's stream even if the frame is
-    /// rejected later; the sequence check then refuses every delta until
-    /// the key frame that restarts the stream.
+    /// rejected later; every delta is then refused until the key frame that
+    /// restarts the stream.
     fn read_body<'a>(
         &mut self,
         r: &mut Reader<'a>,
