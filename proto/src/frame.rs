@@ -40,12 +40,7 @@ pub enum FrameError {
 /// # Errors
 /// [`FrameError::TooLarge`] when the payload exceeds `max`.
 pub fn encode_frame(payload: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
-    if payload.len() > max || payload.len() > u32::MAX as usize {
-        return Err(FrameError::TooLarge {
-            declared: payload.len(),
-            max,
-        });
-    }
+    check_len(payload.len(), max)?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(payload);
@@ -105,21 +100,20 @@ pub const MAX_COMPACT_HEADER: usize = 5;
 /// As [`encode_message`].
 pub fn encode_compact_message<T: Serialize>(msg: &T, max: usize) -> Result<Vec<u8>, FrameError> {
     let payload = postcard::to_stdvec(msg).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    if payload.len() > max || payload.len() > u32::MAX as usize {
-        return Err(FrameError::TooLarge {
-            declared: payload.len(),
-            max,
-        });
-    }
+    check_len(payload.len(), max)?;
     let mut out = Vec::with_capacity(MAX_COMPACT_HEADER + payload.len());
-    let mut n = payload.len();
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+    // The screen codec's LEB128; the length fits a u32 (checked).
+    crate::screen::wire::put_varint(&mut out, payload.len() as u32);
     out.extend_from_slice(&payload);
     Ok(out)
+}
+
+/// Refuses a payload over `max` or over what a length prefix holds.
+fn check_len(len: usize, max: usize) -> Result<(), FrameError> {
+    if len > max || len > u32::MAX as usize {
+        return Err(FrameError::TooLarge { declared: len, max });
+    }
+    Ok(())
 }
 
 /// Reads a compact length prefix from the start of `bytes`: `Ok(None)`

@@ -355,10 +355,7 @@ fn rect_records_are_checked_and_applied() {
 
 #[test]
 fn a_broken_stream_is_refused_until_the_next_key_frame() {
-    let mut enc = Encoder::new();
-    let mut dec = Decoder::new();
-    let mut f = Frame::filled(256, 128, 0x00ff_ffff).unwrap();
-    dec.decode(&enc.encode(&f)).unwrap();
+    let (mut enc, mut dec, mut f) = started(256, 128, 0x00ff_ffff);
     // Small changes go into the session's stream.
     f.pixels_mut()[3] = 0;
     let good = enc.encode(&f);
@@ -401,10 +398,7 @@ fn a_broken_stream_is_refused_until_the_next_key_frame() {
 
 #[test]
 fn a_streamed_body_longer_than_declared_is_refused() {
-    let mut enc = Encoder::new();
-    let mut dec = Decoder::new();
-    let mut f = Frame::filled(128, 64, 1).unwrap();
-    dec.decode(&enc.encode(&f)).unwrap();
+    let (mut enc, mut dec, mut f) = started(128, 64, 1);
     f.pixels_mut()[0] = 2;
     let good = enc.encode(&f);
     // Re-write the header with the raw length one byte short.
@@ -421,6 +415,16 @@ fn a_streamed_body_longer_than_declared_is_refused() {
         err(&mut dec, &short),
         DecodeError::BodyLengthMismatch { .. }
     ));
+}
+
+/// An encoder and a decoder past the key frame of a `w` x `h` screen of
+/// `colour`, and that screen.
+fn started(w: u32, h: u32, colour: u32) -> (Encoder, Decoder, Frame) {
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new();
+    let f = Frame::filled(w, h, colour).unwrap();
+    dec.decode(&enc.encode(&f)).unwrap();
+    (enc, dec, f)
 }
 
 /// A delta frame's seq, header varints (records, raw length) and body.
@@ -444,10 +448,7 @@ fn split_delta(frame: &[u8]) -> (u8, Vec<u32>, Vec<u8>) {
 
 #[test]
 fn frame_numbers_wrap_after_255_and_still_catch_a_gap() {
-    let mut enc = Encoder::new();
-    let mut dec = Decoder::new();
-    let mut f = Frame::filled(128, 64, 0).unwrap();
-    dec.decode(&enc.encode(&f)).unwrap();
+    let (mut enc, mut dec, mut f) = started(128, 64, 0);
     for i in 1..=300u32 {
         f.pixels_mut()[(i % 64) as usize] = i;
         let bytes = enc.encode(&f);

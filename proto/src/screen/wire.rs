@@ -118,32 +118,34 @@ impl Header {
     /// it applies to; without one it is refused.
     pub(crate) fn read(r: &mut Reader<'_>, size: Option<(u32, u32)>) -> Result<Self, DecodeError> {
         let first = r.u8("flags")?;
-        let flags = if first == MAGIC[0] {
+        let magic = first == MAGIC[0];
+        let flags = if magic {
             let version = r.u8("version")?;
             if version != VERSION {
                 return Err(DecodeError::UnsupportedVersion(version));
             }
-            let flags = r.u8("flags")?;
-            if flags & FLAG_KEY == 0 {
-                return Err(DecodeError::MagicOnDelta);
-            }
-            flags
-        } else if first & FLAG_KEY != 0 {
-            // Unknown bits go first: garbage is more likely than a key
-            // frame that lost its magic.
-            if first & !KNOWN_FLAGS != 0 {
-                return Err(DecodeError::UnknownFlags(first));
-            }
-            return Err(DecodeError::BadMagic);
+            r.u8("flags")?
         } else {
             first
         };
+        let key = flags & FLAG_KEY != 0;
+        if magic && !key {
+            return Err(DecodeError::MagicOnDelta);
+        }
+        // Unknown bits before a missing magic: garbage is more likely than
+        // a key frame that lost its magic.
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(DecodeError::UnknownFlags(flags));
+        }
+        if key && !magic {
+            return Err(DecodeError::BadMagic);
+        }
         let both = FLAG_BODY_ZSTD | FLAG_BODY_STREAM;
-        if flags & !KNOWN_FLAGS != 0 || flags & both == both {
+        if flags & both == both {
             return Err(DecodeError::UnknownFlags(flags));
         }
         let seq = r.u8("seq")?;
-        let (width, height) = if flags & FLAG_KEY != 0 {
+        let (width, height) = if key {
             (r.varint("width")?, r.varint("height")?)
         } else {
             size.ok_or(DecodeError::NoKeyFrame)?
