@@ -1,5 +1,6 @@
 //! The records for moving content, checked and applied: PARTS (a copied
-//! rectangle and the bands around it), predicted rects and COARSE tiles.
+//! rectangle and the bands around it), predicted rects, COARSE tiles and
+//! pixels sent as planes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,8 +9,8 @@ mod common;
 use common::{err, frame_bytes, key_with_rect, primed};
 use lifeline_proto::screen::DecodeError;
 use lifeline_proto::screen::wire::{
-    FLAG_KEY, MAX_PARTS, OP_COARSE, OP_PARTS, OP_RECT, OP_SOLID, RECT_COPY, RECT_MED, RECT_PALETTE,
-    RECT_PLANE,
+    FLAG_KEY, MAX_PARTS, OP_COARSE, OP_PARTS, OP_PLANES_ZSTD, OP_RECT, OP_SOLID,
+    OP_XOR_PLANES_ZSTD, RECT_COPY, RECT_MED, RECT_PALETTE, RECT_PLANE,
 };
 
 /// A 2x2 predicted rect at (10, 10) of its tile: residuals 5, 1 / 2, 1.
@@ -175,4 +176,61 @@ fn coarse_tiles_are_checked_and_expanded() {
     whole.extend_from_slice(&5u32.to_le_bytes());
     dec.decode(&frame_bytes(0, 4, 128, 64, 1, &whole)).unwrap();
     assert!(dec.exact());
+}
+
+/// `pixels` as four planes, zstd-compressed, behind a varint length.
+fn packed_planes(pixels: &[u32]) -> Vec<u8> {
+    let planes: Vec<u8> = (0..4)
+        .flat_map(|k| pixels.iter().map(move |p| p.to_le_bytes()[k]))
+        .collect();
+    let blob = zstd::bulk::compress(&planes, 1).unwrap();
+    let mut out = Vec::new();
+    common::varint(&mut out, blob.len() as u32);
+    out.extend_from_slice(&blob);
+    out
+}
+
+#[test]
+fn plane_records_put_each_byte_of_a_pixel_in_its_plane() {
+    // A 3x2 key frame, one partial tile: planes of first bytes, then second,
+    // third and fourth.
+    let pixels = [
+        0x0403_0201,
+        0x0807_0605,
+        0x0c0b_0a09,
+        0x100f_0e0d,
+        0x1413_1211,
+        0x00ff_8000,
+    ];
+    let mut dec = lifeline_proto::screen::Decoder::new();
+    let body = [&[0, OP_PLANES_ZSTD][..], &packed_planes(&pixels)].concat();
+    let frame = dec
+        .decode(&frame_bytes(FLAG_KEY, 0, 3, 2, 1, &body))
+        .unwrap();
+    assert_eq!(frame.pixels(), &pixels);
+    // XOR planes against the same place: each pixel XOR 0x0101_0101 (the
+    // offset is zigzag 0, 0).
+    let xor = [0x0101_0101u32; 6];
+    let body = [&[0, OP_XOR_PLANES_ZSTD, 0, 0][..], &packed_planes(&xor)].concat();
+    let frame = dec.decode(&frame_bytes(0, 1, 3, 2, 1, &body)).unwrap();
+    let want: Vec<u32> = pixels.iter().map(|p| p ^ 0x0101_0101).collect();
+    assert_eq!(frame.pixels(), want.as_slice());
+    // Planes of the wrong size, XOR planes in a key frame.
+    let body = [&[0, OP_PLANES_ZSTD][..], &packed_planes(&pixels[..5])].concat();
+    assert_eq!(
+        err(&mut dec, &frame_bytes(0, 2, 3, 2, 1, &body)),
+        DecodeError::TileSizeMismatch {
+            tile: 0,
+            got: 20,
+            want: 24
+        }
+    );
+    let body = [&[0, OP_XOR_PLANES_ZSTD, 0, 0][..], &packed_planes(&xor)].concat();
+    assert_eq!(
+        err(&mut dec, &frame_bytes(FLAG_KEY, 0, 3, 2, 1, &body)),
+        DecodeError::NotInKeyFrame {
+            op: OP_XOR_PLANES_ZSTD,
+            tile: 0
+        }
+    );
 }

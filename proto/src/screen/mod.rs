@@ -14,7 +14,7 @@
 //! ([`EncoderConfig::coarse_motion`]): COARSE tiles of a large moving area,
 //! made exact once they hold still ([`Encoder::exact`], [`Decoder::exact`]).
 //!
-//! # Wire format (version 6)
+//! # Wire format (version 7)
 //!
 //! All integers little-endian; `varint` is unsigned LEB128 of at most five
 //! bytes; `zigzag` maps signed to unsigned (`0,-1,1,-2,…` → `0,1,2,3,…`).
@@ -22,7 +22,7 @@
 //! ```text
 //! header (4 to 24 bytes; 4 or 5 for a typical delta)
 //!   magic        u8       "L"   } key frames only: a delta follows a key
-//!   version      u8       6     } frame of the same stream
+//!   version      u8       7     } frame of the same stream
 //!   flags        u8       bit 0 KEY, bit 1 BODY_ZSTD, bit 2 BODY_STREAM,
 //!                         others must be 0; bits 1 and 2 exclude each other
 //!   seq          u8       frame number modulo 256; a delta must be last
@@ -54,6 +54,8 @@
 //! | 7  | RECT      | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR, COPY) |
 //! | 8  | PARTS     | `n: u8` (1..=8), then `n` RECT operands, applied in order | as RECT |
 //! | 9  | COARSE    | `len: varint`, the tile at reduced resolution (lossy) | no |
+//! | 10 | PLANES_ZSTD | as ZSTD, the bytes as planes                | yes       |
+//! | 11 | XOR_PLANES_ZSTD | as XOR_ZSTD, the bytes as planes        | no        |
 //!
 //! `dx, dy` are zigzag varints; the source block is the tile's rectangle
 //! moved by `(dx, dy)` in the *previous* frame (never pixels written earlier
@@ -68,6 +70,12 @@
 //! recently used is replaced) and each CACHE record marks its slot used. A
 //! key frame empties the cache and the frame buffer first; it may still
 //! reference tiles it stored itself (repeated tiles in one screen).
+//! PLANES_ZSTD and XOR_PLANES_ZSTD carry the same `area * 4` bytes as
+//! ZSTD and XOR_ZSTD in another order: four planes of `area` bytes, every
+//! pixel's first byte (row-major), then every second byte, third, fourth.
+//! The encoder uses them for tiles where fewer than half the values equal
+//! the one before them (photos, video, gradients), which zstd codes several
+//! times faster as planes; they are cached like their interleaved twins.
 //!
 //! A RECT record replaces only its rectangle; the rest of the tile keeps its
 //! pixels (0 in a key frame). Codings: 0 RAW, `w * h * 4` bytes; 1 XOR, as

@@ -23,7 +23,7 @@ use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
 use super::wire::{FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, Reader};
 use super::{CACHE_SLOTS, TILE};
-use parse::{Op, ParseCtx, Record, parse_records, unpack};
+use parse::{Layout, Op, ParseCtx, Record, parse_records, unpack};
 
 /// A band of the frame (whole tile rows) and the coarse tiles in it, each
 /// with its planes.
@@ -286,7 +286,9 @@ impl Decoder {
             .collect();
         for rec in &records {
             if let Op::Pixels {
-                data, coarse: true, ..
+                data,
+                layout: Layout::Coarse,
+                ..
             } = &rec.op
             {
                 let r = grid.rect(rec.tile);
@@ -313,7 +315,13 @@ impl Decoder {
             // A coarse tile stays coarse until a record rewrites all of it.
             self.coarse[rec.tile] = match &rec.op {
                 Op::Rects(parts) => self.coarse[rec.tile] && parts.iter().all(|p| p.sub != r),
-                op => matches!(op, Op::Pixels { coarse: true, .. }),
+                op => matches!(
+                    op,
+                    Op::Pixels {
+                        layout: Layout::Coarse,
+                        ..
+                    }
+                ),
             };
             match rec.op {
                 Op::Solid(c) => tile_buf.resize(r.area(), c),
@@ -327,9 +335,18 @@ impl Decoder {
                     tile_buf.extend_from_slice(px);
                 }
                 // Already expanded into the frame.
-                Op::Pixels { coarse: true, .. } => {}
-                Op::Pixels { data, base, .. } => {
-                    pixels_from_bytes(&data, &mut tile_buf);
+                Op::Pixels {
+                    layout: Layout::Coarse,
+                    ..
+                } => {}
+                Op::Pixels {
+                    data, base, layout, ..
+                } => {
+                    if layout == Layout::Planes {
+                        pixels_from_planes(&data, &mut tile_buf);
+                    } else {
+                        pixels_from_bytes(&data, &mut tile_buf);
+                    }
                     if base.is_some() {
                         let reference = &self.scratch[staged..staged + r.area()];
                         staged += r.area();
@@ -433,5 +450,21 @@ fn pixels_from_bytes(data: &[u8], out: &mut Vec<u32>) {
     out.extend(
         data.chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    );
+}
+
+/// Pixels from four planes of `data.len() / 4` bytes each (first bytes,
+/// then second bytes, …).
+fn pixels_from_planes(data: &[u8], out: &mut Vec<u32>) {
+    let n = data.len() / 4;
+    let (b0, rest) = data.split_at(n);
+    let (b1, rest) = rest.split_at(n);
+    let (b2, b3) = rest.split_at(n);
+    out.extend(
+        b0.iter()
+            .zip(b1)
+            .zip(b2)
+            .zip(b3)
+            .map(|(((&a, &b), &c), &d)| u32::from_le_bytes([a, b, c, d])),
     );
 }

@@ -12,9 +12,21 @@ use crate::screen::pixels::{in_bounds, overlaps};
 use crate::screen::rect::{RectOp, parse_rect};
 use crate::screen::tile::{Grid, Rect};
 use crate::screen::wire::{
-    MAX_PARTS, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS, OP_RAW, OP_RECT, OP_SOLID, OP_XOR,
-    OP_XOR_ZSTD, OP_ZSTD, Reader, unzigzag,
+    MAX_PARTS, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS, OP_PLANES_ZSTD, OP_RAW, OP_RECT, OP_SOLID,
+    OP_XOR, OP_XOR_PLANES_ZSTD, OP_XOR_ZSTD, OP_ZSTD, Reader, unzigzag,
 };
+
+/// How a pixel record's bytes are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// Four bytes a pixel, little-endian.
+    Interleaved,
+    /// Four planes: every pixel's first byte, then every second byte, ….
+    Planes,
+    /// A coarse tile's planes (see [`crate::screen::coarse`]), not pixels;
+    /// never cached.
+    Coarse,
+}
 
 /// What one record does, after validation.
 pub(super) enum Op<'a> {
@@ -27,9 +39,7 @@ pub(super) enum Op<'a> {
         /// `data` is still a zstd blob (decompressed after parsing, on
         /// several threads when there are many).
         packed: bool,
-        /// `data` holds a coarse tile's planes (see [`super::coarse`]),
-        /// not pixels; never cached.
-        coarse: bool,
+        layout: Layout,
     },
     Copy {
         sx: u32,
@@ -94,40 +104,49 @@ fn parse_op<'a>(
     let rect = ctx.grid.rect(tile);
     let bytes = rect.area() * 4;
     let op = r.u8("record op")?;
-    if ctx.key && matches!(op, OP_XOR | OP_XOR_ZSTD | OP_COPY | OP_COARSE) {
+    let needs_previous = [OP_XOR, OP_XOR_ZSTD, OP_XOR_PLANES_ZSTD, OP_COPY, OP_COARSE];
+    if ctx.key && needs_previous.contains(&op) {
         return Err(DecodeError::NotInKeyFrame { op, tile });
     }
+    let pixels = |data, base, packed, layout| Op::Pixels {
+        data: Cow::Borrowed(data),
+        base,
+        packed,
+        layout,
+    };
     let parsed = match op {
         OP_SOLID => Op::Solid(r.u32("solid colour")?),
-        OP_RAW => Op::Pixels {
-            data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
-            base: None,
-            packed: false,
-            coarse: false,
-        },
+        OP_RAW => pixels(
+            r.take(bytes, "tile pixels")?,
+            None,
+            false,
+            Layout::Interleaved,
+        ),
         OP_XOR => {
             let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
-            Op::Pixels {
-                data: Cow::Borrowed(r.take(bytes, "tile pixels")?),
+            pixels(
+                r.take(bytes, "tile pixels")?,
                 base,
-                packed: false,
-                coarse: false,
-            }
+                false,
+                Layout::Interleaved,
+            )
         }
-        OP_ZSTD => Op::Pixels {
-            data: Cow::Borrowed(read_blob(r, tile, bytes)?),
-            base: None,
-            packed: true,
-            coarse: false,
-        },
-        OP_XOR_ZSTD => {
+        OP_ZSTD | OP_PLANES_ZSTD => {
+            let layout = if op == OP_ZSTD {
+                Layout::Interleaved
+            } else {
+                Layout::Planes
+            };
+            pixels(read_blob(r, tile, bytes)?, None, true, layout)
+        }
+        OP_XOR_ZSTD | OP_XOR_PLANES_ZSTD => {
             let base = Some(parse_base(r, tile, rect, &ctx.grid)?);
-            Op::Pixels {
-                data: Cow::Borrowed(read_blob(r, tile, bytes)?),
-                base,
-                packed: true,
-                coarse: false,
-            }
+            let layout = if op == OP_XOR_ZSTD {
+                Layout::Interleaved
+            } else {
+                Layout::Planes
+            };
+            pixels(read_blob(r, tile, bytes)?, base, true, layout)
         }
         OP_COPY => {
             let (sx, sy) = parse_offset(r, tile, rect, &ctx.grid)?;
@@ -154,12 +173,8 @@ fn parse_op<'a>(
                     max: want,
                 });
             }
-            Op::Pixels {
-                data: Cow::Borrowed(r.take(len as usize, "coarse planes")?),
-                base: None,
-                packed: (len as usize) < want,
-                coarse: true,
-            }
+            let data = r.take(len as usize, "coarse planes")?;
+            pixels(data, None, (len as usize) < want, Layout::Coarse)
         }
         OP_RECT => Op::Rects(vec![parse_rect(r, tile, rect, &ctx.grid, ctx.key)?]),
         OP_PARTS => {
@@ -178,7 +193,10 @@ fn parse_op<'a>(
         }
         _ => return Err(DecodeError::UnknownOp { op, tile }),
     };
-    let cached = matches!(parsed, Op::Pixels { coarse: false, .. } | Op::Rects(_));
+    let cached = match &parsed {
+        Op::Pixels { layout, .. } => *layout != Layout::Coarse,
+        op => matches!(op, Op::Rects(_)),
+    };
     if cached && rect.is_full_tile() {
         ctx.occupied = (ctx.occupied + 1).min(CACHE_SLOTS);
     }
@@ -237,9 +255,9 @@ pub(super) fn unpack(
             Op::Pixels {
                 data,
                 packed: true,
-                coarse,
+                layout,
                 ..
-            } => Some((data.as_ref(), unpacked_len(grid.rect(rec.tile), *coarse))),
+            } => Some((data.as_ref(), unpacked_len(grid.rect(rec.tile), *layout))),
             _ => None,
         })
         .collect();
@@ -253,12 +271,12 @@ pub(super) fn unpack(
         if let Op::Pixels {
             data,
             packed,
-            coarse,
+            layout,
             ..
         } = &mut rec.op
             && *packed
         {
-            let want = unpacked_len(grid.rect(tile), *coarse);
+            let want = unpacked_len(grid.rect(tile), *layout);
             let got = out
                 .next()
                 .unwrap_or(Err(()))
@@ -278,6 +296,9 @@ pub(super) fn unpack(
 }
 
 /// Bytes a packed tile blob must decompress to.
-fn unpacked_len(r: Rect, coarse: bool) -> usize {
-    if coarse { coarse_len(r) } else { r.area() * 4 }
+fn unpacked_len(r: Rect, layout: Layout) -> usize {
+    match layout {
+        Layout::Coarse => coarse_len(r),
+        Layout::Interleaved | Layout::Planes => r.area() * 4,
+    }
 }

@@ -95,6 +95,9 @@ pub struct EncodeStats {
     pub zstd: usize,
     /// Per-tile XOR + zstd records.
     pub xor_zstd: usize,
+    /// Of the `zstd` and `xor_zstd` records, those whose pixels went as
+    /// four planes (few repeated pixels: photos, video, gradients).
+    pub planes: usize,
     /// Rect records (changed rectangle of a tile).
     pub rect: usize,
     /// Rect records coded as palette indices.

@@ -7,12 +7,14 @@ use super::{AUTO_PER_TILE_ABOVE, Batching, EncodeStats, Encoder, Plan};
 use crate::screen::cache::TILE_PIXELS;
 use crate::screen::coarse::{coarse_len, put_coarse};
 use crate::screen::frame::Frame;
-use crate::screen::pixels::tile_bytes;
+use crate::screen::parallel::Payload;
+use crate::screen::pixels::{from_planes, tile_bytes};
 use crate::screen::rect::{Coding, changed_bbox, pick_coding, put_rect};
 use crate::screen::tile::{Grid, Rect, fetch_clipped};
 use crate::screen::wire::{
-    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS, OP_RAW, OP_RECT,
-    OP_SOLID, OP_XOR, OP_XOR_ZSTD, OP_ZSTD, put_varint, zigzag,
+    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS, OP_PLANES_ZSTD,
+    OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_PLANES_ZSTD, OP_XOR_ZSTD, OP_ZSTD, put_varint,
+    zigzag,
 };
 
 impl Encoder {
@@ -90,16 +92,18 @@ impl Encoder {
                 .filter(|(_, plan)| matches!(plan, Plan::Pixels { .. } | Plan::Coarse))
                 .map(|&(t, plan)| (grid.rect(t), plan))
                 .collect();
+            // Returns whether the bytes are planes.
             let build = |&(r, plan): &(Rect, Plan), b: &mut Vec<u8>| match plan {
                 Plan::Coarse => {
                     b.reserve_exact(coarse_len(r));
                     put_coarse(cur, r, b);
+                    false
                 }
                 Plan::Pixels { base } => {
                     b.reserve_exact(TILE_PIXELS * 4);
-                    pixel_bytes(cur, prev, r, base, b);
+                    pixel_bytes(cur, prev, r, base, true, b)
                 }
-                _ => {}
+                _ => false,
             };
             crate::screen::parallel::build_and_compress(
                 &work,
@@ -134,8 +138,9 @@ impl Encoder {
                 Plan::Coarse => {
                     stats.coarse += 1;
                     out.push(OP_COARSE);
-                    let (raw, packed) = payloads.next().unwrap_or_default();
-                    let blob = packed.unwrap_or(raw);
+                    let blob = payloads
+                        .next()
+                        .map_or_else(Vec::new, |p| p.packed.unwrap_or(p.raw));
                     put_varint(&mut out, blob.len() as u32);
                     out.extend_from_slice(&blob);
                 }
@@ -146,11 +151,15 @@ impl Encoder {
                         self.put_rect(&mut out, cur, exact, grid.rect(t), base, &mut stats)
                     } => {}
                 Plan::Pixels { base } => match payloads.next() {
-                    Some((raw, packed)) => put_pixels(&mut out, &raw, base, packed, &mut stats),
+                    Some(p) => put_pixels(&mut out, p, base, &mut stats),
                     None => {
-                        bytes.clear();
-                        pixel_bytes(cur, prev, grid.rect(t), base, &mut bytes);
-                        put_pixels(&mut out, &bytes, base, None, &mut stats);
+                        pixel_bytes(cur, prev, grid.rect(t), base, false, &mut bytes);
+                        let p = Payload {
+                            meta: false,
+                            raw: std::mem::take(&mut bytes),
+                            packed: None,
+                        };
+                        put_pixels(&mut out, p, base, &mut stats);
                     }
                 },
             }
@@ -211,14 +220,16 @@ impl Encoder {
 }
 
 /// The pixels of tile `r` as bytes, XORed with its reference block (the
-/// previous frame's moved by `base`, clipped) if `base`.
+/// previous frame's moved by `base`, clipped) if `base`; returns whether
+/// they are planes (see [`tile_bytes`]).
 fn pixel_bytes(
     cur: &Frame,
     prev: Option<&Frame>,
     r: Rect,
     base: Option<(i32, i32)>,
+    allow_planes: bool,
     out: &mut Vec<u8>,
-) {
+) -> bool {
     let mut scratch = Vec::new();
     let reference = match (base, prev) {
         (Some((dx, dy)), Some(p)) => {
@@ -228,40 +239,51 @@ fn pixel_bytes(
         }
         _ => None,
     };
-    tile_bytes(cur, reference, r, out);
+    tile_bytes(cur, reference, r, allow_planes, out)
 }
 
-/// Writes a pixel record: compressed if `packed` holds the smaller form.
+/// Writes a pixel record: compressed if the payload holds the smaller
+/// form; inline pixels are always interleaved.
 fn put_pixels(
     out: &mut Vec<u8>,
-    bytes: &[u8],
+    payload: Payload<bool>,
     base: Option<(i32, i32)>,
-    packed: Option<Vec<u8>>,
     stats: &mut EncodeStats,
 ) {
     let xor = base.is_some();
-    match (packed, xor) {
-        (Some(c), _) => {
-            out.push(if xor { OP_XOR_ZSTD } else { OP_ZSTD });
+    let planes = payload.meta;
+    match payload.packed {
+        Some(c) => {
+            out.push(match (xor, planes) {
+                (false, false) => OP_ZSTD,
+                (false, true) => OP_PLANES_ZSTD,
+                (true, false) => OP_XOR_ZSTD,
+                (true, true) => OP_XOR_PLANES_ZSTD,
+            });
             put_base(out, base);
             if xor {
                 stats.xor_zstd += 1;
             } else {
                 stats.zstd += 1;
             }
+            stats.planes += usize::from(planes);
             put_varint(out, c.len() as u32);
             out.extend_from_slice(&c);
         }
-        (None, true) => {
-            stats.xor += 1;
-            out.push(OP_XOR);
+        None => {
+            if xor {
+                stats.xor += 1;
+                out.push(OP_XOR);
+            } else {
+                stats.raw += 1;
+                out.push(OP_RAW);
+            }
             put_base(out, base);
-            out.extend_from_slice(bytes);
-        }
-        (None, false) => {
-            stats.raw += 1;
-            out.push(OP_RAW);
-            out.extend_from_slice(bytes);
+            if planes {
+                out.extend_from_slice(&from_planes(&payload.raw));
+            } else {
+                out.extend_from_slice(&payload.raw);
+            }
         }
     }
 }
