@@ -2,6 +2,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    lifeline_net::memory::keep_freed_memory();
     lifeline_net::files::init_logging();
     let cli = lifeline_agent::cli::Cli::parse();
     let result = if cli.command.is_window() {

@@ -9,6 +9,7 @@ pub mod clipboard;
 pub mod e2e;
 pub mod files;
 pub mod framed;
+pub mod memory;
 pub mod org;
 pub mod tls;
 

@@ -7,6 +7,8 @@
 //! with one comparison. Once full, the least recently used slot is reused.
 
 use super::TILE;
+use super::frame::Frame;
+use super::tile::{Rect, read_block};
 
 /// Pixels in one cached tile.
 pub(crate) const TILE_PIXELS: usize = (TILE * TILE) as usize;
@@ -69,6 +71,25 @@ impl TileCache {
         } else {
             self.slots.push(Slot {
                 pixels: pixels.to_vec(),
+                last_used: self.clock,
+            });
+        }
+        slot
+    }
+
+    /// Stores the full tile `r` of `f` and returns its slot.
+    pub(crate) fn insert_block(&mut self, f: &Frame, r: Rect) -> usize {
+        self.clock += 1;
+        let slot = self.next_slot();
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.pixels.clear();
+            read_block(f, r, &mut s.pixels);
+            s.last_used = self.clock;
+        } else {
+            let mut pixels = Vec::with_capacity(TILE_PIXELS);
+            read_block(f, r, &mut pixels);
+            self.slots.push(Slot {
+                pixels,
                 last_used: self.clock,
             });
         }

@@ -114,6 +114,15 @@ pub(crate) fn read_block(f: &Frame, r: Rect, out: &mut Vec<u32>) {
     }
 }
 
+/// The rows of block `r` of `f`, borrowed.
+pub(crate) fn block_rows(f: &Frame, r: Rect) -> impl Iterator<Item = &[u32]> {
+    let w = f.width() as usize;
+    (0..r.h as usize).map(move |dy| {
+        let i = (r.y as usize + dy) * w + r.x as usize;
+        &f.pixels()[i..i + r.w as usize]
+    })
+}
+
 /// Appends the block of `r`'s size whose top-left corner is `r` moved by
 /// `(dx, dy)`, row by row; pixels outside `f` read as 0. Encoder and decoder
 /// both use this, so XOR references agree even at the edges.

@@ -83,6 +83,9 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The agent, relay and console run in this process here: the same
+    // allocator policy as their binaries.
+    lifeline_net::memory::keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LIFELINE_LOG")

@@ -5,13 +5,13 @@ mod write;
 
 use std::collections::HashMap;
 
-use super::CACHE_SLOTS;
 use super::cache::{TILE_PIXELS, TileCache};
 use super::frame::Frame;
 use super::motion::{SegHashes, planar_candidates, vertical_candidates};
 use super::pixels::{choose_base, in_bounds};
 use super::stream::StreamCompressor;
-use super::tile::{Grid, Rect, block_eq, copy_same_place, read_block, solid_color};
+use super::tile::{Grid, Rect, block_eq, block_rows, copy_same_place, solid_color};
+use super::{CACHE_SLOTS, TILE};
 
 /// In [`Batching::Auto`], frames with more pixel tiles than this compress
 /// each tile on its own (zstd level 1 picks parameters tuned for 16 KiB
@@ -397,7 +397,6 @@ impl Encoder {
             && prev.is_some()
             && open_moving > COARSE_ABOVE.max(grid.tiles() / 4);
         // Cache lookups and inserts run in tile order, as the decoder's do.
-        let mut tile = Vec::with_capacity(TILE_PIXELS);
         let planned = dirty
             .iter()
             .zip(plans)
@@ -409,7 +408,7 @@ impl Encoder {
                     None => {
                         // A coarse tile on the decoder is resent whole.
                         let exact = prev.filter(|_| !self.coarse.get(t).copied().unwrap_or(false));
-                        self.plan_pixels(cur, exact, grid.rect(t), &offsets, &mut tile)
+                        self.plan_pixels(cur, exact, grid.rect(t), &offsets)
                     }
                 };
                 (t, plan)
@@ -469,7 +468,6 @@ impl Encoder {
         prev: Option<&Frame>,
         r: Rect,
         offsets: &[(i32, i32)],
-        tile: &mut Vec<u32>,
     ) -> Plan {
         let base = prev.and_then(|p| choose_base(cur, p, r, offsets, &mut self.scratch));
         if !self.config.cache || !r.is_full_tile() {
@@ -477,15 +475,16 @@ impl Encoder {
         }
         self.cur_seg.fill(cur, r);
         let hash = self.cur_seg.tile_hash(r);
-        tile.clear();
-        read_block(cur, r, tile);
         if let Some(&slot) = self.cache_index.get(&hash)
-            && self.cache.get(slot) == Some(tile.as_slice())
+            && self
+                .cache
+                .get(slot)
+                .is_some_and(|px| px.chunks_exact(TILE as usize).eq(block_rows(cur, r)))
         {
             self.cache.touch(slot);
             return Plan::Cache(slot);
         }
-        let slot = self.cache.insert(tile);
+        let slot = self.cache.insert_block(cur, r);
         if let Some(old) = self.slot_hash.get(slot).copied() {
             if self.cache_index.get(&old) == Some(&slot) {
                 self.cache_index.remove(&old);

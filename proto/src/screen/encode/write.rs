@@ -8,9 +8,9 @@ use crate::screen::cache::TILE_PIXELS;
 use crate::screen::coarse::{coarse_len, put_coarse};
 use crate::screen::frame::Frame;
 use crate::screen::parallel::Payload;
-use crate::screen::pixels::{from_planes, tile_bytes};
+use crate::screen::pixels::{from_planes, reference_rows, tile_bytes};
 use crate::screen::rect::{Coding, changed_bbox, pick_coding, put_rect};
-use crate::screen::tile::{Grid, Rect, fetch_clipped};
+use crate::screen::tile::{Grid, Rect};
 use crate::screen::wire::{
     FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS, OP_PLANES_ZSTD,
     OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_PLANES_ZSTD, OP_XOR_ZSTD, OP_ZSTD, put_varint,
@@ -231,15 +231,11 @@ fn pixel_bytes(
     out: &mut Vec<u8>,
 ) -> bool {
     let mut scratch = Vec::new();
-    let reference = match (base, prev) {
-        (Some((dx, dy)), Some(p)) => {
-            scratch.reserve_exact(r.area());
-            fetch_clipped(p, r, dx, dy, &mut scratch);
-            Some(scratch.as_slice())
-        }
+    let rows = match (base, prev) {
+        (Some(offset), Some(p)) => Some(reference_rows(p, r, offset, &mut scratch)),
         _ => None,
     };
-    tile_bytes(cur, reference, r, allow_planes, out)
+    tile_bytes(cur, rows.as_deref(), r, allow_planes, out)
 }
 
 /// Writes a pixel record: compressed if the payload holds the smaller
