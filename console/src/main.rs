@@ -1,11 +1,15 @@
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Before the runtime starts any thread.
     lifeline_net::memory::keep_freed_memory();
     lifeline_net::files::init_logging();
     let cli = lifeline::cli::Cli::parse();
-    match lifeline::cli::run(cli).await {
+    let result = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(lifeline::cli::run(cli)),
+        Err(e) => Err(e.into()),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -11,7 +11,7 @@ use lifeline_proto::{
     encode_message,
     input::{InputEvent, InputMsg, InputReply},
     screen::{
-        Decoder, Encoder, Frame,
+        Batching, Decoder, Encoder, EncoderConfig, Frame,
         synth::{Synth, Workload},
         wire,
     },
@@ -144,6 +144,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seq.extend_from_slice(&data);
     }
     write(&root.join("screen_decoder"), "seed-drag", &seq)?;
+    // Video, each tile compressed alone: byte-plane records, plain and XOR.
+    let mut synth = Synth::new(Workload::Video, 128, 64, 1)?;
+    let mut enc = Encoder::with_config(EncoderConfig {
+        batching: Batching::Never,
+        threads: 1,
+        ..EncoderConfig::default()
+    });
+    let mut seq = Vec::new();
+    for step in 0..3 {
+        let frame = if step == 0 {
+            synth.frame().clone()
+        } else {
+            synth.next_frame().clone()
+        };
+        let data = enc.encode(&frame);
+        seq.extend_from_slice(&(data.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
+        seq.extend_from_slice(&data);
+    }
+    write(&root.join("screen_decoder"), "seed-planes", &seq)?;
     // A coarse tile (what smooth motion sends) after a two-tile key frame;
     // built by hand: the encoder only goes coarse on screens larger than
     // the fuzz target's limits.

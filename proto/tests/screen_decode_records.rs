@@ -9,7 +9,7 @@ mod common;
 use common::{err, frame_bytes, key_with_rect, primed};
 use lifeline_proto::screen::DecodeError;
 use lifeline_proto::screen::wire::{
-    FLAG_KEY, MAX_PARTS, OP_COARSE, OP_PARTS, OP_PLANES_ZSTD, OP_RECT, OP_SOLID,
+    FLAG_KEY, MAX_PARTS, OP_CACHE, OP_COARSE, OP_PARTS, OP_PLANES_ZSTD, OP_RECT, OP_SOLID,
     OP_XOR_PLANES_ZSTD, RECT_COPY, RECT_MED, RECT_PALETTE, RECT_PLANE,
 };
 
@@ -208,12 +208,19 @@ fn plane_records_put_each_byte_of_a_pixel_in_its_plane() {
         .decode(&frame_bytes(FLAG_KEY, 0, 3, 2, 1, &body))
         .unwrap();
     assert_eq!(frame.pixels(), &pixels);
-    // XOR planes against the same place: each pixel XOR 0x0101_0101 (the
-    // offset is zigzag 0, 0).
-    let xor = [0x0101_0101u32; 6];
+    // XOR planes against the same place (the offset is zigzag 0, 0), each
+    // pixel's bytes different, so a plane misread as pixels shows.
+    let xor = [
+        0x8040_2010u32,
+        0x0102_0408,
+        0x1100_2200,
+        0x00ff_0001,
+        0x7f00_0080,
+        0x0a0b_0c0d,
+    ];
     let body = [&[0, OP_XOR_PLANES_ZSTD, 0, 0][..], &packed_planes(&xor)].concat();
     let frame = dec.decode(&frame_bytes(0, 1, 3, 2, 1, &body)).unwrap();
-    let want: Vec<u32> = pixels.iter().map(|p| p ^ 0x0101_0101).collect();
+    let want: Vec<u32> = pixels.iter().zip(&xor).map(|(p, x)| p ^ x).collect();
     assert_eq!(frame.pixels(), want.as_slice());
     // Planes of the wrong size, XOR planes in a key frame.
     let body = [&[0, OP_PLANES_ZSTD][..], &packed_planes(&pixels[..5])].concat();
@@ -233,4 +240,27 @@ fn plane_records_put_each_byte_of_a_pixel_in_its_plane() {
             tile: 0
         }
     );
+}
+
+#[test]
+fn a_full_tile_sent_as_planes_is_cached() {
+    // Tile 0 as planes, tile 1 the cache slot it filled.
+    let pixels: Vec<u32> = (0..64 * 64u32)
+        .map(|i| i.wrapping_mul(2_654_435_761))
+        .collect();
+    let body = [
+        &[0, OP_PLANES_ZSTD][..],
+        &packed_planes(&pixels),
+        &[0, OP_CACHE, 0],
+    ]
+    .concat();
+    let mut dec = lifeline_proto::screen::Decoder::new();
+    let frame = dec
+        .decode(&frame_bytes(FLAG_KEY, 0, 128, 64, 2, &body))
+        .unwrap();
+    for y in 0..64 {
+        let row = frame.row(y);
+        assert_eq!(&row[..64], &pixels[y as usize * 64..][..64]);
+        assert_eq!(&row[64..], &row[..64]);
+    }
 }

@@ -2,7 +2,6 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    lifeline_net::memory::keep_freed_memory();
     lifeline_net::files::init_logging();
     let cli = lifeline_relay::cli::Cli::parse();
     match lifeline_relay::cli::run(cli).await {

@@ -62,32 +62,25 @@ impl TileCache {
 
     /// Stores a tile (exactly [`TILE_PIXELS`] pixels) and returns its slot.
     pub(crate) fn insert(&mut self, pixels: &[u32]) -> usize {
-        self.clock += 1;
-        let slot = self.next_slot();
-        if let Some(s) = self.slots.get_mut(slot) {
-            s.pixels.clear();
-            s.pixels.extend_from_slice(pixels);
-            s.last_used = self.clock;
-        } else {
-            self.slots.push(Slot {
-                pixels: pixels.to_vec(),
-                last_used: self.clock,
-            });
-        }
-        slot
+        self.insert_with(|slot| slot.extend_from_slice(pixels))
     }
 
     /// Stores the full tile `r` of `f` and returns its slot.
     pub(crate) fn insert_block(&mut self, f: &Frame, r: Rect) -> usize {
+        self.insert_with(|slot| read_block(f, r, slot))
+    }
+
+    /// Takes the next slot, emptied, and lets `fill` write the tile into it.
+    fn insert_with(&mut self, fill: impl FnOnce(&mut Vec<u32>)) -> usize {
         self.clock += 1;
         let slot = self.next_slot();
         if let Some(s) = self.slots.get_mut(slot) {
             s.pixels.clear();
-            read_block(f, r, &mut s.pixels);
+            fill(&mut s.pixels);
             s.last_used = self.clock;
         } else {
             let mut pixels = Vec::with_capacity(TILE_PIXELS);
-            read_block(f, r, &mut pixels);
+            fill(&mut pixels);
             self.slots.push(Slot {
                 pixels,
                 last_used: self.clock,

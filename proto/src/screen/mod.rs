@@ -6,8 +6,9 @@
 //! colour, a copy from elsewhere in the previous frame (scrolling, window
 //! moves), a cached tile, the changed rectangle (palette, prediction
 //! residuals, XOR or raw), the moved part plus the bands around it (PARTS),
-//! or the whole tile's pixels (raw or XOR with a reference block); zstd
-//! level 1 either per tile or as the next chunk of the session's stream.
+//! or the whole tile's pixels (raw or XOR with a reference block, as byte
+//! planes when few pixels repeat their neighbour); zstd level 1 either per
+//! tile or as the next chunk of the session's stream.
 //! The [`Decoder`] validates a whole frame before applying it. Decoded
 //! frames equal captured frames bit for bit: every hash match is confirmed
 //! by comparing pixels before it is used. The one exception is opt-in
@@ -42,20 +43,20 @@
 //! `skip` (the first record: `skip`), so tiles strictly increase; tiles
 //! without a record are unchanged. `area` is the tile's pixel count.
 //!
-//! | op | name      | operand                                   | key frame |
-//! |----|-----------|-------------------------------------------|-----------|
-//! | 0  | SOLID     | `u32` pixel                               | yes       |
-//! | 1  | RAW       | `area * 4` bytes of pixels                 | yes       |
-//! | 2  | XOR       | `dx, dy`, then `area * 4` bytes XOR the source block | no |
-//! | 3  | ZSTD      | `len: varint`, zstd frame of RAW bytes     | yes       |
-//! | 4  | XOR_ZSTD  | `dx, dy`, `len: varint`, zstd frame of XOR bytes | no  |
-//! | 5  | COPY      | `dx, dy`: the tile is the source block     | no        |
-//! | 6  | CACHE     | `slot: varint`                             | yes       |
-//! | 7  | RECT      | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR, COPY) |
-//! | 8  | PARTS     | `n: u8` (1..=8), then `n` RECT operands, applied in order | as RECT |
-//! | 9  | COARSE    | `len: varint`, the tile at reduced resolution (lossy) | no |
-//! | 10 | PLANES_ZSTD | as ZSTD, the bytes as planes                | yes       |
-//! | 11 | XOR_PLANES_ZSTD | as XOR_ZSTD, the bytes as planes        | no        |
+//! | op | name            | operand                                              | key frame           |
+//! |----|-----------------|------------------------------------------------------|---------------------|
+//! | 0  | SOLID           | `u32` pixel                                          | yes                 |
+//! | 1  | RAW             | `area * 4` bytes of pixels                           | yes                 |
+//! | 2  | XOR             | `dx, dy`, then `area * 4` bytes XOR the source block | no                  |
+//! | 3  | ZSTD            | `len: varint`, zstd frame of RAW bytes               | yes                 |
+//! | 4  | XOR_ZSTD        | `dx, dy`, `len: varint`, zstd frame of XOR bytes     | no                  |
+//! | 5  | COPY            | `dx, dy`: the tile is the source block               | no                  |
+//! | 6  | CACHE           | `slot: varint`                                       | yes                 |
+//! | 7  | RECT            | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR, COPY) |
+//! | 8  | PARTS           | `n: u8` (1..=8), then `n` RECT operands, in order    | as RECT             |
+//! | 9  | COARSE          | `len: varint`, the tile at reduced resolution (lossy)| no                  |
+//! | 10 | PLANES_ZSTD     | as ZSTD, the bytes as planes                         | yes                 |
+//! | 11 | XOR_PLANES_ZSTD | as XOR_ZSTD, the bytes as planes                     | no                  |
 //!
 //! `dx, dy` are zigzag varints; the source block is the tile's rectangle
 //! moved by `(dx, dy)` in the *previous* frame (never pixels written earlier
@@ -65,17 +66,21 @@
 //! the scrolled text). XOR with `(0, 0)` is
 //! the classic XOR-with-previous-tile; other offsets XOR against scrolled or
 //! moved content. The tile cache ([`CACHE_SLOTS`] slots, full 64x64 tiles only) is
-//! updated in record order: each full tile carried by RAW/XOR/ZSTD/XOR_ZSTD
-//! is stored in the next slot (slots fill from 0; once full, the least
+//! updated in record order: each full tile carried by RAW, XOR, ZSTD,
+//! XOR_ZSTD, PLANES_ZSTD or XOR_PLANES_ZSTD is stored in the next slot (slots fill from 0; once full, the least
 //! recently used is replaced) and each CACHE record marks its slot used. A
 //! key frame empties the cache and the frame buffer first; it may still
 //! reference tiles it stored itself (repeated tiles in one screen).
-//! PLANES_ZSTD and XOR_PLANES_ZSTD carry the same `area * 4` bytes as
-//! ZSTD and XOR_ZSTD in another order: four planes of `area` bytes, every
+//!
+//! PLANES_ZSTD and XOR_PLANES_ZSTD carry the same `area * 4` bytes as ZSTD
+//! and XOR_ZSTD in another order: four planes of `area` bytes, every
 //! pixel's first byte (row-major), then every second byte, third, fourth.
-//! The encoder uses them for tiles where fewer than half the values equal
-//! the one before them (photos, video, gradients), which zstd codes several
-//! times faster as planes; they are cached like their interleaved twins.
+//! The encoder uses them for tiles sent alone where fewer than half the
+//! values equal the one before them (photos, video, gradients): zstd codes
+//! them several times faster than interleaved pixels, a gradient far
+//! smaller, noise about 10 % larger. Where plain and XORed pixels both
+//! change at most pixels, the encoder compresses the first eighth of the
+//! rows of each and sends the smaller form.
 //!
 //! A RECT record replaces only its rectangle; the rest of the tile keeps its
 //! pixels (0 in a key frame). Codings: 0 RAW, `w * h * 4` bytes; 1 XOR, as

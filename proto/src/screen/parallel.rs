@@ -44,28 +44,17 @@ fn map_runs<T: Sync, S: Send, R: Send>(
     Some(out.into_iter().flatten().collect())
 }
 
-/// One item's payload from [`build_and_compress`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Payload<M> {
-    /// What `build` returned besides the bytes (e.g. their layout).
-    pub(crate) meta: M,
-    pub(crate) raw: Vec<u8>,
-    /// The zstd frame of `raw`, `None` where compressing did not make it
-    /// smaller (or zstd failed), so the caller sends `raw` as it is.
-    pub(crate) packed: Option<Vec<u8>>,
-}
-
-/// Builds every item's payload with `build` and compresses it with zstd
-/// level 1, on up to `threads` threads, with the compressors kept in `pool`
-/// from one frame to the next. Results come back in order. Building on the
-/// workers keeps per-tile work (pixels, coarse planes) off the calling
-/// thread too.
-pub(crate) fn build_and_compress<T: Sync, M: Send>(
+/// Runs `work` on every item with a zstd level-1 compressor (`None` if
+/// zstd could not start one), on up to `threads` threads, the compressors
+/// kept in `pool` from one frame to the next. Results come back in order.
+/// Large changes build and compress their tiles this way, off the calling
+/// thread.
+pub(crate) fn with_compressors<T: Sync, R: Send>(
     items: &[T],
-    build: impl Fn(&T, &mut Vec<u8>) -> M + Sync,
     pool: &mut Vec<zstd::bulk::Compressor<'static>>,
     threads: usize,
-) -> Vec<Payload<M>> {
+    work: impl Fn(&T, Option<&mut zstd::bulk::Compressor<'static>>) -> R + Sync,
+) -> Vec<R> {
     let threads = threads.clamp(1, items.len().max(1));
     while pool.len() < threads {
         match zstd::bulk::Compressor::new(1) {
@@ -73,23 +62,24 @@ pub(crate) fn build_and_compress<T: Sync, M: Send>(
             Err(_) => break,
         }
     }
-    let made = |item: &T, z: Option<&mut zstd::bulk::Compressor<'static>>| {
-        let mut raw = Vec::new();
-        let meta = build(item, &mut raw);
-        let packed = z
-            .and_then(|z| z.compress(&raw).ok())
-            .filter(|c| c.len() < raw.len());
-        Payload { meta, raw, packed }
-    };
     let used = pool.len().min(threads);
     if used == 0 {
-        return items.iter().map(|i| made(i, None)).collect();
+        return items.iter().map(|i| work(i, None)).collect();
     }
-    let work = |z: &mut zstd::bulk::Compressor<'static>, run: &[T]| {
-        run.iter().map(|item| made(item, Some(&mut *z))).collect()
+    let run = |z: &mut zstd::bulk::Compressor<'static>, run: &[T]| {
+        run.iter().map(|item| work(item, Some(&mut *z))).collect()
     };
-    map_runs(items, &mut pool[..used], work)
-        .unwrap_or_else(|| items.iter().map(|i| made(i, None)).collect())
+    map_runs(items, &mut pool[..used], run)
+        .unwrap_or_else(|| items.iter().map(|i| work(i, None)).collect())
+}
+
+/// `bytes` as a zstd frame, if that is smaller (and zstd works).
+pub(crate) fn compress_smaller(
+    z: Option<&mut zstd::bulk::Compressor<'_>>,
+    bytes: &[u8],
+) -> Option<Vec<u8>> {
+    z.and_then(|z| z.compress(bytes).ok())
+        .filter(|c| c.len() < bytes.len())
 }
 
 /// Runs `f` on every item, the items split into at most `threads` runs
@@ -150,34 +140,29 @@ mod tests {
             })
             .collect();
         let mut pool = Vec::new();
-        let copy = |b: &Vec<u8>, out: &mut Vec<u8>| {
-            out.extend_from_slice(b);
-            b[0]
+        let pack = |b: &Vec<u8>, z: Option<&mut zstd::bulk::Compressor<'static>>| {
+            (b.clone(), compress_smaller(z, b))
         };
-        let one = build_and_compress(&blobs, copy, &mut pool, 1);
-        assert!(
-            one.iter()
-                .zip(&blobs)
-                .all(|(p, b)| p.raw == *b && p.meta == b[0])
-        );
+        let one = with_compressors(&blobs, &mut pool, 1, pack);
+        assert!(one.iter().zip(&blobs).all(|((raw, _), b)| raw == b));
         for threads in [2, 3, 4, 64] {
             assert_eq!(
-                build_and_compress(&blobs, copy, &mut pool, threads),
+                with_compressors(&blobs, &mut pool, threads, pack),
                 one,
                 "{threads} threads"
             );
         }
         // Incompressible blobs stay as they are.
-        assert!(one.iter().step_by(5).all(|p| p.packed.is_none()));
+        assert!(one.iter().step_by(5).all(|(_, c)| c.is_none()));
         let items: Vec<(&[u8], usize)> = one
             .iter()
-            .filter_map(|p| p.packed.as_deref().map(|c| (c, p.raw.len())))
+            .filter_map(|(b, c)| c.as_deref().map(|c| (c, b.len())))
             .collect();
         let back = decompress_all(&items, 3);
         let expect: Vec<Result<Vec<u8>, ()>> = one
             .iter()
-            .filter(|p| p.packed.is_some())
-            .map(|p| Ok(p.raw.clone()))
+            .filter(|(_, c)| c.is_some())
+            .map(|(b, _)| Ok(b.clone()))
             .collect();
         assert_eq!(back, expect);
         // A blob that inflates past its capacity fails alone.

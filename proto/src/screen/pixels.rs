@@ -1,7 +1,7 @@
 //! Pixel payloads: choosing the XOR reference of a tile and serialising it.
 
 use super::frame::Frame;
-use super::tile::{Grid, Rect, fetch_clipped};
+use super::tile::{Grid, Rect, block_rows, fetch_clipped};
 
 /// Source position of tile `r` moved by `(dx, dy)`, if the whole block
 /// stays inside the frame (required for copies).
@@ -40,14 +40,8 @@ pub(crate) fn reference_rows<'a>(
 ) -> Vec<&'a [u32]> {
     let n = r.w as usize;
     let grid = Grid::new(prev.width(), prev.height());
-    if let Some((sx, sy)) = in_bounds(&grid, r, dx, dy) {
-        let w = prev.width() as usize;
-        return (0..r.h as usize)
-            .map(|k| {
-                let i = (sy as usize + k) * w + sx as usize;
-                &prev.pixels()[i..i + n]
-            })
-            .collect();
+    if let Some((x, y)) = in_bounds(&grid, r, dx, dy) {
+        return block_rows(prev, Rect { x, y, ..r }).collect();
     }
     scratch.clear();
     fetch_clipped(prev, r, dx, dy, scratch);
@@ -58,8 +52,8 @@ pub(crate) fn reference_rows<'a>(
 /// rows of the reference block) if given. With `allow_planes`, a tile where
 /// fewer than half the values equal the one before them (photos, video,
 /// gradients: little for a compressor to match) is written as four planes
-/// instead, which zstd codes about as small and several times faster.
-/// Returns whether it was.
+/// instead, which zstd codes several times faster (and a gradient far
+/// smaller). Returns whether it was.
 pub(crate) fn tile_bytes(
     cur: &Frame,
     reference: Option<&[&[u32]]>,
@@ -68,45 +62,40 @@ pub(crate) fn tile_bytes(
     out: &mut Vec<u8>,
 ) -> bool {
     out.clear();
-    let w = cur.width() as usize;
-    let n = r.w as usize;
-    let mut repeats = 0usize;
-    let mut last = None;
-    for dy in 0..r.h as usize {
-        let i = (r.y as usize + dy) * w + r.x as usize;
-        let row = &cur.pixels()[i..i + n];
-        let old = reference.map(|rows| rows[dy]);
-        for (k, &p) in row.iter().enumerate() {
-            let v = old.map_or(p, |o| p ^ o[k]);
-            repeats += usize::from(last == Some(v));
-            last = Some(v);
-            out.extend_from_slice(&v.to_le_bytes());
+    let value = |dy: usize, k: usize, p: u32| reference.map_or(p, |rows| p ^ rows[dy][k]);
+    let planar = allow_planes && {
+        let mut repeats = 0usize;
+        let mut last = None;
+        for (dy, row) in block_rows(cur, r).enumerate() {
+            for (k, &p) in row.iter().enumerate() {
+                let v = value(dy, k, p);
+                repeats += usize::from(last == Some(v));
+                last = Some(v);
+            }
         }
-    }
-    let planar = allow_planes && repeats * 2 < r.area();
-    if planar {
-        *out = to_planes(out);
+        repeats * 2 < r.area()
+    };
+    let n = r.area();
+    out.resize(n * 4, 0);
+    let mut i = 0;
+    for (dy, row) in block_rows(cur, r).enumerate() {
+        for (k, &p) in row.iter().enumerate() {
+            let b = value(dy, k, p).to_le_bytes();
+            if planar {
+                for (lane, &byte) in b.iter().enumerate() {
+                    out[lane * n + i] = byte;
+                }
+            } else {
+                out[i * 4..i * 4 + 4].copy_from_slice(&b);
+            }
+            i += 1;
+        }
     }
     planar
 }
 
-/// Four-byte values as four planes: every first byte, then every second, ….
-pub(crate) fn to_planes(bytes: &[u8]) -> Vec<u8> {
-    let n = bytes.len() / 4;
-    let mut planes = vec![0u8; n * 4];
-    let (p0, rest) = planes.split_at_mut(n);
-    let (p1, rest) = rest.split_at_mut(n);
-    let (p2, p3) = rest.split_at_mut(n);
-    for (i, c) in bytes.chunks_exact(4).enumerate() {
-        p0[i] = c[0];
-        p1[i] = c[1];
-        p2[i] = c[2];
-        p3[i] = c[3];
-    }
-    planes
-}
-
-/// The inverse of [`to_planes`].
+/// Four planes (every first byte, then every second, …) back to four-byte
+/// values.
 pub(crate) fn from_planes(planes: &[u8]) -> Vec<u8> {
     let n = planes.len() / 4;
     let mut bytes = Vec::with_capacity(n * 4);
@@ -121,17 +110,41 @@ pub(crate) fn from_planes(planes: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// The XOR reference for a tile sent as pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Base {
+    /// Plain pixels.
+    Plain,
+    /// XOR with the previous frame's block moved by this offset.
+    Xor(i32, i32),
+    /// Either: both forms change at most pixels (video, photos), so no
+    /// cheap count tells them apart; the encoder compresses a sample of
+    /// both.
+    Unsure(i32, i32),
+}
+
+impl Base {
+    /// The XOR offset, taking an unsure choice as XOR.
+    pub(crate) fn offset(self) -> Option<(i32, i32)> {
+        match self {
+            Base::Plain => None,
+            Base::Xor(dx, dy) | Base::Unsure(dx, dy) => Some((dx, dy)),
+        }
+    }
+}
+
 /// Picks the XOR reference for a tile that must be sent as pixels: the
 /// same place in the previous frame or one of the motion offsets, whichever
 /// has the most identical rows (a scrolled tile that also gained a new line
-/// then costs only the new line). `None` when plain pixels look cheaper.
+/// then costs only the new line), if XOR with it looks cheaper than plain
+/// pixels.
 pub(crate) fn choose_base(
     cur: &Frame,
     prev: &Frame,
     r: Rect,
     offsets: &[(i32, i32)],
     scratch: &mut Vec<u32>,
-) -> Option<(i32, i32)> {
+) -> Base {
     let grid = Grid::new(cur.width(), cur.height());
     let mut best: Option<((i32, i32), u32)> = None;
     for &offset in std::iter::once(&(0, 0)).chain(offsets) {
@@ -143,35 +156,35 @@ pub(crate) fn choose_base(
             best = Some((offset, n));
         }
     }
-    let (offset, _) = best?;
-    xor_is_cheaper(cur, r, &reference_rows(prev, r, offset, scratch)).then_some(offset)
+    let Some(((dx, dy), _)) = best else {
+        return Base::Plain;
+    };
+    let (raw_changes, xor_changes) = changes(cur, r, &reference_rows(prev, r, (dx, dy), scratch));
+    let noisy = |changes: u32| changes as usize * 2 > r.area();
+    if noisy(raw_changes) && noisy(xor_changes) {
+        Base::Unsure(dx, dy)
+    } else if xor_changes < raw_changes {
+        Base::Xor(dx, dy)
+    } else {
+        Base::Plain
+    }
 }
 
 /// How many rows of tile `r` equal the reference rows.
 fn equal_rows(cur: &Frame, r: Rect, rows: &[&[u32]]) -> u32 {
-    let w = cur.width() as usize;
-    let n = r.w as usize;
-    rows.iter()
-        .enumerate()
-        .filter(|&(dy, old)| {
-            let i = (r.y as usize + dy) * w + r.x as usize;
-            cur.pixels()[i..i + n] == **old
-        })
+    block_rows(cur, r)
+        .zip(rows)
+        .filter(|(row, old)| row == *old)
         .count() as u32
 }
 
-/// Whether XOR with the reference rows is likely to compress better than
-/// the tile itself: compares how often consecutive values change in each,
-/// a cheap stand-in for running the compressor twice; XOR when both change
-/// at most pixels.
-fn xor_is_cheaper(cur: &Frame, r: Rect, rows: &[&[u32]]) -> bool {
-    let w = cur.width() as usize;
-    let n = r.w as usize;
+/// How often consecutive values change in the tile and in the tile XOR
+/// the reference rows: a cheap stand-in for running the compressor on both.
+fn changes(cur: &Frame, r: Rect, rows: &[&[u32]]) -> (u32, u32) {
     let (mut raw_changes, mut xor_changes) = (0u32, 0u32);
     let (mut last_raw, mut last_xor) = (None, None);
-    for (dy, old) in rows.iter().enumerate() {
-        let i = (r.y as usize + dy) * w + r.x as usize;
-        for (&a, &b) in cur.pixels()[i..i + n].iter().zip(old.iter()) {
+    for (row, old) in block_rows(cur, r).zip(rows) {
+        for (&a, &b) in row.iter().zip(old.iter()) {
             let x = a ^ b;
             raw_changes += u32::from(last_raw != Some(a));
             xor_changes += u32::from(last_xor != Some(x));
@@ -179,17 +192,29 @@ fn xor_is_cheaper(cur: &Frame, r: Rect, rows: &[&[u32]]) -> bool {
             last_xor = Some(x);
         }
     }
-    // Where both change at most pixels (video, camera grain), neither count
-    // tells them apart; the same place a frame earlier is then the better
-    // guess (temporal prediction: a quarter fewer bytes on video).
-    let noisy = |changes: u32| changes as usize * 2 > r.area();
-    xor_changes < raw_changes || noisy(raw_changes) && noisy(xor_changes)
+    (raw_changes, xor_changes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::screen::synth::XorShift;
+
+    /// Four-byte values as four planes: every first byte, then every second, ….
+    fn to_planes(bytes: &[u8]) -> Vec<u8> {
+        let n = bytes.len() / 4;
+        let mut planes = vec![0u8; n * 4];
+        let (p0, rest) = planes.split_at_mut(n);
+        let (p1, rest) = rest.split_at_mut(n);
+        let (p2, p3) = rest.split_at_mut(n);
+        for (i, c) in bytes.chunks_exact(4).enumerate() {
+            p0[i] = c[0];
+            p1[i] = c[1];
+            p2[i] = c[2];
+            p3[i] = c[3];
+        }
+        planes
+    }
 
     fn tile_of(pixels: Vec<u32>) -> (Frame, Rect) {
         let f = Frame::from_pixels(64, 64, pixels).unwrap_or_else(|e| panic!("{e}"));
@@ -229,5 +254,33 @@ mod tests {
             .collect();
         let (f, r) = tile_of(text);
         assert!(!tile_bytes(&f, None, r, true, &mut out));
+    }
+
+    #[test]
+    fn reference_rows_read_what_a_clipped_copy_reads() {
+        let mut rng = XorShift::new(3);
+        let px: Vec<u32> = (0..150 * 100).map(|_| rng.next_u64() as u32).collect();
+        let f = Frame::from_pixels(150, 100, px).unwrap_or_else(|e| panic!("{e}"));
+        let grid = Grid::new(150, 100);
+        let mut scratch = Vec::new();
+        for t in 0..grid.tiles() {
+            let r = grid.rect(t);
+            let offsets = [
+                (0, 0),
+                (5, -3),
+                (-70, 0),
+                (0, 90),
+                (100, 0),
+                (-3, 40),
+                (30, 30),
+            ];
+            // XOR sources must overlap the frame (the decoder checks it).
+            for offset in offsets.into_iter().filter(|o| overlaps(&grid, r, o.0, o.1)) {
+                let mut want = Vec::new();
+                fetch_clipped(&f, r, offset.0, offset.1, &mut want);
+                let got = reference_rows(&f, r, offset, &mut scratch).concat();
+                assert_eq!(got, want, "tile {t} offset {offset:?}");
+            }
+        }
     }
 }

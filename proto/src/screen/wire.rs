@@ -58,7 +58,8 @@ pub const OP_COARSE: u8 = 9;
 /// Record: varint length, then a zstd frame of the raw pixels as four
 /// planes (every pixel's first byte, then every second byte, …): photos,
 /// video and gradients, where few pixels repeat their neighbour, compress
-/// about as well and several times faster than interleaved.
+/// several times faster than interleaved (noise about 10 % larger, a
+/// gradient far smaller).
 pub const OP_PLANES_ZSTD: u8 = 10;
 /// Record: `dx, dy` as for [`OP_XOR_ZSTD`], varint length, then a zstd
 /// frame of the XOR pixels as four planes.

@@ -83,9 +83,11 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    // The agent, relay and console run in this process here: the same
+    // The agent and the console run in this process here: the same
     // allocator policy as their binaries.
-    lifeline_net::memory::keep_freed_memory();
+    if !lifeline_net::memory::keep_freed_memory() {
+        eprintln!("warning: the allocator policy of the agent and console binaries did not take");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LIFELINE_LOG")

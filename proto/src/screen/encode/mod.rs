@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use super::cache::{TILE_PIXELS, TileCache};
 use super::frame::Frame;
 use super::motion::{SegHashes, planar_candidates, vertical_candidates};
-use super::pixels::{choose_base, in_bounds};
+use super::pixels::{Base, choose_base, in_bounds};
 use super::stream::StreamCompressor;
 use super::tile::{Grid, Rect, block_eq, block_rows, copy_same_place, solid_color};
 use super::{CACHE_SLOTS, TILE};
@@ -98,6 +98,10 @@ pub struct EncodeStats {
     /// Of the `zstd` and `xor_zstd` records, those whose pixels went as
     /// four planes (few repeated pixels: photos, video, gradients).
     pub planes: usize,
+    /// Pixel tiles where plain and XOR were both plausible (both change at
+    /// most pixels), decided by compressing a sample of each when sent
+    /// alone; XOR when inline in the stream.
+    pub unsure: usize,
     /// Rect records (changed rectangle of a tile).
     pub rect: usize,
     /// Rect records coded as palette indices.
@@ -119,9 +123,9 @@ enum Plan {
     Solid(u32),
     Copy(i32, i32),
     Cache(usize),
-    /// Pixels, XORed with the previous frame's block at this offset if set.
+    /// Pixels, plain or XORed with the previous frame's block.
     Pixels {
-        base: Option<(i32, i32)>,
+        base: Base,
     },
     /// The tile at reduced resolution: part of a large moving area.
     Coarse,
@@ -144,7 +148,8 @@ pub struct Encoder {
     /// Per-tile compressors for large changes, one per thread, kept.
     compressors: Vec<zstd::bulk::Compressor<'static>>,
     stats: EncodeStats,
-    /// Reusable buffer for XOR reference blocks.
+    /// Reusable buffer for XOR reference blocks clipped at the frame's
+    /// edge (blocks inside it are read in place).
     scratch: Vec<u32>,
     /// This frame's motion offsets that explained some tile: candidates
     /// for the copied part of a tile that only partly moved.
@@ -469,7 +474,9 @@ impl Encoder {
         r: Rect,
         offsets: &[(i32, i32)],
     ) -> Plan {
-        let base = prev.and_then(|p| choose_base(cur, p, r, offsets, &mut self.scratch));
+        let base = prev.map_or(Base::Plain, |p| {
+            choose_base(cur, p, r, offsets, &mut self.scratch)
+        });
         if !self.config.cache || !r.is_full_tile() {
             return Plan::Pixels { base };
         }

@@ -7,8 +7,8 @@ use super::{AUTO_PER_TILE_ABOVE, Batching, EncodeStats, Encoder, Plan};
 use crate::screen::cache::TILE_PIXELS;
 use crate::screen::coarse::{coarse_len, put_coarse};
 use crate::screen::frame::Frame;
-use crate::screen::parallel::Payload;
-use crate::screen::pixels::{from_planes, reference_rows, tile_bytes};
+use crate::screen::parallel::{compress_smaller, with_compressors};
+use crate::screen::pixels::{Base, from_planes, reference_rows, tile_bytes};
 use crate::screen::rect::{Coding, changed_bbox, pick_coding, put_rect};
 use crate::screen::tile::{Grid, Rect};
 use crate::screen::wire::{
@@ -16,6 +16,7 @@ use crate::screen::wire::{
     OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_PLANES_ZSTD, OP_XOR_ZSTD, OP_ZSTD, put_varint,
     zigzag,
 };
+use zstd::bulk::Compressor;
 
 impl Encoder {
     /// Serialises the plans, choosing the smaller payload layout.
@@ -84,6 +85,7 @@ impl Encoder {
         let mut stats = EncodeStats::default();
         let mut next = 0usize;
         let mut bytes = Vec::with_capacity(TILE_PIXELS * 4);
+        let mut scratch = Vec::new();
         // Per tile: every pixel payload first, compressed on the
         // configured threads, then the records in order.
         let mut payloads = if per_tile {
@@ -92,32 +94,30 @@ impl Encoder {
                 .filter(|(_, plan)| matches!(plan, Plan::Pixels { .. } | Plan::Coarse))
                 .map(|&(t, plan)| (grid.rect(t), plan))
                 .collect();
-            // Returns whether the bytes are planes.
-            let build = |&(r, plan): &(Rect, Plan), b: &mut Vec<u8>| match plan {
-                Plan::Coarse => {
-                    b.reserve_exact(coarse_len(r));
-                    put_coarse(cur, r, b);
-                    false
-                }
-                Plan::Pixels { base } => {
-                    b.reserve_exact(TILE_PIXELS * 4);
-                    pixel_bytes(cur, prev, r, base, true, b)
-                }
-                _ => false,
-            };
-            crate::screen::parallel::build_and_compress(
-                &work,
-                build,
-                &mut self.compressors,
-                self.config.threads,
-            )
-            .into_iter()
+            let build =
+                |&(r, plan): &(Rect, Plan), mut z: Option<&mut Compressor<'static>>| match plan {
+                    Plan::Coarse => {
+                        let mut raw = Vec::with_capacity(coarse_len(r));
+                        put_coarse(cur, r, &mut raw);
+                        let packed = compress_smaller(z, &raw);
+                        Payload::plain(raw, packed)
+                    }
+                    Plan::Pixels { base } => pixel_payload(cur, prev, r, base, z.as_deref_mut()),
+                    _ => Payload::plain(Vec::new(), None),
+                };
+            with_compressors(&work, &mut self.compressors, self.config.threads, build).into_iter()
         } else {
             Vec::new().into_iter()
         };
         for &(t, plan) in plans {
             put_varint(&mut out, (t - next) as u32);
             next = t + 1;
+            if let Plan::Pixels {
+                base: Base::Unsure(..),
+            } = plan
+            {
+                stats.unsure += 1;
+            }
             match plan {
                 Plan::Solid(c) => {
                     stats.solid += 1;
@@ -140,7 +140,7 @@ impl Encoder {
                     out.push(OP_COARSE);
                     let blob = payloads
                         .next()
-                        .map_or_else(Vec::new, |p| p.packed.unwrap_or(p.raw));
+                        .map_or_else(Vec::new, |p| p.packed.unwrap_or(p.bytes));
                     put_varint(&mut out, blob.len() as u32);
                     out.extend_from_slice(&blob);
                 }
@@ -148,18 +148,22 @@ impl Encoder {
                     if !per_tile && {
                         // A tile the decoder holds coarse is written whole.
                         let exact = prev.filter(|_| !self.coarse[t]);
+                        let base = base.offset();
                         self.put_rect(&mut out, cur, exact, grid.rect(t), base, &mut stats)
                     } => {}
                 Plan::Pixels { base } => match payloads.next() {
-                    Some(p) => put_pixels(&mut out, p, base, &mut stats),
+                    Some(p) => put_pixels(&mut out, p, &mut stats),
                     None => {
-                        pixel_bytes(cur, prev, grid.rect(t), base, false, &mut bytes);
-                        let p = Payload {
-                            meta: false,
-                            raw: std::mem::take(&mut bytes),
-                            packed: None,
+                        // Inline in the stream: XOR whenever in doubt.
+                        let offset = base.offset();
+                        let rows = match (offset, prev) {
+                            (Some(o), Some(p)) => {
+                                Some(reference_rows(p, grid.rect(t), o, &mut scratch))
+                            }
+                            _ => None,
                         };
-                        put_pixels(&mut out, p, base, &mut stats);
+                        tile_bytes(cur, rows.as_deref(), grid.rect(t), false, &mut bytes);
+                        put_inline(&mut out, &bytes, offset, &mut stats);
                     }
                 },
             }
@@ -219,69 +223,126 @@ impl Encoder {
     }
 }
 
-/// The pixels of tile `r` as bytes, XORed with its reference block (the
-/// previous frame's moved by `base`, clipped) if `base`; returns whether
-/// they are planes (see [`tile_bytes`]).
-fn pixel_bytes(
+/// A tile's payload: its bytes and their zstd frame if smaller.
+struct Payload {
+    bytes: Vec<u8>,
+    packed: Option<Vec<u8>>,
+    /// The bytes are planes (see [`tile_bytes`]).
+    planar: bool,
+    /// The XOR reference the bytes are relative to.
+    offset: Option<(i32, i32)>,
+}
+
+impl Payload {
+    fn plain(bytes: Vec<u8>, packed: Option<Vec<u8>>) -> Self {
+        Self {
+            bytes,
+            packed,
+            planar: false,
+            offset: None,
+        }
+    }
+}
+
+/// The pixels of tile `r`, XORed with the reference block `base` names,
+/// compressed if that is smaller. When `base` is unsure, the first eighth
+/// of the tile's rows is built and compressed both ways and the smaller
+/// way is taken for the whole tile.
+fn pixel_payload(
     cur: &Frame,
     prev: Option<&Frame>,
     r: Rect,
-    base: Option<(i32, i32)>,
-    allow_planes: bool,
-    out: &mut Vec<u8>,
-) -> bool {
+    base: Base,
+    mut z: Option<&mut Compressor<'_>>,
+) -> Payload {
     let mut scratch = Vec::new();
-    let rows = match (base, prev) {
-        (Some(offset), Some(p)) => Some(reference_rows(p, r, offset, &mut scratch)),
+    let mut offset = base.offset();
+    if let (Base::Unsure(..), Some(z)) = (base, z.as_deref_mut()) {
+        let top = Rect {
+            h: (r.h / 8).max(1),
+            ..r
+        };
+        let mut cost = |o| {
+            let sample = build_pixels(cur, prev, top, o, &mut scratch);
+            z.compress(&sample.bytes).map_or(usize::MAX, |c| c.len())
+        };
+        if cost(None) < cost(offset) {
+            offset = None;
+        }
+    }
+    let mut chosen = build_pixels(cur, prev, r, offset, &mut scratch);
+    chosen.packed = compress_smaller(z, &chosen.bytes);
+    chosen
+}
+
+/// The pixels of `r` (planes where few repeat), XORed with the previous
+/// frame's block moved by `offset` if set; not compressed.
+fn build_pixels(
+    cur: &Frame,
+    prev: Option<&Frame>,
+    r: Rect,
+    offset: Option<(i32, i32)>,
+    scratch: &mut Vec<u32>,
+) -> Payload {
+    let rows = match (offset, prev) {
+        (Some(o), Some(p)) => Some(reference_rows(p, r, o, scratch)),
         _ => None,
     };
-    tile_bytes(cur, rows.as_deref(), r, allow_planes, out)
+    let mut bytes = Vec::new();
+    let planar = tile_bytes(cur, rows.as_deref(), r, true, &mut bytes);
+    Payload {
+        bytes,
+        packed: None,
+        planar,
+        offset: rows.and(offset),
+    }
 }
 
 /// Writes a pixel record: compressed if the payload holds the smaller
 /// form; inline pixels are always interleaved.
-fn put_pixels(
+fn put_pixels(out: &mut Vec<u8>, payload: Payload, stats: &mut EncodeStats) {
+    let Some(c) = payload.packed else {
+        let bytes = if payload.planar {
+            from_planes(&payload.bytes)
+        } else {
+            payload.bytes
+        };
+        return put_inline(out, &bytes, payload.offset, stats);
+    };
+    let xor = payload.offset.is_some();
+    out.push(match (xor, payload.planar) {
+        (false, false) => OP_ZSTD,
+        (false, true) => OP_PLANES_ZSTD,
+        (true, false) => OP_XOR_ZSTD,
+        (true, true) => OP_XOR_PLANES_ZSTD,
+    });
+    put_base(out, payload.offset);
+    if xor {
+        stats.xor_zstd += 1;
+    } else {
+        stats.zstd += 1;
+    }
+    stats.planes += usize::from(payload.planar);
+    put_varint(out, c.len() as u32);
+    out.extend_from_slice(&c);
+}
+
+/// Writes an uncompressed pixel record of interleaved `bytes`.
+fn put_inline(
     out: &mut Vec<u8>,
-    payload: Payload<bool>,
-    base: Option<(i32, i32)>,
+    bytes: &[u8],
+    offset: Option<(i32, i32)>,
     stats: &mut EncodeStats,
 ) {
-    let xor = base.is_some();
-    let planes = payload.meta;
-    match payload.packed {
-        Some(c) => {
-            out.push(match (xor, planes) {
-                (false, false) => OP_ZSTD,
-                (false, true) => OP_PLANES_ZSTD,
-                (true, false) => OP_XOR_ZSTD,
-                (true, true) => OP_XOR_PLANES_ZSTD,
-            });
-            put_base(out, base);
-            if xor {
-                stats.xor_zstd += 1;
-            } else {
-                stats.zstd += 1;
-            }
-            stats.planes += usize::from(planes);
-            put_varint(out, c.len() as u32);
-            out.extend_from_slice(&c);
-        }
-        None => {
-            if xor {
-                stats.xor += 1;
-                out.push(OP_XOR);
-            } else {
-                stats.raw += 1;
-                out.push(OP_RAW);
-            }
-            put_base(out, base);
-            if planes {
-                out.extend_from_slice(&from_planes(&payload.raw));
-            } else {
-                out.extend_from_slice(&payload.raw);
-            }
-        }
+    if offset.is_some() {
+        stats.xor += 1;
+        out.push(OP_XOR);
+    } else {
+        stats.raw += 1;
+        out.push(OP_RAW);
     }
+    put_base(out, offset);
+    out.extend_from_slice(bytes);
 }
 
 fn put_base(out: &mut Vec<u8>, base: Option<(i32, i32)>) {
