@@ -61,35 +61,35 @@ pub(crate) fn tile_bytes(
     allow_planes: bool,
     out: &mut Vec<u8>,
 ) -> bool {
-    out.clear();
-    let value = |dy: usize, k: usize, p: u32| reference.map_or(p, |rows| p ^ rows[dy][k]);
+    // The values first (simple loops the compiler vectorises), then their
+    // bytes in the chosen layout.
+    let mut values = Vec::with_capacity(r.area());
+    match reference {
+        Some(rows) => block_rows(cur, r)
+            .zip(rows)
+            .for_each(|(row, old)| values.extend(row.iter().zip(old.iter()).map(|(a, b)| a ^ b))),
+        None => block_rows(cur, r).for_each(|row| values.extend_from_slice(row)),
+    }
     let planar = allow_planes && {
-        let mut repeats = 0usize;
-        let mut last = None;
-        for (dy, row) in block_rows(cur, r).enumerate() {
-            for (k, &p) in row.iter().enumerate() {
-                let v = value(dy, k, p);
-                repeats += usize::from(last == Some(v));
-                last = Some(v);
-            }
-        }
-        repeats * 2 < r.area()
+        let repeats = values.windows(2).filter(|w| w[0] == w[1]).count();
+        repeats * 2 < values.len()
     };
-    let n = r.area();
-    out.resize(n * 4, 0);
-    let mut i = 0;
-    for (dy, row) in block_rows(cur, r).enumerate() {
-        for (k, &p) in row.iter().enumerate() {
-            let b = value(dy, k, p).to_le_bytes();
-            if planar {
-                for (lane, &byte) in b.iter().enumerate() {
-                    out[lane * n + i] = byte;
-                }
-            } else {
-                out[i * 4..i * 4 + 4].copy_from_slice(&b);
-            }
-            i += 1;
+    out.clear();
+    let n = values.len();
+    if planar {
+        out.resize(n * 4, 0);
+        let (p0, rest) = out.split_at_mut(n);
+        let (p1, rest) = rest.split_at_mut(n);
+        let (p2, p3) = rest.split_at_mut(n);
+        for (i, v) in values.iter().enumerate() {
+            let b = v.to_le_bytes();
+            (p0[i], p1[i], p2[i], p3[i]) = (b[0], b[1], b[2], b[3]);
         }
+    } else {
+        out.reserve(n * 4);
+        values
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     }
     planar
 }

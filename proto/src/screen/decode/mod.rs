@@ -20,7 +20,7 @@ use super::frame::Frame;
 use super::parallel::for_each_mut;
 use super::rect::{RectData, apply_rect};
 use super::stream::StreamDecompressor;
-use super::tile::{Grid, Rect, fetch_clipped, read_block, write_block};
+use super::tile::{Grid, Rect, block_rows, fetch_clipped, read_block, write_block};
 use super::wire::{FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, Reader};
 use super::{CACHE_SLOTS, TILE};
 use parse::{Layout, Op, ParseCtx, Record, parse_records, unpack};
@@ -257,10 +257,12 @@ impl Decoder {
                         &mut self.scratch,
                     );
                 }
+                // The same place is read in place when the record is
+                // applied: only this tile's record writes this tile.
                 Op::Pixels {
                     base: Some((dx, dy)),
                     ..
-                } => fetch_clipped(&frame, r, *dx, *dy, &mut self.scratch),
+                } if (*dx, *dy) != (0, 0) => fetch_clipped(&frame, r, *dx, *dy, &mut self.scratch),
                 Op::Rects(parts) => {
                     for part in parts {
                         if let RectData::Copy { sx, sy } = part.data {
@@ -347,13 +349,20 @@ impl Decoder {
                     } else {
                         pixels_from_bytes(&data, &mut tile_buf);
                     }
-                    if base.is_some() {
-                        let reference = &self.scratch[staged..staged + r.area()];
-                        staged += r.area();
-                        tile_buf
-                            .iter_mut()
-                            .zip(reference)
-                            .for_each(|(d, s)| *d ^= s);
+                    match base {
+                        None => {}
+                        Some((0, 0)) => tile_buf
+                            .chunks_exact_mut(r.w as usize)
+                            .zip(block_rows(&frame, r))
+                            .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, s)| *d ^= s)),
+                        Some(_) => {
+                            let reference = &self.scratch[staged..staged + r.area()];
+                            staged += r.area();
+                            tile_buf
+                                .iter_mut()
+                                .zip(reference)
+                                .for_each(|(d, s)| *d ^= s);
+                        }
                     }
                     if r.is_full_tile() {
                         self.cache.insert(&tile_buf);
