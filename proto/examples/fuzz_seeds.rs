@@ -124,44 +124,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 frame.pixels_mut()[((y + step * 8) * 96 + x + step * 10) as usize] = 0x00ff_ffff;
             }
         }
-        let data = enc.encode(&frame);
-        seq.extend_from_slice(&(data.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
-        seq.extend_from_slice(&data);
+        push_frame(&mut seq, &enc.encode(&frame));
     }
     write(&root.join("screen_decoder"), "seed-typing", &seq)?;
     // A window dragged over a gradient: copy, parts and predicted rects.
-    let mut synth = Synth::new(Workload::WindowDrag, 256, 192, 1)?;
-    let mut enc = Encoder::new();
-    let mut seq = Vec::new();
-    for step in 0..5 {
-        let frame = if step == 0 {
-            synth.frame().clone()
-        } else {
-            synth.next_frame().clone()
-        };
-        let data = enc.encode(&frame);
-        seq.extend_from_slice(&(data.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
-        seq.extend_from_slice(&data);
-    }
+    let synth = Synth::new(Workload::WindowDrag, 256, 192, 1)?;
+    let seq = encoded_run(synth, Encoder::new(), 5);
     write(&root.join("screen_decoder"), "seed-drag", &seq)?;
     // Video, each tile compressed alone: byte-plane records, plain and XOR.
-    let mut synth = Synth::new(Workload::Video, 128, 64, 1)?;
-    let mut enc = Encoder::with_config(EncoderConfig {
+    let synth = Synth::new(Workload::Video, 128, 64, 1)?;
+    let enc = Encoder::with_config(EncoderConfig {
         batching: Batching::Never,
         threads: 1,
         ..EncoderConfig::default()
     });
-    let mut seq = Vec::new();
-    for step in 0..3 {
-        let frame = if step == 0 {
-            synth.frame().clone()
-        } else {
-            synth.next_frame().clone()
-        };
-        let data = enc.encode(&frame);
-        seq.extend_from_slice(&(data.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
-        seq.extend_from_slice(&data);
-    }
+    let seq = encoded_run(synth, enc, 3);
     write(&root.join("screen_decoder"), "seed-planes", &seq)?;
     // A coarse tile (what smooth motion sends) after a two-tile key frame;
     // built by hand: the encoder only goes coarse on screens larger than
@@ -208,4 +185,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write(&root.join("screen_decoder"), "seed-coarse", &seq)?;
     println!("seeds written under {}", root.display());
     Ok(())
+}
+
+/// `frames` frames of `synth` (its first, then the next ones) through
+/// `enc`, as the screen decoder target reads them (see [`push_frame`]).
+fn encoded_run(mut synth: Synth, mut enc: Encoder, frames: usize) -> Vec<u8> {
+    let mut seq = Vec::new();
+    push_frame(&mut seq, &enc.encode(synth.frame()));
+    for _ in 1..frames {
+        push_frame(&mut seq, &enc.encode(synth.next_frame()));
+    }
+    seq
+}
+
+/// Appends an encoded frame behind its length as a big-endian `u16`.
+fn push_frame(seq: &mut Vec<u8>, data: &[u8]) {
+    seq.extend_from_slice(&(data.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
+    seq.extend_from_slice(data);
 }

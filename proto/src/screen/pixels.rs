@@ -94,20 +94,19 @@ pub(crate) fn tile_bytes(
     planar
 }
 
-/// Four planes (every first byte, then every second, …) back to four-byte
-/// values.
-pub(crate) fn from_planes(planes: &[u8]) -> Vec<u8> {
+/// The four-byte values held in four planes (every first byte, then every
+/// second, …): the one reading of the plane layout, for the decoder and for
+/// the encoder's inline fallback.
+pub(crate) fn plane_values(planes: &[u8]) -> impl Iterator<Item = u32> + '_ {
     let n = planes.len() / 4;
-    let mut bytes = Vec::with_capacity(n * 4);
-    for i in 0..n {
-        bytes.extend_from_slice(&[
-            planes[i],
-            planes[n + i],
-            planes[2 * n + i],
-            planes[3 * n + i],
-        ]);
-    }
-    bytes
+    let (b0, rest) = planes.split_at(n);
+    let (b1, rest) = rest.split_at(n);
+    let (b2, b3) = rest.split_at(n);
+    b0.iter()
+        .zip(b1)
+        .zip(b2)
+        .zip(b3)
+        .map(|(((&a, &b), &c), &d)| u32::from_le_bytes([a, b, c, d]))
 }
 
 /// The XOR reference for a tile sent as pixels.
@@ -227,7 +226,8 @@ mod tests {
         let bytes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
         let planes = to_planes(&bytes);
         assert_eq!(planes, [1, 5, 9, 2, 6, 10, 3, 7, 11, 4, 8, 12]);
-        assert_eq!(from_planes(&planes), bytes);
+        let back: Vec<u8> = plane_values(&planes).flat_map(u32::to_le_bytes).collect();
+        assert_eq!(back, bytes);
     }
 
     #[test]

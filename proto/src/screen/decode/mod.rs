@@ -18,6 +18,7 @@ use super::coarse::expand_coarse;
 pub use super::error::DecodeError;
 use super::frame::Frame;
 use super::parallel::for_each_mut;
+use super::pixels::plane_values;
 use super::rect::{RectData, apply_rect};
 use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, block_rows, fetch_clipped, read_block, write_block};
@@ -345,7 +346,7 @@ impl Decoder {
                     data, base, layout, ..
                 } => {
                     if layout == Layout::Planes {
-                        pixels_from_planes(&data, &mut tile_buf);
+                        tile_buf.extend(plane_values(&data));
                     } else {
                         pixels_from_bytes(&data, &mut tile_buf);
                     }
@@ -459,21 +460,5 @@ fn pixels_from_bytes(data: &[u8], out: &mut Vec<u32>) {
     out.extend(
         data.chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-    );
-}
-
-/// Pixels from four planes of `data.len() / 4` bytes each (first bytes,
-/// then second bytes, …).
-fn pixels_from_planes(data: &[u8], out: &mut Vec<u32>) {
-    let n = data.len() / 4;
-    let (b0, rest) = data.split_at(n);
-    let (b1, rest) = rest.split_at(n);
-    let (b2, b3) = rest.split_at(n);
-    out.extend(
-        b0.iter()
-            .zip(b1)
-            .zip(b2)
-            .zip(b3)
-            .map(|(((&a, &b), &c), &d)| u32::from_le_bytes([a, b, c, d])),
     );
 }

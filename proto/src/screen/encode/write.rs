@@ -4,11 +4,10 @@
 
 use super::parts::split_moved;
 use super::{AUTO_PER_TILE_ABOVE, Batching, EncodeStats, Encoder, Plan};
-use crate::screen::cache::TILE_PIXELS;
 use crate::screen::coarse::{coarse_len, put_coarse};
 use crate::screen::frame::Frame;
 use crate::screen::parallel::{compress_smaller, with_compressors};
-use crate::screen::pixels::{Base, from_planes, reference_rows, tile_bytes};
+use crate::screen::pixels::{Base, plane_values, reference_rows, tile_bytes};
 use crate::screen::rect::{Coding, changed_bbox, pick_coding, put_rect};
 use crate::screen::tile::{Grid, Rect};
 use crate::screen::wire::{
@@ -84,7 +83,6 @@ impl Encoder {
         let mut out = Vec::new();
         let mut stats = EncodeStats::default();
         let mut next = 0usize;
-        let mut bytes = Vec::with_capacity(TILE_PIXELS * 4);
         let mut scratch = Vec::new();
         // Per tile: every pixel payload first, compressed on the
         // configured threads, then the records in order.
@@ -154,16 +152,11 @@ impl Encoder {
                 Plan::Pixels { base } => match payloads.next() {
                     Some(p) => put_pixels(&mut out, p, &mut stats),
                     None => {
-                        // Inline in the stream: XOR whenever in doubt.
-                        let offset = base.offset();
-                        let rows = match (offset, prev) {
-                            (Some(o), Some(p)) => {
-                                Some(reference_rows(p, grid.rect(t), o, &mut scratch))
-                            }
-                            _ => None,
-                        };
-                        tile_bytes(cur, rows.as_deref(), grid.rect(t), false, &mut bytes);
-                        put_inline(&mut out, &bytes, offset, &mut stats);
+                        // Inline in the stream: interleaved, XOR whenever
+                        // in doubt.
+                        let r = grid.rect(t);
+                        let p = build_pixels(cur, prev, r, base.offset(), false, &mut scratch);
+                        put_pixels(&mut out, p, &mut stats);
                     }
                 },
             }
@@ -263,25 +256,27 @@ fn pixel_payload(
             ..r
         };
         let mut cost = |o| {
-            let sample = build_pixels(cur, prev, top, o, &mut scratch);
+            let sample = build_pixels(cur, prev, top, o, true, &mut scratch);
             z.compress(&sample.bytes).map_or(usize::MAX, |c| c.len())
         };
         if cost(None) < cost(offset) {
             offset = None;
         }
     }
-    let mut chosen = build_pixels(cur, prev, r, offset, &mut scratch);
+    let mut chosen = build_pixels(cur, prev, r, offset, true, &mut scratch);
     chosen.packed = compress_smaller(z, &chosen.bytes);
     chosen
 }
 
-/// The pixels of `r` (planes where few repeat), XORed with the previous
-/// frame's block moved by `offset` if set; not compressed.
+/// The pixels of `r` (with `allow_planes`, planes where few repeat), XORed
+/// with the previous frame's block moved by `offset` if set; not
+/// compressed.
 fn build_pixels(
     cur: &Frame,
     prev: Option<&Frame>,
     r: Rect,
     offset: Option<(i32, i32)>,
+    allow_planes: bool,
     scratch: &mut Vec<u32>,
 ) -> Payload {
     let rows = match (offset, prev) {
@@ -289,7 +284,7 @@ fn build_pixels(
         _ => None,
     };
     let mut bytes = Vec::new();
-    let planar = tile_bytes(cur, rows.as_deref(), r, true, &mut bytes);
+    let planar = tile_bytes(cur, rows.as_deref(), r, allow_planes, &mut bytes);
     Payload {
         bytes,
         packed: None,
@@ -303,7 +298,9 @@ fn build_pixels(
 fn put_pixels(out: &mut Vec<u8>, payload: Payload, stats: &mut EncodeStats) {
     let Some(c) = payload.packed else {
         let bytes = if payload.planar {
-            from_planes(&payload.bytes)
+            plane_values(&payload.bytes)
+                .flat_map(u32::to_le_bytes)
+                .collect()
         } else {
             payload.bytes
         };
