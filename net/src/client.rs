@@ -113,7 +113,11 @@ pub async fn connect(
             .parse()
             .map_err(|_| ConnectError::Resolve(addr.into()))?
     };
-    let mut endpoint = quinn::Endpoint::client(bind).map_err(ConnectError::Socket)?;
+    let socket = crate::udp::bind(bind).map_err(ConnectError::Socket)?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| ConnectError::Socket(std::io::Error::other("no async runtime for QUIC")))?;
+    let mut endpoint = quinn::Endpoint::new(tls::client_endpoint_config(), None, socket, runtime)
+        .map_err(ConnectError::Socket)?;
     let (config, verifier) = tls::client_config(fingerprint.clone())?;
     endpoint.set_default_client_config(config);
     let connecting = endpoint

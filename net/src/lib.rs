@@ -12,6 +12,7 @@ pub mod framed;
 pub mod memory;
 pub mod org;
 pub mod tls;
+pub mod udp;
 
 pub use client::{ConnectError, Connected, connect, open_control};
 pub use framed::{StreamError, read_msg, write_msg};

@@ -194,8 +194,36 @@ fn transport(keep_alive: Option<Duration>) -> quinn::TransportConfig {
     t.stream_receive_window((8u32 * 1024 * 1024).into());
     t.receive_window((32u32 * 1024 * 1024).into());
     t.send_window(32 * 1024 * 1024);
+    // Path MTU discovery may grow datagrams past Ethernet's 1452 bytes where
+    // the path carries them (loopback, jumbo-frame LANs): a 1080p video frame
+    // then costs tens of datagrams instead of thousands. Where the path does
+    // not, the probes are lost and the size stays where it was.
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(MAX_UDP_PAYLOAD);
+    t.mtu_discovery_config(Some(mtu));
+    // quinn batches up to ten datagrams into one segmentation-offload send;
+    // ten grown datagrams exceed the kernel's 64 KiB per send, and such a
+    // send fails silently (every datagram of it lost). One datagram per
+    // send is what the grown size needs; on a 1452-byte path it costs a few
+    // thousand more sends a second at 100 Mbit/s.
+    t.enable_segmentation_offload(false);
+    // quinn sends a packet only while a whole datagram of the current size
+    // fits in the congestion window, closes included. With the default
+    // window of 14,720 bytes an MTU probe in flight right after the
+    // handshake left no room, and a connection the relay closed then never
+    // told its peer why (the peer saw a stateless reset instead). The
+    // window starts with room for a probe and a datagram on top of the
+    // usual initial window; slow start takes it from there.
+    let mut cubic = quinn::congestion::CubicConfig::default();
+    cubic.initial_window(14_720 + 2 * u64::from(MAX_UDP_PAYLOAD));
+    t.congestion_controller_factory(Arc::new(cubic));
     t
 }
+
+/// Largest UDP payload an endpoint accepts and MTU discovery may try: an
+/// IPv6 datagram filling loopback's 65,536-byte MTU, less 40 bytes of IPv6
+/// and 8 of UDP header (IPv4 allows a little more).
+pub const MAX_UDP_PAYLOAD: u16 = 65_488;
 
 /// The relay's QUIC server configuration.
 ///
@@ -247,7 +275,21 @@ pub fn client_config(
 /// they reconnect at once instead of waiting for their idle timeout.
 pub fn endpoint_config(secret: &[u8]) -> quinn::EndpointConfig {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-    quinn::EndpointConfig::new(Arc::new(key))
+    large_datagrams(quinn::EndpointConfig::new(Arc::new(key)))
+}
+
+/// A client endpoint config: a random stateless-reset key, and datagrams
+/// up to [`MAX_UDP_PAYLOAD`] accepted.
+pub fn client_endpoint_config() -> quinn::EndpointConfig {
+    large_datagrams(quinn::EndpointConfig::default())
+}
+
+/// Accepts datagrams up to [`MAX_UDP_PAYLOAD`] (sent as a transport
+/// parameter, so the peer's MTU discovery may go that far).
+fn large_datagrams(mut config: quinn::EndpointConfig) -> quinn::EndpointConfig {
+    // In the range quinn accepts (1200..=65527), so this cannot fail.
+    let _ = config.max_udp_payload_size(MAX_UDP_PAYLOAD);
+    config
 }
 
 #[cfg(test)]

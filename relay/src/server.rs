@@ -144,7 +144,7 @@ impl Relay {
     pub fn bind(data: &DataDir, listen: SocketAddr) -> anyhow::Result<Self> {
         tls::install_provider();
         let server = tls::server_config(data.cert()?, data.key()?)?;
-        let socket = std::net::UdpSocket::bind(listen)
+        let socket = lifeline_net::udp::bind(listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let endpoint = quinn::Endpoint::new(
             tls::endpoint_config(&data.reset_secret()?),

@@ -238,3 +238,38 @@ fn smooth_motion_moves_video_at_half_resolution_and_ends_on_the_exact_screen() {
         "last.png is not the screen"
     );
 }
+
+#[test]
+fn the_benchmark_painter_puts_every_frame_on_the_screen_pixel_for_pixel() {
+    use lifeline_proto::screen::synth::{Synth, Workload};
+    use lifeline_tests::bench_screen::painter::Painter;
+
+    // The painter writes through a shared segment (MIT-SHM) where the
+    // server has one, as Xvfb does: a whole frame, then only what changed.
+    let x = Xvfb::start(320, 200);
+    let mut painter = Painter::connect(&x.display, 320).unwrap();
+    let rgb = |f: &lifeline_proto::screen::Frame| -> Vec<u8> {
+        f.pixels()
+            .iter()
+            .flat_map(|p| [(p >> 16) as u8, (p >> 8) as u8, *p as u8])
+            .collect()
+    };
+    for workload in [Workload::Video, Workload::Typing, Workload::WindowDrag] {
+        let mut synth = Synth::new(workload, 320, 200, 11).unwrap();
+        painter.show(synth.frame()).unwrap();
+        let (w, h, shot) = x.screenshot();
+        assert_eq!((w, h), (320, 200));
+        assert!(shot == rgb(synth.frame()), "{workload:?}: first frame");
+        painter
+            .play(&mut synth, 30, Duration::from_millis(300))
+            .unwrap();
+        let (_, _, shot) = x.screenshot();
+        let want = rgb(synth.frame());
+        let wrong = shot
+            .chunks(3)
+            .zip(want.chunks(3))
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(wrong, 0, "{workload:?}: pixels differ after play");
+    }
+}

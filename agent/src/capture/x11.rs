@@ -24,15 +24,33 @@ fn x11_err(e: impl std::fmt::Display) -> CaptureError {
     CaptureError::X11(e.to_string())
 }
 
-/// A System V shared-memory segment attached here and in the X server.
-struct ShmSegment {
+/// A System V shared-memory segment attached here and in the X server,
+/// mode 0600 and already marked for removal: it lives only as long as both
+/// attachments. Capture maps it read-only; a client drawing through
+/// `ShmPutImage` (the screen benchmark's painter) maps it writable.
+pub struct ShmSegment {
     seg: shm::Seg,
     addr: *mut libc::c_void,
     size: usize,
+    writable: bool,
 }
 
+// SAFETY: the raw pointer refers to a mapping owned exclusively by this
+// value; moving it to another thread is sound.
+unsafe impl Send for ShmSegment {}
+
 impl ShmSegment {
-    fn create(conn: &RustConnection, size: usize) -> Result<Self, CaptureError> {
+    /// Creates a segment of `size` bytes and attaches it here (writable
+    /// only if `writable`) and, read-write, in the X server behind `conn`.
+    ///
+    /// # Errors
+    /// [`CaptureError::Shm`] if the kernel refuses the segment, or an X11
+    /// error if the server cannot attach it.
+    pub fn create(
+        conn: &RustConnection,
+        size: usize,
+        writable: bool,
+    ) -> Result<Self, CaptureError> {
         // SAFETY: plain FFI call; IPC_PRIVATE makes a new segment, mode 0600
         // keeps it private to our user.
         let id = unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600) };
@@ -41,9 +59,10 @@ impl ShmSegment {
                 std::io::Error::last_os_error().to_string(),
             ));
         }
+        let flags = if writable { 0 } else { libc::SHM_RDONLY };
         // SAFETY: `id` is a segment we just created; a null address lets the
         // kernel choose where to map it.
-        let addr = unsafe { libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY) };
+        let addr = unsafe { libc::shmat(id, std::ptr::null(), flags) };
         let failed = addr as isize == -1;
         let attach = if failed {
             Err(CaptureError::Shm(
@@ -62,7 +81,12 @@ impl ShmSegment {
         // gone; both attachments (ours and the server's) exist or failed.
         unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
         match attach {
-            Ok(seg) => Ok(Self { seg, addr, size }),
+            Ok(seg) => Ok(Self {
+                seg,
+                addr,
+                size,
+                writable,
+            }),
             Err(e) => {
                 if !failed {
                     // SAFETY: `addr` came from a successful shmat above.
@@ -73,14 +97,41 @@ impl ShmSegment {
         }
     }
 
-    fn bytes(&self, len: usize) -> &[u8] {
+    /// The server's name for the segment, for `ShmGetImage`/`ShmPutImage`.
+    #[must_use]
+    pub fn seg(&self) -> shm::Seg {
+        self.seg
+    }
+
+    /// Its size in bytes.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The first `len` bytes (at most the segment). The caller reads them
+    /// only after the request that wrote them was answered.
+    #[must_use]
+    pub fn bytes(&self, len: usize) -> &[u8] {
         // SAFETY: the mapping is `size` bytes long and lives as long as
         // `self`; the X server wrote it before answering our request, and
         // no other request is in flight while we read it.
         unsafe { std::slice::from_raw_parts(self.addr as *const u8, len.min(self.size)) }
     }
 
-    fn release(&mut self, conn: &RustConnection) {
+    /// The first `len` bytes to write, or `None` for a read-only segment.
+    /// The caller writes only while no request reading them is pending
+    /// (round-trip after each `ShmPutImage`).
+    pub fn bytes_mut(&mut self, len: usize) -> Option<&mut [u8]> {
+        // SAFETY: as in `bytes`; the mapping is writable, and `&mut self`
+        // makes this the only view of it in this process.
+        self.writable.then(|| unsafe {
+            std::slice::from_raw_parts_mut(self.addr.cast::<u8>(), len.min(self.size))
+        })
+    }
+
+    /// Detaches the segment from the server and from this process.
+    pub fn release(&mut self, conn: &RustConnection) {
         let _ = conn.shm_detach(self.seg);
         let _ = conn.flush();
         // SAFETY: `addr` came from a successful shmat and is detached once.
@@ -98,10 +149,6 @@ pub struct X11Capture {
     xfixes: bool,
     last_cursor_serial: u32,
 }
-
-// SAFETY: the raw pointer inside `ShmSegment` refers to a mapping owned
-// exclusively by this value; moving it to another thread is sound.
-unsafe impl Send for X11Capture {}
 
 impl X11Capture {
     /// Connects to `display` (or `DISPLAY`).
@@ -173,7 +220,7 @@ impl X11Capture {
             if let Some(mut old) = self.shm.take() {
                 old.release(&self.conn);
             }
-            self.shm = Some(ShmSegment::create(&self.conn, len)?);
+            self.shm = Some(ShmSegment::create(&self.conn, len, false)?);
         }
         let Some(seg) = self.shm.as_ref() else {
             return Err(CaptureError::Shm("segment missing".into()));
@@ -188,7 +235,7 @@ impl X11Capture {
                 h,
                 !0,
                 ImageFormat::Z_PIXMAP.into(),
-                seg.seg,
+                seg.seg(),
                 0,
             )
             .map_err(x11_err)?

@@ -137,11 +137,16 @@ impl Base {
 /// has the most identical rows (a scrolled tile that also gained a new line
 /// then costs only the new line), if XOR with it looks cheaper than plain
 /// pixels.
+///
+/// With `was_unsure` (the tile was unsure in the last frame), the counts
+/// are taken on its top rows only: a tile of video stays noisy in every
+/// row, and any other tile is told apart as well by its top eighth.
 pub(crate) fn choose_base(
     cur: &Frame,
     prev: &Frame,
     r: Rect,
     offsets: &[(i32, i32)],
+    was_unsure: bool,
     scratch: &mut Vec<u32>,
 ) -> Base {
     let grid = Grid::new(cur.width(), cur.height());
@@ -158,8 +163,17 @@ pub(crate) fn choose_base(
     let Some(((dx, dy), _)) = best else {
         return Base::Plain;
     };
-    let (raw_changes, xor_changes) = changes(cur, r, &reference_rows(prev, r, (dx, dy), scratch));
-    let noisy = |changes: u32| changes as usize * 2 > r.area();
+    let counted = if was_unsure {
+        Rect {
+            h: (r.h / 8).max(1),
+            ..r
+        }
+    } else {
+        r
+    };
+    let rows = reference_rows(prev, counted, (dx, dy), scratch);
+    let (raw_changes, xor_changes) = changes(cur, counted, &rows);
+    let noisy = |changes: u32| changes as usize * 2 > counted.area();
     if noisy(raw_changes) && noisy(xor_changes) {
         Base::Unsure(dx, dy)
     } else if xor_changes < raw_changes {

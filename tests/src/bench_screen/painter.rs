@@ -2,16 +2,22 @@
 //! window, so every tool under test sees the same screen changes.
 //!
 //! Only the rows and columns that changed since the previous frame are sent
-//! (in bands of whole rows, each `PutImage` under the request size limit),
-//! which keeps the X server's work proportional to what changed, as it would
-//! be for a real application drawing.
+//! (in bands of whole rows), which keeps the X server's work proportional to
+//! what changed, as it would be for a real application drawing. Where the
+//! server has MIT-SHM the pixels go through a shared segment
+//! (`ShmPutImage`), as a video player's do; otherwise each band is a
+//! `PutImage` under the request size limit.
 
 use anyhow::{Context, bail};
+use lifeline_agent::capture::x11::ShmSegment;
 use lifeline_proto::screen::{Frame, synth::Synth};
 use std::time::{Duration, Instant};
 use x11rb::{
     connection::{Connection, RequestConnection},
-    protocol::xproto::{ConnectionExt as _, CreateGCAux, Gcontext, ImageFormat, Window},
+    protocol::{
+        shm::{self, ConnectionExt as _},
+        xproto::{ConnectionExt as _, CreateGCAux, Gcontext, ImageFormat, Window},
+    },
     rust_connection::RustConnection,
 };
 
@@ -32,6 +38,18 @@ pub struct Painter {
     band: u32,
     /// What is on the screen now (as far as this painter knows).
     shown: Option<Frame>,
+    /// The shared segment holding a whole frame's pixels, where the server
+    /// has MIT-SHM (made on the first paint).
+    shm: Option<ShmSegment>,
+    shm_supported: bool,
+}
+
+impl Drop for Painter {
+    fn drop(&mut self) {
+        if let Some(mut seg) = self.shm.take() {
+            seg.release(&self.conn);
+        }
+    }
 }
 
 impl Painter {
@@ -54,6 +72,11 @@ impl Painter {
         // small enough that the server interleaves other clients' work.
         let max = conn.maximum_request_bytes();
         let band = ((max.saturating_sub(64)) / (width as usize * 4)).clamp(1, 64) as u32;
+        let shm_supported = conn
+            .extension_information(shm::X11_EXTENSION_NAME)
+            .ok()
+            .flatten()
+            .is_some();
         Ok(Self {
             conn,
             root,
@@ -61,6 +84,8 @@ impl Painter {
             depth,
             band,
             shown: None,
+            shm: None,
+            shm_supported,
         })
     }
 
@@ -111,6 +136,16 @@ impl Painter {
             .shown
             .take()
             .filter(|s| (s.width(), s.height()) == (w, h));
+        let len = w as usize * h as usize * 4;
+        if self.shm_supported && self.shm.as_ref().is_none_or(|s| s.size() < len) {
+            if let Some(mut old) = self.shm.take() {
+                old.release(&self.conn);
+            }
+            match ShmSegment::create(&self.conn, len, true) {
+                Ok(seg) => self.shm = Some(seg),
+                Err(_) => self.shm_supported = false,
+            }
+        }
         let mut bytes = Vec::new();
         let mut y0 = 0;
         while y0 < h {
@@ -120,35 +155,83 @@ impl Painter {
                 Some(prev) => changed_columns(prev, frame, y0, y1),
             };
             if let Some((x0, x1)) = span {
-                bytes.clear();
-                for y in y0..y1 {
-                    let row = &frame.row(y)[x0 as usize..x1 as usize];
-                    let at = bytes.len();
-                    bytes.resize(at + row.len() * 4, 0);
-                    for (d, p) in bytes[at..].chunks_exact_mut(4).zip(row) {
-                        d.copy_from_slice(&p.to_le_bytes());
+                match self.shm.as_mut() {
+                    Some(seg) => {
+                        // The segment holds the frame at its place: write
+                        // the band's span there, the server copies it out.
+                        let Some(mem) = seg.bytes_mut(len) else {
+                            bail!("painter: shared segment is read-only");
+                        };
+                        let stride = w as usize * 4;
+                        put_span(frame, (x0, x1), (y0, y1), mem, stride, (0, x0 as usize * 4));
+                        self.conn.shm_put_image(
+                            self.root,
+                            self.gc,
+                            w as u16,
+                            h as u16,
+                            x0 as u16,
+                            y0 as u16,
+                            (x1 - x0) as u16,
+                            (y1 - y0) as u16,
+                            x0 as i16,
+                            y0 as i16,
+                            self.depth,
+                            ImageFormat::Z_PIXMAP.into(),
+                            false,
+                            seg.seg(),
+                            0,
+                        )?;
+                    }
+                    None => {
+                        let row_len = (x1 - x0) as usize * 4;
+                        bytes.clear();
+                        bytes.resize(row_len * (y1 - y0) as usize, 0);
+                        put_span(frame, (x0, x1), (y0, y1), &mut bytes, row_len, (y0, 0));
+                        self.conn.put_image(
+                            ImageFormat::Z_PIXMAP,
+                            self.root,
+                            self.gc,
+                            (x1 - x0) as u16,
+                            (y1 - y0) as u16,
+                            x0 as i16,
+                            y0 as i16,
+                            0,
+                            self.depth,
+                            &bytes,
+                        )?;
                     }
                 }
-                self.conn.put_image(
-                    ImageFormat::Z_PIXMAP,
-                    self.root,
-                    self.gc,
-                    (x1 - x0) as u16,
-                    (y1 - y0) as u16,
-                    x0 as i16,
-                    y0 as i16,
-                    0,
-                    self.depth,
-                    &bytes,
-                )?;
             }
             y0 = y1;
         }
+        // Also what makes the segment safe to overwrite next time: the
+        // server has done every request before this one.
         self.conn.get_input_focus()?.reply()?;
         let mut next = shown.unwrap_or_else(|| frame.clone());
         next.clone_from(frame);
         self.shown = Some(next);
         Ok(())
+    }
+}
+
+/// Writes columns `x0..x1` of rows `y0..y1` of `frame` as little-endian
+/// BGRX bytes into `dst`, row `y` at `(y - first_row) * stride + skip`
+/// where `(first_row, skip) = origin`.
+fn put_span(
+    frame: &Frame,
+    (x0, x1): (u32, u32),
+    (y0, y1): (u32, u32),
+    dst: &mut [u8],
+    stride: usize,
+    (first_row, skip): (u32, usize),
+) {
+    for y in y0..y1 {
+        let row = &frame.row(y)[x0 as usize..x1 as usize];
+        let at = (y - first_row) as usize * stride + skip;
+        let out = &mut dst[at..at + row.len() * 4];
+        for (d, p) in out.chunks_exact_mut(4).zip(row) {
+            d.copy_from_slice(&p.to_le_bytes());
+        }
     }
 }
 

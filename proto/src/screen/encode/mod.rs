@@ -29,6 +29,17 @@ pub const REFINE_AFTER: u8 = 3;
 /// (after copies and solid fills) number more than this, and more than a
 /// quarter of the screen, sends them coarse: video, not typing or a dialog.
 const COARSE_ABOVE: usize = 64;
+/// An unsure tile (see [`Base::Unsure`]) that stays unsure keeps the choice
+/// its last sample made for this many frames, then samples again (tiles
+/// take turns, so each frame samples about one in this many).
+const RESAMPLE_EVERY: usize = 8;
+/// A 2D motion search over more than 1/this of the tiles that found no
+/// copy this many times in a row is run only every
+/// [`PLANAR_RETRY_EVERY`]th frame until it finds one again: on full-screen
+/// video it scans the whole frame for nothing.
+const PLANAR_SKIP_ABOVE: usize = 4;
+const PLANAR_MISSES_BEFORE_SKIP: u8 = 2;
+const PLANAR_RETRY_EVERY: usize = 4;
 
 /// How pixel payloads are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,6 +113,9 @@ pub struct EncodeStats {
     /// most pixels), decided by compressing a sample of each when sent
     /// alone; XOR when inline in the stream.
     pub unsure: usize,
+    /// Tiles that were unsure in the last frame too and took that frame's
+    /// sampled choice without sampling again (not counted in `unsure`).
+    pub unsure_reused: usize,
     /// Rect records (changed rectangle of a tile).
     pub rect: usize,
     /// Rect records coded as palette indices.
@@ -161,6 +175,13 @@ pub struct Encoder {
     coarse_tiles: usize,
     /// Frames each coarse tile has held still (see [`REFINE_AFTER`]).
     still: Vec<u8>,
+    /// Per tile, what the last sample of an unsure tile chose (`true`:
+    /// XOR), while the tile stays unsure.
+    unsure_choice: Vec<Option<bool>>,
+    /// Unsure tiles of the frame being encoded that reused a choice.
+    reused: usize,
+    /// 2D motion searches in a row that found no copy.
+    planar_misses: u8,
 }
 
 impl Default for Encoder {
@@ -198,6 +219,9 @@ impl Encoder {
             coarse: Vec::new(),
             coarse_tiles: 0,
             still: Vec::new(),
+            unsure_choice: Vec::new(),
+            reused: 0,
+            planar_misses: 0,
         }
     }
 
@@ -296,6 +320,9 @@ impl Encoder {
             self.still.clear();
             self.still.resize(grid.tiles(), 0);
             self.coarse_tiles = 0;
+            self.unsure_choice.clear();
+            self.unsure_choice.resize(grid.tiles(), None);
+            self.planar_misses = 0;
         }
         let prev = if key { None } else { self.prev.take() };
         // Dirty: tiles that changed, and coarse tiles that held still long
@@ -401,6 +428,7 @@ impl Encoder {
         let coarse = self.config.coarse_motion
             && prev.is_some()
             && open_moving > COARSE_ABOVE.max(grid.tiles() / 4);
+        self.reused = 0;
         // Cache lookups and inserts run in tile order, as the decoder's do.
         let planned = dirty
             .iter()
@@ -413,7 +441,9 @@ impl Encoder {
                     None => {
                         // A coarse tile on the decoder is resent whole.
                         let exact = prev.filter(|_| !self.coarse.get(t).copied().unwrap_or(false));
-                        self.plan_pixels(cur, exact, grid.rect(t), &offsets)
+                        let was_unsure = self.unsure_choice.get(t).is_some_and(Option::is_some);
+                        let plan = self.plan_pixels(cur, exact, grid.rect(t), &offsets, was_unsure);
+                        self.reuse_choice(t, plan)
                     }
                 };
                 (t, plan)
@@ -426,7 +456,7 @@ impl Encoder {
     /// Fills copy plans for tiles found at a scrolled or moved position and
     /// returns the offsets tried (good XOR references for the other tiles).
     fn plan_motion(
-        &self,
+        &mut self,
         cur: &Frame,
         prev: &Frame,
         grid: &Grid,
@@ -449,10 +479,22 @@ impl Encoder {
         let mut offsets: Vec<(i32, i32)> = dys.into_iter().map(|dy| (0, dy)).collect();
         let found = try_copies(cur, prev, grid, dirty, plans, &offsets);
         let left = open(plans);
-        // Skip the costlier 2D search when scrolling explained most tiles.
-        if left.len() >= 4 && found * 3 < todo.len() * 2 {
+        // Skip the costlier 2D search when scrolling explained most tiles,
+        // and on most frames of a large change where it keeps finding
+        // nothing (video: a scan of the whole frame, every frame, for no
+        // copy).
+        let large = left.len() * PLANAR_SKIP_ABOVE > grid.tiles();
+        let rest = large
+            && self.planar_misses >= PLANAR_MISSES_BEFORE_SKIP
+            && !(self.seq as usize).is_multiple_of(PLANAR_RETRY_EVERY);
+        if left.len() >= 4 && found * 3 < todo.len() * 2 && !rest {
             let planar = planar_candidates(prev, cur, grid, &left);
-            try_copies(cur, prev, grid, dirty, plans, &planar);
+            let moved = try_copies(cur, prev, grid, dirty, plans, &planar);
+            self.planar_misses = if moved > 0 {
+                0
+            } else {
+                self.planar_misses.saturating_add(1)
+            };
             offsets.extend(planar);
         }
         // Only offsets that explained some tile are worth trying as XOR
@@ -466,16 +508,44 @@ impl Encoder {
         offsets
     }
 
+    /// An unsure tile that was unsure before takes its last sample's choice,
+    /// except on its turn to sample again.
+    fn reuse_choice(&mut self, t: usize, plan: Plan) -> Plan {
+        let Plan::Pixels {
+            base: Base::Unsure(dx, dy),
+        } = plan
+        else {
+            // No longer unsure: a later sample starts afresh.
+            if let Some(c) = self.unsure_choice.get_mut(t) {
+                *c = None;
+            }
+            return plan;
+        };
+        let turn = (self.seq as usize)
+            .wrapping_add(t)
+            .is_multiple_of(RESAMPLE_EVERY);
+        match self.unsure_choice.get(t).copied().flatten() {
+            Some(xor) if !turn => {
+                self.reused += 1;
+                let base = if xor { Base::Xor(dx, dy) } else { Base::Plain };
+                Plan::Pixels { base }
+            }
+            _ => plan,
+        }
+    }
+
     /// Cache hit or pixel payload; updates the cache like the decoder will.
+    /// `was_unsure`: see [`choose_base`].
     fn plan_pixels(
         &mut self,
         cur: &Frame,
         prev: Option<&Frame>,
         r: Rect,
         offsets: &[(i32, i32)],
+        was_unsure: bool,
     ) -> Plan {
         let base = prev.map_or(Base::Plain, |p| {
-            choose_base(cur, p, r, offsets, &mut self.scratch)
+            choose_base(cur, p, r, offsets, was_unsure, &mut self.scratch)
         });
         if !self.config.cache || !r.is_full_tile() {
             return Plan::Pixels { base };

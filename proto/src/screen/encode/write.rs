@@ -64,6 +64,7 @@ impl Encoder {
         header.write(&mut out);
         out.extend_from_slice(&body);
         stats.key = key;
+        stats.unsure_reused = self.reused;
         stats.batched = streamed;
         stats.dirty = plans.len();
         stats.bytes = out.len();
@@ -150,7 +151,12 @@ impl Encoder {
                         self.put_rect(&mut out, cur, exact, grid.rect(t), base, &mut stats)
                     } => {}
                 Plan::Pixels { base } => match payloads.next() {
-                    Some(p) => put_pixels(&mut out, p, &mut stats),
+                    Some(p) => {
+                        if let (Base::Unsure(..), Some(c)) = (base, self.unsure_choice.get_mut(t)) {
+                            *c = Some(p.offset.is_some());
+                        }
+                        put_pixels(&mut out, p, &mut stats);
+                    }
                     None => {
                         // Inline in the stream: interleaved, XOR whenever
                         // in doubt.
