@@ -225,9 +225,8 @@ fn transport(keep_alive: Option<Duration>) -> quinn::TransportConfig {
 /// but quinn paces and budgets every send as a datagram of the current size
 /// and refills its pacer to ten of them: at 64 KiB the benchmark's drag
 /// frames (1.3 KB) arrived with a latency p50 of 13 ms instead of 8. 16 KiB
-/// keeps most of the gain
-/// for large frames (a 3.5 MB frame in about 240 datagrams instead of 2,500)
-/// at the latency of 1,452-byte ones.
+/// keeps most of the gain for large frames (a 3.5 MB frame in about 240
+/// datagrams instead of 2,500) at the latency of 1,452-byte ones.
 pub const MAX_UDP_PAYLOAD: u16 = 16_384;
 
 /// The relay's QUIC server configuration.
