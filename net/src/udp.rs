@@ -25,10 +25,19 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let sock = socket2::SockRef::from(&socket);
     let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
-    tracing::debug!(
-        recv = ?sock.recv_buffer_size(),
-        send = ?sock.send_buffer_size(),
-        "UDP socket buffers on {addr}"
-    );
+    let recv = sock.recv_buffer_size().unwrap_or(0);
+    let send = sock.send_buffer_size().unwrap_or(0);
+    // Linux reports twice what it granted; below the ask means a low cap.
+    if recv < SOCKET_BUFFER || send < SOCKET_BUFFER {
+        tracing::warn!(
+            recv,
+            send,
+            "UDP socket buffers on {addr} are smaller than the {SOCKET_BUFFER} bytes asked for: \
+             bursts of screen frames may lose datagrams (raise net.core.rmem_max and \
+             net.core.wmem_max)"
+        );
+    } else {
+        tracing::debug!(recv, send, "UDP socket buffers on {addr}");
+    }
     Ok(socket)
 }

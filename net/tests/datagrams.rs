@@ -8,8 +8,8 @@
 use lifeline_net::{Fingerprint, tls};
 use std::time::{Duration, Instant};
 
-/// Largest datagram Ethernet carries for QUIC over IPv4 (quinn's default
-/// ceiling for MTU discovery).
+/// Largest UDP payload of a 1500-byte Ethernet frame over IPv6 (quinn's
+/// default ceiling for MTU discovery; IPv4 allows 1472).
 const ETHERNET_PAYLOAD: u16 = 1452;
 
 #[tokio::test]

@@ -544,3 +544,36 @@ fn a_pan_after_video_is_found_within_a_few_frames() {
     let found = found.expect("the pan was never found");
     assert!((1..=4).contains(&found), "pan found at step {found}");
 }
+
+#[test]
+fn a_pan_after_small_changes_is_found_at_once() {
+    // Small changes the 2D search finds nothing for (a little video in a
+    // corner of a photo) must not make it skip: the first frame of a
+    // full-screen pan that follows is already copies.
+    let (w, h) = (640, 384);
+    let wide = photo(w + 8 * 4, h, 31, (1, 2));
+    let mut rng = XorShift::new(3);
+    let mut enc = Encoder::new();
+    let mut dec = Decoder::new();
+    for i in 0..8 {
+        let mut frame = window(&wide, 0, w);
+        // 256×128 of noise at (64, 64): eight tiles, changed every frame.
+        for y in 64..192 {
+            for x in 64..320 {
+                frame.pixels_mut()[(y * w + x) as usize] = rng.next_u64() as u32 & 0x00ff_ffff;
+            }
+        }
+        let bytes = enc.encode(&frame);
+        assert_eq!(dec.decode(&bytes).unwrap(), &frame, "small change {i}");
+    }
+    let first = window(&wide, 0, w);
+    dec.decode(&enc.encode(&first)).unwrap();
+    let frame = window(&wide, 8, w);
+    let bytes = enc.encode(&frame);
+    let s = enc.stats().clone();
+    assert_eq!(dec.decode(&bytes).unwrap(), &frame);
+    assert!(
+        s.copy * 2 >= s.dirty,
+        "the pan was not found at once: {s:?}"
+    );
+}

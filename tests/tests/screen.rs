@@ -257,6 +257,10 @@ fn the_benchmark_painter_puts_every_frame_on_the_screen_pixel_for_pixel() {
     for workload in [Workload::Video, Workload::Typing, Workload::WindowDrag] {
         let mut synth = Synth::new(workload, 320, 200, 11).unwrap();
         painter.show(synth.frame()).unwrap();
+        assert!(
+            painter.uses_shm(),
+            "Xvfb has MIT-SHM: the painter must use it"
+        );
         let (w, h, shot) = x.screenshot();
         assert_eq!((w, h), (320, 200));
         assert!(shot == rgb(synth.frame()), "{workload:?}: first frame");

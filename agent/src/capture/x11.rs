@@ -130,8 +130,9 @@ impl ShmSegment {
         })
     }
 
-    /// Detaches the segment from the server and from this process.
-    pub fn release(&mut self, conn: &RustConnection) {
+    /// Detaches the segment from the server and from this process (taking
+    /// it, so it cannot be read after).
+    pub fn release(self, conn: &RustConnection) {
         let _ = conn.shm_detach(self.seg);
         let _ = conn.flush();
         // SAFETY: `addr` came from a successful shmat and is detached once.
@@ -217,7 +218,7 @@ impl X11Capture {
     fn grab_shm(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<Frame, CaptureError> {
         let len = usize::from(w) * usize::from(h) * 4;
         if self.shm.as_ref().is_none_or(|s| s.size < len) {
-            if let Some(mut old) = self.shm.take() {
+            if let Some(old) = self.shm.take() {
                 old.release(&self.conn);
             }
             self.shm = Some(ShmSegment::create(&self.conn, len, false)?);
@@ -367,7 +368,7 @@ impl Capture for X11Capture {
 
 impl Drop for X11Capture {
     fn drop(&mut self) {
-        if let Some(mut seg) = self.shm.take() {
+        if let Some(seg) = self.shm.take() {
             seg.release(&self.conn);
         }
     }

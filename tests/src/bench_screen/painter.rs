@@ -46,7 +46,7 @@ pub struct Painter {
 
 impl Drop for Painter {
     fn drop(&mut self) {
-        if let Some(mut seg) = self.shm.take() {
+        if let Some(seg) = self.shm.take() {
             seg.release(&self.conn);
         }
     }
@@ -87,6 +87,12 @@ impl Painter {
             shm: None,
             shm_supported,
         })
+    }
+
+    /// Whether the last paint went through a shared segment (MIT-SHM).
+    #[must_use]
+    pub fn uses_shm(&self) -> bool {
+        self.shm.is_some()
     }
 
     /// Puts all of `frame` on the screen and waits until the server has it.
@@ -138,7 +144,7 @@ impl Painter {
             .filter(|s| (s.width(), s.height()) == (w, h));
         let len = w as usize * h as usize * 4;
         if self.shm_supported && self.shm.as_ref().is_none_or(|s| s.size() < len) {
-            if let Some(mut old) = self.shm.take() {
+            if let Some(old) = self.shm.take() {
                 old.release(&self.conn);
             }
             match ShmSegment::create(&self.conn, len, true) {

@@ -176,7 +176,8 @@ pub struct Encoder {
     /// Frames each coarse tile has held still (see [`REFINE_AFTER`]).
     still: Vec<u8>,
     /// Per tile, what the last sample of an unsure tile chose (`true`:
-    /// XOR), while the tile stays unsure.
+    /// XOR); forgotten when the tile is next sent as pixels but not unsure,
+    /// and at key frames (kept while it is unchanged, solid or copied).
     unsure_choice: Vec<Option<bool>>,
     /// Unsure tiles of the frame being encoded that reused a choice.
     reused: usize,
@@ -490,11 +491,13 @@ impl Encoder {
         if left.len() >= 4 && found * 3 < todo.len() * 2 && !rest {
             let planar = planar_candidates(prev, cur, grid, &left);
             let moved = try_copies(cur, prev, grid, dirty, plans, &planar);
-            self.planar_misses = if moved > 0 {
-                0
-            } else {
-                self.planar_misses.saturating_add(1)
-            };
+            // Only large searches count as misses: a small one that found
+            // nothing (typing) must not make a pan that follows wait.
+            if moved > 0 {
+                self.planar_misses = 0;
+            } else if large {
+                self.planar_misses = self.planar_misses.saturating_add(1);
+            }
             offsets.extend(planar);
         }
         // Only offsets that explained some tile are worth trying as XOR
