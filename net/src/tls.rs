@@ -195,9 +195,9 @@ fn transport(keep_alive: Option<Duration>) -> quinn::TransportConfig {
     t.receive_window((32u32 * 1024 * 1024).into());
     t.send_window(32 * 1024 * 1024);
     // Path MTU discovery may grow datagrams past Ethernet's 1452 bytes where
-    // the path carries them (loopback, jumbo-frame LANs): a 1080p video frame
-    // then costs tens of datagrams instead of thousands. Where the path does
-    // not, the probes are lost and the size stays where it was.
+    // the path carries them (loopback, jumbo-frame LANs): a 1080p video
+    // frame then costs hundreds of datagrams instead of thousands. Where the
+    // path does not, the probes are lost and the size stays where it was.
     let mut mtu = quinn::MtuDiscoveryConfig::default();
     mtu.upper_bound(MAX_UDP_PAYLOAD);
     t.mtu_discovery_config(Some(mtu));

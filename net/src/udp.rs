@@ -19,25 +19,28 @@ pub const SOCKET_BUFFER: usize = 8 << 20;
 ///
 /// # Errors
 /// The address cannot be bound. A buffer the kernel refuses to grow is
-/// not an error: the socket keeps its default.
+/// not an error: the socket keeps what it got (see [`short_buffers`]).
 pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let socket = UdpSocket::bind(addr)?;
     let sock = socket2::SockRef::from(&socket);
     let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
+    tracing::debug!(
+        recv = ?sock.recv_buffer_size(),
+        send = ?sock.send_buffer_size(),
+        "UDP socket buffers on {addr}"
+    );
+    Ok(socket)
+}
+
+/// The receive and send buffer sizes of `socket` if the kernel granted
+/// less than [`SOCKET_BUFFER`] (its `net.core.rmem_max` / `wmem_max` cap
+/// them; Linux reports twice what it granted). For a long-running server
+/// to warn about: bursts of screen frames may then lose datagrams.
+#[must_use]
+pub fn short_buffers(socket: &UdpSocket) -> Option<(usize, usize)> {
+    let sock = socket2::SockRef::from(socket);
     let recv = sock.recv_buffer_size().unwrap_or(0);
     let send = sock.send_buffer_size().unwrap_or(0);
-    // Linux reports twice what it granted; below the ask means a low cap.
-    if recv < SOCKET_BUFFER || send < SOCKET_BUFFER {
-        tracing::warn!(
-            recv,
-            send,
-            "UDP socket buffers on {addr} are smaller than the {SOCKET_BUFFER} bytes asked for: \
-             bursts of screen frames may lose datagrams (raise net.core.rmem_max and \
-             net.core.wmem_max)"
-        );
-    } else {
-        tracing::debug!(recv, send, "UDP socket buffers on {addr}");
-    }
-    Ok(socket)
+    (recv < SOCKET_BUFFER || send < SOCKET_BUFFER).then_some((recv, send))
 }

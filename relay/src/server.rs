@@ -146,6 +146,16 @@ impl Relay {
         let server = tls::server_config(data.cert()?, data.key()?)?;
         let socket = lifeline_net::udp::bind(listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        if let Some((recv, send)) = lifeline_net::udp::short_buffers(&socket) {
+            warn!(
+                recv,
+                send,
+                "UDP socket buffers are smaller than the {} bytes asked for: bursts of \
+                 screen frames may lose datagrams (raise net.core.rmem_max and \
+                 net.core.wmem_max)",
+                lifeline_net::udp::SOCKET_BUFFER
+            );
+        }
         let endpoint = quinn::Endpoint::new(
             tls::endpoint_config(&data.reset_secret()?),
             Some(server),

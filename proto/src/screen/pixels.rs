@@ -163,14 +163,7 @@ pub(crate) fn choose_base(
     let Some(((dx, dy), _)) = best else {
         return Base::Plain;
     };
-    let counted = if was_unsure {
-        Rect {
-            h: (r.h / 8).max(1),
-            ..r
-        }
-    } else {
-        r
-    };
+    let counted = if was_unsure { r.top_eighth() } else { r };
     let rows = reference_rows(prev, counted, (dx, dy), scratch);
     let (raw_changes, xor_changes) = changes(cur, counted, &rows);
     let noisy = |changes: u32| changes as usize * 2 > counted.area();

@@ -29,6 +29,16 @@ impl Rect {
     pub fn is_full_tile(&self) -> bool {
         self.w == TILE && self.h == TILE
     }
+
+    /// Its top eighth of rows (at least one): the sample that stands for a
+    /// noisy tile when deciding between plain and XOR.
+    #[must_use]
+    pub fn top_eighth(&self) -> Rect {
+        Rect {
+            h: (self.h / 8).max(1),
+            ..*self
+        }
+    }
 }
 
 /// The tiling of a `width x height` frame into `TILE`-sized tiles, row-major.

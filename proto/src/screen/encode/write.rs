@@ -257,10 +257,7 @@ fn pixel_payload(
     let mut scratch = Vec::new();
     let mut offset = base.offset();
     if let (Base::Unsure(..), Some(z)) = (base, z.as_deref_mut()) {
-        let top = Rect {
-            h: (r.h / 8).max(1),
-            ..r
-        };
+        let top = r.top_eighth();
         let mut cost = |o| {
             let sample = build_pixels(cur, prev, top, o, true, &mut scratch);
             z.compress(&sample.bytes).map_or(usize::MAX, |c| c.len())
