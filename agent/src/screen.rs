@@ -12,7 +12,7 @@ use lifeline_net::{
 };
 use lifeline_proto::{
     screen::Encoder,
-    view::{AgentToViewer, CaptureTicks, MAX_SCREEN_FRAME_LEN, ViewerToAgent},
+    view::{AgentToViewer, CaptureTicks, MAX_CREDITS, MAX_SCREEN_FRAME_LEN, ViewerToAgent},
 };
 use std::{
     sync::mpsc as std_mpsc,
@@ -63,6 +63,9 @@ pub async fn serve(
             return;
         }
     };
+    // For the viewer's round-trip estimate: the time opening the capture
+    // takes is left out of it.
+    let agent_start_us = unix_micros();
     let (monitor, max_fps, credits, viewer_time_us) = start;
     let (out_tx, mut out_rx) = mpsc::channel::<AgentToViewer>(4);
     let (cmd_tx, cmd_rx) = std_mpsc::channel::<Command>();
@@ -74,7 +77,7 @@ pub async fn serve(
                 &factory,
                 monitor,
                 credits,
-                viewer_time_us,
+                (viewer_time_us, agent_start_us),
                 interval,
                 &cmd_rx,
                 &out_tx,
@@ -140,7 +143,7 @@ fn capture_loop(
     factory: &CaptureFactory,
     monitor: Option<u32>,
     mut credits: u32,
-    viewer_time_us: u64,
+    (viewer_time_us, agent_start_us): (u64, u64),
     interval: Duration,
     commands: &std_mpsc::Receiver<Command>,
     out: &mpsc::Sender<AgentToViewer>,
@@ -170,6 +173,7 @@ fn capture_loop(
             monitors,
             selected: monitor,
             viewer_time_us,
+            agent_start_us,
             agent_time_us: ready_at,
         })
         .is_err()
@@ -196,7 +200,7 @@ fn capture_loop(
                 }
             };
             match cmd {
-                Command::Credit(n) => credits = credits.saturating_add(n).min(16),
+                Command::Credit(n) => credits = credits.saturating_add(n).min(MAX_CREDITS),
                 Command::KeyFrame => encoder.request_keyframe(),
                 Command::Select(m) => {
                     if let Err(e) = capture.select(m) {

@@ -2,8 +2,9 @@
 //!
 //! The console opens the stream and sends [`ViewerToAgent::Start`]; the agent
 //! answers with [`AgentToViewer::Ready`] and then frames, paced by credits:
-//! the viewer grants one credit per frame it has decoded, and the agent sends
-//! a frame only while it holds a credit, always encoding the newest screen.
+//! the viewer grants credits as it decodes frames ([`CreditWindow`] says how
+//! many), and the agent sends a frame only while it holds a credit, always
+//! encoding the newest screen.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,94 @@ pub const MAX_SCREEN_FRAME_LEN: usize = 64 * 1024 * 1024;
 
 /// Credits a viewer grants up front: one frame being decoded, one in flight.
 pub const INITIAL_CREDITS: u32 = 2;
+
+/// Most credits a viewer keeps out at once (and an agent holds): enough
+/// for 60 fps of small frames over a round trip of about 230 ms, a help
+/// desk on another continent.
+pub const MAX_CREDITS: u32 = 16;
+
+/// Frames over this many bytes are large (a video at full quality, a
+/// redraw of the whole screen): they keep the window at two credits.
+pub const LARGE_FRAME: usize = 64 * 1024;
+
+/// How many credits a viewer keeps out.
+///
+/// Two ([`INITIAL_CREDITS`]) is one frame being decoded and one in flight,
+/// so that the agent skips intermediate screens instead of queueing them.
+/// But each credit takes a round trip to come back: with two, a 50 ms path
+/// holds typing to about 35 fps and a 100 ms path to 18. So the window
+/// grows by one credit with every frame that arrives on time, up to two
+/// plus one per frame interval of the path's round trip (at most
+/// [`MAX_CREDITS`]; on loopback and a LAN that is two). A large frame, or
+/// one that arrives later than half the round trip plus two frame
+/// intervals after its capture (it queued somewhere: a thin uplink), puts
+/// the window back to two.
+#[derive(Clone, Debug)]
+pub struct CreditWindow {
+    interval_us: u64,
+    path_rtt_us: u64,
+    outstanding: u32,
+    window: u32,
+}
+
+impl CreditWindow {
+    /// A window for frames at up to `max_fps` over a path of `path_rtt_us`
+    /// round trip, with [`INITIAL_CREDITS`] granted in `Start`.
+    #[must_use]
+    pub fn new(max_fps: u32, path_rtt_us: u64) -> Self {
+        Self {
+            interval_us: 1_000_000 / u64::from(max_fps.max(1)),
+            path_rtt_us,
+            outstanding: INITIAL_CREDITS,
+            window: INITIAL_CREDITS,
+        }
+    }
+
+    /// The path's round trip changed (a new measurement).
+    pub fn set_path_rtt(&mut self, path_rtt_us: u64) {
+        self.path_rtt_us = path_rtt_us;
+        self.window = self.window.min(self.ceiling());
+    }
+
+    /// The most credits the path's round trip calls for.
+    #[must_use]
+    pub fn ceiling(&self) -> u32 {
+        let extra = self.path_rtt_us / self.interval_us.max(1);
+        u32::try_from(extra)
+            .unwrap_or(u32::MAX)
+            .saturating_add(INITIAL_CREDITS)
+            .min(MAX_CREDITS)
+    }
+
+    /// Credits the viewer keeps out now.
+    #[must_use]
+    pub fn window(&self) -> u32 {
+        self.window
+    }
+
+    /// A frame of `bytes` captured `latency_us` ago (on the agent's clock
+    /// corrected by the handshake's offset) arrived and was decoded: the
+    /// credits to grant now (none while more than the window are out).
+    pub fn on_frame(&mut self, bytes: usize, latency_us: i64) -> u32 {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        let late = self.path_rtt_us / 2 + 2 * self.interval_us;
+        let queued = u64::try_from(latency_us).is_ok_and(|l| l > late);
+        self.window = if bytes > LARGE_FRAME || queued {
+            INITIAL_CREDITS
+        } else {
+            (self.window + 1).min(self.ceiling())
+        };
+        let grant = self.window.saturating_sub(self.outstanding);
+        self.outstanding += grant;
+        grant
+    }
+
+    /// Credits granted whose frames have not arrived.
+    #[must_use]
+    pub fn outstanding(&self) -> u32 {
+        self.outstanding
+    }
+}
 
 /// One monitor of the agent's machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,13 +197,16 @@ impl CaptureTicks {
 /// Agent to console.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentToViewer {
-    /// Streaming starts. `agent_time_us` is the agent's wall clock when it
-    /// answered, so the viewer can estimate the offset between the clocks as
-    /// `agent_time_us - (sent + received) / 2`.
+    /// Streaming starts. `agent_start_us` is the agent's wall clock when it
+    /// read `Start`, `agent_time_us` when it answered (after opening the
+    /// capture), so the viewer, with its own send and receive times, knows
+    /// the path's round trip and the offset between the clocks
+    /// ([`handshake_timing`]).
     Ready {
         monitors: Vec<MonitorInfo>,
         selected: Option<u32>,
         viewer_time_us: u64,
+        agent_start_us: u64,
         agent_time_us: u64,
     },
     /// One encoded frame (numbered by the codec's own header), captured
@@ -131,6 +223,26 @@ pub enum AgentToViewer {
     Cursor(CursorState),
     /// Screen sharing cannot go on; the message is for the technician.
     Error { message: String },
+}
+
+/// The path's round trip and the agent's clock minus the viewer's, both in
+/// microseconds, from a `Start` sent at `sent_us` and read by the agent at
+/// `agent_start_us`, and a `Ready` sent at `agent_time_us` and received at
+/// `received_us` (each side's times on its own clock). The agent's time
+/// between the two (opening the capture) counts in neither.
+#[must_use]
+pub fn handshake_timing(
+    sent_us: u64,
+    agent_start_us: u64,
+    agent_time_us: u64,
+    received_us: u64,
+) -> (u64, i64) {
+    let held = agent_time_us.saturating_sub(agent_start_us);
+    let rtt = received_us.saturating_sub(sent_us).saturating_sub(held);
+    let there = i128::from(agent_start_us) - i128::from(sent_us);
+    let back = i128::from(agent_time_us) - i128::from(received_us);
+    let offset = i64::try_from((there + back) / 2).unwrap_or(0);
+    (rtt, offset)
 }
 
 #[cfg(test)]
@@ -165,5 +277,90 @@ mod tests {
         };
         // Variant, a two-byte step, the data's length byte.
         assert_eq!(postcard::to_stdvec(&msg).unwrap().len(), 1 + 2 + 1 + 31);
+    }
+
+    /// Frames of `bytes`, one per call, each arriving 30 ms after its
+    /// capture; returns the grants.
+    fn feed(w: &mut CreditWindow, sizes: &[usize]) -> Vec<u32> {
+        sizes.iter().map(|&b| w.on_frame(b, 30_000)).collect()
+    }
+
+    #[test]
+    fn on_loopback_one_credit_comes_back_per_frame() {
+        let mut w = CreditWindow::new(60, 400);
+        assert_eq!(feed(&mut w, &[60; 20]), vec![1; 20]);
+        assert_eq!(w.outstanding(), INITIAL_CREDITS);
+        let mut w = CreditWindow::new(60, 400);
+        assert_eq!(feed(&mut w, &[3_500_000; 5]), vec![1; 5]);
+    }
+
+    #[test]
+    fn frames_on_time_over_a_long_path_grow_the_window_to_its_round_trip() {
+        // 50 ms at 60 fps: three frame intervals, so up to 2 + 3 credits,
+        // one more with each frame on time.
+        let mut w = CreditWindow::new(60, 50_000);
+        assert_eq!(w.ceiling(), 5);
+        assert_eq!(feed(&mut w, &[60; 6]), vec![2, 2, 2, 1, 1, 1]);
+        assert_eq!(w.outstanding(), 5);
+        // 100 ms: 2 + 6; 300 ms would be 2 + 18, capped.
+        let mut w = CreditWindow::new(60, 100_000);
+        feed(&mut w, &[LARGE_FRAME; 10]);
+        assert_eq!(w.outstanding(), 8);
+        w.set_path_rtt(300_000);
+        assert_eq!(w.ceiling(), MAX_CREDITS);
+        // A shorter path lowers the window at once.
+        w.set_path_rtt(20_000);
+        assert_eq!(w.window(), 3);
+        // At 10 fps a 100 ms path is one frame interval: 3 credits.
+        let mut w = CreditWindow::new(10, 100_000);
+        feed(&mut w, &[60; 10]);
+        assert_eq!(w.outstanding(), 3);
+    }
+
+    #[test]
+    fn a_large_frame_shrinks_the_window_until_frames_are_small_again() {
+        let mut w = CreditWindow::new(60, 50_000);
+        feed(&mut w, &[100; 4]);
+        assert_eq!(w.outstanding(), 5);
+        // A video starts: credits are withheld until two are out, then one
+        // comes back per frame.
+        let grants = feed(&mut w, &[LARGE_FRAME + 1; 6]);
+        assert_eq!(grants, vec![0, 0, 0, 1, 1, 1]);
+        assert_eq!(w.outstanding(), INITIAL_CREDITS);
+        // Typing again: the window grows back.
+        assert_eq!(feed(&mut w, &[LARGE_FRAME; 4]), vec![2, 2, 2, 1]);
+    }
+
+    #[test]
+    fn frames_that_arrive_late_shrink_the_window() {
+        // 50 ms path at 60 fps: later than 25 + 33 ms after capture is
+        // queueing (a thin uplink), not the path.
+        let mut w = CreditWindow::new(60, 50_000);
+        feed(&mut w, &[100; 4]);
+        assert_eq!(w.outstanding(), 5);
+        let late: Vec<u32> = (0..4).map(|_| w.on_frame(100, 60_000)).collect();
+        assert_eq!(late, vec![0, 0, 0, 1]);
+        assert_eq!(w.outstanding(), INITIAL_CREDITS);
+        // Just in time counts as on time, and the window grows back.
+        assert_eq!(w.on_frame(100, 58_000), 2);
+        // A clock estimate that puts capture after arrival is not late.
+        assert_eq!(w.on_frame(100, -3_000), 2);
+        assert_eq!(w.outstanding(), 4);
+    }
+
+    #[test]
+    fn the_handshake_leaves_the_agents_own_time_out_of_the_round_trip() {
+        // Agent clock 5 s ahead; 20 ms there, 30 ms back; 400 ms opening
+        // the capture.
+        let sent = 1_000_000_000;
+        let agent_start = sent + 5_000_000 + 20_000;
+        let agent_time = agent_start + 400_000;
+        let received = agent_time - 5_000_000 + 30_000;
+        let (rtt, offset) = handshake_timing(sent, agent_start, agent_time, received);
+        assert_eq!(rtt, 50_000);
+        // Off by half the asymmetry (5 ms), as any two-way estimate is.
+        assert_eq!(offset, 5_000_000 - 5_000);
+        // A clock stepping back inside the agent does not underflow.
+        assert_eq!(handshake_timing(sent, agent_time, agent_start, sent).0, 0);
     }
 }

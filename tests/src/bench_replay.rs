@@ -118,6 +118,7 @@ async fn serve_clip(
     };
     let ready_at = unix_micros();
     let ready = AgentToViewer::Ready {
+        agent_start_us: ready_at,
         monitors: vec![MonitorInfo {
             index: 0,
             name: "replay".into(),

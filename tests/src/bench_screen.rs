@@ -42,6 +42,9 @@ pub struct ScreenOptions {
     pub workloads: Vec<Workload>,
     /// Synthetic frames per workload for the offline codec timings.
     pub codec_frames: usize,
+    /// Round trip added between the agent and the relay (0: none). Only
+    /// Lifeline runs then: the peers have no relay to put a path before.
+    pub rtt_ms: u64,
 }
 
 /// Parses workload names (idle, typing, scrolling, drag, video); none
@@ -104,6 +107,8 @@ pub struct ScreenReport {
     pub tail_ms: u64,
     pub vnc_request_interval_ms: u64,
     pub x264_settings: String,
+    /// Round trip added between the agent and the relay.
+    pub rtt_ms: u64,
     /// Tools that were not measured, and why.
     pub notes: Vec<String>,
     pub rows: Vec<WorkloadRow>,
@@ -255,12 +260,18 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
         None
     };
     let mut notes = Vec::new();
-    let have_vnc = peers::vnc_server().is_some();
-    if !have_vnc {
+    let peers_run = opts.rtt_ms == 0;
+    let have_vnc = peers_run && peers::vnc_server().is_some();
+    if !peers_run {
+        notes.push(format!(
+            "agent and relay {} ms apart (a delaying path on loopback): Lifeline alone",
+            opts.rtt_ms
+        ));
+    } else if !have_vnc {
         notes.push("x0vncserver not found: `apt-get install -y tigervnc-scraping-server` for the Tight and ZRLE columns".into());
     }
-    let have_ffmpeg = procs::which("ffmpeg").is_some();
-    if !have_ffmpeg {
+    let have_ffmpeg = peers_run && procs::which("ffmpeg").is_some();
+    if peers_run && !have_ffmpeg {
         notes.push("ffmpeg not found: `apt-get install -y ffmpeg` for the x264 column".into());
     }
     for n in &notes {
@@ -269,7 +280,12 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
     let xvfb = procs::Xvfb::start(WIDTH, HEIGHT)?;
     let mut painter = Painter::connect(&xvfb.display, WIDTH)?;
     let mut stage = rt.block_on(Stage::start())?;
-    let agent = rt.block_on(ours::spawn_x11_agent(&mut stage, &xvfb.display))?;
+    let path = (opts.rtt_ms > 0).then(|| {
+        let one_way = Duration::from_millis(opts.rtt_ms) / 2;
+        crate::lossy::LossyProxy::start(stage.addr, 0.0, one_way)
+    });
+    let relay = path.as_ref().map_or(stage.addr, |p| p.addr);
+    let agent = rt.block_on(ours::spawn_x11_agent(&mut stage, relay, &xvfb.display))?;
     let mut rows = Vec::new();
     for (&wl, codec) in opts.workloads.iter().zip(codec) {
         eprintln!("screen bench: {}", name(wl));
@@ -337,6 +353,7 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
         }
     }
     drop(agent);
+    drop(path);
     Ok(ScreenReport {
         width: WIDTH,
         height: HEIGHT,
@@ -345,6 +362,7 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
         tail_ms: TAIL.as_millis() as u64,
         vnc_request_interval_ms: rfb::REQUEST_INTERVAL.as_millis() as u64,
         x264_settings: peers::X264_SETTINGS.into(),
+        rtt_ms: opts.rtt_ms,
         notes,
         rows,
     })

@@ -9,4 +9,5 @@ pub mod bench_load;
 pub mod bench_ping;
 pub mod bench_replay;
 pub mod bench_screen;
+pub mod lossy;
 pub mod stage;

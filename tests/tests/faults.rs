@@ -9,11 +9,12 @@ mod util;
 
 use lifeline::{client::Client, config::ConsoleConfig};
 use lifeline_proto::{ConsoleRequest, ticket::TicketChange};
+use lifeline_tests::lossy::LossyProxy;
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use util::{World, Xvfb, lossy::LossyProxy};
+use util::{World, Xvfb};
 
 const PW: &str = "admin-password-1";
 
@@ -292,6 +293,13 @@ fn five_percent_loss_and_50_ms_each_way_keep_a_session_going() {
     assert!(p50 < 1000.0, "latency p50 {p50} ms: {stats}");
     assert!(p99 < 3000.0, "latency p99 {p99} ms: {stats}");
     assert!(proxy.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    // The stream's handshake measured the path: the proxy's 100 ms, more
+    // if a datagram of the handshake was lost and sent again.
+    let rtt = stats["path_rtt_ms"].as_f64().unwrap();
+    assert!(
+        (100.0..3000.0).contains(&rtt),
+        "path round trip {rtt} ms: {stats}"
+    );
 }
 
 #[test]

@@ -8,8 +8,8 @@ use lifeline_proto::{
     SessionPurpose,
     screen::{Decoder, Frame},
     view::{
-        AgentToViewer, CaptureTicks, CursorState, INITIAL_CREDITS, MAX_SCREEN_FRAME_LEN,
-        MonitorInfo, ViewerToAgent,
+        AgentToViewer, CaptureTicks, CreditWindow, CursorState, INITIAL_CREDITS,
+        MAX_SCREEN_FRAME_LEN, MonitorInfo, ViewerToAgent, handshake_timing,
     },
 };
 
@@ -40,6 +40,11 @@ pub struct ScreenStream {
     pub permission: Permission,
     /// Agent clock minus console clock, in microseconds.
     pub clock_offset_us: i64,
+    /// Round trip from here to the agent through the relay, measured by
+    /// the stream's handshake, in microseconds.
+    pub path_rtt_us: u64,
+    /// Credits out, and how many to keep out.
+    credits: CreditWindow,
     /// Frames' capture times on the agent's clock, counted from its
     /// answer.
     capture_ticks: CaptureTicks,
@@ -131,21 +136,28 @@ impl ScreenStream {
         match ready {
             Some(AgentToViewer::Ready {
                 monitors,
+                agent_start_us,
                 agent_time_us,
                 ..
-            }) => Ok(Self {
-                session,
-                machine_id,
-                hostname,
-                monitors,
-                permission,
-                clock_offset_us: agent_time_us as i64 - ((sent_at + received_at) / 2) as i64,
-                capture_ticks: CaptureTicks::new(agent_time_us),
-                frames: 0,
-                send,
-                recv,
-                decoder: Decoder::new(),
-            }),
+            }) => {
+                let (path_rtt_us, clock_offset_us) =
+                    handshake_timing(sent_at, agent_start_us, agent_time_us, received_at);
+                Ok(Self {
+                    session,
+                    machine_id,
+                    hostname,
+                    monitors,
+                    permission,
+                    clock_offset_us,
+                    path_rtt_us,
+                    capture_ticks: CaptureTicks::new(agent_time_us),
+                    credits: CreditWindow::new(max_fps, path_rtt_us),
+                    frames: 0,
+                    send,
+                    recv,
+                    decoder: Decoder::new(),
+                })
+            }
             Some(AgentToViewer::Error { message }) => Err(ViewError::Agent(message)),
             Some(other) => Err(ViewError::Agent(format!("unexpected {other:?}"))),
             None => Err(ViewError::Ended),
@@ -175,13 +187,17 @@ impl ScreenStream {
                 let captured_here = captured_at as i64 - self.clock_offset_us;
                 self.frames += 1;
                 let seq = self.frames;
-                self.send
-                    .write_msg(&ViewerToAgent::Credit { seq, credits: 1 }, 64)
-                    .await?;
+                let latency_us = done - captured_here;
+                let credits = self.credits.on_frame(data.len(), latency_us);
+                if credits > 0 {
+                    self.send
+                        .write_msg(&ViewerToAgent::Credit { seq, credits }, 64)
+                        .await?;
+                }
                 Ok(ViewEvent::Frame {
                     seq,
                     bytes: data.len(),
-                    latency_us: done - captured_here,
+                    latency_us,
                     exact: self.decoder.exact(),
                 })
             }

@@ -34,16 +34,21 @@ impl Drop for Agent {
 }
 
 /// Enrolls an agent that accepts screen sessions unattended and captures
-/// `display`, and waits until the relay lists it online.
+/// `display`, and waits until the relay lists it online. The agent reaches
+/// the relay at `relay` (the stage's own address, or a path in front of it).
 ///
 /// # Errors
 /// Enrollment failures or the agent not coming online within 10 s.
-pub async fn spawn_x11_agent(stage: &mut Stage, display: &str) -> anyhow::Result<Agent> {
+pub async fn spawn_x11_agent(
+    stage: &mut Stage,
+    relay: std::net::SocketAddr,
+    display: &str,
+) -> anyhow::Result<Agent> {
     let token = stage.token(Some(1)).await?;
     let agent_dir = stage.dir.path().join("agent-screen");
     let config = enroll::enroll(
         &agent_dir,
-        &stage.addr.to_string(),
+        &relay.to_string(),
         &stage.fingerprint,
         token,
         false,

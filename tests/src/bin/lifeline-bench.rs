@@ -79,6 +79,10 @@ enum Command {
         /// Synthetic frames per workload for the offline codec timings.
         #[arg(long, default_value_t = 300)]
         codec_frames: usize,
+        /// Round trip in ms added between the agent and the relay (a
+        /// delaying path on loopback); Lifeline alone then, no peers.
+        #[arg(long, default_value_t = 0)]
+        rtt_ms: u64,
     },
 }
 
@@ -150,12 +154,14 @@ fn main() -> anyhow::Result<()> {
             fps,
             workloads,
             codec_frames,
+            rtt_ms,
         } => {
             let opts = lifeline_tests::bench_screen::ScreenOptions {
                 seconds,
                 fps,
                 workloads: lifeline_tests::bench_screen::parse_workloads(&workloads)?,
                 codec_frames,
+                rtt_ms,
             };
             let report = lifeline_tests::bench_screen::run(&rt, &opts)?;
             print!("{}", lifeline_tests::bench_screen::markdown(&report));

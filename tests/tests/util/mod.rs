@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 mod display;
-pub mod lossy;
 
 // Each test file uses some of these.
 #[allow(unused_imports)]

@@ -1,10 +1,12 @@
-//! A UDP proxy on loopback that drops and delays datagrams: a bad network
-//! between one client (the agent) and the relay.
+//! A UDP proxy on loopback that drops and delays datagrams: a bad or a long
+//! network path between one client (the agent) and the relay. The fault
+//! tests lose datagrams through it; `lifeline-bench screen --rtt-ms` only
+//! delays them, as a long but uncongested path would.
 
 use std::{
     cmp::Reverse,
     collections::BinaryHeap,
-    net::{SocketAddr, UdpSocket},
+    net::SocketAddr,
     sync::{
         Arc, Condvar, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -27,8 +29,11 @@ impl LossyProxy {
     /// Listens on 127.0.0.1, forwards to `relay`, dropping `loss` (0..1) of
     /// the datagrams each way and delaying the rest by `delay` each way.
     pub fn start(relay: SocketAddr, loss: f64, delay: Duration) -> Self {
-        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind front"));
-        let back = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind back"));
+        // Buffers as large as the relay's, so that a burst of screen
+        // frames is not lost here unless `loss` says so.
+        let bind = || lifeline_net::udp::bind(([127, 0, 0, 1], 0).into());
+        let front = Arc::new(bind().expect("bind front"));
+        let back = Arc::new(bind().expect("bind back"));
         back.connect(relay).expect("connect back");
         for s in [&front, &back] {
             s.set_read_timeout(Some(Duration::from_millis(50)))
