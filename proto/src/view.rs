@@ -32,16 +32,25 @@ pub const LARGE_FRAME: usize = 64 * 1024;
 /// grows by one credit with every frame that arrives on time, up to two
 /// plus one per frame interval of the path's round trip (at most
 /// [`MAX_CREDITS`]; on loopback and a LAN that is two). A large frame, or
-/// one that arrives later than half the round trip plus two frame
-/// intervals after its capture (it queued somewhere: a thin uplink), puts
-/// the window back to two.
+/// one that took more than two frame intervals longer from capture to
+/// decoded than the quickest of the last [`BASE_FRAMES`] (it queued
+/// somewhere: a thin uplink), puts the window back to two. Comparing
+/// latencies with each other leaves out the clock offset's error, which a
+/// busy link during the handshake makes tens of milliseconds.
 #[derive(Clone, Debug)]
 pub struct CreditWindow {
     interval_us: u64,
     path_rtt_us: u64,
     outstanding: u32,
     window: u32,
+    /// Latencies of the last frames, oldest overwritten first.
+    recent: Vec<i64>,
+    next: usize,
 }
+
+/// Frames whose quickest latency is the path's own (about two seconds at
+/// 60 fps).
+pub const BASE_FRAMES: usize = 128;
 
 impl CreditWindow {
     /// A window for frames at up to `max_fps` over a path of `path_rtt_us`
@@ -53,6 +62,8 @@ impl CreditWindow {
             path_rtt_us,
             outstanding: INITIAL_CREDITS,
             window: INITIAL_CREDITS,
+            recent: Vec::with_capacity(BASE_FRAMES),
+            next: 0,
         }
     }
 
@@ -83,8 +94,15 @@ impl CreditWindow {
     /// credits to grant now (none while more than the window are out).
     pub fn on_frame(&mut self, bytes: usize, latency_us: i64) -> u32 {
         self.outstanding = self.outstanding.saturating_sub(1);
-        let late = self.path_rtt_us / 2 + 2 * self.interval_us;
-        let queued = u64::try_from(latency_us).is_ok_and(|l| l > late);
+        if self.recent.len() < BASE_FRAMES {
+            self.recent.push(latency_us);
+        } else {
+            self.recent[self.next] = latency_us;
+            self.next = (self.next + 1) % BASE_FRAMES;
+        }
+        let base = self.recent.iter().copied().min().unwrap_or(latency_us);
+        let queued = latency_us.saturating_sub(base)
+            > i64::try_from(2 * self.interval_us).unwrap_or(i64::MAX);
         self.window = if bytes > LARGE_FRAME || queued {
             INITIAL_CREDITS
         } else {
@@ -333,19 +351,35 @@ mod tests {
 
     #[test]
     fn frames_that_arrive_late_shrink_the_window() {
-        // 50 ms path at 60 fps: later than 25 + 33 ms after capture is
-        // queueing (a thin uplink), not the path.
+        // 50 ms path at 60 fps, frames 30 ms from capture to decoded: more
+        // than two intervals (33 ms) later than that is queueing (a thin
+        // uplink), not the path.
         let mut w = CreditWindow::new(60, 50_000);
         feed(&mut w, &[100; 4]);
         assert_eq!(w.outstanding(), 5);
-        let late: Vec<u32> = (0..4).map(|_| w.on_frame(100, 60_000)).collect();
+        let late: Vec<u32> = (0..4).map(|_| w.on_frame(100, 64_000)).collect();
         assert_eq!(late, vec![0, 0, 0, 1]);
         assert_eq!(w.outstanding(), INITIAL_CREDITS);
         // Just in time counts as on time, and the window grows back.
-        assert_eq!(w.on_frame(100, 58_000), 2);
-        // A clock estimate that puts capture after arrival is not late.
-        assert_eq!(w.on_frame(100, -3_000), 2);
-        assert_eq!(w.outstanding(), 4);
+        assert_eq!(w.on_frame(100, 63_000), 2);
+        assert_eq!(w.outstanding(), 3);
+    }
+
+    #[test]
+    fn lateness_does_not_depend_on_the_clock_offset() {
+        // An offset estimate 80 ms off makes every latency negative; a
+        // frame 40 ms later than the others is still late.
+        let mut w = CreditWindow::new(60, 50_000);
+        let on_time: Vec<u32> = (0..4).map(|_| w.on_frame(100, -80_000)).collect();
+        assert_eq!(on_time, vec![2, 2, 2, 1]);
+        assert_eq!(w.on_frame(100, -40_000), 0);
+        assert_eq!(w.window(), INITIAL_CREDITS);
+        // The quickest latency is forgotten after BASE_FRAMES frames: a
+        // path that got longer is the new normal.
+        for _ in 0..BASE_FRAMES + 3 {
+            w.on_frame(100, -40_000);
+        }
+        assert_eq!(w.window(), 5);
     }
 
     #[test]

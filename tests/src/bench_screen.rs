@@ -45,6 +45,9 @@ pub struct ScreenOptions {
     /// Round trip added between the agent and the relay (0: none). Only
     /// Lifeline runs then: the peers have no relay to put a path before.
     pub rtt_ms: u64,
+    /// A link of this many Mbit/s each way between the agent and the
+    /// relay (none: loopback's), Lifeline alone as with `rtt_ms`.
+    pub link_mbit: Option<f64>,
 }
 
 /// Parses workload names (idle, typing, scrolling, drag, video); none
@@ -109,6 +112,8 @@ pub struct ScreenReport {
     pub x264_settings: String,
     /// Round trip added between the agent and the relay.
     pub rtt_ms: u64,
+    /// Link rate between the agent and the relay, each way.
+    pub link_mbit: Option<f64>,
     /// Tools that were not measured, and why.
     pub notes: Vec<String>,
     pub rows: Vec<WorkloadRow>,
@@ -260,11 +265,14 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
         None
     };
     let mut notes = Vec::new();
-    let peers_run = opts.rtt_ms == 0;
+    let peers_run = opts.rtt_ms == 0 && opts.link_mbit.is_none();
     let have_vnc = peers_run && peers::vnc_server().is_some();
     if !peers_run {
+        let link = opts
+            .link_mbit
+            .map_or(String::new(), |m| format!(" over a {m} Mbit/s link"));
         notes.push(format!(
-            "agent and relay {} ms apart (a delaying path on loopback): Lifeline alone",
+            "agent and relay {} ms apart{link} (a proxy on loopback): Lifeline alone",
             opts.rtt_ms
         ));
     } else if !have_vnc {
@@ -280,9 +288,10 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
     let xvfb = procs::Xvfb::start(WIDTH, HEIGHT)?;
     let mut painter = Painter::connect(&xvfb.display, WIDTH)?;
     let mut stage = rt.block_on(Stage::start())?;
-    let path = (opts.rtt_ms > 0).then(|| {
+    let path = (!peers_run).then(|| {
         let one_way = Duration::from_millis(opts.rtt_ms) / 2;
-        crate::lossy::LossyProxy::start(stage.addr, 0.0, one_way)
+        let rate = opts.link_mbit.map(|m| (m * 125_000.0) as u64);
+        crate::lossy::LossyProxy::start_link(stage.addr, 0.0, one_way, rate)
     });
     let relay = path.as_ref().map_or(stage.addr, |p| p.addr);
     let agent = rt.block_on(ours::spawn_x11_agent(&mut stage, relay, &xvfb.display))?;
@@ -363,6 +372,7 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
         vnc_request_interval_ms: rfb::REQUEST_INTERVAL.as_millis() as u64,
         x264_settings: peers::X264_SETTINGS.into(),
         rtt_ms: opts.rtt_ms,
+        link_mbit: opts.link_mbit,
         notes,
         rows,
     })

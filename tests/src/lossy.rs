@@ -14,6 +14,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The longest a rate-limited link queues a datagram before sending it.
+pub const MAX_QUEUE: Duration = Duration::from_millis(250);
+
 type Queue = Mutex<BinaryHeap<Reverse<(Instant, u64, bool, Vec<u8>)>>>;
 
 /// The proxy; stops when dropped.
@@ -29,6 +32,13 @@ impl LossyProxy {
     /// Listens on 127.0.0.1, forwards to `relay`, dropping `loss` (0..1) of
     /// the datagrams each way and delaying the rest by `delay` each way.
     pub fn start(relay: SocketAddr, loss: f64, delay: Duration) -> Self {
+        Self::start_link(relay, loss, delay, None)
+    }
+
+    /// As [`LossyProxy::start`], and each way a link of `rate` bytes a
+    /// second: datagrams leave one after another at that rate, behind a
+    /// router queue of at most [`MAX_QUEUE`] (later ones are dropped).
+    pub fn start_link(relay: SocketAddr, loss: f64, delay: Duration, rate: Option<u64>) -> Self {
         // Buffers as large as the relay's, so that a burst of screen
         // frames is not lost here unless `loss` says so.
         let bind = || lifeline_net::udp::bind(([127, 0, 0, 1], 0).into());
@@ -65,6 +75,8 @@ impl LossyProxy {
                     0xd1b5_4a32_d192_ed03
                 };
                 let mut buf = vec![0u8; 65_536];
+                // When the link is done sending what it holds.
+                let mut free_at = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     let Ok((n, from)) = sock.recv_from(&mut buf) else {
                         continue;
@@ -79,14 +91,22 @@ impl LossyProxy {
                         dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
+                    let now = Instant::now();
+                    let mut due = now + delay;
+                    if let Some(rate) = rate {
+                        let start = free_at.max(now);
+                        if start - now > MAX_QUEUE {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        free_at = start + Duration::from_secs_f64(n as f64 / rate.max(1) as f64);
+                        due = free_at + delay;
+                    }
                     let n_seq = seq.fetch_add(1, Ordering::Relaxed);
                     let (q, cv) = &*queue;
-                    q.lock().expect("lock").push(Reverse((
-                        Instant::now() + delay,
-                        n_seq,
-                        upward,
-                        buf[..n].to_vec(),
-                    )));
+                    q.lock()
+                        .expect("lock")
+                        .push(Reverse((due, n_seq, upward, buf[..n].to_vec())));
                     cv.notify_one();
                 }
             }));

@@ -83,6 +83,10 @@ enum Command {
         /// delaying path on loopback); Lifeline alone then, no peers.
         #[arg(long, default_value_t = 0)]
         rtt_ms: u64,
+        /// A link of this many Mbit/s each way between the agent and the
+        /// relay (with --rtt-ms: a thin office uplink); Lifeline alone.
+        #[arg(long)]
+        link_mbit: Option<f64>,
     },
 }
 
@@ -155,6 +159,7 @@ fn main() -> anyhow::Result<()> {
             workloads,
             codec_frames,
             rtt_ms,
+            link_mbit,
         } => {
             let opts = lifeline_tests::bench_screen::ScreenOptions {
                 seconds,
@@ -162,6 +167,7 @@ fn main() -> anyhow::Result<()> {
                 workloads: lifeline_tests::bench_screen::parse_workloads(&workloads)?,
                 codec_frames,
                 rtt_ms,
+                link_mbit,
             };
             let report = lifeline_tests::bench_screen::run(&rt, &opts)?;
             print!("{}", lifeline_tests::bench_screen::markdown(&report));
