@@ -12,7 +12,9 @@ use lifeline_net::{
 };
 use lifeline_proto::{
     screen::Encoder,
-    view::{AgentToViewer, CaptureTicks, MAX_CREDITS, MAX_SCREEN_FRAME_LEN, ViewerToAgent},
+    view::{
+        AgentToViewer, CaptureTicks, MAX_CREDITS, MAX_FPS, MAX_SCREEN_FRAME_LEN, ViewerToAgent,
+    },
 };
 use std::{
     sync::mpsc as std_mpsc,
@@ -23,9 +25,6 @@ use tracing::{debug, info, warn};
 
 /// Largest viewer message (they are all tiny).
 const MAX_VIEWER_MSG: usize = 4096;
-/// Frame-rate ceiling whatever the viewer asks for.
-const MAX_FPS: u32 = 120;
-
 /// Makes a capture source for a new screen stream.
 pub type CaptureFactory =
     std::sync::Arc<dyn Fn() -> Result<Box<dyn Capture>, CaptureError> + Send + Sync>;

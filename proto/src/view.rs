@@ -7,12 +7,16 @@
 //! encoding the newest screen.
 
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// Largest frame accepted on a screen stream (a raw 4K key frame fits).
 pub const MAX_SCREEN_FRAME_LEN: usize = 64 * 1024 * 1024;
 
 /// Credits a viewer grants up front: one frame being decoded, one in flight.
 pub const INITIAL_CREDITS: u32 = 2;
+
+/// Highest frame rate an agent captures at (a viewer asking more gets this).
+pub const MAX_FPS: u32 = 120;
 
 /// Most credits a viewer keeps out at once (and an agent holds): enough
 /// for 60 fps of small frames over a round trip of about 230 ms, a help
@@ -28,20 +32,29 @@ pub const LARGE_FRAME: usize = 64 * 1024;
 /// Two ([`INITIAL_CREDITS`]) is one frame being decoded and one in flight,
 /// so that the agent skips intermediate screens instead of queueing them.
 /// But each credit takes a round trip to come back: with two, a 50 ms path
-/// holds typing to about 35 fps and a 100 ms path to 18. So the window
-/// grows by one credit with every frame that arrives on time, up to two
-/// plus one per frame interval of the path's round trip (at most
-/// [`MAX_CREDITS`]; on loopback and a LAN that is two). A large frame, or
-/// one that took more than two frame intervals longer from capture to
-/// decoded than the quickest of the last [`BASE_FRAMES`] (it queued
-/// somewhere: a thin uplink), puts the window back to two. Comparing
-/// latencies with each other leaves out the clock offset's error, which a
-/// busy link during the handshake makes tens of milliseconds.
+/// held typing to 34 fps and a 100 ms path to 18. So the window grows by
+/// one credit with every frame that arrives on time, up to two plus one per
+/// frame interval of the path's round trip (at most [`MAX_CREDITS`]; on
+/// loopback and a LAN that is two). A large frame, or one that took more
+/// than two frame intervals longer from capture to decoded than the
+/// quickest of the last [`BASE_FRAMES`] (it queued somewhere: a thin
+/// uplink), sets the window back to two: no credit is granted while two
+/// or more are out. Credits the agent already holds are not taken back,
+/// so up to the old window's frames may still follow such a change.
+/// Comparing latencies with each other leaves out the clock offset's
+/// error, which a link busy during the handshake makes tens of ms.
+///
+/// The round trip starts as the handshake's and is lowered by every frame
+/// that came back sooner after the credit that let it go: no frame can
+/// come sooner than a round trip after its credit, so this only corrects a
+/// handshake that a busy machine or a busy link slowed.
 #[derive(Clone, Debug)]
 pub struct CreditWindow {
     interval_us: u64,
     path_rtt_us: u64,
-    outstanding: u32,
+    /// When each credit not yet spent on a frame was granted (viewer's
+    /// clock), oldest first: the agent spends them in that order.
+    granted_at: VecDeque<u64>,
     window: u32,
     /// Latencies of the last frames, oldest overwritten first.
     recent: Vec<i64>,
@@ -53,24 +66,25 @@ pub struct CreditWindow {
 pub const BASE_FRAMES: usize = 128;
 
 impl CreditWindow {
-    /// A window for frames at up to `max_fps` over a path of `path_rtt_us`
-    /// round trip, with [`INITIAL_CREDITS`] granted in `Start`.
+    /// A window for frames at up to `max_fps` (as the agent clamps it)
+    /// over a path of `path_rtt_us` round trip, with [`INITIAL_CREDITS`]
+    /// granted in a `Start` sent at `start_us`.
     #[must_use]
-    pub fn new(max_fps: u32, path_rtt_us: u64) -> Self {
+    pub fn new(max_fps: u32, path_rtt_us: u64, start_us: u64) -> Self {
         Self {
-            interval_us: 1_000_000 / u64::from(max_fps.max(1)),
+            interval_us: 1_000_000 / u64::from(max_fps.clamp(1, MAX_FPS)),
             path_rtt_us,
-            outstanding: INITIAL_CREDITS,
+            granted_at: std::iter::repeat_n(start_us, INITIAL_CREDITS as usize).collect(),
             window: INITIAL_CREDITS,
             recent: Vec::with_capacity(BASE_FRAMES),
             next: 0,
         }
     }
 
-    /// The path's round trip changed (a new measurement).
-    pub fn set_path_rtt(&mut self, path_rtt_us: u64) {
-        self.path_rtt_us = path_rtt_us;
-        self.window = self.window.min(self.ceiling());
+    /// The path's round trip as now estimated, in microseconds.
+    #[must_use]
+    pub fn path_rtt_us(&self) -> u64 {
+        self.path_rtt_us
     }
 
     /// The most credits the path's round trip calls for.
@@ -90,10 +104,12 @@ impl CreditWindow {
     }
 
     /// A frame of `bytes` captured `latency_us` ago (on the agent's clock
-    /// corrected by the handshake's offset) arrived and was decoded: the
-    /// credits to grant now (none while more than the window are out).
-    pub fn on_frame(&mut self, bytes: usize, latency_us: i64) -> u32 {
-        self.outstanding = self.outstanding.saturating_sub(1);
+    /// corrected by the handshake's offset) was decoded at `now_us`: the
+    /// credits to grant now (none while at least the window are out).
+    pub fn on_frame(&mut self, bytes: usize, latency_us: i64, now_us: u64) -> u32 {
+        if let Some(granted) = self.granted_at.pop_front() {
+            self.path_rtt_us = self.path_rtt_us.min(now_us.saturating_sub(granted));
+        }
         if self.recent.len() < BASE_FRAMES {
             self.recent.push(latency_us);
         } else {
@@ -108,15 +124,16 @@ impl CreditWindow {
         } else {
             (self.window + 1).min(self.ceiling())
         };
-        let grant = self.window.saturating_sub(self.outstanding);
-        self.outstanding += grant;
+        let grant = self.window.saturating_sub(self.outstanding());
+        self.granted_at
+            .extend(std::iter::repeat_n(now_us, grant as usize));
         grant
     }
 
     /// Credits granted whose frames have not arrived.
     #[must_use]
     pub fn outstanding(&self) -> u32 {
-        self.outstanding
+        u32::try_from(self.granted_at.len()).unwrap_or(u32::MAX)
     }
 }
 
@@ -297,56 +314,104 @@ mod tests {
         assert_eq!(postcard::to_stdvec(&msg).unwrap().len(), 1 + 2 + 1 + 31);
     }
 
-    /// Frames of `bytes`, one per call, each arriving 30 ms after its
-    /// capture; returns the grants.
-    fn feed(w: &mut CreditWindow, sizes: &[usize]) -> Vec<u32> {
-        sizes.iter().map(|&b| w.on_frame(b, 30_000)).collect()
+    /// A viewer's window with a clock: every frame is decoded 200 ms after
+    /// the last, later than any round trip here, so unless a test says so
+    /// the round trip stays the handshake's.
+    struct Viewer {
+        w: CreditWindow,
+        now: u64,
+    }
+
+    impl Viewer {
+        fn new(max_fps: u32, path_rtt_us: u64) -> Self {
+            Self {
+                w: CreditWindow::new(max_fps, path_rtt_us, 0),
+                now: 0,
+            }
+        }
+
+        fn frame(&mut self, bytes: usize, latency_us: i64) -> u32 {
+            self.now += 200_000;
+            self.w.on_frame(bytes, latency_us, self.now)
+        }
+
+        /// Frames of `sizes` bytes, each 30 ms from capture to decoded;
+        /// returns the grants.
+        fn feed(&mut self, sizes: &[usize]) -> Vec<u32> {
+            sizes.iter().map(|&b| self.frame(b, 30_000)).collect()
+        }
+    }
+
+    impl std::ops::Deref for Viewer {
+        type Target = CreditWindow;
+        fn deref(&self) -> &CreditWindow {
+            &self.w
+        }
     }
 
     #[test]
     fn on_loopback_one_credit_comes_back_per_frame() {
-        let mut w = CreditWindow::new(60, 400);
-        assert_eq!(feed(&mut w, &[60; 20]), vec![1; 20]);
+        let mut w = Viewer::new(60, 400);
+        assert_eq!(w.feed(&[60; 20]), vec![1; 20]);
         assert_eq!(w.outstanding(), INITIAL_CREDITS);
-        let mut w = CreditWindow::new(60, 400);
-        assert_eq!(feed(&mut w, &[3_500_000; 5]), vec![1; 5]);
+        let mut w = Viewer::new(60, 400);
+        assert_eq!(w.feed(&[3_500_000; 5]), vec![1; 5]);
+        // A viewer asking for 1000 fps gets the agent's 120: a 7 ms round
+        // trip is still under one frame interval.
+        let mut w = Viewer::new(1000, 7_000);
+        assert_eq!(w.feed(&[60; 5]), vec![1; 5]);
     }
 
     #[test]
     fn frames_on_time_over_a_long_path_grow_the_window_to_its_round_trip() {
         // 50 ms at 60 fps: three frame intervals, so up to 2 + 3 credits,
         // one more with each frame on time.
-        let mut w = CreditWindow::new(60, 50_000);
+        let mut w = Viewer::new(60, 50_000);
         assert_eq!(w.ceiling(), 5);
-        assert_eq!(feed(&mut w, &[60; 6]), vec![2, 2, 2, 1, 1, 1]);
+        assert_eq!(w.feed(&[60; 6]), vec![2, 2, 2, 1, 1, 1]);
         assert_eq!(w.outstanding(), 5);
         // 100 ms: 2 + 6; 300 ms would be 2 + 18, capped.
-        let mut w = CreditWindow::new(60, 100_000);
-        feed(&mut w, &[LARGE_FRAME; 10]);
+        let mut w = Viewer::new(60, 100_000);
+        w.feed(&[LARGE_FRAME; 10]);
         assert_eq!(w.outstanding(), 8);
-        w.set_path_rtt(300_000);
-        assert_eq!(w.ceiling(), MAX_CREDITS);
-        // A shorter path lowers the window at once.
-        w.set_path_rtt(20_000);
-        assert_eq!(w.window(), 3);
+        assert_eq!(Viewer::new(60, 300_000).ceiling(), MAX_CREDITS);
         // At 10 fps a 100 ms path is one frame interval: 3 credits.
-        let mut w = CreditWindow::new(10, 100_000);
-        feed(&mut w, &[60; 10]);
+        let mut w = Viewer::new(10, 100_000);
+        w.feed(&[60; 10]);
         assert_eq!(w.outstanding(), 3);
     }
 
     #[test]
+    fn a_slow_handshake_is_corrected_by_the_first_quick_frame() {
+        // The handshake took 200 ms (a busy machine); the frames come back
+        // 5 ms after the credits that let them go: a LAN after all.
+        let mut w = CreditWindow::new(60, 200_000, 0);
+        assert_eq!(w.ceiling(), 14);
+        let (mut now, mut grants) = (5_000, Vec::new());
+        for _ in 0..10 {
+            grants.push(w.on_frame(60, 4_000, now));
+            now += 5_000;
+        }
+        assert_eq!(w.path_rtt_us(), 5_000);
+        assert_eq!(grants, vec![1; 10]);
+        assert_eq!(w.outstanding(), INITIAL_CREDITS);
+        // A frame that took longer does not raise it again.
+        w.on_frame(60, 4_000, now + 900_000);
+        assert_eq!(w.path_rtt_us(), 5_000);
+    }
+
+    #[test]
     fn a_large_frame_shrinks_the_window_until_frames_are_small_again() {
-        let mut w = CreditWindow::new(60, 50_000);
-        feed(&mut w, &[100; 4]);
+        let mut w = Viewer::new(60, 50_000);
+        w.feed(&[100; 4]);
         assert_eq!(w.outstanding(), 5);
         // A video starts: credits are withheld until two are out, then one
         // comes back per frame.
-        let grants = feed(&mut w, &[LARGE_FRAME + 1; 6]);
+        let grants = w.feed(&[LARGE_FRAME + 1; 6]);
         assert_eq!(grants, vec![0, 0, 0, 1, 1, 1]);
         assert_eq!(w.outstanding(), INITIAL_CREDITS);
         // Typing again: the window grows back.
-        assert_eq!(feed(&mut w, &[LARGE_FRAME; 4]), vec![2, 2, 2, 1]);
+        assert_eq!(w.feed(&[100; 4]), vec![2, 2, 2, 1]);
     }
 
     #[test]
@@ -354,14 +419,14 @@ mod tests {
         // 50 ms path at 60 fps, frames 30 ms from capture to decoded: more
         // than two intervals (33 ms) later than that is queueing (a thin
         // uplink), not the path.
-        let mut w = CreditWindow::new(60, 50_000);
-        feed(&mut w, &[100; 4]);
+        let mut w = Viewer::new(60, 50_000);
+        w.feed(&[100; 4]);
         assert_eq!(w.outstanding(), 5);
-        let late: Vec<u32> = (0..4).map(|_| w.on_frame(100, 64_000)).collect();
+        let late: Vec<u32> = (0..4).map(|_| w.frame(100, 64_000)).collect();
         assert_eq!(late, vec![0, 0, 0, 1]);
         assert_eq!(w.outstanding(), INITIAL_CREDITS);
         // Just in time counts as on time, and the window grows back.
-        assert_eq!(w.on_frame(100, 63_000), 2);
+        assert_eq!(w.frame(100, 63_000), 2);
         assert_eq!(w.outstanding(), 3);
     }
 
@@ -369,15 +434,15 @@ mod tests {
     fn lateness_does_not_depend_on_the_clock_offset() {
         // An offset estimate 80 ms off makes every latency negative; a
         // frame 40 ms later than the others is still late.
-        let mut w = CreditWindow::new(60, 50_000);
-        let on_time: Vec<u32> = (0..4).map(|_| w.on_frame(100, -80_000)).collect();
+        let mut w = Viewer::new(60, 50_000);
+        let on_time: Vec<u32> = (0..4).map(|_| w.frame(100, -80_000)).collect();
         assert_eq!(on_time, vec![2, 2, 2, 1]);
-        assert_eq!(w.on_frame(100, -40_000), 0);
+        assert_eq!(w.frame(100, -40_000), 0);
         assert_eq!(w.window(), INITIAL_CREDITS);
         // The quickest latency is forgotten after BASE_FRAMES frames: a
         // path that got longer is the new normal.
         for _ in 0..BASE_FRAMES + 3 {
-            w.on_frame(100, -40_000);
+            w.frame(100, -40_000);
         }
         assert_eq!(w.window(), 5);
     }

@@ -265,6 +265,11 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
         None
     };
     let mut notes = Vec::new();
+    if let Some(m) = opts.link_mbit
+        && !(m.is_finite() && m >= 0.01)
+    {
+        anyhow::bail!("--link-mbit {m}: give a rate of at least 0.01 Mbit/s");
+    }
     let peers_run = opts.rtt_ms == 0 && opts.link_mbit.is_none();
     let have_vnc = peers_run && peers::vnc_server().is_some();
     if !peers_run {

@@ -1,7 +1,9 @@
 //! A UDP proxy on loopback that drops and delays datagrams: a bad or a long
 //! network path between one client (the agent) and the relay. The fault
-//! tests lose datagrams through it; `lifeline-bench screen --rtt-ms` only
-//! delays them, as a long but uncongested path would.
+//! tests lose datagrams through it; `lifeline-bench screen --rtt-ms` delays
+//! them (a long path) and with `--link-mbit` also sends them at a link's
+//! rate, dropping what overflows its queue (a thin uplink). `dropped`
+//! counts both kinds of loss.
 
 use std::{
     cmp::Reverse,

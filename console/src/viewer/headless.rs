@@ -25,7 +25,7 @@ pub struct Stats {
     pub latency_ms_p99: f64,
     pub clock_offset_ms: f64,
     /// Round trip to the agent through the relay, from the stream's
-    /// handshake (it sets how many frames may be in flight).
+    /// handshake and its frames (it sets how many frames may be in flight).
     pub path_rtt_ms: f64,
     /// Frames after which part of the picture was a moving area at half
     /// resolution (`--smooth-motion`); 0 means every frame was exact.
@@ -100,7 +100,7 @@ pub fn stats(stream: &ScreenStream, tally: &mut Tally, elapsed: Duration) -> Sta
         latency_ms_p50: quantile_ms(&tally.latencies_us, 0.5),
         latency_ms_p99: quantile_ms(&tally.latencies_us, 0.99),
         clock_offset_ms: stream.clock_offset_us as f64 / 1000.0,
-        path_rtt_ms: stream.path_rtt_us as f64 / 1000.0,
+        path_rtt_ms: stream.path_rtt_us() as f64 / 1000.0,
         smooth_frames: tally.smooth_frames,
         last_exact: stream.exact(),
     }

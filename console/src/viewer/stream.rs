@@ -40,10 +40,7 @@ pub struct ScreenStream {
     pub permission: Permission,
     /// Agent clock minus console clock, in microseconds.
     pub clock_offset_us: i64,
-    /// Round trip from here to the agent through the relay, measured by
-    /// the stream's handshake, in microseconds.
-    pub path_rtt_us: u64,
-    /// Credits out, and how many to keep out.
+    /// Credits out, how many to keep out, and the path's round trip.
     credits: CreditWindow,
     /// Frames' capture times on the agent's clock, counted from its
     /// answer.
@@ -149,9 +146,8 @@ impl ScreenStream {
                     monitors,
                     permission,
                     clock_offset_us,
-                    path_rtt_us,
                     capture_ticks: CaptureTicks::new(agent_time_us),
-                    credits: CreditWindow::new(max_fps, path_rtt_us),
+                    credits: CreditWindow::new(max_fps, path_rtt_us, sent_at),
                     frames: 0,
                     send,
                     recv,
@@ -188,7 +184,7 @@ impl ScreenStream {
                 self.frames += 1;
                 let seq = self.frames;
                 let latency_us = done - captured_here;
-                let credits = self.credits.on_frame(data.len(), latency_us);
+                let credits = self.credits.on_frame(data.len(), latency_us, done as u64);
                 if credits > 0 {
                     self.send
                         .write_msg(&ViewerToAgent::Credit { seq, credits }, 64)
@@ -212,6 +208,13 @@ impl ScreenStream {
     /// relay (messages, framing, encryption), for byte-rate comparisons.
     pub fn wire_bytes(&self) -> u64 {
         self.recv.wire_bytes()
+    }
+
+    /// Round trip from here to the agent through the relay, in
+    /// microseconds: the stream handshake's, lowered by any frame that came
+    /// back sooner after its credit.
+    pub fn path_rtt_us(&self) -> u64 {
+        self.credits.path_rtt_us()
     }
 
     /// The last decoded frame.
