@@ -103,9 +103,10 @@ impl CreditWindow {
         self.window
     }
 
-    /// A frame of `bytes` captured `latency_us` ago (on the agent's clock
-    /// corrected by the handshake's offset) was decoded at `now_us`: the
-    /// credits to grant now (none while at least the window are out).
+    /// A frame of `bytes` was decoded at `now_us`, `latency_us` after its
+    /// capture (any constant clock offset may be left in: only differences
+    /// between frames count): the credits to grant now (none while at
+    /// least the window are out).
     pub fn on_frame(&mut self, bytes: usize, latency_us: i64, now_us: u64) -> u32 {
         if let Some(granted) = self.granted_at.pop_front() {
             self.path_rtt_us = self.path_rtt_us.min(now_us.saturating_sub(granted));
@@ -135,6 +136,40 @@ impl CreditWindow {
     pub fn outstanding(&self) -> u32 {
         u32::try_from(self.granted_at.len()).unwrap_or(u32::MAX)
     }
+
+    /// When the credit the next frame spends was granted (viewer's clock).
+    #[must_use]
+    pub fn next_credit_granted_us(&self) -> Option<u64> {
+        self.granted_at.front().copied()
+    }
+}
+
+/// Narrows a clock-offset estimate (agent's clock minus the viewer's, in
+/// microseconds) with one frame, captured at `captured_us` on the agent's
+/// clock (as [`CaptureTicks`] gives it back, up to a tick early) and
+/// decoded at `decoded_us` on the viewer's. The capture came before the
+/// decode, so the offset is at least `captured - decoded`; and after the
+/// viewer granted the credit the frame spent, at `granted_us`, so it is at
+/// most `captured - granted` (plus the tick). A handshake on a link busy
+/// one way misses by half the difference; frames bound that error, so a
+/// latency never comes out negative.
+#[must_use]
+pub fn narrow_offset(
+    offset_us: i64,
+    captured_us: u64,
+    granted_us: Option<u64>,
+    decoded_us: u64,
+) -> i64 {
+    let captured = i128::from(captured_us);
+    let lowest = captured - i128::from(decoded_us);
+    let mut offset = i128::from(offset_us).max(lowest);
+    if let Some(granted) = granted_us {
+        let highest = captured + i128::from(CAPTURE_TICK_US) - i128::from(granted);
+        if highest >= lowest {
+            offset = offset.min(highest);
+        }
+    }
+    i64::try_from(offset).unwrap_or(offset_us)
 }
 
 /// One monitor of the agent's machine.
@@ -445,6 +480,33 @@ mod tests {
             w.frame(100, -40_000);
         }
         assert_eq!(w.window(), 5);
+    }
+
+    #[test]
+    fn frames_bound_the_clock_offset_between_their_credit_and_their_decode() {
+        // Agent clock 5 s ahead. A credit granted at 1.000 s, the frame it
+        // let go captured at 1.020 s (agent: 6.020 s), decoded at 1.045 s.
+        let (granted, captured, decoded) = (1_000_000, 6_020_000, 1_045_000);
+        // A handshake 60 ms too low would make the latency negative:
+        // raised to the least the decode allows (latency 0).
+        let low = narrow_offset(4_940_000, captured, Some(granted), decoded);
+        assert_eq!(low, 4_975_000);
+        // 60 ms too high: lowered to the most the credit allows (+ a tick).
+        let high = narrow_offset(5_060_000, captured, Some(granted), decoded);
+        assert_eq!(high, 5_020_100);
+        // Inside both bounds: kept.
+        assert_eq!(
+            narrow_offset(5_001_000, captured, Some(granted), decoded),
+            5_001_000
+        );
+        // Without a credit to go by, only the lower bound.
+        assert_eq!(narrow_offset(5_060_000, captured, None, decoded), 5_060_000);
+        // Bounds that contradict each other (a clock that stepped) leave the
+        // upper one out.
+        assert_eq!(
+            narrow_offset(0, captured, Some(decoded + 1_000_000), decoded),
+            4_975_000
+        );
     }
 
     #[test]

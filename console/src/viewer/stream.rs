@@ -9,7 +9,7 @@ use lifeline_proto::{
     screen::{Decoder, Frame},
     view::{
         AgentToViewer, CaptureTicks, CreditWindow, CursorState, INITIAL_CREDITS,
-        MAX_SCREEN_FRAME_LEN, MonitorInfo, ViewerToAgent, handshake_timing,
+        MAX_SCREEN_FRAME_LEN, MonitorInfo, ViewerToAgent, handshake_timing, narrow_offset,
     },
 };
 
@@ -179,12 +179,24 @@ impl ScreenStream {
                     let _ = self.send.write_msg(&ViewerToAgent::KeyFrame, 64).await;
                     return Err(ViewError::Decode(e.to_string()));
                 }
-                let done = unix_micros() as i64;
+                let done = unix_micros();
+                self.clock_offset_us = narrow_offset(
+                    self.clock_offset_us,
+                    captured_at,
+                    self.credits.next_credit_granted_us(),
+                    done,
+                );
+                let done = done as i64;
                 let captured_here = captured_at as i64 - self.clock_offset_us;
                 self.frames += 1;
                 let seq = self.frames;
                 let latency_us = done - captured_here;
-                let credits = self.credits.on_frame(data.len(), latency_us, done as u64);
+                // The window compares latencies with each other: the raw
+                // difference of the two clocks does, unmoved by the offset.
+                let raw_latency_us = done - captured_at as i64;
+                let credits = self
+                    .credits
+                    .on_frame(data.len(), raw_latency_us, done as u64);
                 if credits > 0 {
                     self.send
                         .write_msg(&ViewerToAgent::Credit { seq, credits }, 64)
