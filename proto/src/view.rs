@@ -56,9 +56,8 @@ pub struct CreditWindow {
     /// clock), oldest first: the agent spends them in that order.
     granted_at: VecDeque<u64>,
     window: u32,
-    /// Latencies of the last frames, oldest overwritten first.
-    recent: Vec<i64>,
-    next: usize,
+    /// Latencies of the last [`BASE_FRAMES`] frames, oldest first.
+    recent: VecDeque<i64>,
 }
 
 /// Frames whose quickest latency is the path's own (about two seconds at
@@ -76,8 +75,7 @@ impl CreditWindow {
             path_rtt_us,
             granted_at: std::iter::repeat_n(start_us, INITIAL_CREDITS as usize).collect(),
             window: INITIAL_CREDITS,
-            recent: Vec::with_capacity(BASE_FRAMES),
-            next: 0,
+            recent: VecDeque::with_capacity(BASE_FRAMES + 1),
         }
     }
 
@@ -111,11 +109,9 @@ impl CreditWindow {
         if let Some(granted) = self.granted_at.pop_front() {
             self.path_rtt_us = self.path_rtt_us.min(now_us.saturating_sub(granted));
         }
-        if self.recent.len() < BASE_FRAMES {
-            self.recent.push(latency_us);
-        } else {
-            self.recent[self.next] = latency_us;
-            self.next = (self.next + 1) % BASE_FRAMES;
+        self.recent.push_back(latency_us);
+        if self.recent.len() > BASE_FRAMES {
+            self.recent.pop_front();
         }
         let base = self.recent.iter().copied().min().unwrap_or(latency_us);
         let queued = latency_us.saturating_sub(base)

@@ -186,17 +186,13 @@ impl ScreenStream {
                     self.credits.next_credit_granted_us(),
                     done,
                 );
-                let done = done as i64;
-                let captured_here = captured_at as i64 - self.clock_offset_us;
-                self.frames += 1;
-                let seq = self.frames;
-                let latency_us = done - captured_here;
                 // The window compares latencies with each other: the raw
                 // difference of the two clocks does, unmoved by the offset.
-                let raw_latency_us = done - captured_at as i64;
-                let credits = self
-                    .credits
-                    .on_frame(data.len(), raw_latency_us, done as u64);
+                let raw_latency_us = done as i64 - captured_at as i64;
+                let latency_us = raw_latency_us + self.clock_offset_us;
+                self.frames += 1;
+                let seq = self.frames;
+                let credits = self.credits.on_frame(data.len(), raw_latency_us, done);
                 if credits > 0 {
                     self.send
                         .write_msg(&ViewerToAgent::Credit { seq, credits }, 64)
