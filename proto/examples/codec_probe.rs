@@ -1,8 +1,10 @@
 //! Codec-only figures per synthetic workload at 1080p: mean bytes per
 //! frame, what the encoder chose, and encode/decode time on one thread.
-//! `cargo run --release -p lifeline-proto --example codec_probe [frames] [filter] [threads]`
+//! `cargo run --release -p lifeline-proto --example codec_probe [frames] [filter] [threads] [step]`
 //! (`filter`: only the rows whose name contains it, e.g. `coarse`;
-//! `threads`: encoder and decoder threads, 1 unless given).
+//! `threads`: encoder and decoder threads, 1 unless given; `step`: encode
+//! every step-th synthetic frame, as an agent held back by a slow link
+//! does, 1 unless given).
 
 // A developer tool: it times the codec, which proto itself never does.
 #![allow(clippy::disallowed_methods)]
@@ -22,10 +24,15 @@ fn main() {
         .nth(3)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1);
+    let step: usize = std::env::args()
+        .nth(4)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     println!(
-        "| workload | bytes/frame | kbit/s at 60 fps | encode ms | decode ms | choices (last frame) |"
+        "| workload | key frame bytes | bytes/frame | kbit/s at 60 fps | encode ms | decode ms | choices (last frame) |"
     );
-    println!("|---|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---|");
     let runs = Workload::ALL
         .into_iter()
         .map(|wl| (wl, false))
@@ -58,6 +65,9 @@ fn main() {
         }
         let (mut bytes, mut enc_s, mut dec_s) = (0usize, 0f64, 0f64);
         for _ in 0..frames {
+            for _ in 1..step {
+                synth.next_frame();
+            }
             let cur = synth.next_frame().clone();
             let t = Instant::now();
             let out = enc.encode(&cur);
@@ -94,7 +104,8 @@ fn main() {
             println!("(coarse run: still frames of {still:?} bytes, exact: {exact})");
         }
         println!(
-            "| {name} | {:.0} | {:.0} | {:.2} | {:.2} | {:?} |",
+            "| {name} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:?} |",
+            key.len(),
             bytes as f64 / n,
             bytes as f64 / n * 60.0 * 8.0 / 1000.0,
             enc_s / n * 1e3,

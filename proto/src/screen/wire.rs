@@ -65,7 +65,7 @@ pub const OP_PLANES_ZSTD: u8 = 10;
 /// frame of the XOR pixels as four planes.
 pub const OP_XOR_PLANES_ZSTD: u8 = 11;
 /// Most rects in one [`OP_PARTS`] record.
-pub const MAX_PARTS: u8 = 8;
+pub const MAX_PARTS: u8 = 16;
 
 /// Rect coding: `w * h * 4` bytes of pixels.
 pub const RECT_RAW: u8 = 0;

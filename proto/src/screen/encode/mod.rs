@@ -17,7 +17,8 @@ use super::tile::{Grid, block_eq, copy_same_place};
 /// In [`Batching::Auto`], frames with more pixel tiles than this compress
 /// each tile on its own (zstd level 1 picks parameters tuned for 16 KiB
 /// inputs: ~17% smaller on large changed areas such as video); smaller
-/// changes go into the session's stream.
+/// changes go into the session's stream, and so do frames where copies
+/// (a scroll, a moved window) are at least half as many as pixel tiles.
 const AUTO_PER_TILE_ABOVE: usize = 64;
 
 /// A coarse tile is sent exact once it has not changed for this many

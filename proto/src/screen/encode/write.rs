@@ -8,14 +8,17 @@ use crate::screen::coarse::{coarse_len, put_coarse};
 use crate::screen::frame::Frame;
 use crate::screen::parallel::{compress_smaller, with_compressors};
 use crate::screen::pixels::{Base, plane_values, reference_rows, tile_bytes};
-use crate::screen::rect::{Coding, changed_bbox, pick_coding, put_rect};
+use crate::screen::rect::{Coding, changed_bbox, palette, pick_coding, put_rect};
 use crate::screen::tile::{Grid, Rect};
 use crate::screen::wire::{
-    FLAG_BODY_STREAM, FLAG_KEY, Header, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS, OP_PLANES_ZSTD,
-    OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_PLANES_ZSTD, OP_XOR_ZSTD, OP_ZSTD, put_varint,
-    zigzag,
+    FLAG_BODY_STREAM, FLAG_KEY, Header, MAX_PARTS, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS,
+    OP_PLANES_ZSTD, OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_PLANES_ZSTD, OP_XOR_ZSTD, OP_ZSTD,
+    put_varint, zigzag,
 };
 use zstd::bulk::Compressor;
+
+/// Pixel tiles of a large change sampled to tell text from photo.
+const FEW_COLOUR_SAMPLES: usize = 32;
 
 impl Encoder {
     /// Serialises the plans, choosing the smaller payload layout.
@@ -35,7 +38,9 @@ impl Encoder {
         let per_tile = match self.config.batching {
             Batching::Never => true,
             Batching::Always => false,
-            Batching::Auto => pixel_tiles > AUTO_PER_TILE_ABOVE,
+            Batching::Auto => {
+                pixel_tiles > AUTO_PER_TILE_ABOVE && !stream_suits(cur, grid, plans, pixel_tiles)
+            }
         } || self.stream.is_none()
             || has_coarse;
         let (mut body, mut stats) = self.body(cur, prev, grid, plans, per_tile);
@@ -145,10 +150,24 @@ impl Encoder {
                 }
                 Plan::Pixels { base }
                     if !per_tile && {
-                        // A tile the decoder holds coarse is written whole.
-                        let exact = prev.filter(|_| !self.coarse[t]);
-                        let base = base.offset();
-                        self.put_rect(&mut out, cur, exact, grid.rect(t), base, &mut stats)
+                        let coarse = self.coarse[t];
+                        let r = grid.rect(t);
+                        let exact = prev.filter(|_| !coarse);
+                        match self.rect_parts(cur, exact, r, base.offset()) {
+                            Some(parts) => {
+                                // A tile the decoder holds coarse is written
+                                // whole, in one rect: the decoder's sign that
+                                // it is exact again.
+                                let parts = if coarse {
+                                    parts
+                                } else {
+                                    split_lines(cur, parts)
+                                };
+                                put_parts(&mut out, cur, r, &parts, &mut stats);
+                                true
+                            }
+                            None => false,
+                        }
                     } => {}
                 Plan::Pixels { base } => match payloads.next() {
                     Some(p) => {
@@ -170,56 +189,137 @@ impl Encoder {
         (out, stats)
     }
 
-    /// Writes a rect or parts record for a tile sent as pixels in the
-    /// stream, when one fits: the moved part of the changed area as a copy
-    /// and the rest coded (a tile a dragged window's edge cuts through);
-    /// else the changed rectangle (the whole tile in a key frame) in its
-    /// cheapest coding. A tile better XORed against moved content as a
-    /// whole, or a whole tile of plain pixels, is left to the tile records.
-    fn put_rect(
-        &mut self,
-        out: &mut Vec<u8>,
+    /// The rect or parts record for a tile sent as pixels in the stream,
+    /// when one fits: the moved part of the changed area as a copy and the
+    /// rest coded (a tile a dragged window's edge cuts through); else the
+    /// changed rectangle (the whole tile in a key frame) in its cheapest
+    /// coding. A tile better XORed against moved content as a whole, or a
+    /// whole tile of plain pixels, is left to the tile records (`None`).
+    fn rect_parts<'a>(
+        &self,
         cur: &Frame,
-        prev: Option<&Frame>,
+        prev: Option<&'a Frame>,
         r: Rect,
         base: Option<(i32, i32)>,
-        stats: &mut EncodeStats,
-    ) -> bool {
+    ) -> Option<Vec<(Rect, Coding<'a>)>> {
         let changed = prev.and_then(|p| changed_bbox(cur, p, r));
         let parts = match (prev, changed) {
             (Some(p), Some(c)) => split_moved(cur, p, c, &self.offsets),
             _ => None,
         };
-        let parts = match parts {
-            Some(parts) => parts,
-            None if base.is_some_and(|b| b != (0, 0)) => return false,
+        match parts {
+            Some(parts) => Some(parts),
+            None if base.is_some_and(|b| b != (0, 0)) => None,
             None => {
                 let sub = changed.unwrap_or(r);
                 let coding = pick_coding(cur, prev.filter(|_| base.is_some()), sub);
                 if sub == r && matches!(coding, Coding::Xor(_) | Coding::Raw) {
-                    return false;
+                    return None;
                 }
-                vec![(sub, coding)]
+                Some(vec![(sub, coding)])
             }
-        };
-        if let [(sub, coding)] = parts.as_slice() {
-            out.push(OP_RECT);
-            put_rect(out, cur, r, *sub, coding);
-        } else {
-            out.push(OP_PARTS);
-            out.push(parts.len() as u8);
-            for (sub, coding) in &parts {
-                put_rect(out, cur, r, *sub, coding);
-            }
-            stats.parts += 1;
         }
-        stats.rect += parts.len();
-        stats.palette += parts
-            .iter()
-            .filter(|(_, c)| matches!(c, Coding::Palette(_)))
-            .count();
-        true
     }
+}
+
+/// Writes `parts` of tile `r` as one rect record or a parts record.
+fn put_parts(
+    out: &mut Vec<u8>,
+    cur: &Frame,
+    r: Rect,
+    parts: &[(Rect, Coding<'_>)],
+    stats: &mut EncodeStats,
+) {
+    if let [(sub, coding)] = parts {
+        out.push(OP_RECT);
+        put_rect(out, cur, r, *sub, coding);
+    } else {
+        out.push(OP_PARTS);
+        out.push(parts.len() as u8);
+        for (sub, coding) in parts {
+            put_rect(out, cur, r, *sub, coding);
+        }
+        stats.parts += 1;
+    }
+    stats.rect += parts.len();
+    stats.palette += parts
+        .iter()
+        .filter(|(_, c)| matches!(c, Coding::Palette(_)))
+        .count();
+}
+
+/// Splits palette rects into text lines: a band starts at every row with
+/// ink (not one colour) under a row without. A glyph's columns are then the
+/// same bytes wherever it is drawn, whatever line of the tile it is on, so
+/// the stream finds glyphs seen before. Kept whole if the bands would not
+/// fit in one parts record.
+fn split_lines<'a>(cur: &Frame, parts: Vec<(Rect, Coding<'a>)>) -> Vec<(Rect, Coding<'a>)> {
+    let mut out = Vec::with_capacity(parts.len());
+    for (sub, coding) in parts {
+        let Coding::Palette(colours) = &coding else {
+            out.push((sub, coding));
+            continue;
+        };
+        let cols = sub.x as usize..(sub.x + sub.w) as usize;
+        let blank = |y: u32| {
+            let row = &cur.row(y)[cols.clone()];
+            row.iter().all(|&p| p == row[0])
+        };
+        let mut starts = vec![sub.y];
+        let mut above_blank = blank(sub.y);
+        for y in sub.y + 1..sub.y + sub.h {
+            let b = blank(y);
+            if above_blank && !b {
+                starts.push(y);
+            }
+            above_blank = b;
+        }
+        if starts.len() == 1 || out.len() + starts.len() > usize::from(MAX_PARTS) {
+            out.push((sub, coding));
+            continue;
+        }
+        starts.push(sub.y + sub.h);
+        for w in starts.windows(2) {
+            let band = Rect {
+                y: w[0],
+                h: w[1] - w[0],
+                ..sub
+            };
+            out.push((band, Coding::Palette(colours.clone())));
+        }
+    }
+    out
+}
+
+/// Whether a large change still codes smaller in the session's stream
+/// than tile by tile:
+/// - a moved window or a scroll, however far it went (copies at least half
+///   as many as pixel tiles): its pixel tiles are mostly edges cut by the
+///   move, which only the stream's rect and parts records code small;
+/// - a screenful of text or flat UI (most sampled pixel tiles have a few
+///   colours): palette rects in the stream, where glyphs seen before
+///   repeat, are a third of the bytes of each tile compressed alone.
+///
+/// Photo-like or video-like changes go tile by tile, on several threads.
+fn stream_suits(cur: &Frame, grid: &Grid, plans: &[(usize, Plan)], pixel_tiles: usize) -> bool {
+    let copies = plans
+        .iter()
+        .filter(|(_, p)| matches!(p, Plan::Copy(..)))
+        .count();
+    if copies * 2 >= pixel_tiles {
+        return true;
+    }
+    let every = pixel_tiles.div_ceil(FEW_COLOUR_SAMPLES);
+    let (mut sampled, mut few) = (0usize, 0usize);
+    for (t, _) in plans
+        .iter()
+        .filter(|(_, p)| matches!(p, Plan::Pixels { .. }))
+        .step_by(every)
+    {
+        sampled += 1;
+        few += usize::from(palette(cur, grid.rect(*t)).is_some());
+    }
+    few * 2 > sampled
 }
 
 /// A tile's payload: its bytes and their zstd frame if smaller.
