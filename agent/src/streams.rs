@@ -71,6 +71,8 @@ pub async fn serve_stream(
         let _ = recv.stop(lifeline_net::e2e::INTEGRITY_CODE.into());
         return;
     };
+    // Only fails on a stream already closed, which the handshake reports.
+    let _ = send.set_priority(header.channel.send_priority());
     let prologue = lifeline_net::e2e::prologue(
         header.session,
         &format!("{:?}", header.channel),

@@ -250,6 +250,8 @@ impl Client {
         send.write_all(&header)
             .await
             .map_err(|e| lost(e.to_string()))?;
+        send.set_priority(channel.send_priority())
+            .map_err(|e| lost(e.to_string()))?;
         Ok((send, recv))
     }
 

@@ -542,6 +542,21 @@ pub enum Channel {
     Chat,
 }
 
+impl Channel {
+    /// QUIC send priority of the channel's streams, set by every end that
+    /// sends on them: keystrokes and probes first, then screen frames and
+    /// chat, then the control stream (0: inventory uploads, tickets). On a
+    /// thin uplink a full inventory upload then waits for the screen
+    /// instead of sharing the link with it.
+    #[must_use]
+    pub fn send_priority(self) -> i32 {
+        match self {
+            Self::Input | Self::Ping => 2,
+            Self::Screen | Self::Chat => 1,
+        }
+    }
+}
+
 /// First frame of every session stream; the relay reads it, then splices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamHeader {

@@ -72,6 +72,11 @@ pub async fn accept_streams(
                 if a_send.write_all(&bytes).await.is_err() {
                     return;
                 }
+                // Both ways, so the channel keeps its place on both links.
+                // Fails only on a stream already closed; splicing ends it.
+                let priority = header.channel.send_priority();
+                let _ = a_send.set_priority(priority);
+                let _ = send.set_priority(priority);
                 route
                     .stats
                     .streams

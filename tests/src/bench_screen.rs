@@ -296,10 +296,21 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
     let path = (!peers_run).then(|| {
         let one_way = Duration::from_millis(opts.rtt_ms) / 2;
         let rate = opts.link_mbit.map(|m| (m * 125_000.0) as u64);
-        crate::lossy::LossyProxy::start_link(stage.addr, 0.0, one_way, rate)
+        let link = crate::lossy::Link {
+            loss: 0.0,
+            delay: one_way,
+            rate,
+            mtu: Some(crate::lossy::ETHERNET_PAYLOAD),
+        };
+        crate::lossy::LossyProxy::start_link(stage.addr, link)
     });
     let relay = path.as_ref().map_or(stage.addr, |p| p.addr);
     let agent = rt.block_on(ours::spawn_x11_agent(&mut stage, relay, &xvfb.display))?;
+    // Its first inventory upload out of the way: on a thin link it would
+    // slow the first workload only.
+    if let Err(e) = rt.block_on(stage.wait_inventory(&agent.machine_id, Duration::from_secs(30))) {
+        eprintln!("warning: {e}; measuring anyway");
+    }
     let mut rows = Vec::new();
     for (&wl, codec) in opts.workloads.iter().zip(codec) {
         eprintln!("screen bench: {}", name(wl));

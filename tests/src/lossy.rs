@@ -2,8 +2,10 @@
 //! network path between one client (the agent) and the relay. The fault
 //! tests lose datagrams through it; `lifeline-bench screen --rtt-ms` delays
 //! them (a long path) and with `--link-mbit` also sends them at a link's
-//! rate, dropping what overflows its queue (a thin uplink). `dropped`
-//! counts both kinds of loss.
+//! rate, dropping what overflows its queue (a thin uplink). The benchmark's
+//! paths also drop datagrams larger than an Ethernet path carries, as real
+//! ones do (without that, path MTU discovery would send 64 KB probes down
+//! a thin link and stall it for seconds). `dropped` counts every loss.
 
 use std::{
     cmp::Reverse,
@@ -21,6 +23,24 @@ pub const MAX_QUEUE: Duration = Duration::from_millis(250);
 
 type Queue = Mutex<BinaryHeap<Reverse<(Instant, u64, bool, Vec<u8>)>>>;
 
+/// Largest UDP payload on a path with a 1,500-byte Ethernet MTU (IPv4).
+pub const ETHERNET_PAYLOAD: usize = 1_472;
+
+/// What the path between the agent and the relay does to datagrams.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Link {
+    /// Share (0..1) of datagrams lost each way.
+    pub loss: f64,
+    /// Delay each way.
+    pub delay: Duration,
+    /// Bytes a second each way, if limited: datagrams leave one after
+    /// another at that rate, behind a router queue of at most
+    /// [`MAX_QUEUE`] (later ones are dropped).
+    pub rate: Option<u64>,
+    /// Largest datagram carried; bigger ones are dropped.
+    pub mtu: Option<usize>,
+}
+
 /// The proxy; stops when dropped.
 pub struct LossyProxy {
     pub addr: SocketAddr,
@@ -34,13 +54,24 @@ impl LossyProxy {
     /// Listens on 127.0.0.1, forwards to `relay`, dropping `loss` (0..1) of
     /// the datagrams each way and delaying the rest by `delay` each way.
     pub fn start(relay: SocketAddr, loss: f64, delay: Duration) -> Self {
-        Self::start_link(relay, loss, delay, None)
+        Self::start_link(
+            relay,
+            Link {
+                loss,
+                delay,
+                ..Link::default()
+            },
+        )
     }
 
-    /// As [`LossyProxy::start`], and each way a link of `rate` bytes a
-    /// second: datagrams leave one after another at that rate, behind a
-    /// router queue of at most [`MAX_QUEUE`] (later ones are dropped).
-    pub fn start_link(relay: SocketAddr, loss: f64, delay: Duration, rate: Option<u64>) -> Self {
+    /// As [`LossyProxy::start`], for any [`Link`].
+    pub fn start_link(relay: SocketAddr, link: Link) -> Self {
+        let Link {
+            loss,
+            delay,
+            rate,
+            mtu,
+        } = link;
         // Buffers as large as the relay's, so that a burst of screen
         // frames is not lost here unless `loss` says so.
         let bind = || lifeline_net::udp::bind(([127, 0, 0, 1], 0).into());
@@ -89,7 +120,7 @@ impl LossyProxy {
                     rng ^= rng << 13;
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
-                    if (rng & 0xffff_ffff) < threshold {
+                    if (rng & 0xffff_ffff) < threshold || mtu.is_some_and(|m| n > m) {
                         dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }

@@ -146,6 +146,35 @@ impl Stage {
         }
     }
 
+    /// Waits until the relay holds `machine_id`'s inventory with its
+    /// installed software: an agent's first upload, which would otherwise
+    /// share the agent's link (and the CPU) with what is measured next.
+    ///
+    /// # Errors
+    /// No such inventory within `limit`.
+    pub async fn wait_inventory(
+        &mut self,
+        machine_id: &str,
+        limit: Duration,
+    ) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            let ask = ConsoleRequest::Inventory {
+                machine: machine_id.to_string(),
+            };
+            if let Ok(ConsoleReply::Inventory { json, .. }) = self.admin.request(ask).await
+                && serde_json::from_slice::<lifeline_inventory::Inventory>(&json)
+                    .is_ok_and(|inv| !inv.software.packages.is_empty())
+            {
+                return Ok(());
+            }
+            if start.elapsed() > limit {
+                bail!("no inventory with software from {machine_id} within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The relay's certificate and key, to stand up a direct peer with the
     /// same TLS setup.
     ///

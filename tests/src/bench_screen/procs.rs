@@ -61,6 +61,28 @@ impl Drop for Guard {
     }
 }
 
+/// Whether X display `:n` can be taken: no lock file, or one whose owner
+/// is gone. A server killed without cleaning up leaves its lock and socket
+/// behind; those are removed here, so repeated runs do not use up the
+/// numbers.
+#[must_use]
+pub fn display_free(n: u32) -> bool {
+    let lock = format!("/tmp/.X{n}-lock");
+    let socket = format!("/tmp/.X11-unix/X{n}");
+    if !Path::new(&lock).exists() {
+        return !Path::new(&socket).exists();
+    }
+    let stale = std::fs::read_to_string(&lock)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+    if stale {
+        let _ = std::fs::remove_file(&lock);
+        let _ = std::fs::remove_file(&socket);
+    }
+    stale
+}
+
 /// A private 24-bit X server (Xvfb) with one screen, killed when dropped.
 pub struct Xvfb {
     /// `:N`, for X clients.
@@ -79,10 +101,10 @@ impl Xvfb {
             bail!("Xvfb not found: install it with `apt-get install -y xvfb`");
         }
         for n in 90..190 {
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            if Path::new(&socket).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            if !display_free(n) {
                 continue;
             }
+            let socket = format!("/tmp/.X11-unix/X{n}");
             let display = format!(":{n}");
             let mut guard = Guard::spawn(
                 "Xvfb",

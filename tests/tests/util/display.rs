@@ -14,14 +14,6 @@ pub struct Xvfb {
     _proc: Proc,
 }
 
-/// Is this X lock file's owner gone?
-fn stale_lock(lock: &str) -> bool {
-    std::fs::read_to_string(lock)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
-}
-
 impl Xvfb {
     /// Starts Xvfb on a free display number with one `WxH` 24-bit screen.
     pub fn start(width: u32, height: u32) -> Self {
@@ -37,15 +29,10 @@ impl Xvfb {
 
     fn start_server(width: u32, height: u32, xvnc: bool) -> Self {
         for n in 90..190 {
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            let lock = format!("/tmp/.X{n}-lock");
-            if Path::new(&lock).exists() && !stale_lock(&lock) {
+            if !lifeline_tests::bench_screen::procs::display_free(n) {
                 continue;
             }
-            // A server killed without cleaning up leaves its lock and
-            // socket behind: a dead owner frees the number.
-            let _ = std::fs::remove_file(&lock);
-            let _ = std::fs::remove_file(&socket);
+            let socket = format!("/tmp/.X11-unix/X{n}");
             let display = format!(":{n}");
             let mut cmd = if xvnc {
                 let mut c = Command::new("Xvnc");
