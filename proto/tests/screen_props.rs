@@ -29,6 +29,18 @@ enum Edit {
         h: u32,
         seed: u64,
     },
+    /// Lines of two-colour "glyphs" `ink` rows tall, `gap` blank rows
+    /// apart (text: palette rects cut into lines, up to more lines than a
+    /// parts record holds).
+    Lines {
+        x: u32,
+        y: u32,
+        w: u32,
+        h: u32,
+        ink: u32,
+        gap: u32,
+        seed: u64,
+    },
     /// Move a block by (dx, dy), like a scroll or a window drag.
     Move {
         x: u32,
@@ -63,6 +75,17 @@ fn edit() -> impl Strategy<Value = Edit> {
             h,
             seed
         }),
+        (rect.clone(), 1u32..10, 1u32..4, any::<u64>()).prop_map(
+            |((x, y, w, h), ink, gap, seed)| Edit::Lines {
+                x,
+                y,
+                w,
+                h,
+                ink,
+                gap,
+                seed
+            }
+        ),
         (rect, -80i32..80, -80i32..80).prop_map(|((x, y, w, h), dx, dy)| Edit::Move {
             x,
             y,
@@ -104,6 +127,26 @@ fn apply(f: &Frame, e: &Edit, history: &[Frame]) -> Frame {
             for yy in y0..y1 {
                 for xx in x0..x1 {
                     out.pixels_mut()[(yy * fw + xx) as usize] = palette[rng.below(5) as usize];
+                }
+            }
+        }
+        Edit::Lines {
+            x,
+            y,
+            w,
+            h,
+            ink,
+            gap,
+            seed,
+        } => {
+            let mut rng = lifeline_proto::screen::synth::XorShift::new(seed);
+            let (x0, y0, x1, y1) = clip(x, y, w, h);
+            for yy in y0..y1 {
+                let inked = (yy - y0) % (ink + gap) < ink;
+                for xx in x0..x1 {
+                    let fg = inked && rng.below(3) == 0;
+                    out.pixels_mut()[(yy * fw + xx) as usize] =
+                        if fg { 0x00D0_D0D0 } else { 0x001E_1E1E };
                 }
             }
         }
