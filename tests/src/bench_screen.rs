@@ -308,7 +308,7 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
     let agent = rt.block_on(ours::spawn_x11_agent(&mut stage, relay, &xvfb.display))?;
     // Its first inventory upload out of the way: on a thin link it would
     // slow the first workload only.
-    if let Err(e) = rt.block_on(stage.wait_inventory(&agent.machine_id, Duration::from_secs(30))) {
+    if let Err(e) = rt.block_on(stage.wait_inventory(&agent.machine_id, Duration::from_secs(10))) {
         eprintln!("warning: {e}; measuring anyway");
     }
     let mut rows = Vec::new();

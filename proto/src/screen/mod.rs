@@ -15,7 +15,7 @@
 //! ([`EncoderConfig::coarse_motion`]): COARSE tiles of a large moving area,
 //! made exact once they hold still ([`Encoder::exact`], [`Decoder::exact`]).
 //!
-//! # Wire format (version 7)
+//! # Wire format (version 8)
 //!
 //! All integers little-endian; `varint` is unsigned LEB128 of at most five
 //! bytes; `zigzag` maps signed to unsigned (`0,-1,1,-2,…` → `0,1,2,3,…`).
@@ -53,7 +53,7 @@
 //! | 5  | COPY            | `dx, dy`: the tile is the source block               | no                  |
 //! | 6  | CACHE           | `slot: varint`                                       | yes                 |
 //! | 7  | RECT            | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR, COPY) |
-//! | 8  | PARTS           | `n: u8` (1..=8), then `n` RECT operands, in order    | as RECT             |
+//! | 8  | PARTS           | `n: u8` (1..=16), then `n` RECT operands, in order   | as RECT             |
 //! | 9  | COARSE          | `len: varint`, the tile at reduced resolution (lossy)| no                  |
 //! | 10 | PLANES_ZSTD     | as ZSTD, the bytes as planes                         | yes                 |
 //! | 11 | XOR_PLANES_ZSTD | as XOR_ZSTD, the bytes as planes                     | no                  |
@@ -101,7 +101,9 @@
 //! stores the resulting tile in the cache like RAW does. A PARTS record is
 //! the same as RECT records applied one after the other (the resulting tile
 //! is cached once): the edge of a dragged window cuts a tile into the part
-//! that moved (COPY) and bands around it.
+//! that moved (COPY) and bands around it, and the encoder cuts a palette
+//! rect of text into its lines (a band starts at each row with ink under a
+//! blank row), so a glyph is the same bytes on any line of a tile.
 //!
 //! A COARSE record carries the tile as video codecs do: brightness at half
 //! resolution, colour at quarter resolution (4:2:0), six bits a value, in

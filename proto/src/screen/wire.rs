@@ -8,7 +8,7 @@ use super::decode::DecodeError;
 /// can only follow a key frame, starts with its flags).
 pub const MAGIC: [u8; 1] = *b"L";
 /// Wire format version written and accepted.
-pub const VERSION: u8 = 7;
+pub const VERSION: u8 = 8;
 /// Smallest possible header (a delta frame with small fields).
 pub const MIN_HEADER_LEN: usize = 4;
 
@@ -47,7 +47,8 @@ pub const OP_CACHE: u8 = 6;
 pub const OP_RECT: u8 = 7;
 /// Record: `n: u8` (1..=[`MAX_PARTS`]) rect operands (as after
 /// [`OP_RECT`]) applied to the tile in order: a tile half covered by a
-/// moved window is a [`RECT_COPY`] and the uncovered rest.
+/// moved window is a [`RECT_COPY`] and the uncovered rest; a palette rect
+/// of text is cut into its lines.
 pub const OP_PARTS: u8 = 8;
 /// Record: a tile of a large moving area at reduced resolution (lossy, only
 /// when the encoder was configured for it): `len: varint` and `len` bytes,

@@ -61,26 +61,28 @@ impl Drop for Guard {
     }
 }
 
-/// Whether X display `:n` can be taken: no lock file, or one whose owner
-/// is gone. A server killed without cleaning up leaves its lock and socket
-/// behind; those are removed here, so repeated runs do not use up the
-/// numbers.
+/// Whether X display `:n` can be taken: its lock file is missing or names
+/// a process that is gone, and nothing answers on its socket. A server
+/// killed without cleaning up leaves both behind; they are removed here
+/// (an X server would replace them too), so that repeated runs do not use
+/// up the numbers.
 #[must_use]
 pub fn display_free(n: u32) -> bool {
     let lock = format!("/tmp/.X{n}-lock");
     let socket = format!("/tmp/.X11-unix/X{n}");
-    if !Path::new(&lock).exists() {
-        return !Path::new(&socket).exists();
+    let owner_alive = Path::new(&lock).exists()
+        && std::fs::read_to_string(&lock)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            // Unreadable: someone else's, leave it alone.
+            .is_none_or(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    // A server in another PID namespace still answers on its socket.
+    if owner_alive || std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        return false;
     }
-    let stale = std::fs::read_to_string(&lock)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-    if stale {
-        let _ = std::fs::remove_file(&lock);
-        let _ = std::fs::remove_file(&socket);
-    }
-    stale
+    let _ = std::fs::remove_file(&lock);
+    let _ = std::fs::remove_file(&socket);
+    true
 }
 
 /// A private 24-bit X server (Xvfb) with one screen, killed when dropped.

@@ -14,11 +14,12 @@ use super::pixels::Base;
 use super::stream::StreamCompressor;
 use super::tile::{Grid, block_eq, copy_same_place};
 
-/// In [`Batching::Auto`], frames with more pixel tiles than this compress
-/// each tile on its own (zstd level 1 picks parameters tuned for 16 KiB
-/// inputs: ~17% smaller on large changed areas such as video); smaller
-/// changes go into the session's stream, and so do frames where copies
-/// (a scroll, a moved window) are at least half as many as pixel tiles.
+/// In [`Batching::Auto`], frames with more pixel tiles than this may
+/// compress each tile on its own (zstd level 1 picks parameters tuned for
+/// 16 KiB inputs: ~17% smaller on large changed areas such as video, and
+/// on several threads); smaller changes go into the session's stream, and
+/// so do large ones of text or flat UI and moved windows or scrolls (see
+/// `write::stream_suits`).
 const AUTO_PER_TILE_ABOVE: usize = 64;
 
 /// A coarse tile is sent exact once it has not changed for this many
@@ -30,7 +31,7 @@ pub const REFINE_AFTER: u8 = 3;
 /// How pixel payloads are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Batching {
-    /// The stream for small changes, per tile for large ones (default).
+    /// The stream, except for large photo-like changes: per tile (default).
     #[default]
     Auto,
     /// Every body as the next chunk of the session's zstd stream.

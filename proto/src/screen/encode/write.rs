@@ -1,6 +1,7 @@
 //! The encoder's second half: plans become the wire's records, pixel
-//! payloads are compressed (the session's stream for small changes, per
-//! tile on a few threads for large ones) and the header goes in front.
+//! payloads are compressed (the session's stream, except for large
+//! photo-like changes: per tile on a few threads) and the header goes in
+//! front.
 
 use super::parts::split_moved;
 use super::{AUTO_PER_TILE_ABOVE, Batching, EncodeStats, Encoder, Plan};
@@ -222,7 +223,8 @@ impl Encoder {
     }
 }
 
-/// Writes `parts` of tile `r` as one rect record or a parts record.
+/// Writes `parts` of tile `r` (at most [`MAX_PARTS`]) as one rect record
+/// or a parts record.
 fn put_parts(
     out: &mut Vec<u8>,
     cur: &Frame,
@@ -230,6 +232,7 @@ fn put_parts(
     parts: &[(Rect, Coding<'_>)],
     stats: &mut EncodeStats,
 ) {
+    debug_assert!((1..=usize::from(MAX_PARTS)).contains(&parts.len()));
     if let [(sub, coding)] = parts {
         out.push(OP_RECT);
         put_rect(out, cur, r, *sub, coding);
@@ -251,11 +254,12 @@ fn put_parts(
 /// Splits palette rects into text lines: a band starts at every row with
 /// ink (not one colour) under a row without. A glyph's columns are then the
 /// same bytes wherever it is drawn, whatever line of the tile it is on, so
-/// the stream finds glyphs seen before. Kept whole if the bands would not
-/// fit in one parts record.
+/// the stream finds glyphs seen before. All parts are kept as they were if
+/// the bands would not fit in one parts record.
 fn split_lines<'a>(cur: &Frame, parts: Vec<(Rect, Coding<'a>)>) -> Vec<(Rect, Coding<'a>)> {
     let mut out = Vec::with_capacity(parts.len());
-    for (sub, coding) in parts {
+    for (sub, coding) in &parts {
+        let (sub, coding) = (*sub, coding.clone());
         let Coding::Palette(colours) = &coding else {
             out.push((sub, coding));
             continue;
@@ -274,7 +278,7 @@ fn split_lines<'a>(cur: &Frame, parts: Vec<(Rect, Coding<'a>)>) -> Vec<(Rect, Co
             }
             above_blank = b;
         }
-        if starts.len() == 1 || out.len() + starts.len() > usize::from(MAX_PARTS) {
+        if starts.len() == 1 {
             out.push((sub, coding));
             continue;
         }
@@ -288,6 +292,9 @@ fn split_lines<'a>(cur: &Frame, parts: Vec<(Rect, Coding<'a>)>) -> Vec<(Rect, Co
             out.push((band, Coding::Palette(colours.clone())));
         }
     }
+    if out.len() > usize::from(MAX_PARTS) {
+        return parts;
+    }
     out
 }
 
@@ -296,11 +303,14 @@ fn split_lines<'a>(cur: &Frame, parts: Vec<(Rect, Coding<'a>)>) -> Vec<(Rect, Co
 /// - a moved window or a scroll, however far it went (copies at least half
 ///   as many as pixel tiles): its pixel tiles are mostly edges cut by the
 ///   move, which only the stream's rect and parts records code small;
-/// - a screenful of text or flat UI (most sampled pixel tiles have a few
-///   colours): palette rects in the stream, where glyphs seen before
-///   repeat, are a third of the bytes of each tile compressed alone.
+/// - a screenful of text or flat UI (more than half of the sampled pixel
+///   tiles have at most 16 colours): palette rects in the stream, cut into
+///   lines where glyphs seen before repeat, are a fifth (scrolling text) to
+///   a twelfth (an xterm) of the bytes of each tile compressed alone.
 ///
-/// Photo-like or video-like changes go tile by tile, on several threads.
+/// Other large changes (a video, a photo) go tile by tile, on several
+/// threads. A moved window playing a video still goes in the stream: its
+/// inner tiles are interleaved pixels on one thread, slower than planes.
 fn stream_suits(cur: &Frame, grid: &Grid, plans: &[(usize, Plan)], pixel_tiles: usize) -> bool {
     let copies = plans
         .iter()
