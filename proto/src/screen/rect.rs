@@ -81,7 +81,6 @@ fn packed_len(n: u32, bits: u32) -> usize {
 }
 
 /// How a rect's pixels go on the wire.
-#[derive(Clone)]
 pub(crate) enum Coding<'a> {
     Palette(Vec<u32>),
     /// XOR with the same place in this (previous) frame.

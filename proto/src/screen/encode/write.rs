@@ -257,45 +257,55 @@ fn put_parts(
 /// the stream finds glyphs seen before. All parts are kept as they were if
 /// the bands would not fit in one parts record.
 fn split_lines<'a>(cur: &Frame, parts: Vec<(Rect, Coding<'a>)>) -> Vec<(Rect, Coding<'a>)> {
-    let mut out = Vec::with_capacity(parts.len());
-    for (sub, coding) in &parts {
-        let (sub, coding) = (*sub, coding.clone());
-        let Coding::Palette(colours) = &coding else {
-            out.push((sub, coding));
-            continue;
-        };
-        let cols = sub.x as usize..(sub.x + sub.w) as usize;
-        let blank = |y: u32| {
-            let row = &cur.row(y)[cols.clone()];
-            row.iter().all(|&p| p == row[0])
-        };
-        let mut starts = vec![sub.y];
-        let mut above_blank = blank(sub.y);
-        for y in sub.y + 1..sub.y + sub.h {
-            let b = blank(y);
-            if above_blank && !b {
-                starts.push(y);
-            }
-            above_blank = b;
-        }
-        if starts.len() == 1 {
-            out.push((sub, coding));
-            continue;
-        }
-        starts.push(sub.y + sub.h);
-        for w in starts.windows(2) {
-            let band = Rect {
-                y: w[0],
-                h: w[1] - w[0],
-                ..sub
-            };
-            out.push((band, Coding::Palette(colours.clone())));
-        }
-    }
-    if out.len() > usize::from(MAX_PARTS) {
+    let starts: Vec<Vec<u32>> = parts
+        .iter()
+        .map(|(sub, coding)| match coding {
+            Coding::Palette(_) => line_starts(cur, *sub),
+            _ => Vec::new(),
+        })
+        .collect();
+    let total: usize = starts.iter().map(|s| s.len().max(1)).sum();
+    if total == parts.len() || total > usize::from(MAX_PARTS) {
         return parts;
     }
+    let mut out = Vec::with_capacity(total);
+    for ((sub, coding), starts) in parts.into_iter().zip(starts) {
+        match coding {
+            Coding::Palette(colours) if starts.len() > 1 => {
+                let ends = starts[1..].iter().copied().chain([sub.y + sub.h]);
+                for (y, end) in starts.iter().copied().zip(ends) {
+                    let band = Rect {
+                        y,
+                        h: end - y,
+                        ..sub
+                    };
+                    out.push((band, Coding::Palette(colours.clone())));
+                }
+            }
+            coding => out.push((sub, coding)),
+        }
+    }
     out
+}
+
+/// The rows of `sub` where a text line starts: its top, and every row with
+/// ink (not one colour) under a row without.
+fn line_starts(cur: &Frame, sub: Rect) -> Vec<u32> {
+    let cols = sub.x as usize..(sub.x + sub.w) as usize;
+    let blank = |y: u32| {
+        let row = &cur.row(y)[cols.clone()];
+        row.iter().all(|&p| p == row[0])
+    };
+    let mut starts = vec![sub.y];
+    let mut above_blank = blank(sub.y);
+    for y in sub.y + 1..sub.y + sub.h {
+        let b = blank(y);
+        if above_blank && !b {
+            starts.push(y);
+        }
+        above_blank = b;
+    }
+    starts
 }
 
 /// Whether a large change still codes smaller in the session's stream
