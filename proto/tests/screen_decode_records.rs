@@ -178,16 +178,78 @@ fn coarse_tiles_are_checked_and_expanded() {
     assert!(dec.exact());
 }
 
-/// `pixels` as four planes, zstd-compressed, behind a varint length.
-fn packed_planes(pixels: &[u32]) -> Vec<u8> {
-    let planes: Vec<u8> = (0..4)
-        .flat_map(|k| pixels.iter().map(move |p| p.to_le_bytes()[k]))
+/// `pixels` as four planes, blue and red coded against green as `coding`
+/// says (0 plain, 1 XOR, 2 minus), zstd-compressed: the coding byte, then
+/// the blob behind a varint length.
+fn coded_planes(pixels: &[u32], coding: u8) -> Vec<u8> {
+    let mut planes: Vec<Vec<u8>> = (0..4)
+        .map(|k| pixels.iter().map(|p| p.to_le_bytes()[k]).collect())
         .collect();
-    let blob = zstd::bulk::compress(&planes, 1).unwrap();
-    let mut out = Vec::new();
+    for k in [0, 2] {
+        for (i, g) in pixels.iter().map(|p| p.to_le_bytes()[1]).enumerate() {
+            let b = &mut planes[k][i];
+            *b = match coding {
+                1 => *b ^ g,
+                2 => b.wrapping_sub(g),
+                _ => *b,
+            };
+        }
+    }
+    let blob = zstd::bulk::compress(&planes.concat(), 1).unwrap();
+    let mut out = vec![coding];
     common::varint(&mut out, blob.len() as u32);
     out.extend_from_slice(&blob);
     out
+}
+
+/// `pixels` as plain planes (see [`coded_planes`]).
+fn packed_planes(pixels: &[u32]) -> Vec<u8> {
+    coded_planes(pixels, 0)
+}
+
+#[test]
+fn planes_coded_against_green_come_back_exact() {
+    // Grey grain on colours: the same in every channel, XORed or added.
+    let pixels: Vec<u32> = (0..40u32)
+        .map(|i| {
+            let n = i.wrapping_mul(2_654_435_761) >> 28;
+            (0x0050_a0f0 + n * 0x0001_0101) ^ (i << 3)
+        })
+        .collect();
+    let mut dec = lifeline_proto::screen::Decoder::new();
+    for (seq, coding) in [1u8, 2].into_iter().enumerate() {
+        let body = [&[0, OP_PLANES_ZSTD][..], &coded_planes(&pixels, coding)].concat();
+        let frame = dec
+            .decode(&frame_bytes(FLAG_KEY, seq as u8, 8, 5, 1, &body))
+            .unwrap();
+        assert_eq!(frame.pixels(), pixels.as_slice(), "coding {coding}");
+    }
+    // Read as plain, XOR-coded planes give other pixels: the byte counts.
+    let mut body = [&[0, OP_PLANES_ZSTD][..], &coded_planes(&pixels, 1)].concat();
+    body[2] = 0;
+    let frame = dec
+        .decode(&frame_bytes(FLAG_KEY, 0, 8, 5, 1, &body))
+        .unwrap();
+    assert_ne!(frame.pixels(), pixels.as_slice());
+    // An undefined coding is refused, in plain and XOR planes alike.
+    body[2] = 3;
+    assert_eq!(
+        err(&mut dec, &frame_bytes(FLAG_KEY, 0, 8, 5, 1, &body)),
+        DecodeError::BadPlaneCoding { tile: 0, coding: 3 }
+    );
+    let mut xor = [
+        &[0, OP_XOR_PLANES_ZSTD, 0, 0][..],
+        &coded_planes(&pixels, 2),
+    ]
+    .concat();
+    xor[4] = 200;
+    assert_eq!(
+        err(&mut dec, &frame_bytes(0, 1, 8, 5, 1, &xor)),
+        DecodeError::BadPlaneCoding {
+            tile: 0,
+            coding: 200
+        }
+    );
 }
 
 #[test]

@@ -119,6 +119,14 @@ pub enum DecodeError {
         /// Tile index.
         tile: usize,
     },
+    /// A planar tile whose blue and red planes name an undefined coding.
+    #[error("unknown plane coding {coding} at tile {tile}")]
+    BadPlaneCoding {
+        /// Tile index.
+        tile: usize,
+        /// The coding byte.
+        coding: u8,
+    },
     /// A record that needs the previous frame (XOR, copy) in a key frame.
     #[error("record op {op} not allowed in a key frame (tile {tile})")]
     NotInKeyFrame {

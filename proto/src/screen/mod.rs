@@ -78,7 +78,14 @@
 //! The encoder uses them for tiles sent alone where fewer than half the
 //! values equal the one before them (photos, video, gradients): zstd codes
 //! them several times faster than interleaved pixels, a gradient far
-//! smaller, noise about 10 % larger. Where plain and XORed pixels both
+//! smaller, noise about 10 % larger. `green` says how the first and third
+//! planes (blue and red) are coded against the second (green), byte by
+//! byte: 0 as they are, 1 XOR the green byte, 2 minus the green byte
+//! (wrapping); any other value is an error. Grain or shading that changes
+//! every channel alike then stays in the green plane only; the encoder
+//! takes the coding whose sampled bytes have the lowest order-0 entropy
+//! (1.36 MB instead of 3.5 MB a frame of the synthetic video, whose grain
+//! is grey). Where plain and XORed pixels both
 //! change at most pixels, the encoder compresses the first eighth of the
 //! rows of each and sends the smaller form.
 //!
@@ -140,6 +147,7 @@ pub mod measure;
 mod motion;
 pub mod parallel;
 mod pixels;
+mod planes;
 mod predict;
 mod rect;
 mod stream;

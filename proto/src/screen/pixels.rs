@@ -1,6 +1,7 @@
 //! Pixel payloads: choosing the XOR reference of a tile and serialising it.
 
 use super::frame::Frame;
+use super::planes::{Green, write_planes};
 use super::tile::{Grid, Rect, block_rows, fetch_clipped};
 
 /// Source position of tile `r` moved by `(dx, dy)`, if the whole block
@@ -52,15 +53,15 @@ pub(crate) fn reference_rows<'a>(
 /// rows of the reference block) if given. With `allow_planes`, a tile where
 /// fewer than half the values equal the one before them (photos, video,
 /// gradients: little for a compressor to match) is written as four planes
-/// instead, which zstd codes several times faster (and a gradient far
-/// smaller). Returns whether it was.
+/// instead (see [`write_planes`]), which zstd codes several times faster
+/// (and a gradient far smaller). Returns how, if it was.
 pub(crate) fn tile_bytes(
     cur: &Frame,
     reference: Option<&[&[u32]]>,
     r: Rect,
     allow_planes: bool,
     out: &mut Vec<u8>,
-) -> bool {
+) -> Option<Green> {
     // The values first (simple loops the compiler vectorises), then their
     // bytes in the chosen layout.
     let mut values = Vec::with_capacity(r.area());
@@ -74,39 +75,15 @@ pub(crate) fn tile_bytes(
         let repeats = values.windows(2).filter(|w| w[0] == w[1]).count();
         repeats * 2 < values.len()
     };
-    out.clear();
-    let n = values.len();
     if planar {
-        out.resize(n * 4, 0);
-        let (p0, rest) = out.split_at_mut(n);
-        let (p1, rest) = rest.split_at_mut(n);
-        let (p2, p3) = rest.split_at_mut(n);
-        for (i, v) in values.iter().enumerate() {
-            let b = v.to_le_bytes();
-            (p0[i], p1[i], p2[i], p3[i]) = (b[0], b[1], b[2], b[3]);
-        }
-    } else {
-        out.reserve(n * 4);
-        values
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        return Some(write_planes(&values, out));
     }
-    planar
-}
-
-/// The four-byte values held in four planes (every first byte, then every
-/// second, …): the one reading of the plane layout, for the decoder and for
-/// the encoder's inline fallback.
-pub(crate) fn plane_values(planes: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    let n = planes.len() / 4;
-    let (b0, rest) = planes.split_at(n);
-    let (b1, rest) = rest.split_at(n);
-    let (b2, b3) = rest.split_at(n);
-    b0.iter()
-        .zip(b1)
-        .zip(b2)
-        .zip(b3)
-        .map(|(((&a, &b), &c), &d)| u32::from_le_bytes([a, b, c, d]))
+    out.clear();
+    out.reserve(values.len() * 4);
+    values
+        .iter()
+        .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    None
 }
 
 /// The XOR reference for a tile sent as pixels.
@@ -204,6 +181,7 @@ fn changes(cur: &Frame, r: Rect, rows: &[&[u32]]) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::screen::planes::read_planes;
     use crate::screen::synth::XorShift;
 
     /// Four-byte values as four planes: every first byte, then every second, ….
@@ -233,7 +211,9 @@ mod tests {
         let bytes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
         let planes = to_planes(&bytes);
         assert_eq!(planes, [1, 5, 9, 2, 6, 10, 3, 7, 11, 4, 8, 12]);
-        let back: Vec<u8> = plane_values(&planes).flat_map(u32::to_le_bytes).collect();
+        let mut values = Vec::new();
+        read_planes(&planes, Green::Plain, &mut values);
+        let back: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(back, bytes);
     }
 
@@ -245,22 +225,23 @@ mod tests {
             .collect();
         let (f, r) = tile_of(noise.clone());
         let mut out = Vec::new();
-        assert!(tile_bytes(&f, None, r, true, &mut out));
+        // Independent channels: nothing to gain against green.
+        assert_eq!(tile_bytes(&f, None, r, true, &mut out), Some(Green::Plain));
         let interleaved: Vec<u8> = noise.iter().flat_map(|p| p.to_le_bytes()).collect();
         assert_eq!(out, to_planes(&interleaved));
         // Not allowed (inline pixels): interleaved whatever the content.
-        assert!(!tile_bytes(&f, None, r, false, &mut out));
+        assert_eq!(tile_bytes(&f, None, r, false, &mut out), None);
         assert_eq!(out, interleaved);
         // XORed with itself: all zeros, which repeat.
         let rows: Vec<&[u32]> = noise.chunks_exact(64).collect();
-        assert!(!tile_bytes(&f, Some(&rows), r, true, &mut out));
+        assert_eq!(tile_bytes(&f, Some(&rows), r, true, &mut out), None);
         assert!(out.iter().all(|&b| b == 0));
         // Text-like: runs of one colour with a few others.
         let text: Vec<u32> = (0..64 * 64u32)
             .map(|i| if i % 9 == 0 { 0x00ff_ffff } else { 0x0010_2030 })
             .collect();
         let (f, r) = tile_of(text);
-        assert!(!tile_bytes(&f, None, r, true, &mut out));
+        assert_eq!(tile_bytes(&f, None, r, true, &mut out), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::decode::DecodeError;
 /// can only follow a key frame, starts with its flags).
 pub const MAGIC: [u8; 1] = *b"L";
 /// Wire format version written and accepted.
-pub const VERSION: u8 = 8;
+pub const VERSION: u8 = 9;
 /// Smallest possible header (a delta frame with small fields).
 pub const MIN_HEADER_LEN: usize = 4;
 

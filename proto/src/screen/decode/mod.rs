@@ -18,7 +18,7 @@ use super::coarse::expand_coarse;
 pub use super::error::DecodeError;
 use super::frame::Frame;
 use super::parallel::for_each_mut;
-use super::pixels::plane_values;
+use super::planes::read_planes;
 use super::rect::{RectData, apply_rect};
 use super::stream::StreamDecompressor;
 use super::tile::{Grid, Rect, block_rows, fetch_clipped, read_block, write_block};
@@ -345,8 +345,8 @@ impl Decoder {
                 Op::Pixels {
                     data, base, layout, ..
                 } => {
-                    if layout == Layout::Planes {
-                        tile_buf.extend(plane_values(&data));
+                    if let Layout::Planes(green) = layout {
+                        read_planes(&data, green, &mut tile_buf);
                     } else {
                         pixels_from_bytes(&data, &mut tile_buf);
                     }

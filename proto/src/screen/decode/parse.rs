@@ -9,6 +9,7 @@ use super::zstd_bound;
 use crate::screen::CACHE_SLOTS;
 use crate::screen::coarse::coarse_len;
 use crate::screen::pixels::{in_bounds, overlaps};
+use crate::screen::planes::Green;
 use crate::screen::rect::{RectOp, parse_rect};
 use crate::screen::tile::{Grid, Rect};
 use crate::screen::wire::{
@@ -21,8 +22,9 @@ use crate::screen::wire::{
 pub(super) enum Layout {
     /// Four bytes a pixel, little-endian.
     Interleaved,
-    /// Four planes: every pixel's first byte, then every second byte, ….
-    Planes,
+    /// Four planes: every pixel's first byte, then every second byte, …,
+    /// the first and third coded against the second as given.
+    Planes(Green),
     /// A coarse tile's planes (see [`crate::screen::coarse`]), not pixels;
     /// never cached.
     Coarse,
@@ -135,7 +137,7 @@ fn parse_op<'a>(
             let layout = if op == OP_ZSTD {
                 Layout::Interleaved
             } else {
-                Layout::Planes
+                Layout::Planes(parse_green(r, tile)?)
             };
             pixels(read_blob(r, tile, bytes)?, None, true, layout)
         }
@@ -144,7 +146,7 @@ fn parse_op<'a>(
             let layout = if op == OP_XOR_ZSTD {
                 Layout::Interleaved
             } else {
-                Layout::Planes
+                Layout::Planes(parse_green(r, tile)?)
             };
             pixels(read_blob(r, tile, bytes)?, base, true, layout)
         }
@@ -295,10 +297,16 @@ pub(super) fn unpack(
     Ok(())
 }
 
+/// The coding of a planar tile's blue and red planes.
+fn parse_green(r: &mut Reader<'_>, tile: usize) -> Result<Green, DecodeError> {
+    let coding = r.u8("plane coding")?;
+    Green::from_wire(coding).ok_or(DecodeError::BadPlaneCoding { tile, coding })
+}
+
 /// Bytes a packed tile blob must decompress to.
 fn unpacked_len(r: Rect, layout: Layout) -> usize {
     match layout {
         Layout::Coarse => coarse_len(r),
-        Layout::Interleaved | Layout::Planes => r.area() * 4,
+        Layout::Interleaved | Layout::Planes(_) => r.area() * 4,
     }
 }

@@ -96,6 +96,10 @@ pub struct EncodeStats {
     /// Of the `zstd` and `xor_zstd` records, those whose pixels went as
     /// four planes (few repeated pixels: photos, video, gradients).
     pub planes: usize,
+    /// Of the `planes` records, those whose blue and red planes went coded
+    /// against green (XOR or difference: grain or shading common to every
+    /// channel).
+    pub green: usize,
     /// Pixel tiles where plain and XOR were both plausible (both change at
     /// most pixels), decided by compressing a sample of each when sent
     /// alone; XOR when inline in the stream.

@@ -8,7 +8,8 @@ use super::{AUTO_PER_TILE_ABOVE, Batching, EncodeStats, Encoder, Plan};
 use crate::screen::coarse::{coarse_len, put_coarse};
 use crate::screen::frame::Frame;
 use crate::screen::parallel::{compress_smaller, with_compressors};
-use crate::screen::pixels::{Base, plane_values, reference_rows, tile_bytes};
+use crate::screen::pixels::{Base, reference_rows, tile_bytes};
+use crate::screen::planes::{Green, read_planes};
 use crate::screen::rect::{Coding, changed_bbox, palette, pick_coding, put_rect};
 use crate::screen::tile::{Grid, Rect};
 use crate::screen::wire::{
@@ -346,8 +347,8 @@ fn stream_suits(cur: &Frame, grid: &Grid, plans: &[(usize, Plan)], pixel_tiles: 
 struct Payload {
     bytes: Vec<u8>,
     packed: Option<Vec<u8>>,
-    /// The bytes are planes (see [`tile_bytes`]).
-    planar: bool,
+    /// The bytes are planes, coded so (see [`tile_bytes`]).
+    planes: Option<Green>,
     /// The XOR reference the bytes are relative to.
     offset: Option<(i32, i32)>,
 }
@@ -357,7 +358,7 @@ impl Payload {
         Self {
             bytes,
             packed,
-            planar: false,
+            planes: None,
             offset: None,
         }
     }
@@ -407,11 +408,11 @@ fn build_pixels(
         _ => None,
     };
     let mut bytes = Vec::new();
-    let planar = tile_bytes(cur, rows.as_deref(), r, allow_planes, &mut bytes);
+    let planes = tile_bytes(cur, rows.as_deref(), r, allow_planes, &mut bytes);
     Payload {
         bytes,
         packed: None,
-        planar,
+        planes,
         offset: rows.and(offset),
     }
 }
@@ -420,29 +421,33 @@ fn build_pixels(
 /// form; inline pixels are always interleaved.
 fn put_pixels(out: &mut Vec<u8>, payload: Payload, stats: &mut EncodeStats) {
     let Some(c) = payload.packed else {
-        let bytes = if payload.planar {
-            plane_values(&payload.bytes)
-                .flat_map(u32::to_le_bytes)
-                .collect()
+        let bytes = if let Some(green) = payload.planes {
+            let mut values = Vec::new();
+            read_planes(&payload.bytes, green, &mut values);
+            values.iter().flat_map(|v| v.to_le_bytes()).collect()
         } else {
             payload.bytes
         };
         return put_inline(out, &bytes, payload.offset, stats);
     };
     let xor = payload.offset.is_some();
-    out.push(match (xor, payload.planar) {
+    out.push(match (xor, payload.planes.is_some()) {
         (false, false) => OP_ZSTD,
         (false, true) => OP_PLANES_ZSTD,
         (true, false) => OP_XOR_ZSTD,
         (true, true) => OP_XOR_PLANES_ZSTD,
     });
     put_base(out, payload.offset);
+    if let Some(green) = payload.planes {
+        out.push(green as u8);
+        stats.green += usize::from(green != Green::Plain);
+    }
     if xor {
         stats.xor_zstd += 1;
     } else {
         stats.zstd += 1;
     }
-    stats.planes += usize::from(payload.planar);
+    stats.planes += usize::from(payload.planes.is_some());
     put_varint(out, c.len() as u32);
     out.extend_from_slice(&c);
 }
