@@ -212,6 +212,7 @@ async fn serve(
         endpoint: _endpoint,
         ..
     } = c;
+    let _ = send.set_priority(lifeline_proto::CONTROL_PRIORITY);
     if let Err(e) = write_msg(
         &mut send,
         &AgentToRelay::Info(facts::machine_info()),
@@ -351,11 +352,14 @@ async fn serve(
                     t.ticket = Some((*ticket, status.clone()));
                 }
                 let replies = match msg {
-                    RelayToAgent::InventoryWanted { categories } => categories
-                        .iter()
-                        .filter_map(|c| current.as_ref().and_then(|inv| inventory::data(inv, c)))
-                        .map(AgentToRelay::InventoryData)
-                        .collect(),
+                    RelayToAgent::InventoryWanted { categories } => {
+                        let data: Vec<_> = categories
+                            .iter()
+                            .filter_map(|c| current.as_ref().and_then(|inv| inventory::data(inv, c)))
+                            .collect();
+                        spawn_upload(&conn, data);
+                        Vec::new()
+                    }
                     RelayToAgent::RefreshInventory => {
                         info!("inventory refresh requested");
                         spawn_collect(&opts.inventory, &inv_tx);
@@ -424,6 +428,33 @@ fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay
         | RelayToAgent::RefreshInventory
         | RelayToAgent::TicketOpened { .. } => None,
     }
+}
+
+/// Sends inventory categories on a unidirectional stream of their own at
+/// [`lifeline_proto::BULK_PRIORITY`]: a full upload on a thin uplink then
+/// waits behind screen frames and control messages instead of delaying
+/// them.
+fn spawn_upload(conn: &quinn::Connection, data: Vec<lifeline_proto::inventory::InventoryData>) {
+    if data.is_empty() {
+        return;
+    }
+    let conn = conn.clone();
+    tokio::spawn(async move {
+        let sent = async {
+            let mut send = conn.open_uni().await.map_err(|e| e.to_string())?;
+            let _ = send.set_priority(lifeline_proto::BULK_PRIORITY);
+            for d in data {
+                write_msg(&mut send, &AgentToRelay::InventoryData(d), MAX_FRAME_LEN)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            send.finish().map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(e) = sent {
+            warn!("inventory upload: {e}");
+        }
+    });
 }
 
 /// Collects inventory on a blocking thread and hands it to the run loop.

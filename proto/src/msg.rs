@@ -542,12 +542,23 @@ pub enum Channel {
     Chat,
 }
 
+/// QUIC send priority of an agent's control stream, both ways: above every
+/// session stream, so that heartbeats, consent answers and the user's Stop
+/// pass a link full of screen frames (behind them, an agent streaming exact
+/// video on a 2 Mbit/s uplink was dropped as silent after 30 s). Its
+/// messages are small; bulk goes at [`BULK_PRIORITY`].
+pub const CONTROL_PRIORITY: i32 = 3;
+
+/// QUIC send priority of bulk transfers (inventory uploads, each on a
+/// unidirectional stream of its own): after everything else, so that a
+/// full upload on a thin uplink waits for the screen instead of sharing
+/// the link with it.
+pub const BULK_PRIORITY: i32 = 0;
+
 impl Channel {
     /// QUIC send priority of the channel's streams, set by every end that
     /// sends on them: keystrokes and probes first, then screen frames and
-    /// chat, then the control stream (0: inventory uploads, tickets). On a
-    /// thin uplink a full inventory upload then waits for the screen
-    /// instead of sharing the link with it.
+    /// chat; all below [`CONTROL_PRIORITY`] and above [`BULK_PRIORITY`].
     #[must_use]
     pub fn send_priority(self) -> i32 {
         match self {

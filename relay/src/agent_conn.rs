@@ -2,7 +2,9 @@
 
 use crate::{auth, server::ConnError, server::Ctx};
 use lifeline_net::{read_msg, unix_micros, unix_secs, write_msg};
-use lifeline_proto::{AgentToRelay, CloseCode, ErrorCode, MAX_FRAME_LEN, RelayToAgent};
+use lifeline_proto::{
+    AgentToRelay, CONTROL_PRIORITY, CloseCode, ErrorCode, MAX_FRAME_LEN, RelayToAgent,
+};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -36,6 +38,9 @@ pub async fn serve(
         now_unix,
     );
     info!("agent online");
+    // Offers and session ends go before anything else the relay sends
+    // the agent (input, credits).
+    let _ = send.set_priority(CONTROL_PRIORITY);
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             if write_msg(&mut send, &msg, MAX_FRAME_LEN).await.is_err() {
@@ -43,7 +48,10 @@ pub async fn serve(
             }
         }
     });
-    let result = read_loop(&ctx, &mut recv, &machine_id, conn_id, &tx).await;
+    let result = tokio::select! {
+        r = read_loop(&ctx, &mut recv, &machine_id, conn_id, &tx) => r,
+        r = read_uploads(&ctx, &conn, &machine_id, conn_id, &tx) => r,
+    };
     writer.abort();
     if let Some(seen) = ctx
         .hub
@@ -86,7 +94,40 @@ async fn read_loop(
     Ok(())
 }
 
-/// Handles one message of an agent's control stream.
+/// Inventory uploads: each on a unidirectional stream the agent opens at
+/// [`lifeline_proto::BULK_PRIORITY`], so that a full upload queues behind its screen
+/// frames and control messages. Only `InventoryData` may go there.
+async fn read_uploads(
+    ctx: &Ctx,
+    conn: &quinn::Connection,
+    machine_id: &str,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<RelayToAgent>,
+) -> Result<(), ConnError> {
+    let mut last_persist = Instant::now();
+    loop {
+        let mut recv = conn
+            .accept_uni()
+            .await
+            .map_err(|e| ConnError::Lost(e.to_string()))?;
+        while let Some(msg) = read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
+            if !matches!(msg, AgentToRelay::InventoryData(_)) {
+                return Err(ConnError::Protocol(
+                    "only inventory data goes on an upload stream".into(),
+                ));
+            }
+            let now = Instant::now();
+            ctx.hub
+                .agent_busy(machine_id, conn_id, true, now, unix_secs());
+            let result = handle(ctx, msg, machine_id, conn_id, tx, now, &mut last_persist).await;
+            ctx.hub
+                .agent_busy(machine_id, conn_id, false, Instant::now(), unix_secs());
+            result?;
+        }
+    }
+}
+
+/// Handles one message of an agent's control stream (or upload stream).
 async fn handle(
     ctx: &Ctx,
     msg: AgentToRelay,
