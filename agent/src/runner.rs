@@ -213,6 +213,8 @@ async fn serve(
         ..
     } = c;
     let _ = send.set_priority(lifeline_proto::CONTROL_PRIORITY);
+    let (uploads, uploader) = spawn_uploader(&conn);
+    let _uploader = AbortOnDrop(uploader);
     if let Err(e) = write_msg(
         &mut send,
         &AgentToRelay::Info(facts::machine_info()),
@@ -357,7 +359,9 @@ async fn serve(
                             .iter()
                             .filter_map(|c| current.as_ref().and_then(|inv| inventory::data(inv, c)))
                             .collect();
-                        spawn_upload(&conn, data);
+                        if !data.is_empty() {
+                            let _ = uploads.send(data);
+                        }
                         Vec::new()
                     }
                     RelayToAgent::RefreshInventory => {
@@ -430,31 +434,48 @@ fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay
     }
 }
 
-/// Sends inventory categories on a unidirectional stream of their own at
-/// [`lifeline_proto::BULK_PRIORITY`]: a full upload on a thin uplink then
-/// waits behind screen frames and control messages instead of delaying
-/// them.
-fn spawn_upload(conn: &quinn::Connection, data: Vec<lifeline_proto::inventory::InventoryData>) {
-    if data.is_empty() {
-        return;
-    }
+/// The connection's inventory uploader: each batch of categories the
+/// relay asked for goes on a unidirectional stream of its own at
+/// [`lifeline_proto::BULK_PRIORITY`], so that a full upload on a thin
+/// uplink waits behind screen frames and control messages instead of
+/// delaying them. One task, one stream after another: the relay reads
+/// them in order, so an older snapshot is never stored over a newer one.
+fn spawn_uploader(
+    conn: &quinn::Connection,
+) -> (
+    mpsc::UnboundedSender<Vec<lifeline_proto::inventory::InventoryData>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<lifeline_proto::inventory::InventoryData>>();
     let conn = conn.clone();
-    tokio::spawn(async move {
-        let sent = async {
-            let mut send = conn.open_uni().await.map_err(|e| e.to_string())?;
-            let _ = send.set_priority(lifeline_proto::BULK_PRIORITY);
-            for d in data {
-                write_msg(&mut send, &AgentToRelay::InventoryData(d), MAX_FRAME_LEN)
-                    .await
-                    .map_err(|e| e.to_string())?;
+    let task = tokio::spawn(async move {
+        while let Some(batch) = rx.recv().await {
+            let sent = async {
+                let mut send = conn.open_uni().await.map_err(|e| e.to_string())?;
+                let _ = send.set_priority(lifeline_proto::BULK_PRIORITY);
+                for d in batch {
+                    write_msg(&mut send, &AgentToRelay::InventoryData(d), MAX_FRAME_LEN)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                send.finish().map_err(|e| e.to_string())
             }
-            send.finish().map_err(|e| e.to_string())
-        }
-        .await;
-        if let Err(e) = sent {
-            warn!("inventory upload: {e}");
+            .await;
+            if let Err(e) = sent {
+                warn!("inventory upload: {e}");
+            }
         }
     });
+    (tx, task)
+}
+
+/// Aborts a task when dropped (the connection it served is gone).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Collects inventory on a blocking thread and hands it to the run loop.

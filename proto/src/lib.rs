@@ -39,7 +39,8 @@ pub const SUPPORTED_VERSIONS: &[u16] = &[1];
 /// The ALPN token negotiated by every Lifeline QUIC connection.
 pub const ALPN: &[u8] = b"lifeline/1";
 
-/// Largest control-stream frame, checked before any allocation.
+/// Largest control-stream (and upload-stream) frame, checked before any
+/// allocation.
 ///
 /// Big enough for a full inventory of a machine with tens of thousands of
 /// packages; screen data never travels on control streams.

@@ -272,7 +272,11 @@ impl fmt::Display for EndReason {
     }
 }
 
-/// Agent to relay, on the agent's control stream after the handshake.
+/// Agent to relay, on the agent's control stream after the handshake;
+/// `InventoryData` on upload streams (unidirectional, one per batch, at
+/// [`BULK_PRIORITY`]), where nothing else is allowed. The relay still
+/// takes `InventoryData` on the control stream too (agents before upload
+/// streams; the benchmarks' simulated agents).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentToRelay {
     /// Enrollment request (only on an [`Identity::Enrolling`] connection),
@@ -546,7 +550,8 @@ pub enum Channel {
 /// session stream, so that heartbeats, consent answers and the user's Stop
 /// pass a link full of screen frames (behind them, an agent streaming exact
 /// video on a 2 Mbit/s uplink was dropped as silent after 30 s). Its
-/// messages are small; bulk goes at [`BULK_PRIORITY`].
+/// messages are small but for a session's report (its chat), sent once
+/// the session ended; inventory goes at [`BULK_PRIORITY`].
 pub const CONTROL_PRIORITY: i32 = 3;
 
 /// QUIC send priority of bulk transfers (inventory uploads, each on a

@@ -224,6 +224,26 @@ fn planes_coded_against_green_come_back_exact() {
             .unwrap();
         assert_eq!(frame.pixels(), pixels.as_slice(), "coding {coding}");
     }
+    // XOR planes: the coding applies to the XOR bytes; the decoder undoes
+    // it, then XORs with the previous frame's block.
+    let xor: Vec<u32> = (0..40u32)
+        .map(|i| (((i * 37) & 0x0F) * 0x0001_0101) ^ (i << 19))
+        .collect();
+    let mut want = pixels.clone();
+    for (seq, coding) in [(2u8, 1u8), (3, 2)] {
+        let body = [
+            &[0, OP_XOR_PLANES_ZSTD, 0, 0][..],
+            &coded_planes(&xor, coding),
+        ]
+        .concat();
+        let frame = dec.decode(&frame_bytes(0, seq, 8, 5, 1, &body)).unwrap();
+        want = want.iter().zip(&xor).map(|(p, x)| p ^ x).collect();
+        assert_eq!(
+            frame.pixels(),
+            want.as_slice(),
+            "XOR planes, coding {coding}"
+        );
+    }
     // Read as plain, XOR-coded planes give other pixels: the byte counts.
     let mut body = [&[0, OP_PLANES_ZSTD][..], &coded_planes(&pixels, 1)].concat();
     body[2] = 0;

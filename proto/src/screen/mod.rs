@@ -15,7 +15,7 @@
 //! ([`EncoderConfig::coarse_motion`]): COARSE tiles of a large moving area,
 //! made exact once they hold still ([`Encoder::exact`], [`Decoder::exact`]).
 //!
-//! # Wire format (version 8)
+//! # Wire format (version 9)
 //!
 //! All integers little-endian; `varint` is unsigned LEB128 of at most five
 //! bytes; `zigzag` maps signed to unsigned (`0,-1,1,-2,…` → `0,1,2,3,…`).
@@ -23,7 +23,7 @@
 //! ```text
 //! header (4 to 24 bytes; 4 or 5 for a typical delta)
 //!   magic        u8       "L"   } key frames only: a delta follows a key
-//!   version      u8       7     } frame of the same stream
+//!   version      u8       9     } frame of the same stream
 //!   flags        u8       bit 0 KEY, bit 1 BODY_ZSTD, bit 2 BODY_STREAM,
 //!                         others must be 0; bits 1 and 2 exclude each other
 //!   seq          u8       frame number modulo 256; a delta must be last
@@ -55,8 +55,8 @@
 //! | 7  | RECT            | `x, y, w, h: u8` inside the tile, `coding: u8`, data | yes (not XOR, COPY) |
 //! | 8  | PARTS           | `n: u8` (1..=16), then `n` RECT operands, in order   | as RECT             |
 //! | 9  | COARSE          | `len: varint`, the tile at reduced resolution (lossy)| no                  |
-//! | 10 | PLANES_ZSTD     | as ZSTD, the bytes as planes                         | yes                 |
-//! | 11 | XOR_PLANES_ZSTD | as XOR_ZSTD, the bytes as planes                     | no                  |
+//! | 10 | PLANES_ZSTD     | `green: u8`, `len: varint`, zstd frame of planes     | yes                 |
+//! | 11 | XOR_PLANES_ZSTD | `dx, dy`, `green: u8`, `len`, zstd frame of planes   | no                  |
 //!
 //! `dx, dy` are zigzag varints; the source block is the tile's rectangle
 //! moved by `(dx, dy)` in the *previous* frame (never pixels written earlier
@@ -81,11 +81,14 @@
 //! smaller, noise about 10 % larger. `green` says how the first and third
 //! planes (blue and red) are coded against the second (green), byte by
 //! byte: 0 as they are, 1 XOR the green byte, 2 minus the green byte
-//! (wrapping); any other value is an error. Grain or shading that changes
-//! every channel alike then stays in the green plane only; the encoder
-//! takes the coding whose sampled bytes have the lowest order-0 entropy
-//! (1.36 MB instead of 3.5 MB a frame of the synthetic video, whose grain
-//! is grey). Where plain and XORed pixels both
+//! (wrapping); any other value is an error. For XOR_PLANES_ZSTD the
+//! coding applies to the XOR bytes: the decoder undoes it first, then XORs
+//! with the source block. Grain or shading that changes every channel
+//! alike then stays in the green plane only. The encoder counts the bytes
+//! blue and red would have (every 7th pixel, one histogram for both planes
+//! per coding) and takes XOR or minus where its order-0 entropy is below
+//! 990/1024 of the plain planes' (1.36 MB instead of 3.5 MB a frame of the
+//! synthetic video, whose grain is grey). Where plain and XORed pixels both
 //! change at most pixels, the encoder compresses the first eighth of the
 //! rows of each and sends the smaller form.
 //!

@@ -33,10 +33,12 @@ impl Green {
     }
 }
 
-/// One sample in this many pixels feeds the estimate (a tile's noise is
-/// the same everywhere in it; a 64×64 tile gives 512 samples: every
-/// fourth sampled the same bytes on the benchmark, in 1.5 ms more a frame).
-const SAMPLE_STEP: usize = 8;
+/// One pixel in this many feeds the estimate, with its blue and red bytes
+/// (a tile's grain is the same everywhere in it; a 64×64 tile gives 586
+/// pixels). Odd, so that the samples move along the columns from row to
+/// row instead of hitting the same column of every 8-pixel cell (glyph
+/// cells, blocks of a decoded video).
+const SAMPLE_STEP: usize = 7;
 
 /// A coding against green is taken only when its estimate is below this
 /// many parts in 1,024 of the plain planes' (a near tie is not worth the
@@ -98,9 +100,11 @@ pub(crate) fn read_planes(planes: &[u8], green: Green, out: &mut Vec<u32>) {
     }
 }
 
-/// The coding of blue and red whose bytes look cheapest: the one whose
-/// sampled bytes have the lowest order-0 entropy (what zstd's literal
-/// coder pays for planes, where matches are rare).
+/// The coding of blue and red whose bytes look cheapest: XOR or minus,
+/// whichever has the lower order-0 entropy over the sampled blue and red
+/// bytes together (what zstd's literal coder pays for planes, where
+/// matches are rare), if that is below [`TAKE_BELOW`]/1024 of the plain
+/// bytes'; else plain.
 fn choose(values: &[u32]) -> Green {
     let mut hist = [[0u32; 256]; 3];
     let mut samples = 0u32;

@@ -26,7 +26,7 @@ impl Hub {
                 tx,
                 last_heartbeat: now,
                 last_heartbeat_unix: now_unix,
-                busy: false,
+                busy: 0,
             },
         );
         if let Some(old) = old {
@@ -89,7 +89,11 @@ impl Hub {
         if let Some(e) = self.lock().agents.get_mut(machine_id)
             && e.conn_id == conn_id
         {
-            e.busy = busy;
+            e.busy = if busy {
+                e.busy.saturating_add(1)
+            } else {
+                e.busy.saturating_sub(1)
+            };
             e.last_heartbeat = now;
             e.last_heartbeat_unix = now_unix;
         }
@@ -99,7 +103,7 @@ impl Hub {
     pub fn online(&self, machine_id: &str, now: Instant) -> Option<u64> {
         let inner = self.lock();
         let e = inner.agents.get(machine_id)?;
-        (e.busy || now.saturating_duration_since(e.last_heartbeat) < PRESENCE_TIMEOUT)
+        (e.busy > 0 || now.saturating_duration_since(e.last_heartbeat) < PRESENCE_TIMEOUT)
             .then_some(e.last_heartbeat_unix)
     }
 
@@ -109,7 +113,7 @@ impl Hub {
         let inner = self.lock();
         let mut silent = Vec::new();
         for (id, e) in &inner.agents {
-            if !e.busy && now.saturating_duration_since(e.last_heartbeat) >= PRESENCE_TIMEOUT {
+            if e.busy == 0 && now.saturating_duration_since(e.last_heartbeat) >= PRESENCE_TIMEOUT {
                 e.conn.close(0u32.into(), b"no heartbeat");
                 silent.push(id.clone());
             }

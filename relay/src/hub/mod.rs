@@ -43,9 +43,10 @@ struct AgentEntry {
     tx: mpsc::UnboundedSender<RelayToAgent>,
     last_heartbeat: Instant,
     last_heartbeat_unix: u64,
-    /// The relay is working on one of this agent's messages (a store call
-    /// queued behind the fleet's): its silence meanwhile is the relay's.
-    busy: bool,
+    /// Messages of this agent the relay is working on (store calls queued
+    /// behind the fleet's; the control stream and an upload stream may
+    /// each have one): its silence meanwhile is the relay's.
+    busy: u32,
 }
 
 struct SessionEntry {
