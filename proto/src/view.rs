@@ -42,7 +42,10 @@ pub const LARGE_FRAME: usize = 64 * 1024;
 /// or more are out. Credits the agent already holds are not taken back,
 /// so up to the old window's frames may still follow such a change.
 /// Comparing latencies with each other leaves out the clock offset's
-/// error, which a link busy during the handshake makes tens of ms.
+/// error, which a link busy during the handshake makes tens of ms. A large
+/// frame whose credit took more than [`SLOW_CREDIT_US`] beyond the round
+/// trip to come back (a thin link: each frame queued behind the last)
+/// sets the window to one, so the picture shown is one frame old, not two.
 ///
 /// The round trip starts as the handshake's and is lowered by every frame
 /// that came back sooner after the credit that let it go: no frame can
@@ -63,6 +66,13 @@ pub struct CreditWindow {
 /// Frames whose quickest latency is the path's own (about two seconds at
 /// 60 fps).
 pub const BASE_FRAMES: usize = 128;
+
+/// A large frame whose credit came back this much later than a round trip
+/// took this long to cross the link: with two credits out, each frame
+/// waits for the one before it, and the picture is two frames old. Then
+/// one credit at a time (half the delay, the same link rate); back to two
+/// once a large frame's credit is back within half of this.
+pub const SLOW_CREDIT_US: u64 = 250_000;
 
 impl CreditWindow {
     /// A window for frames at up to `max_fps` (as the agent clamps it)
@@ -106,8 +116,12 @@ impl CreditWindow {
     /// between frames count): the credits to grant now (none while at
     /// least the window are out).
     pub fn on_frame(&mut self, bytes: usize, latency_us: i64, now_us: u64) -> u32 {
-        if let Some(granted) = self.granted_at.pop_front() {
-            self.path_rtt_us = self.path_rtt_us.min(now_us.saturating_sub(granted));
+        let credit_rt = self
+            .granted_at
+            .pop_front()
+            .map(|g| now_us.saturating_sub(g));
+        if let Some(rt) = credit_rt {
+            self.path_rtt_us = self.path_rtt_us.min(rt);
         }
         self.recent.push_back(latency_us);
         if self.recent.len() > BASE_FRAMES {
@@ -116,7 +130,16 @@ impl CreditWindow {
         let base = self.recent.iter().copied().min().unwrap_or(latency_us);
         let queued = latency_us.saturating_sub(base)
             > i64::try_from(2 * self.interval_us).unwrap_or(i64::MAX);
-        self.window = if bytes > LARGE_FRAME || queued {
+        let slow_after = if self.window == 1 {
+            SLOW_CREDIT_US / 2
+        } else {
+            SLOW_CREDIT_US
+        };
+        let slow_link = bytes > LARGE_FRAME
+            && credit_rt.is_some_and(|rt| rt > self.path_rtt_us.saturating_add(slow_after));
+        self.window = if slow_link {
+            1
+        } else if bytes > LARGE_FRAME || queued {
             INITIAL_CREDITS
         } else {
             (self.window + 1).min(self.ceiling())
@@ -351,6 +374,8 @@ mod tests {
     struct Viewer {
         w: CreditWindow,
         now: u64,
+        /// Time from one decoded frame to the next.
+        step_us: u64,
     }
 
     impl Viewer {
@@ -358,11 +383,20 @@ mod tests {
             Self {
                 w: CreditWindow::new(max_fps, path_rtt_us, 0),
                 now: 0,
+                step_us: 200_000,
+            }
+        }
+
+        /// As [`Viewer::new`], frames `step_us` apart.
+        fn every(max_fps: u32, path_rtt_us: u64, step_us: u64) -> Self {
+            Self {
+                step_us,
+                ..Self::new(max_fps, path_rtt_us)
             }
         }
 
         fn frame(&mut self, bytes: usize, latency_us: i64) -> u32 {
-            self.now += 200_000;
+            self.now += self.step_us;
             self.w.on_frame(bytes, latency_us, self.now)
         }
 
@@ -385,7 +419,8 @@ mod tests {
         let mut w = Viewer::new(60, 400);
         assert_eq!(w.feed(&[60; 20]), vec![1; 20]);
         assert_eq!(w.outstanding(), INITIAL_CREDITS);
-        let mut w = Viewer::new(60, 400);
+        // Large frames (exact video) as fast as the machine encodes them.
+        let mut w = Viewer::every(60, 400, 26_000);
         assert_eq!(w.feed(&[3_500_000; 5]), vec![1; 5]);
         // A viewer asking for 1000 fps gets the agent's 120: a 7 ms round
         // trip is still under one frame interval.
@@ -433,7 +468,8 @@ mod tests {
 
     #[test]
     fn a_large_frame_shrinks_the_window_until_frames_are_small_again() {
-        let mut w = Viewer::new(60, 50_000);
+        // Frames 60 ms apart: a large one's credit is back within 300 ms.
+        let mut w = Viewer::every(60, 50_000, 60_000);
         w.feed(&[100; 4]);
         assert_eq!(w.outstanding(), 5);
         // A video starts: credits are withheld until two are out, then one
@@ -443,6 +479,32 @@ mod tests {
         assert_eq!(w.outstanding(), INITIAL_CREDITS);
         // Typing again: the window grows back.
         assert_eq!(w.feed(&[100; 4]), vec![2, 2, 2, 1]);
+    }
+
+    #[test]
+    fn on_a_thin_link_large_frames_go_one_at_a_time() {
+        // Smooth-motion video over 2 Mbit/s: 180 KB frames, 0.7 s each on
+        // the link. With two credits out each frame's credit comes back
+        // two frames later (1.4 s): one at a time from then on.
+        let mut w = Viewer::every(60, 50_000, 700_000);
+        assert_eq!(w.feed(&[180_000; 2]), vec![0, 1]);
+        assert_eq!(w.window(), 1);
+        assert_eq!(w.outstanding(), 1);
+        // One credit: each comes back after one frame (0.75 s), still slow.
+        w.step_us = 750_000;
+        assert_eq!(w.feed(&[180_000; 4]), vec![1; 4]);
+        assert_eq!(w.window(), 1);
+        // 0.2 s: beyond the round trip plus half the margin, so one still
+        // (two would make it 0.4 s, slow again: no flapping).
+        w.step_us = 200_000;
+        assert_eq!(w.feed(&[180_000; 2]), vec![1; 2]);
+        assert_eq!(w.window(), 1);
+        // The link got fast (or the frames small): two, then more.
+        w.step_us = 100_000;
+        assert_eq!(w.feed(&[180_000]), vec![2]);
+        assert_eq!(w.window(), INITIAL_CREDITS);
+        assert_eq!(w.feed(&[100; 2]), vec![2, 2]);
+        assert_eq!(w.window(), 4);
     }
 
     #[test]
