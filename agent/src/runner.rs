@@ -126,6 +126,9 @@ pub async fn run(config: &AgentConfig, opts: &RunOptions) -> Result<(), RunError
                 // A stream error hides why the relay closed the connection
                 // (shutdown, replaced, revoked); the connection knows.
                 let why = conn.close_reason().map_or(why, |e| close_reason(&e));
+                // Whatever still runs on it (an upload cut short) ends with
+                // the connection, not as a truncated message.
+                conn.close(CloseCode::Normal.code().into(), b"agent reconnects");
                 warn!("disconnected from relay: {why}");
                 if started.elapsed() > Duration::from_secs(10) {
                     backoff.reset();
@@ -359,9 +362,7 @@ async fn serve(
                             .iter()
                             .filter_map(|c| current.as_ref().and_then(|inv| inventory::data(inv, c)))
                             .collect();
-                        if !data.is_empty() {
-                            let _ = uploads.send(data);
-                        }
+                        uploads.push(data);
                         Vec::new()
                     }
                     RelayToAgent::RefreshInventory => {
@@ -434,22 +435,54 @@ fn on_message(msg: RelayToAgent, sessions: &mut Sessions) -> Option<AgentToRelay
     }
 }
 
-/// The connection's inventory uploader: each batch of categories the
-/// relay asked for goes on a unidirectional stream of its own at
+/// Inventory categories waiting for the connection's uploader: the
+/// newest copy of each (a relay asking again while an upload waits for a
+/// thin link replaces what is queued instead of adding to it).
+#[derive(Default)]
+struct Uploads {
+    pending: std::sync::Mutex<Vec<lifeline_proto::inventory::InventoryData>>,
+    ready: tokio::sync::Notify,
+}
+
+impl Uploads {
+    fn push(&self, batch: Vec<lifeline_proto::inventory::InventoryData>) {
+        if batch.is_empty() {
+            return;
+        }
+        if let Ok(mut pending) = self.pending.lock() {
+            for d in batch {
+                pending.retain(|p| p.category != d.category);
+                pending.push(d);
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    fn take(&self) -> Vec<lifeline_proto::inventory::InventoryData> {
+        self.pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
+    }
+}
+
+/// The connection's inventory uploader: what the relay asked for goes on
+/// a unidirectional stream of its own at
 /// [`lifeline_proto::BULK_PRIORITY`], so that a full upload on a thin
 /// uplink waits behind screen frames and control messages instead of
 /// delaying them. One task, one stream after another: the relay reads
 /// them in order, so an older snapshot is never stored over a newer one.
-fn spawn_uploader(
-    conn: &quinn::Connection,
-) -> (
-    mpsc::UnboundedSender<Vec<lifeline_proto::inventory::InventoryData>>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<lifeline_proto::inventory::InventoryData>>();
+fn spawn_uploader(conn: &quinn::Connection) -> (Arc<Uploads>, tokio::task::JoinHandle<()>) {
+    let uploads = Arc::new(Uploads::default());
+    let queue = uploads.clone();
     let conn = conn.clone();
     let task = tokio::spawn(async move {
-        while let Some(batch) = rx.recv().await {
+        loop {
+            queue.ready.notified().await;
+            let batch = queue.take();
+            if batch.is_empty() {
+                continue;
+            }
             let sent = async {
                 let mut send = conn.open_uni().await.map_err(|e| e.to_string())?;
                 let _ = send.set_priority(lifeline_proto::BULK_PRIORITY);
@@ -466,7 +499,7 @@ fn spawn_uploader(
             }
         }
     });
-    (tx, task)
+    (uploads, task)
 }
 
 /// Aborts a task when dropped (the connection it served is gone).

@@ -24,7 +24,8 @@ pub const MAX_FPS: u32 = 120;
 pub const MAX_CREDITS: u32 = 16;
 
 /// Frames over this many bytes are large (a video at full quality, a
-/// redraw of the whole screen): they keep the window at two credits.
+/// redraw of the whole screen): they keep the window at two credits (one
+/// on a thin link, see [`SLOW_CREDIT_US`]).
 pub const LARGE_FRAME: usize = 64 * 1024;
 
 /// How many credits a viewer keeps out.
@@ -43,8 +44,8 @@ pub const LARGE_FRAME: usize = 64 * 1024;
 /// so up to the old window's frames may still follow such a change.
 /// Comparing latencies with each other leaves out the clock offset's
 /// error, which a link busy during the handshake makes tens of ms. A large
-/// frame whose credit took more than [`SLOW_CREDIT_US`] beyond the round
-/// trip to come back (a thin link: each frame queued behind the last)
+/// frame that took more than [`SLOW_CREDIT_US`] beyond the round trip on
+/// a link under [`THIN_LINK_BPS`] (each frame queued behind the last)
 /// sets the window to one, so the picture shown is one frame old, not two.
 ///
 /// The round trip starts as the handshake's and is lowered by every frame
@@ -67,12 +68,20 @@ pub struct CreditWindow {
 /// 60 fps).
 pub const BASE_FRAMES: usize = 128;
 
-/// A large frame whose credit came back this much later than a round trip
-/// took this long to cross the link: with two credits out, each frame
-/// waits for the one before it, and the picture is two frames old. Then
-/// one credit at a time (half the delay, the same link rate); back to two
-/// once a large frame's credit is back within half of this.
+/// A large frame that came back this much later than a round trip after
+/// its credit was granted or, if later, after it was captured (the agent
+/// holds a credit while the screen is still: that wait does not count),
+/// at under [`THIN_LINK_BPS`], took this long to cross the link: with two
+/// credits out, each frame waits for the one before it, and the picture
+/// is two frames old. Then one credit at a time (a picture about half as
+/// old; the link idles a round trip a frame); back to two once a large
+/// frame is back within half of this, or faster.
 pub const SLOW_CREDIT_US: u64 = 250_000;
+
+/// Links slower than this (bits a second, as a large frame crossed them)
+/// are thin; on faster ones a slow large frame is the machines' work
+/// (4K video on loopback), which two credits let overlap.
+pub const THIN_LINK_BPS: u64 = 20_000_000;
 
 impl CreditWindow {
     /// A window for frames at up to `max_fps` (as the agent clamps it)
@@ -113,9 +122,10 @@ impl CreditWindow {
 
     /// A frame of `bytes` was decoded at `now_us`, `latency_us` after its
     /// capture (any constant clock offset may be left in: only differences
-    /// between frames count): the credits to grant now (none while at
-    /// least the window are out).
-    pub fn on_frame(&mut self, bytes: usize, latency_us: i64, now_us: u64) -> u32 {
+    /// between frames count; `age_us` is the same with the offset estimate
+    /// applied): the credits to grant now (none while at least the window
+    /// are out).
+    pub fn on_frame(&mut self, bytes: usize, latency_us: i64, age_us: u64, now_us: u64) -> u32 {
         let credit_rt = self
             .granted_at
             .pop_front()
@@ -135,8 +145,14 @@ impl CreditWindow {
         } else {
             SLOW_CREDIT_US
         };
+        // From the credit or the capture, whichever came later.
+        let took = credit_rt.map(|rt| rt.min(age_us));
+        let bits = (bytes as u64).saturating_mul(8_000_000);
         let slow_link = bytes > LARGE_FRAME
-            && credit_rt.is_some_and(|rt| rt > self.path_rtt_us.saturating_add(slow_after));
+            && took.is_some_and(|t| {
+                t > self.path_rtt_us.saturating_add(slow_after)
+                    && bits < THIN_LINK_BPS.saturating_mul(t)
+            });
         self.window = if slow_link {
             1
         } else if bytes > LARGE_FRAME || queued {
@@ -397,7 +413,8 @@ mod tests {
 
         fn frame(&mut self, bytes: usize, latency_us: i64) -> u32 {
             self.now += self.step_us;
-            self.w.on_frame(bytes, latency_us, self.now)
+            let age = u64::try_from(latency_us).unwrap_or(0);
+            self.w.on_frame(bytes, latency_us, age, self.now)
         }
 
         /// Frames of `sizes` bytes, each 30 ms from capture to decoded;
@@ -419,9 +436,17 @@ mod tests {
         let mut w = Viewer::new(60, 400);
         assert_eq!(w.feed(&[60; 20]), vec![1; 20]);
         assert_eq!(w.outstanding(), INITIAL_CREDITS);
-        // Large frames (exact video) as fast as the machine encodes them.
-        let mut w = Viewer::every(60, 400, 26_000);
+        // Large frames (redraws after the screen held still 200 ms: the
+        // agent held its credits meanwhile), decoded 30 ms after capture.
+        let mut w = Viewer::new(60, 400);
         assert_eq!(w.feed(&[3_500_000; 5]), vec![1; 5]);
+        // 4K video on slow machines: 20 MB frames 300 ms old, 160 ms
+        // apart. The link carries 530 Mbit/s, so two credits stay out to
+        // overlap the two machines' work.
+        let mut w = Viewer::every(60, 400, 160_000);
+        let grants: Vec<u32> = (0..5).map(|_| w.frame(20_000_000, 300_000)).collect();
+        assert_eq!(grants, vec![1; 5]);
+        assert_eq!(w.window(), INITIAL_CREDITS);
         // A viewer asking for 1000 fps gets the agent's 120: a 7 ms round
         // trip is still under one frame interval.
         let mut w = Viewer::new(1000, 7_000);
@@ -455,21 +480,20 @@ mod tests {
         assert_eq!(w.ceiling(), 14);
         let (mut now, mut grants) = (5_000, Vec::new());
         for _ in 0..10 {
-            grants.push(w.on_frame(60, 4_000, now));
+            grants.push(w.on_frame(60, 4_000, 4_000, now));
             now += 5_000;
         }
         assert_eq!(w.path_rtt_us(), 5_000);
         assert_eq!(grants, vec![1; 10]);
         assert_eq!(w.outstanding(), INITIAL_CREDITS);
         // A frame that took longer does not raise it again.
-        w.on_frame(60, 4_000, now + 900_000);
+        w.on_frame(60, 4_000, 4_000, now + 900_000);
         assert_eq!(w.path_rtt_us(), 5_000);
     }
 
     #[test]
     fn a_large_frame_shrinks_the_window_until_frames_are_small_again() {
-        // Frames 60 ms apart: a large one's credit is back within 300 ms.
-        let mut w = Viewer::every(60, 50_000, 60_000);
+        let mut w = Viewer::new(60, 50_000);
         w.feed(&[100; 4]);
         assert_eq!(w.outstanding(), 5);
         // A video starts: credits are withheld until two are out, then one
@@ -484,24 +508,29 @@ mod tests {
     #[test]
     fn on_a_thin_link_large_frames_go_one_at_a_time() {
         // Smooth-motion video over 2 Mbit/s: 180 KB frames, 0.7 s each on
-        // the link. With two credits out each frame's credit comes back
-        // two frames later (1.4 s): one at a time from then on.
+        // the link. With two credits out each frame waits for the one
+        // before it: decoded 1.4 s after capture. The first already took
+        // 0.7 s after the Start's credits: one at a time from then on.
         let mut w = Viewer::every(60, 50_000, 700_000);
-        assert_eq!(w.feed(&[180_000; 2]), vec![0, 1]);
+        let grants: Vec<u32> = (0..2).map(|_| w.frame(180_000, 1_400_000)).collect();
+        assert_eq!(grants, vec![0, 1]);
         assert_eq!(w.window(), 1);
         assert_eq!(w.outstanding(), 1);
-        // One credit: each comes back after one frame (0.75 s), still slow.
+        // One credit: each frame 0.75 s after its credit, still slow.
         w.step_us = 750_000;
-        assert_eq!(w.feed(&[180_000; 4]), vec![1; 4]);
+        let grants: Vec<u32> = (0..4).map(|_| w.frame(180_000, 740_000)).collect();
+        assert_eq!(grants, vec![1; 4]);
         assert_eq!(w.window(), 1);
-        // 0.2 s: beyond the round trip plus half the margin, so one still
-        // (two would make it 0.4 s, slow again: no flapping).
+        // 0.2 s (a 7 Mbit/s link): beyond the round trip plus half the
+        // margin, so one still (two would make it 0.4 s, slow again: no
+        // flapping).
         w.step_us = 200_000;
-        assert_eq!(w.feed(&[180_000; 2]), vec![1; 2]);
+        let grants: Vec<u32> = (0..2).map(|_| w.frame(180_000, 190_000)).collect();
+        assert_eq!(grants, vec![1; 2]);
         assert_eq!(w.window(), 1);
         // The link got fast (or the frames small): two, then more.
         w.step_us = 100_000;
-        assert_eq!(w.feed(&[180_000]), vec![2]);
+        assert_eq!(w.frame(180_000, 90_000), 2);
         assert_eq!(w.window(), INITIAL_CREDITS);
         assert_eq!(w.feed(&[100; 2]), vec![2, 2]);
         assert_eq!(w.window(), 4);

@@ -192,7 +192,10 @@ impl ScreenStream {
                 let latency_us = raw_latency_us + self.clock_offset_us;
                 self.frames += 1;
                 let seq = self.frames;
-                let credits = self.credits.on_frame(data.len(), raw_latency_us, done);
+                let age_us = u64::try_from(latency_us).unwrap_or(0);
+                let credits = self
+                    .credits
+                    .on_frame(data.len(), raw_latency_us, age_us, done);
                 if credits > 0 {
                     self.send
                         .write_msg(&ViewerToAgent::Credit { seq, credits }, 64)
