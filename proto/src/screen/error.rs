@@ -30,7 +30,7 @@ pub enum DecodeError {
         /// Declared height.
         height: u32,
     },
-    /// A frame larger than this decoder's [`Limits`].
+    /// A frame larger than this decoder's [`Limits`](super::Limits).
     #[error("frame size {width}x{height} exceeds the decoder limits")]
     TooLarge {
         /// Declared width.
