@@ -73,25 +73,37 @@ async fn read_loop(
 ) -> Result<(), ConnError> {
     let mut last_persist = Instant::now();
     while let Some(msg) = read_msg::<AgentToRelay>(recv, MAX_FRAME_LEN).await? {
-        let now = Instant::now();
-        // Inventory goes through the store, which may be busy with the
-        // rest of the fleet: that wait must not make this agent look dead.
-        let slow = matches!(
-            msg,
-            AgentToRelay::InventoryHashes(_) | AgentToRelay::InventoryData(_)
-        );
-        if slow {
-            ctx.hub
-                .agent_busy(machine_id, conn_id, true, now, unix_secs());
-        }
-        let result = handle(ctx, msg, machine_id, conn_id, tx, now, &mut last_persist).await;
-        if slow {
-            ctx.hub
-                .agent_busy(machine_id, conn_id, false, Instant::now(), unix_secs());
-        }
-        result?;
+        handle_marked(ctx, msg, machine_id, conn_id, tx, &mut last_persist).await?;
     }
     Ok(())
+}
+
+/// Handles one message. Inventory goes through the store, which may be
+/// busy with the rest of the fleet: the agent is marked busy meanwhile, so
+/// that the wait does not make it look dead.
+async fn handle_marked(
+    ctx: &Ctx,
+    msg: AgentToRelay,
+    machine_id: &str,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<RelayToAgent>,
+    last_persist: &mut Instant,
+) -> Result<(), ConnError> {
+    let now = Instant::now();
+    let slow = matches!(
+        msg,
+        AgentToRelay::InventoryHashes(_) | AgentToRelay::InventoryData(_)
+    );
+    if slow {
+        ctx.hub
+            .agent_busy(machine_id, conn_id, true, now, unix_secs());
+    }
+    let result = handle(ctx, msg, machine_id, conn_id, tx, now, last_persist).await;
+    if slow {
+        ctx.hub
+            .agent_busy(machine_id, conn_id, false, Instant::now(), unix_secs());
+    }
+    result
 }
 
 /// Inventory uploads: each on a unidirectional stream the agent opens at
@@ -116,13 +128,7 @@ async fn read_uploads(
                     "only inventory data goes on an upload stream".into(),
                 ));
             }
-            let now = Instant::now();
-            ctx.hub
-                .agent_busy(machine_id, conn_id, true, now, unix_secs());
-            let result = handle(ctx, msg, machine_id, conn_id, tx, now, &mut last_persist).await;
-            ctx.hub
-                .agent_busy(machine_id, conn_id, false, Instant::now(), unix_secs());
-            result?;
+            handle_marked(ctx, msg, machine_id, conn_id, tx, &mut last_persist).await?;
         }
     }
 }

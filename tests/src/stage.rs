@@ -105,18 +105,8 @@ impl Stage {
     /// # Errors
     /// Enrollment failures.
     pub async fn spawn_agent(&mut self, name: &str) -> anyhow::Result<AgentConfig> {
-        let token = self.token(Some(1)).await?;
-        let agent_dir: PathBuf = self.dir.path().join(format!("agent-{name}"));
-        let config = enroll::enroll(
-            &agent_dir,
-            &self.addr.to_string(),
-            &self.fingerprint,
-            token,
-            false,
-            None,
-        )
-        .await
-        .context("enroll")?;
+        let addr = self.addr;
+        let config = self.enroll(name, addr).await?;
         let run_cfg = config.clone();
         tokio::spawn(async move {
             let _ = runner::run(&run_cfg, &runner::RunOptions::default()).await;
@@ -124,6 +114,33 @@ impl Stage {
         self.wait_online(&config.machine_id, Duration::from_secs(10))
             .await?;
         Ok(config)
+    }
+
+    /// Enrolls a machine named `name` (its state in `agent-{name}` under
+    /// the stage's directory) through `relay`: the stage's own address, or
+    /// a path in front of it.
+    ///
+    /// # Errors
+    /// Enrollment failures.
+    pub async fn enroll(&mut self, name: &str, relay: SocketAddr) -> anyhow::Result<AgentConfig> {
+        let token = self.token(Some(1)).await?;
+        let agent_dir = self.agent_dir(name);
+        enroll::enroll(
+            &agent_dir,
+            &relay.to_string(),
+            &self.fingerprint,
+            token,
+            false,
+            None,
+        )
+        .await
+        .context("enroll")
+    }
+
+    /// The directory of the machine [`Stage::enroll`] enrolled as `name`.
+    #[must_use]
+    pub fn agent_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("agent-{name}"))
     }
 
     /// Waits until the relay lists `machine_id` as online.

@@ -9,7 +9,6 @@
 use lifeline::viewer::stream::ViewEvent;
 use lifeline_agent::{
     capture::{Capture, synthetic::SyntheticCapture},
-    enroll,
     inventory::InventoryConfig,
     runner::{self, RunOptions},
 };
@@ -20,6 +19,14 @@ use lifeline_tests::{
     stage::Stage,
 };
 use std::time::{Duration, Instant};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
 
 /// When the relay last heard the machine, in unix seconds.
 async fn last_seen(stage: &mut Stage, machine: &str) -> u64 {
@@ -35,12 +42,7 @@ async fn last_seen(stage: &mut Stage, machine: &str) -> u64 {
 
 #[test]
 fn heartbeats_pass_a_link_full_of_exact_video() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    runtime().block_on(async {
         let mut stage = Stage::start().await.unwrap();
         // 8 Mbit/s: an exact frame of the synthetic video (about 1.4 MB)
         // takes about 1.4 s, so frames are always waiting to go.
@@ -53,18 +55,8 @@ fn heartbeats_pass_a_link_full_of_exact_video() {
                 ..Link::default()
             },
         );
-        let token = stage.token(Some(1)).await.unwrap();
-        let agent_dir = stage.dir.path().join("agent-video");
-        let config = enroll::enroll(
-            &agent_dir,
-            &proxy.addr.to_string(),
-            &stage.fingerprint,
-            token,
-            false,
-            None,
-        )
-        .await
-        .unwrap();
+        let config = stage.enroll("video", proxy.addr).await.unwrap();
+        let agent_dir = stage.agent_dir("video");
         let opts = RunOptions {
             heartbeat: Duration::from_millis(250),
             unattended: true,
@@ -119,25 +111,10 @@ fn heartbeats_pass_a_link_full_of_exact_video() {
 
 #[test]
 fn an_upload_stream_carries_inventory_only() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    runtime().block_on(async {
         let mut stage = Stage::start().await.unwrap();
-        let token = stage.token(Some(1)).await.unwrap();
-        let agent_dir = stage.dir.path().join("agent-raw");
-        let config = enroll::enroll(
-            &agent_dir,
-            &stage.addr.to_string(),
-            &stage.fingerprint,
-            token,
-            false,
-            None,
-        )
-        .await
-        .unwrap();
+        let addr = stage.addr;
+        let config = stage.enroll("raw", addr).await.unwrap();
         let (c, _) = lifeline_tests::stage::agent_hello(
             &stage.addr.to_string(),
             &stage.fingerprint,

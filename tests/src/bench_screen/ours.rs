@@ -2,11 +2,10 @@
 //! relay to a console's screen stream, and the codec timed offline.
 
 use crate::stage::Stage;
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use lifeline::viewer::stream::{ScreenStream, ViewEvent};
 use lifeline_agent::{
     capture::{Capture, x11::X11Capture},
-    enroll,
     inventory::InventoryConfig,
     runner::{self, RunOptions},
 };
@@ -44,18 +43,7 @@ pub async fn spawn_x11_agent(
     relay: std::net::SocketAddr,
     display: &str,
 ) -> anyhow::Result<Agent> {
-    let token = stage.token(Some(1)).await?;
-    let agent_dir = stage.dir.path().join("agent-screen");
-    let config = enroll::enroll(
-        &agent_dir,
-        &relay.to_string(),
-        &stage.fingerprint,
-        token,
-        false,
-        None,
-    )
-    .await
-    .context("enroll")?;
+    let config = stage.enroll("screen", relay).await?;
     // Files only, no package tools: a full collection would compete with
     // the first measurement for the CPU.
     let display = display.to_string();
