@@ -69,8 +69,10 @@ fn main() {
                 synth.next_frame();
             }
             let cur = synth.next_frame().clone();
+            // The agent's path: the encoder keeps the frame, no copy.
+            let owned = cur.clone();
             let t = Instant::now();
-            let out = enc.encode(&cur);
+            let (out, _) = enc.encode_owned(owned);
             enc_s += t.elapsed().as_secs_f64();
             bytes += out.len();
             let t = Instant::now();
