@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", lifeline_net::describe(&*e));
             ExitCode::FAILURE
         }
     }

@@ -23,7 +23,8 @@ pub async fn logout(dir: &Path) -> anyhow::Result<()> {
     match told {
         Ok(()) => println!("logged out; the relay revoked this login's token"),
         Err(e) => println!(
-            "logged out here, but the relay was not told ({e:#}); the token stays valid until it expires"
+            "logged out here, but the relay was not told ({}); the token stays valid until it expires",
+            lifeline_net::describe(&*e)
         ),
     }
     Ok(())

@@ -20,7 +20,9 @@ pub enum ClientError {
     Connect(#[from] ConnectError),
     #[error(transparent)]
     Stream(#[from] lifeline_net::StreamError),
-    #[error("{0}")]
+    // Transparent: with `{0}` and a source, `{:#}` printed the relay's
+    // message twice.
+    #[error(transparent)]
     Failed(#[from] Failure),
     #[error("the relay closed the connection")]
     Closed,

@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", lifeline_net::describe(&*e));
             std::process::ExitCode::FAILURE
         }
     }

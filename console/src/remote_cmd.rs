@@ -63,7 +63,7 @@ impl Reopen {
             match attempt {
                 Ok(pair) => return Ok(pair),
                 Err(e) if std::time::Instant::now() + delay < deadline => {
-                    tracing::debug!("reconnect failed: {e:#}");
+                    tracing::debug!("reconnect failed: {}", lifeline_net::describe(&*e));
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(4));
                 }

@@ -32,3 +32,51 @@ pub fn unix_micros() -> u64 {
 pub fn unix_secs() -> u64 {
     unix_micros() / 1_000_000
 }
+
+/// An error and its causes on one line, `outer: inner: …`, leaving out a
+/// cause whose words the line already ends with (errors that print their
+/// source in their own message would otherwise say everything twice).
+#[must_use]
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::describe;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk full")]
+    struct Disk;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Store {
+        #[error("database: {0}")]
+        Db(#[from] Disk),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot save the ticket")]
+    struct Save(#[source] Store);
+
+    #[test]
+    fn every_cause_once() {
+        // The store's message already names the disk: it is not repeated.
+        assert_eq!(describe(&Store::Db(Disk)), "database: disk full");
+        // A cause the message leaves out is added.
+        assert_eq!(
+            describe(&Save(Store::Db(Disk))),
+            "cannot save the ticket: database: disk full"
+        );
+    }
+}

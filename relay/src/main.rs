@@ -7,7 +7,7 @@ async fn main() -> std::process::ExitCode {
     match lifeline_relay::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", lifeline_net::describe(&*e));
             std::process::ExitCode::FAILURE
         }
     }

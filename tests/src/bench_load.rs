@@ -385,7 +385,7 @@ pub async fn run(
             if let Ok(Err(e)) = r {
                 failed += 1;
                 if failed <= 3 {
-                    eprintln!("load: an agent gave up: {e:#}");
+                    eprintln!("load: an agent gave up: {}", lifeline_net::describe(&*e));
                 }
             }
         }

@@ -266,7 +266,10 @@ pub async fn phase(s: &Setup, n: usize) -> anyhow::Result<Replayed> {
                 fps += w.frames as f64 / s.secs;
                 bytes += w.wire_bytes;
             }
-            Err(e) => eprintln!("load: a replayed session failed: {e:#}"),
+            Err(e) => eprintln!(
+                "load: a replayed session failed: {}",
+                lifeline_net::describe(&*e)
+            ),
         }
     }
     let (_, c1) = crate::bench_load::proc_usage(s.relay_pid)?;

@@ -226,7 +226,7 @@ fn peer(
     notes: &mut Vec<String>,
 ) -> Option<(f64, f64)> {
     r.map_err(|e| {
-        let note = format!("{label} on {}: {e:#}", name(wl));
+        let note = format!("{label} on {}: {}", name(wl), lifeline_net::describe(&*e));
         eprintln!("warning: {note}");
         notes.push(note);
     })

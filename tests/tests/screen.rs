@@ -164,6 +164,13 @@ fn without_unattended_access_the_user_must_consent() {
         "{}",
         out.stderr
     );
+    // Once: the relay's answer is not repeated as its own cause.
+    assert_eq!(
+        out.stderr.matches("the machine declined").count(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

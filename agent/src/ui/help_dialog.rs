@@ -256,7 +256,7 @@ impl eframe::App for DialogApp {
                                 .map_err(|e| e.to_string())?;
                             crate::help::send_help(&cfg, &text, &urgency, png)
                                 .await
-                                .map_err(|e| format!("{e:#}"))
+                                .map_err(|e| lifeline_net::describe(&*e))
                         })
                     });
                 let _ = tx.send(r);

@@ -188,12 +188,18 @@ pub(super) async fn pump(
                             s.stream = stream;
                         }
                         Err(err) => {
-                            update.ended = Some(format!("reconnected, but {err:#}"));
+                            update.ended = Some(format!(
+                                "reconnected, but {}",
+                                lifeline_net::describe(&*err)
+                            ));
                             ended = true;
                         }
                     },
                     Err(err) => {
-                        update.ended = Some(format!("the relay stayed unreachable: {err:#}"));
+                        update.ended = Some(format!(
+                            "the relay stayed unreachable: {}",
+                            lifeline_net::describe(&*err)
+                        ));
                         ended = true;
                     }
                 }
