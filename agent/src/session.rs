@@ -93,7 +93,7 @@ pub struct SessionEvents {
     /// A stream asks for something.
     pub requests: mpsc::UnboundedReceiver<(SessionId, StreamRequest)>,
     /// Reports of ended sessions, for the relay.
-    pub reports: mpsc::UnboundedReceiver<AgentToRelay>,
+    pub reports: mpsc::UnboundedReceiver<SessionReport>,
 }
 
 /// Sessions offered, accepted and not yet closed.
@@ -109,7 +109,7 @@ pub struct Sessions {
     control_answers: mpsc::UnboundedSender<(SessionId, Decision)>,
     ui: mpsc::UnboundedSender<(SessionId, FromIndicator)>,
     requests: mpsc::UnboundedSender<(SessionId, StreamRequest)>,
-    reports: mpsc::UnboundedSender<AgentToRelay>,
+    reports: mpsc::UnboundedSender<SessionReport>,
     clip: Option<lifeline_net::clipboard::Clip>,
     /// The machine's end-to-end key; without it no stream is served.
     pub e2e: Option<Arc<E2eIdentity>>,
@@ -295,7 +295,7 @@ impl Sessions {
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let report = journal.lock().map(|r| r.clone()).unwrap_or_default();
-                let _ = reports.send(AgentToRelay::SessionReport(report));
+                let _ = reports.send(report);
             });
         }
     }

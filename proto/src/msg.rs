@@ -273,10 +273,11 @@ impl fmt::Display for EndReason {
 }
 
 /// Agent to relay, on the agent's control stream after the handshake;
-/// `InventoryData` on upload streams (unidirectional, one per batch, at
-/// [`BULK_PRIORITY`]), where nothing else is allowed. The relay still
-/// takes `InventoryData` on the control stream too (agents before upload
-/// streams; the benchmarks' simulated agents).
+/// `InventoryData` and `SessionReport` on upload streams (unidirectional,
+/// one per batch at [`BULK_PRIORITY`], one per report at
+/// [`REPORT_PRIORITY`]), where nothing else is allowed. The relay still
+/// takes both on the control stream too (agents before upload streams;
+/// the benchmarks' simulated agents).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentToRelay {
     /// Enrollment request (only on an [`Identity::Enrolling`] connection),
@@ -550,9 +551,18 @@ pub enum Channel {
 /// session stream, so that heartbeats, consent answers and the user's Stop
 /// pass a link full of screen frames (behind them, an agent streaming exact
 /// video on a 2 Mbit/s uplink was dropped as silent after 30 s). Its
-/// messages are small but for a session's report (its chat), sent once
-/// the session ended; inventory goes at [`BULK_PRIORITY`].
+/// messages are small: a session's report (its chat, up to
+/// [`crate::session_log::MAX_REPORT_BYTES`]) goes at [`REPORT_PRIORITY`],
+/// inventory at [`BULK_PRIORITY`].
 pub const CONTROL_PRIORITY: i32 = 3;
+
+/// QUIC send priority of a session's report, on a unidirectional stream of
+/// its own: with the screen and chat of other sessions, below the control
+/// stream (megabytes of chat on a thin uplink must not hold up
+/// heartbeats and consent answers behind them) and above inventory (the
+/// relay writes the session's log once the report is in, or after two
+/// seconds without it).
+pub const REPORT_PRIORITY: i32 = 1;
 
 /// QUIC send priority of bulk transfers (inventory uploads, each on a
 /// unidirectional stream of its own): after everything else, so that a

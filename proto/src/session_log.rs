@@ -9,6 +9,12 @@ use std::fmt::Write as _;
 pub const MAX_REPORT_CHAT_LINES: usize = 2000;
 /// Most clipboard events a report carries.
 pub const MAX_REPORT_CLIPBOARD_EVENTS: usize = 500;
+/// Most bytes a report takes encoded: half a message's limit
+/// ([`crate::MAX_FRAME_LEN`]). 2,000 chat lines of 8 KiB, or 500 clipboard
+/// texts of 32 KiB, would be 16 MiB: a report that size could not be sent
+/// at all, and the agent would lose it, or, for a session a cut left
+/// behind, fail to reconnect with it again and again.
+pub const MAX_REPORT_BYTES: usize = 4 * 1024 * 1024;
 
 /// One chat line as the agent saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +82,42 @@ impl SessionReport {
         }
         self.clipboard.push(ev);
     }
+
+    /// Drops the oldest chat lines and clipboard events (counted as
+    /// dropped) until the report encodes to at most `max` bytes; returns
+    /// how many went. The newest are kept, in order.
+    pub fn fit(&mut self, max: usize) -> usize {
+        let mut total = encoded_len(&*self);
+        if total <= max {
+            return 0;
+        }
+        let (mut chat, mut clip) = (0, 0);
+        while total > max && (chat < self.chat.len() || clip < self.clipboard.len()) {
+            // The older of the two oldest left goes first (chat on a tie).
+            let take_chat = match (self.chat.get(chat), self.clipboard.get(clip)) {
+                (Some(c), Some(e)) => c.at_unix <= e.at_unix,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_chat {
+                total = total.saturating_sub(encoded_len(&self.chat[chat]));
+                chat += 1;
+            } else {
+                total = total.saturating_sub(encoded_len(&self.clipboard[clip]));
+                clip += 1;
+            }
+        }
+        self.chat.drain(..chat);
+        self.clipboard.drain(..clip);
+        self.chat_dropped += chat as u64;
+        self.clipboard_dropped += clip as u64;
+        chat + clip
+    }
+}
+
+/// Bytes `v` takes in a message (0 if it cannot be encoded).
+fn encoded_len<T: Serialize>(v: &T) -> usize {
+    postcard::experimental::serialized_size(v).unwrap_or(0)
 }
 
 /// The user (or the policy) changed what the technician may do.
@@ -314,5 +356,71 @@ mod tests {
         assert_eq!(r.chat.len(), MAX_REPORT_CHAT_LINES);
         assert_eq!(r.chat_dropped, 5);
         assert_eq!(r.chat[0].text, "line 5");
+    }
+
+    /// A technician who pasted a long log into the chat again and again,
+    /// and a clipboard logged with its text: 2,000 lines of 8 KiB and 500
+    /// texts of 32 KiB, 32 MiB, four times what a message may carry.
+    #[test]
+    fn an_oversized_report_keeps_its_newest_lines_within_the_limit() {
+        let mut r = SessionReport {
+            session: 9,
+            consent: "allowed control by jane at the prompt".into(),
+            frames: 1234,
+            ..SessionReport::default()
+        };
+        for i in 0..MAX_REPORT_CHAT_LINES as u64 {
+            r.push_chat(ChatLine {
+                at_unix: 1000 + i,
+                from: "tom".into(),
+                text: format!("{i:05}{}", "x".repeat(crate::chat::MAX_CHAT_TEXT - 5)),
+            });
+        }
+        for i in 0..MAX_REPORT_CLIPBOARD_EVENTS as u64 {
+            r.push_clipboard(ClipboardEvent {
+                at_unix: 1000 + 4 * i,
+                direction: ClipboardDirection::ToUser,
+                chars: 32 * 1024,
+                text: Some(format!("{i:05}{}", "y".repeat(32 * 1024 - 5))),
+            });
+        }
+        let before = (r.chat.len(), r.clipboard.len());
+        assert!(crate::encode_message(&r, crate::MAX_FRAME_LEN).is_err());
+        let dropped = r.fit(MAX_REPORT_BYTES);
+        let bytes = crate::encode_message(&r, crate::MAX_FRAME_LEN).unwrap();
+        assert!(bytes.len() <= MAX_REPORT_BYTES + 8, "{}", bytes.len());
+        // Not far under the limit: only what had to go went.
+        assert!(
+            bytes.len() > MAX_REPORT_BYTES - 40 * 1024,
+            "{}",
+            bytes.len()
+        );
+        assert_eq!(
+            dropped,
+            before.0 + before.1 - r.chat.len() - r.clipboard.len()
+        );
+        assert_eq!(r.chat_dropped as usize, before.0 - r.chat.len());
+        assert_eq!(r.clipboard_dropped as usize, before.1 - r.clipboard.len());
+        // The newest of both kinds stay, in order; what went is older than
+        // anything kept.
+        assert!(r.chat.last().unwrap().text.starts_with("01999"));
+        assert!(
+            r.clipboard
+                .last()
+                .unwrap()
+                .text
+                .as_deref()
+                .unwrap()
+                .starts_with("00499")
+        );
+        assert!(r.chat.windows(2).all(|w| w[0].at_unix < w[1].at_unix));
+        let oldest_kept = r.chat[0].at_unix.min(r.clipboard[0].at_unix);
+        let newest_gone = (1000 + r.chat_dropped - 1).max(1000 + 4 * (r.clipboard_dropped - 1));
+        assert!(newest_gone <= oldest_kept, "{newest_gone} {oldest_kept}");
+        assert_eq!((r.session, r.frames), (9, 1234));
+        // A report within the limit is left alone.
+        let mut small = r.clone();
+        assert_eq!(small.fit(MAX_REPORT_BYTES), 0);
+        assert_eq!(small, r);
     }
 }

@@ -106,9 +106,11 @@ async fn handle_marked(
     result
 }
 
-/// Inventory uploads: each on a unidirectional stream the agent opens at
-/// [`lifeline_proto::BULK_PRIORITY`], so that a full upload queues behind its screen
-/// frames and control messages. Only `InventoryData` may go there.
+/// Uploads: inventory, each batch on a unidirectional stream the agent
+/// opens at [`lifeline_proto::BULK_PRIORITY`], so that a full upload queues
+/// behind its screen frames and control messages, and session reports,
+/// each on one at [`lifeline_proto::REPORT_PRIORITY`]. Nothing else may go
+/// there.
 async fn read_uploads(
     ctx: &Ctx,
     conn: &quinn::Connection,
@@ -123,9 +125,12 @@ async fn read_uploads(
             .await
             .map_err(|e| ConnError::Lost(e.to_string()))?;
         while let Some(msg) = read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
-            if !matches!(msg, AgentToRelay::InventoryData(_)) {
+            if !matches!(
+                msg,
+                AgentToRelay::InventoryData(_) | AgentToRelay::SessionReport(_)
+            ) {
                 return Err(ConnError::Protocol(
-                    "only inventory data goes on an upload stream".into(),
+                    "only inventory data and session reports go on an upload stream".into(),
                 ));
             }
             handle_marked(ctx, msg, machine_id, conn_id, tx, &mut last_persist).await?;

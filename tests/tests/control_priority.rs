@@ -149,7 +149,7 @@ fn an_upload_stream_carries_inventory_only() {
                 );
                 assert_eq!(
                     &a.reason[..],
-                    b"only inventory data goes on an upload stream"
+                    b"only inventory data and session reports go on an upload stream"
                 );
             }
             other => panic!("closed otherwise: {other}"),

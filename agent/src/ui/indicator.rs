@@ -30,6 +30,12 @@ pub const CLIPBOARD: Rect = Rect::from_min_max(Pos2::new(12.0, 298.0), Pos2::new
 /// The window title, which tests search for.
 pub const TITLE: &str = "Lifeline: session in progress";
 
+/// Chat lines the window keeps (the session's log has the whole chat, up
+/// to its own limit): a technician pasting long logs again and again must
+/// not leave the window laying out megabytes of text every frame, with the
+/// Stop button under it.
+pub const MAX_CHAT_SHOWN: usize = 300;
+
 /// The indicator's state, apart from the window and the pipes.
 #[derive(Debug)]
 pub struct Indicator {
@@ -61,11 +67,20 @@ impl Indicator {
         }
     }
 
+    /// Adds a chat line, forgetting the oldest beyond [`MAX_CHAT_SHOWN`].
+    fn push_chat(&mut self, who: String, text: String) {
+        if self.chat.len() >= MAX_CHAT_SHOWN {
+            let extra = self.chat.len() + 1 - MAX_CHAT_SHOWN;
+            self.chat.drain(..extra);
+        }
+        self.chat.push((who, text));
+    }
+
     /// Applies a message from the agent.
     pub fn apply(&mut self, msg: ToIndicator) {
         match msg {
-            ToIndicator::Chat { from, text } => self.chat.push((from, text)),
-            ToIndicator::Notice { text } => self.chat.push((String::new(), text)),
+            ToIndicator::Chat { from, text } => self.push_chat(from, text),
+            ToIndicator::Notice { text } => self.push_chat(String::new(), text),
             ToIndicator::Permission { control } => {
                 self.control = control;
                 self.facts.permission = if control {
@@ -163,7 +178,7 @@ impl Indicator {
         let send = ui.put(at(SEND), egui::Button::new("Send")).clicked();
         if (entered || send) && lifeline_proto::chat::check_text(&self.draft).is_ok() {
             let text = std::mem::take(&mut self.draft);
-            self.chat.push(("you".into(), text.clone()));
+            self.push_chat("you".into(), text.clone());
             out.push(FromIndicator::Chat { text });
             if entered {
                 edit.request_focus();
@@ -332,6 +347,30 @@ mod tests {
                 ("bob".to_string(), "hi".to_string()),
                 (String::new(), "view only".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn the_window_keeps_the_newest_chat_lines() {
+        let mut ind = Indicator::new(facts(), 0);
+        for i in 0..MAX_CHAT_SHOWN + 40 {
+            ind.apply(ToIndicator::Chat {
+                from: "bob".into(),
+                text: format!("line {i}"),
+            });
+        }
+        ind.apply(ToIndicator::Notice {
+            text: "view only".into(),
+        });
+        assert_eq!(ind.chat.len(), MAX_CHAT_SHOWN);
+        assert_eq!(ind.chat[0].1, "line 41");
+        assert_eq!(
+            ind.chat[MAX_CHAT_SHOWN - 2].1,
+            format!("line {}", MAX_CHAT_SHOWN + 39)
+        );
+        assert_eq!(
+            ind.chat[MAX_CHAT_SHOWN - 1],
+            (String::new(), "view only".into())
         );
     }
 
