@@ -204,7 +204,7 @@ impl HelpDialog {
 fn take_shot() -> Option<Shot> {
     let mut cap = crate::capture::open_default().ok()?;
     let frame = cap.capture().ok()?;
-    let png = crate::help::png_of(&frame).ok()?;
+    let png = crate::help::screenshot_png(&frame).ok()?;
     let rgba: Vec<u8> = frame
         .pixels()
         .iter()
