@@ -195,7 +195,10 @@ mod tests {
         let (sw, sh, rgb) = decode(&png);
         // Halved once or more, the same in both dimensions.
         let k = w / sw;
-        assert!(k >= 2 && k.is_power_of_two() && sw * k == w && sh * k == h, "{sw}x{sh}");
+        assert!(
+            k >= 2 && k.is_power_of_two() && sw * k == w && sh * k == h,
+            "{sw}x{sh}"
+        );
         eprintln!("{w}x{h} sent as {sw}x{sh}: {} bytes", png.len());
         // Each pixel is the mean of the block it stands for.
         let mean = |x: u32, y: u32, shift: u32| -> u32 {
@@ -213,7 +216,10 @@ mod tests {
             for (c, shift) in [(0, 16), (1, 8), (2, 0)] {
                 let got = u32::from(rgb[at + c]);
                 let want = mean(x, y, shift);
-                assert!(got.abs_diff(want) <= 1, "({x},{y}) channel {c}: {got} vs {want}");
+                assert!(
+                    got.abs_diff(want) <= 1,
+                    "({x},{y}) channel {c}: {got} vs {want}"
+                );
             }
         }
     }

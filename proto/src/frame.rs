@@ -47,6 +47,13 @@ pub fn encode_frame(payload: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
     Ok(out)
 }
 
+/// Bytes `msg` takes serialized, without its length prefix: what
+/// [`encode_message`] checks against its limit (0 if serde refuses it).
+#[must_use]
+pub fn encoded_len<T: Serialize>(msg: &T) -> usize {
+    postcard::experimental::serialized_size(msg).unwrap_or(0)
+}
+
 /// Serializes `msg` and frames it.
 ///
 /// # Errors

@@ -25,7 +25,7 @@ pub mod view;
 pub use codes::{CloseCode, ErrorCode};
 pub use frame::{
     FrameDecoder, FrameError, compact_header, decode_message, encode_compact_message, encode_frame,
-    encode_message,
+    encode_message, encoded_len,
 };
 pub use msg::*;
 pub use secret::Secret;

@@ -1,6 +1,7 @@
 //! The record of a session: what the agent reports when it ends, and the
 //! log the relay keeps and attaches to the ticket the session served.
 
+use crate::encoded_len;
 use crate::{Permission, SessionId};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -113,11 +114,6 @@ impl SessionReport {
         self.clipboard_dropped += clip as u64;
         chat + clip
     }
-}
-
-/// Bytes `v` takes in a message (0 if it cannot be encoded).
-fn encoded_len<T: Serialize>(v: &T) -> usize {
-    postcard::experimental::serialized_size(v).unwrap_or(0)
 }
 
 /// The user (or the policy) changed what the technician may do.

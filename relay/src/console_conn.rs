@@ -65,6 +65,7 @@ pub async fn serve(
     let (tx, mut rx) = mpsc::unbounded_channel::<RelayToConsole>();
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
+            let msg = within_limit(msg);
             if write_msg(&mut send, &msg, MAX_FRAME_LEN).await.is_err() {
                 break;
             }
@@ -93,6 +94,32 @@ pub async fn serve(
     ctx.hub.console_gone(conn_id, Instant::now());
     writer.abort();
     result
+}
+
+/// `msg`, or for an answer too large for one message (every session log
+/// of a month, with their chats) a refusal that says so: unanswered, the
+/// console would wait in vain and then see its connection end.
+fn within_limit(msg: RelayToConsole) -> RelayToConsole {
+    let size = lifeline_proto::encoded_len(&msg);
+    match msg {
+        RelayToConsole::Response(r) if size > MAX_FRAME_LEN => {
+            warn!(size, "an answer too large to send");
+            RelayToConsole::Response(Response {
+                id: r.id,
+                body: Err(failure(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "the answer would take {:.1} MiB, more than the {} MiB a message \
+                         carries: ask for less (a shorter --since, one --machine, one \
+                         session)",
+                        size as f64 / 1_048_576.0,
+                        MAX_FRAME_LEN / 1_048_576
+                    ),
+                )),
+            })
+        }
+        other => other,
+    }
 }
 
 pub(crate) fn failure(code: ErrorCode, message: impl Into<String>) -> Failure {

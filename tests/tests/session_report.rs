@@ -198,3 +198,51 @@ fn a_relay_crash_with_too_much_chat_in_the_session_is_reported_on_reconnect() {
     assert_newest_chat(&log);
     chat_still_works(&w, "pc-cut");
 }
+
+#[test]
+fn a_listing_too_large_for_one_message_is_refused_with_a_reason() {
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, "pc-big");
+    let x = Xvfb::start(1024, 768);
+    let _agent = w.start_agent_with("pc-big", &[("DISPLAY", &x.display)], &["--unattended"]);
+    w.wait_online("alice", "pc-big", true, Duration::from_secs(20));
+    let mut chat = Chat::start(&w, "alice", "pc-big");
+    chat.say_all();
+    chat.close();
+    let first = wait_log(&w, "pc-big", Duration::from_secs(30), |l| {
+        l["chat_dropped"].as_u64().is_some_and(|d| d > 0)
+    });
+    // Two more sessions with 4 MiB of chat: the three logs together are
+    // more than one answer may carry.
+    for _ in 0..2 {
+        let mut chat = Chat::start(&w, "alice", "pc-big");
+        chat.say_all();
+        chat.close();
+    }
+    let start = Instant::now();
+    let out = loop {
+        let out = w.console("alice", &["sessions", "--machine", "pc-big"], None);
+        if !out.ok {
+            break out;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the listing still fits: {}",
+            out.stdout
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        out.stderr
+            .contains("MiB, more than the 8 MiB a message carries: ask for less"),
+        "{}",
+        out.stderr
+    );
+    eprintln!("{}", out.stderr.trim());
+    // The logs are still there, one at a time.
+    let id = first["session"].as_u64().unwrap().to_string();
+    let out = w.console("alice", &["session", "show", &id, "--json"], None);
+    assert!(out.ok, "{}", out.stderr);
+    let log: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_newest_chat(&log);
+}

@@ -138,3 +138,73 @@ impl Hub {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A real QUIC connection on 127.0.0.1 (the hub closes an agent's
+    /// connection when it reaps it), with both endpoints to keep alive.
+    async fn loopback() -> (quinn::Endpoint, quinn::Endpoint, quinn::Connection) {
+        lifeline_net::tls::install_provider();
+        let ck = rcgen::generate_simple_self_signed(vec![lifeline_net::tls::SERVER_NAME.into()])
+            .unwrap();
+        let cert = ck.cert.der().to_vec();
+        let server_cfg =
+            lifeline_net::tls::server_config(cert.clone(), ck.signing_key.serialize_der()).unwrap();
+        let server = quinn::Endpoint::server(server_cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (cfg, _) =
+            lifeline_net::tls::client_config(lifeline_net::Fingerprint::of(&cert)).unwrap();
+        client.set_default_client_config(cfg);
+        let addr = server.local_addr().unwrap();
+        let accept = tokio::spawn({
+            let server = server.clone();
+            async move { server.accept().await.unwrap().await.unwrap() }
+        });
+        let _client_side = client
+            .connect(addr, lifeline_net::tls::SERVER_NAME)
+            .unwrap()
+            .await
+            .unwrap();
+        let conn = accept.await.unwrap();
+        (server, client, conn)
+    }
+
+    /// The control stream and an upload stream may each wait on the store
+    /// at once: the agent stays online until both are done, and counts
+    /// as silent only a presence timeout after the last one finished.
+    #[tokio::test]
+    async fn an_agent_is_online_while_any_of_its_messages_is_being_handled() {
+        let (_server, _client, conn) = loopback().await;
+        let (hub, _ended) = Hub::new();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let t0 = Instant::now();
+        hub.register_agent("m-1", 7, conn.clone(), tx, t0, 100);
+        let later = |s: u64| t0 + Duration::from_secs(s);
+        let late = PRESENCE_TIMEOUT.as_secs();
+
+        hub.agent_busy("m-1", 7, true, later(1), 101); // control stream
+        hub.agent_busy("m-1", 7, true, later(2), 102); // upload stream
+        // Another connection of the machine (an old one) changes nothing.
+        hub.agent_busy("m-1", 6, false, later(3), 103);
+        hub.agent_busy("m-1", 7, false, later(4), 104); // control done
+        // The upload still waits on the store long past the timeout.
+        assert_eq!(hub.online("m-1", later(4 + 3 * late)), Some(104));
+        assert!(hub.reap_silent(later(4 + 3 * late)).is_empty());
+        assert!(conn.close_reason().is_none());
+
+        hub.agent_busy("m-1", 7, false, later(200), 200); // upload done
+        // Finishing is a sign of life: online for a full timeout from then.
+        assert_eq!(hub.online("m-1", later(199 + late)), Some(200));
+        assert!(hub.reap_silent(later(199 + late)).is_empty());
+        // Then silent, and closed.
+        assert_eq!(hub.online("m-1", later(200 + late)), None);
+        assert_eq!(hub.reap_silent(later(200 + late)), ["m-1".to_string()]);
+        assert!(conn.close_reason().is_some());
+        // More "done" than "started" never makes the count wrap.
+        hub.agent_busy("m-1", 7, false, later(300), 300);
+        assert_eq!(hub.online("m-1", later(300 + late)), None);
+    }
+}
