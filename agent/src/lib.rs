@@ -15,6 +15,7 @@ pub mod help;
 pub mod input;
 pub mod inventory;
 pub mod journal;
+pub mod reports;
 pub mod runner;
 pub mod screen;
 pub mod session;

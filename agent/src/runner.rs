@@ -16,7 +16,7 @@ use lifeline_inventory::Inventory;
 use lifeline_net::{ConnectError, Connected, Fingerprint, open_control, read_msg, write_msg};
 use lifeline_proto::{
     AgentToRelay, CloseCode, Credential, ErrorCode, Hello, MAX_FRAME_LEN, PROTOCOL_VERSION,
-    PeerKind, RelayToAgent, SUPPORTED_VERSIONS, session_log::SessionReport,
+    PeerKind, RelayToAgent, SUPPORTED_VERSIONS,
 };
 use std::{
     sync::Arc,
@@ -236,19 +236,12 @@ async fn serve(
     let mut current: Option<Inventory> = None;
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel::<AgentToRelay>();
     let mut seq = 0u64;
-    // Reports of sessions an earlier connection lost: the journals are read
-    // now, once their streams have added their last figures.
-    while let Some(journal) = pending.first() {
-        let report = journal.lock().map(|r| r.clone()).unwrap_or_default();
-        if let Err(e) = send_report(&conn, report).await {
-            return e;
-        }
-        pending.remove(0);
+    // Reports of sessions an earlier connection lost or did not confirm,
+    // then those of sessions that end on this one.
+    let mut reporter = crate::reports::Reporter::default();
+    for journal in pending.drain(..) {
+        reporter.send(&conn, journal, false);
     }
-    // Reports of sessions that end on this connection, each sent by a task
-    // of its own so that megabytes of chat do not hold up the control
-    // stream; the tasks go with the connection.
-    let mut reporting = tokio::task::JoinSet::new();
     let why = async { loop {
         if let Some(t) = tray.as_mut() {
             let state = tray_state(&sessions, t);
@@ -281,15 +274,8 @@ async fn serve(
                 }
             },
             _ = inv_tick.tick() => spawn_collect(&opts.inventory, &inv_tx),
-            Some(report) = events.reports.recv() => {
-                while reporting.try_join_next().is_some() {}
-                let conn = conn.clone();
-                reporting.spawn(async move {
-                    if let Err(e) = send_report(&conn, report).await {
-                        warn!("session report: {e}");
-                    }
-                });
-            }
+            Some(journal) = events.reports.recv() => reporter.send(&conn, journal, true),
+            () = reporter.next_done(), if reporter.busy() => {}
             Some(note) = notes_rx.recv() => {
                 if let Err(e) = write_msg(&mut send, &note, MAX_FRAME_LEN).await {
                     return e.to_string();
@@ -352,6 +338,17 @@ async fn serve(
                         return e.to_string();
                     }
                 };
+                // What a closing session's streams asked for before the
+                // close (the technician's last chat lines) goes in its log.
+                if matches!(msg, RelayToAgent::SessionClosed { .. }) {
+                    while let Ok((session, req)) = events.requests.try_recv() {
+                        if let Some(m) = sessions.on_request(session, req).await
+                            && let Err(e) = write_msg(&mut send, &m, MAX_FRAME_LEN).await
+                        {
+                            return e.to_string();
+                        }
+                    }
+                }
                 if let RelayToAgent::TicketStatus { ticket, status } = &msg
                     && let Some(t) = tray.as_mut()
                     && tray_follows(t.ticket.as_ref(), *ticket, status)
@@ -402,6 +399,11 @@ async fn serve(
         }
     } }
     .await;
+    // Journals of sessions that closed just now, then of those still live.
+    while let Ok(journal) = events.reports.try_recv() {
+        pending.push(journal);
+    }
+    pending.extend(reporter.unsent());
     pending.extend(sessions.cut());
     if pending.len() > MAX_PENDING_REPORTS {
         pending.drain(..pending.len() - MAX_PENDING_REPORTS);
@@ -502,31 +504,6 @@ fn spawn_uploader(conn: &quinn::Connection) -> (Arc<Uploads>, tokio::task::JoinH
         }
     });
     (uploads, task)
-}
-
-/// Sends a session's report on a unidirectional stream of its own at
-/// [`lifeline_proto::REPORT_PRIORITY`], cut to
-/// [`lifeline_proto::session_log::MAX_REPORT_BYTES`] (oldest chat and
-/// clipboard entries first, counted as dropped): a report too large for a
-/// message would never leave.
-async fn send_report(conn: &quinn::Connection, mut report: SessionReport) -> Result<(), String> {
-    let dropped = report.fit(lifeline_proto::session_log::MAX_REPORT_BYTES);
-    if dropped > 0 {
-        warn!(
-            session = report.session,
-            dropped, "session report too large: its oldest chat and clipboard entries left out"
-        );
-    }
-    let mut send = conn.open_uni().await.map_err(|e| e.to_string())?;
-    let _ = send.set_priority(lifeline_proto::REPORT_PRIORITY);
-    write_msg(
-        &mut send,
-        &AgentToRelay::SessionReport(report),
-        MAX_FRAME_LEN,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    send.finish().map_err(|e| e.to_string())
 }
 
 /// Aborts a task when dropped (the connection it served is gone).

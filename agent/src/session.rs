@@ -92,8 +92,8 @@ pub struct SessionEvents {
     pub ui: mpsc::UnboundedReceiver<(SessionId, FromIndicator)>,
     /// A stream asks for something.
     pub requests: mpsc::UnboundedReceiver<(SessionId, StreamRequest)>,
-    /// Reports of ended sessions, for the relay.
-    pub reports: mpsc::UnboundedReceiver<SessionReport>,
+    /// Journals of ended sessions, whose reports go to the relay.
+    pub reports: mpsc::UnboundedReceiver<Journal>,
 }
 
 /// Sessions offered, accepted and not yet closed.
@@ -109,7 +109,7 @@ pub struct Sessions {
     control_answers: mpsc::UnboundedSender<(SessionId, Decision)>,
     ui: mpsc::UnboundedSender<(SessionId, FromIndicator)>,
     requests: mpsc::UnboundedSender<(SessionId, StreamRequest)>,
-    reports: mpsc::UnboundedSender<SessionReport>,
+    reports: mpsc::UnboundedSender<Journal>,
     clip: Option<lifeline_net::clipboard::Clip>,
     /// The machine's end-to-end key; without it no stream is served.
     pub e2e: Option<Arc<E2eIdentity>>,
@@ -290,13 +290,9 @@ impl Sessions {
                 c.abort();
             }
             info!(session, "session closed");
-            // The streams add their last figures as they close.
-            let (journal, reports) = (live.journal, self.reports.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let report = journal.lock().map(|r| r.clone()).unwrap_or_default();
-                let _ = reports.send(report);
-            });
+            // Its report is read from the journal once the streams have
+            // added their last figures (see `crate::reports`).
+            let _ = self.reports.send(live.journal);
         }
     }
 

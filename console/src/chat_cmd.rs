@@ -187,8 +187,15 @@ pub async fn run(client: &mut Client, machine: &str, opts: ChatOptions) -> anyho
         other => other,
     };
     send.finish();
-    // Let the last line reach the agent before the session closes.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Let the last line reach the agent before the session closes: the
+    // agent ends its half of the chat once it has read all of ours (what
+    // the user wrote meanwhile is still shown).
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(m)) = recv.read_msg::<ChatMsg>(MAX_CHAT_LEN).await {
+            print(&m);
+        }
+    })
+    .await;
     let _ = client
         .request(ConsoleRequest::CloseSession { session })
         .await;

@@ -161,20 +161,31 @@ pub async fn run(c: &mut Client, cmd: InventoryCommand) -> anyhow::Result<()> {
             }
         }
         InventoryCommand::Export { format, group, out } => {
-            let reply = c.request(ConsoleRequest::InventoryExport { group }).await?;
-            let ConsoleReply::Export(bytes) = reply else {
-                bail!("unexpected answer {reply:?}");
-            };
-            let text = if format == "csv" {
-                export_csv(&bytes)?
-            } else {
-                let v: serde_json::Value = serde_json::from_slice(&bytes)?;
-                serde_json::to_string_pretty(&v)? + "\n"
-            };
+            let csv = format == "csv";
             match out {
-                Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => print!("{text}"),
+                Some(path) => {
+                    // Written beside it first: a failed export leaves no
+                    // half file under the name asked for.
+                    let part = path.with_extension("part");
+                    let file = std::fs::File::create(&part)
+                        .with_context(|| format!("cannot write {}", part.display()))?;
+                    let mut w = std::io::BufWriter::new(file);
+                    let written = export_to(c, csv, group, &mut w).await.and_then(|n| {
+                        std::io::Write::flush(&mut w)?;
+                        Ok(n)
+                    });
+                    if let Err(e) = written {
+                        let _ = std::fs::remove_file(&part);
+                        return Err(e);
+                    }
+                    std::fs::rename(&part, &path)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                None => {
+                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                    export_to(c, csv, group, &mut w).await?;
+                    std::io::Write::flush(&mut w)?;
+                }
             }
         }
         InventoryCommand::Refresh { machine } => {
@@ -186,6 +197,63 @@ pub async fn run(c: &mut Client, cmd: InventoryCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes the export of `group` (or every visible machine) to `out` as
+/// CSV or pretty JSON, a page at a time; returns the machines written.
+///
+/// # Errors
+/// Relay refusals, unreadable pages, write failures.
+pub async fn export_to(
+    c: &mut Client,
+    csv: bool,
+    group: Option<String>,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<usize> {
+    let mut after = None;
+    let mut machines = 0;
+    loop {
+        let reply = c
+            .request(ConsoleRequest::InventoryExportPage {
+                group: group.clone(),
+                after: after.take(),
+            })
+            .await?;
+        let ConsoleReply::ExportPage { rows, next } = reply else {
+            bail!("unexpected answer {reply:?}");
+        };
+        let first = machines == 0;
+        if csv {
+            let text = export_csv(&rows)?;
+            // The header once, on top.
+            let body = if first {
+                text.as_str()
+            } else {
+                text.split_once('\n').map_or("", |(_, rest)| rest)
+            };
+            out.write_all(body.as_bytes())?;
+        } else {
+            let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
+            for (i, row) in page.iter().enumerate() {
+                // As one pretty array: `[`, rows indented by two, `]`.
+                let sep = if first && i == 0 { "[\n" } else { ",\n" };
+                let pretty = serde_json::to_string_pretty(row)?.replace('\n', "\n  ");
+                write!(out, "{sep}  {pretty}")?;
+            }
+            machines += page.len();
+            if next.is_none() {
+                out.write_all(if machines == 0 { b"[]\n" } else { b"\n]\n" })?;
+            }
+        }
+        if csv {
+            let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
+            machines += page.len();
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => return Ok(machines),
+        }
+    }
 }
 
 fn found_json(rows: &[FoundRow]) -> serde_json::Value {

@@ -42,7 +42,10 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e.source();
     while let Some(c) = cause {
         let text = c.to_string();
-        if !text.is_empty() && !line.ends_with(&text) {
+        // A cause the line already ends with, as its last `: `-part (or
+        // as all of it), is not repeated.
+        let said = line == text || line.ends_with(&format!(": {text}"));
+        if !text.is_empty() && !said {
             line.push_str(": ");
             line.push_str(&text);
         }
@@ -69,8 +72,18 @@ mod describe_tests {
     #[error("cannot save the ticket")]
     struct Save(#[source] Store);
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("error 404")]
+    struct Http(#[source] Code);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("404")]
+    struct Code;
+
     #[test]
     fn every_cause_once() {
+        // A cause that only looks like the end of the line is kept.
+        assert_eq!(describe(&Http(Code)), "error 404: 404");
         // The store's message already names the disk: it is not repeated.
         assert_eq!(describe(&Store::Db(Disk)), "database: disk full");
         // A cause the message leaves out is added.

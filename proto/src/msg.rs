@@ -273,11 +273,12 @@ impl fmt::Display for EndReason {
 }
 
 /// Agent to relay, on the agent's control stream after the handshake;
-/// `InventoryData` and `SessionReport` on upload streams (unidirectional,
-/// one per batch at [`BULK_PRIORITY`], one per report at
-/// [`REPORT_PRIORITY`]), where nothing else is allowed. The relay still
-/// takes both on the control stream too (agents before upload streams;
-/// the benchmarks' simulated agents).
+/// `InventoryData` on upload streams (unidirectional, one per batch, at
+/// [`BULK_PRIORITY`]) and `SessionReport` on report streams (bidirectional,
+/// agent-opened, one per report at [`REPORT_PRIORITY`]; the relay finishes
+/// its half once the report is kept), where nothing else is allowed. The
+/// relay still takes both on the control stream too (older agents; the
+/// benchmarks' simulated agents).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentToRelay {
     /// Enrollment request (only on an [`Identity::Enrolling`] connection),
@@ -426,6 +427,12 @@ pub enum ConsoleRequest {
     /// From now on, tell this console about every new or changed ticket
     /// ([`ConsoleEvent::TicketChanged`]).
     WatchTickets,
+    /// A page of [`ConsoleRequest::InventoryExport`]: the machines after
+    /// `after` (by id; from the first when `None`), about 2 MiB of JSON.
+    InventoryExportPage {
+        group: Option<String>,
+        after: Option<String>,
+    },
 }
 
 /// A failed request.
@@ -501,6 +508,13 @@ pub enum ConsoleReply {
     Ticket(Box<crate::ticket::TicketDetail>),
     Session(Box<crate::session_log::SessionLog>),
     Sessions(Vec<crate::session_log::SessionLog>),
+    /// A JSON array of export rows, and the `after` of the next page
+    /// (`None`: this was the last).
+    ExportPage {
+        #[serde(with = "serde_bytes")]
+        rows: Vec<u8>,
+        next: Option<String>,
+    },
 }
 
 /// The answer to the [`Request`] with the same id.
@@ -556,12 +570,12 @@ pub enum Channel {
 /// inventory at [`BULK_PRIORITY`].
 pub const CONTROL_PRIORITY: i32 = 3;
 
-/// QUIC send priority of a session's report, on a unidirectional stream of
-/// its own: with the screen and chat of other sessions, below the control
-/// stream (megabytes of chat on a thin uplink must not hold up
-/// heartbeats and consent answers behind them) and above inventory (the
-/// relay writes the session's log once the report is in, or after two
-/// seconds without it).
+/// QUIC send priority of a session's report, on a stream of its own:
+/// with the screen and chat of other sessions, below the control stream
+/// (megabytes of chat on a thin uplink must not hold up heartbeats and
+/// consent answers behind them) and above inventory (the relay writes the
+/// session's log once the report is in, or two seconds after the end
+/// when none is being read).
 pub const REPORT_PRIORITY: i32 = 1;
 
 /// QUIC send priority of bulk transfers (inventory uploads, each on a

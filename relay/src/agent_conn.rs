@@ -4,6 +4,7 @@ use crate::{auth, server::ConnError, server::Ctx};
 use lifeline_net::{read_msg, unix_micros, unix_secs, write_msg};
 use lifeline_proto::{
     AgentToRelay, CONTROL_PRIORITY, CloseCode, ErrorCode, MAX_FRAME_LEN, RelayToAgent,
+    session_log::SessionReport,
 };
 use std::{
     sync::Arc,
@@ -51,6 +52,7 @@ pub async fn serve(
     let result = tokio::select! {
         r = read_loop(&ctx, &mut recv, &machine_id, conn_id, &tx) => r,
         r = read_uploads(&ctx, &conn, &machine_id, conn_id, &tx) => r,
+        e = read_reports(&ctx, &conn, &machine_id, conn_id) => Err(e),
     };
     writer.abort();
     if let Some(seen) = ctx
@@ -106,11 +108,85 @@ async fn handle_marked(
     result
 }
 
-/// Uploads: inventory, each batch on a unidirectional stream the agent
-/// opens at [`lifeline_proto::BULK_PRIORITY`], so that a full upload queues
-/// behind its screen frames and control messages, and session reports,
-/// each on one at [`lifeline_proto::REPORT_PRIORITY`]. Nothing else may go
-/// there.
+/// Session reports: each on a bidirectional stream the agent opens at
+/// [`lifeline_proto::REPORT_PRIORITY`], one report a stream, read beside
+/// everything else (a report never waits for an inventory upload). The
+/// relay finishes its half once the report is kept: the agent's proof of
+/// delivery. A session's log waits while any is being read.
+async fn read_reports(
+    ctx: &Arc<Ctx>,
+    conn: &quinn::Connection,
+    machine_id: &str,
+    conn_id: u64,
+) -> ConnError {
+    let mut reading = tokio::task::JoinSet::new();
+    loop {
+        let (mut send, mut recv) = tokio::select! {
+            s = conn.accept_bi() => match s {
+                Ok(s) => s,
+                Err(e) => return ConnError::Lost(e.to_string()),
+            },
+            Some(Ok(Err(e))) = reading.join_next(), if !reading.is_empty() => return e,
+        };
+        let marked = Reading::start(ctx.clone(), conn_id);
+        let machine = machine_id.to_string();
+        reading.spawn(async move {
+            let read = read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await;
+            match read {
+                Ok(Some(AgentToRelay::SessionReport(report))) => {
+                    keep_report(&marked.0.hub, conn_id, &machine, report);
+                    let _ = send.finish();
+                    Ok(())
+                }
+                Ok(Some(_)) => Err(ConnError::Protocol(
+                    "only a session report goes on a report stream".into(),
+                )),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        });
+    }
+}
+
+/// A report stream being read, counted in the hub until dropped (read,
+/// failed, or aborted with its connection).
+struct Reading(Arc<Ctx>, u64);
+
+impl Reading {
+    fn start(ctx: Arc<Ctx>, conn_id: u64) -> Self {
+        ctx.hub.reporting(conn_id, true);
+        Self(ctx, conn_id)
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.0.hub.reporting(self.1, false);
+    }
+}
+
+/// Keeps an agent's report of a session, bounded whatever the agent sent
+/// (the newest chat lines and clipboard events, as the agent cuts it).
+fn keep_report(hub: &crate::hub::Hub, conn_id: u64, machine_id: &str, mut report: SessionReport) {
+    let max = lifeline_proto::session_log::MAX_REPORT_CHAT_LINES;
+    if report.chat.len() > max {
+        let extra = report.chat.len() - max;
+        report.chat.drain(..extra);
+        report.chat_dropped += extra as u64;
+    }
+    let max = lifeline_proto::session_log::MAX_REPORT_CLIPBOARD_EVENTS;
+    if report.clipboard.len() > max {
+        let extra = report.clipboard.len() - max;
+        report.clipboard.drain(..extra);
+        report.clipboard_dropped += extra as u64;
+    }
+    report.fit(lifeline_proto::session_log::MAX_REPORT_BYTES);
+    hub.note_report(conn_id, machine_id, report);
+}
+
+/// Inventory uploads: each on a unidirectional stream the agent opens at
+/// [`lifeline_proto::BULK_PRIORITY`], so that a full upload queues behind its screen
+/// frames and control messages. Only `InventoryData` may go there.
 async fn read_uploads(
     ctx: &Ctx,
     conn: &quinn::Connection,
@@ -125,12 +201,9 @@ async fn read_uploads(
             .await
             .map_err(|e| ConnError::Lost(e.to_string()))?;
         while let Some(msg) = read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
-            if !matches!(
-                msg,
-                AgentToRelay::InventoryData(_) | AgentToRelay::SessionReport(_)
-            ) {
+            if !matches!(msg, AgentToRelay::InventoryData(_)) {
                 return Err(ConnError::Protocol(
-                    "only inventory data and session reports go on an upload stream".into(),
+                    "only inventory data goes on an upload stream".into(),
                 ));
             }
             handle_marked(ctx, msg, machine_id, conn_id, tx, &mut last_persist).await?;
@@ -208,18 +281,9 @@ async fn handle(
         AgentToRelay::InputRefused { session, total } => {
             ctx.hub.note_refused(conn_id, session, total);
         }
-        AgentToRelay::SessionReport(mut report) => {
-            // Bounded whatever the agent sent: the newest lines are kept.
-            let max = lifeline_proto::session_log::MAX_REPORT_CHAT_LINES;
-            if report.chat.len() > max {
-                let extra = report.chat.len() - max;
-                report.chat.drain(..extra);
-                report.chat_dropped += extra as u64;
-            }
-            report
-                .clipboard
-                .truncate(lifeline_proto::session_log::MAX_REPORT_CLIPBOARD_EVENTS);
-            ctx.hub.note_report(conn_id, machine_id, report);
+        AgentToRelay::SessionReport(report) => {
+            // Agents before report streams send it here.
+            keep_report(&ctx.hub, conn_id, machine_id, report);
         }
         AgentToRelay::PermissionChanged {
             session,

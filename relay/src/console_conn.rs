@@ -7,7 +7,7 @@ use crate::{
     server::{ConnError, Ctx},
     store::{NewEnrollToken, StoreError},
 };
-use lifeline_net::{read_msg, unix_secs, write_msg};
+use lifeline_net::{read_msg, unix_secs};
 use lifeline_proto::{
     ConsoleReply, ConsoleRequest, EndReason, ErrorCode, Failure, MAX_FRAME_LEN, MachineRow,
     RelayToConsole, Request, Response, Role,
@@ -65,8 +65,10 @@ pub async fn serve(
     let (tx, mut rx) = mpsc::unbounded_channel::<RelayToConsole>();
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
-            let msg = within_limit(msg);
-            if write_msg(&mut send, &msg, MAX_FRAME_LEN).await.is_err() {
+            let Some(bytes) = within_limit(msg) else {
+                continue;
+            };
+            if send.write_all(&bytes).await.is_err() {
                 break;
             }
         }
@@ -96,15 +98,20 @@ pub async fn serve(
     result
 }
 
-/// `msg`, or for an answer too large for one message (every session log
-/// of a month, with their chats) a refusal that says so: unanswered, the
-/// console would wait in vain and then see its connection end.
-fn within_limit(msg: RelayToConsole) -> RelayToConsole {
-    let size = lifeline_proto::encoded_len(&msg);
-    match msg {
-        RelayToConsole::Response(r) if size > MAX_FRAME_LEN => {
-            warn!(size, "an answer too large to send");
-            RelayToConsole::Response(Response {
+/// `msg` encoded; for an answer too large for one message (every session
+/// log of a month, with their chats) a refusal that says so, since
+/// unanswered the console would wait in vain; `None` for an event that
+/// large (dropped: the connection goes on).
+fn within_limit(msg: RelayToConsole) -> Option<Vec<u8>> {
+    match lifeline_proto::encode_message(&msg, MAX_FRAME_LEN) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            let size = lifeline_proto::encoded_len(&msg);
+            warn!(size, "cannot send to a console: {e}");
+            let RelayToConsole::Response(r) = msg else {
+                return None;
+            };
+            let refusal = RelayToConsole::Response(Response {
                 id: r.id,
                 body: Err(failure(
                     ErrorCode::BadRequest,
@@ -116,9 +123,9 @@ fn within_limit(msg: RelayToConsole) -> RelayToConsole {
                         MAX_FRAME_LEN / 1_048_576
                     ),
                 )),
-            })
+            });
+            lifeline_proto::encode_message(&refusal, MAX_FRAME_LEN).ok()
         }
-        other => other,
     }
 }
 
@@ -229,7 +236,12 @@ async fn handle(
             Ok(ConsoleReply::History(rows))
         }
         ConsoleRequest::InventoryFind(query) => find(ctx, person, query).await,
-        ConsoleRequest::InventoryExport { group } => export(ctx, person, group).await,
+        ConsoleRequest::InventoryExport { group } => {
+            crate::console_export::export(ctx, person, group).await
+        }
+        ConsoleRequest::InventoryExportPage { group, after } => {
+            crate::console_export::page(ctx, person, group, after).await
+        }
         ConsoleRequest::Audit { since_unix, actor } => {
             may_audit(person)?;
             let rows = ctx
@@ -359,44 +371,6 @@ async fn find(
     Ok(ConsoleReply::Found(crate::inventory::found_rows(
         pairs, &machines,
     )))
-}
-
-async fn export(
-    ctx: &Ctx,
-    person: &Person,
-    group: Option<String>,
-) -> Result<ConsoleReply, Failure> {
-    let machines: Vec<_> = visible_machines(ctx, person)
-        .await?
-        .into_iter()
-        .filter(|m| group.is_none() || m.group == group)
-        .collect();
-    let mut out = Vec::with_capacity(machines.len());
-    for m in machines {
-        let id = m.id.clone();
-        let (inv, present, updated) = ctx
-            .store
-            .call(move |s| crate::inventory::load(s, &id))
-            .await
-            .map_err(internal)?;
-        out.push(serde_json::json!({
-            "machine_id": m.id,
-            "hostname": m.info.hostname,
-            "group": m.group,
-            "updated_unix": if present { Some(updated) } else { None },
-            "inventory": if present { serde_json::to_value(&inv).ok() } else { None },
-        }));
-    }
-    info!(machines = out.len(), "inventory exported");
-    ctx.audit(NewEntry::new(
-        &person.name,
-        "inventory-exported",
-        group.as_deref().unwrap_or("all"),
-        format!("{} machines", out.len()),
-    ))
-    .await;
-    let json = serde_json::to_vec(&out).map_err(|e| failure(ErrorCode::Internal, e.to_string()))?;
-    Ok(ConsoleReply::Export(json))
 }
 
 async fn create_enroll_token(

@@ -86,6 +86,7 @@ async fn log_orphan(
         permission_changes: Vec::new(),
         stats,
         ended_at: Instant::now(),
+        agent_conn_id: 0,
     };
     write_log(ctx, e).await;
 }
@@ -139,15 +140,37 @@ pub fn build(e: &EndedSession, hostname: String, report: Option<SessionReport>) 
 
 /// Waits until the agent's report is in `stats` or `deadline` passes.
 async fn wait_for_report(stats: &crate::hub::SessionStats, deadline: Instant) {
-    while Instant::now() < deadline && stats.report.lock().is_ok_and(|r| r.is_none()) {
+    wait_for_report_or(stats, deadline, || false).await;
+}
+
+/// Waits for the report until `deadline`, and after it while `still` holds
+/// (at most [`ORPHAN_GRACE`] longer).
+async fn wait_for_report_or(
+    stats: &crate::hub::SessionStats,
+    deadline: Instant,
+    still: impl Fn() -> bool,
+) {
+    let last = deadline + ORPHAN_GRACE;
+    loop {
+        let now = Instant::now();
+        if stats.report.lock().is_ok_and(|r| r.is_some())
+            || now >= last
+            || (now >= deadline && !still())
+        {
+            return;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn log_session(ctx: Arc<Ctx>, e: EndedSession) {
-    // A session that ran has a report from its agent on the way.
+    // A session that ran has a report from its agent on the way; a large
+    // one on a thin uplink is still being read after the grace.
     if e.started_unix.is_some() {
-        wait_for_report(&e.stats, e.ended_at + REPORT_GRACE).await;
+        wait_for_report_or(&e.stats, e.ended_at + REPORT_GRACE, || {
+            ctx.hub.reports_in_flight(e.agent_conn_id) > 0
+        })
+        .await;
     }
     write_log(ctx, e).await;
 }
@@ -157,7 +180,14 @@ async fn write_log(ctx: Arc<Ctx>, e: EndedSession) {
     let wants_report = e.started_unix.is_some();
     // The refused-input count travels separately; give it a moment.
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let report = e.stats.report.lock().ok().and_then(|mut r| r.take());
+    // Under the report's lock, so a report is either taken here or refused
+    // as late by the hub, never left behind.
+    let report = e.stats.report.lock().ok().and_then(|mut r| {
+        e.stats
+            .logged
+            .store(true, std::sync::atomic::Ordering::Release);
+        r.take()
+    });
     if wants_report && report.is_none() {
         warn!(
             session = e.session,
@@ -306,5 +336,39 @@ async fn attach(ctx: &Ctx, ticket: u64, log: &SessionLog) {
         .await;
     if let Err(err) = r {
         warn!(ticket, "cannot attach the session log: {err}");
+    }
+}
+
+#[cfg(test)]
+mod wait_tests {
+    use super::*;
+    use crate::hub::SessionStats;
+
+    #[tokio::test]
+    async fn a_report_still_being_read_is_waited_for_past_the_grace() {
+        let stats = Arc::new(SessionStats::default());
+        let late = stats.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            *late.report.lock().unwrap() = Some(SessionReport {
+                session: 5,
+                ..SessionReport::default()
+            });
+        });
+        // Grace over after 50 ms, but a report stream is still being read.
+        wait_for_report_or(&stats, Instant::now() + Duration::from_millis(50), || true).await;
+        assert_eq!(
+            stats.report.lock().unwrap().as_ref().map(|r| r.session),
+            Some(5)
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_report_on_its_way_the_grace_is_all() {
+        let stats = SessionStats::default();
+        let started = Instant::now();
+        wait_for_report_or(&stats, started + Duration::from_millis(50), || false).await;
+        assert!(stats.report.lock().unwrap().is_none());
+        assert!(started.elapsed() < ORPHAN_GRACE);
     }
 }

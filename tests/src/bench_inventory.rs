@@ -265,10 +265,19 @@ async fn bench_ingest(agents: usize, packages: usize) -> anyhow::Result<(f64, f6
     Ok((secs, bytes as f64 / 1e6, unchanged))
 }
 
-fn populate_fleet(
+/// Fills `store` with `machines` enrolled machines, each with `packages`
+/// software packages in the search index and, if `stored`, in its
+/// software inventory too (what an export reads; the search benchmark's
+/// fleet of 10,000 leaves it out). Tests use it for fleets too large to
+/// upload.
+///
+/// # Errors
+/// Store failures.
+pub fn populate_fleet(
     store: &mut lifeline_relay::store::SqliteStore,
     machines: usize,
     packages: usize,
+    stored: bool,
 ) -> anyhow::Result<()> {
     store.bulk_load_mode()?;
     let t0 = Instant::now();
@@ -303,11 +312,16 @@ fn populate_fleet(
             })
             .collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));
+        let json = if stored {
+            serde_json::to_vec(&inv.software)?
+        } else {
+            b"{}".to_vec()
+        };
         store.store_category(&CategoryUpdate {
             machine_id: &id,
             category: Category::Software.as_str(),
             hash: "x",
-            json: b"{}",
+            json: &json,
             now_unix: 0,
             changes: &[],
             packages: Some(PackageDelta {
@@ -332,7 +346,8 @@ async fn bench_find(
     packages: usize,
     queries: usize,
 ) -> anyhow::Result<(usize, f64, f64)> {
-    let mut stage = Stage::start_with(None, |s| populate_fleet(s, machines, packages)).await?;
+    let mut stage =
+        Stage::start_with(None, |s| populate_fleet(s, machines, packages, false)).await?;
     let mut times = Vec::new();
     let mut matches = 0;
     for q in 0..queries {

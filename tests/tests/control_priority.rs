@@ -109,8 +109,10 @@ fn heartbeats_pass_a_link_full_of_exact_video() {
     });
 }
 
-#[test]
-fn an_upload_stream_carries_inventory_only() {
+/// A heartbeat sent where it does not belong (an upload stream when
+/// `bidi` is false, a report stream when true) closes that agent's
+/// connection with a protocol error and `reason`; the relay serves on.
+fn a_misplaced_heartbeat_closes_the_connection(bidi: bool, reason: &[u8]) {
     runtime().block_on(async {
         let mut stage = Stage::start().await.unwrap();
         let addr = stage.addr;
@@ -128,8 +130,11 @@ fn an_upload_stream_carries_inventory_only() {
             .wait_online(&config.machine_id, Duration::from_secs(10))
             .await
             .unwrap();
-        // A heartbeat belongs on the control stream, not an upload stream.
-        let mut up = c.conn.open_uni().await.unwrap();
+        let mut up = if bidi {
+            c.conn.open_bi().await.unwrap().0
+        } else {
+            c.conn.open_uni().await.unwrap()
+        };
         lifeline_net::write_msg(
             &mut up,
             &lifeline_proto::AgentToRelay::Heartbeat { seq: 1 },
@@ -147,10 +152,7 @@ fn an_upload_stream_carries_inventory_only() {
                     a.error_code.into_inner(),
                     u64::from(lifeline_proto::CloseCode::Protocol.code())
                 );
-                assert_eq!(
-                    &a.reason[..],
-                    b"only inventory data and session reports go on an upload stream"
-                );
+                assert_eq!(&a.reason[..], reason);
             }
             other => panic!("closed otherwise: {other}"),
         }
@@ -160,4 +162,20 @@ fn an_upload_stream_carries_inventory_only() {
             Ok(ConsoleReply::Machines(_))
         ));
     });
+}
+
+#[test]
+fn an_upload_stream_carries_inventory_only() {
+    a_misplaced_heartbeat_closes_the_connection(
+        false,
+        b"only inventory data goes on an upload stream",
+    );
+}
+
+#[test]
+fn a_report_stream_carries_a_session_report_only() {
+    a_misplaced_heartbeat_closes_the_connection(
+        true,
+        b"only a session report goes on a report stream",
+    );
 }

@@ -207,4 +207,21 @@ mod tests {
         hub.agent_busy("m-1", 7, false, later(300), 300);
         assert_eq!(hub.online("m-1", later(300 + late)), None);
     }
+
+    /// Report streams count per agent connection, and only there.
+    #[test]
+    fn report_streams_in_flight_are_counted_per_connection() {
+        let (hub, _ended) = Hub::new();
+        hub.reporting(7, true);
+        hub.reporting(7, true);
+        hub.reporting(8, true);
+        hub.reporting(7, false);
+        assert_eq!((hub.reports_in_flight(7), hub.reports_in_flight(8)), (1, 1));
+        hub.reporting(7, false);
+        hub.reporting(7, false);
+        assert_eq!(hub.reports_in_flight(7), 0);
+        hub.reporting(7, true);
+        assert_eq!(hub.reports_in_flight(7), 1);
+        assert_eq!(hub.reports_in_flight(9), 0);
+    }
 }

@@ -35,6 +35,9 @@ pub struct SessionStats {
     pub refused_input: AtomicU64,
     /// The agent's account of the session, sent when it ends.
     pub report: Mutex<Option<SessionReport>>,
+    /// The log is written: a report arriving now is too late and is not
+    /// kept (nothing would read it).
+    pub logged: std::sync::atomic::AtomicBool,
 }
 
 struct AgentEntry {
@@ -77,6 +80,9 @@ struct Inner {
     /// Sessions a crash cut off, waiting for their machine's report: the
     /// machine and the counters their log will be written from.
     orphans: HashMap<SessionId, (String, Arc<SessionStats>)>,
+    /// Report streams being read, per agent connection: a session's log
+    /// waits for them (a large report on a thin uplink takes seconds).
+    reporting: HashMap<u64, u32>,
 }
 
 /// A session could not be offered.
@@ -115,6 +121,8 @@ pub struct EndedSession {
     pub stats: Arc<SessionStats>,
     /// When the relay saw the end.
     pub ended_at: Instant,
+    /// The agent connection that served it (its report comes on it).
+    pub agent_conn_id: u64,
 }
 
 /// An agent's answer in words, for the session log.
@@ -364,11 +372,45 @@ impl Hub {
                 .filter(|(m, _)| m == machine_id)
                 .map(|(_, st)| st.clone())
         };
-        if let Some(st) = self.stats_of(agent_conn_id, report.session).or_else(orphan)
-            && let Ok(mut slot) = st.report.lock()
-        {
+        let Some(st) = self.stats_of(agent_conn_id, report.session).or_else(orphan) else {
+            return;
+        };
+        let Ok(mut slot) = st.report.lock() else {
+            return;
+        };
+        if st.logged.load(Ordering::Acquire) {
+            tracing::warn!(
+                session = report.session,
+                "the agent's report came after the session's log was written"
+            );
+        } else {
             *slot = Some(report);
         }
+    }
+
+    /// The relay starts (`true`) or finished (`false`) reading a report
+    /// stream of an agent connection.
+    pub fn reporting(&self, agent_conn_id: u64, started: bool) {
+        let mut inner = self.lock();
+        let n = inner.reporting.entry(agent_conn_id).or_default();
+        *n = if started {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+        if *n == 0 {
+            inner.reporting.remove(&agent_conn_id);
+        }
+    }
+
+    /// Report streams of an agent connection being read now.
+    #[must_use]
+    pub fn reports_in_flight(&self, agent_conn_id: u64) -> u32 {
+        self.lock()
+            .reporting
+            .get(&agent_conn_id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The counters of a session this agent connection owns, live or
@@ -525,6 +567,7 @@ impl Hub {
                 permission_changes: entry.permission_changes,
                 stats: entry.stats.clone(),
                 ended_at: Instant::now(),
+                agent_conn_id: entry.agent_conn_id,
             });
             inner
                 .recent
