@@ -213,7 +213,7 @@ async fn serve(
         mut send,
         mut recv,
         endpoint: _endpoint,
-        ..
+        welcome,
     } = c;
     let _ = send.set_priority(lifeline_proto::CONTROL_PRIORITY);
     let (uploads, uploader) = spawn_uploader(&conn);
@@ -238,9 +238,10 @@ async fn serve(
     let mut seq = 0u64;
     // Reports of sessions an earlier connection lost or did not confirm,
     // then those of sessions that end on this one.
-    let mut reporter = crate::reports::Reporter::default();
+    let mut reporter =
+        crate::reports::Reporter::new(&conn, welcome.protocol_version, notes_tx.clone());
     for journal in pending.drain(..) {
-        reporter.send(&conn, journal, false);
+        reporter.send(journal, false);
     }
     let why = async { loop {
         if let Some(t) = tray.as_mut() {
@@ -274,7 +275,7 @@ async fn serve(
                 }
             },
             _ = inv_tick.tick() => spawn_collect(&opts.inventory, &inv_tx),
-            Some(journal) = events.reports.recv() => reporter.send(&conn, journal, true),
+            Some(journal) = events.reports.recv() => reporter.send(journal, true),
             () = reporter.next_done(), if reporter.busy() => {}
             Some(note) = notes_rx.recv() => {
                 if let Err(e) = write_msg(&mut send, &note, MAX_FRAME_LEN).await {

@@ -210,19 +210,38 @@ pub async fn export_to(
     group: Option<String>,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<usize> {
-    let mut after = None;
+    let paged = c.connected.welcome.protocol_version >= lifeline_proto::REPORT_STREAMS_VERSION;
+    let mut after: Option<String> = None;
     let mut machines = 0;
-    loop {
-        let reply = c
-            .request(ConsoleRequest::InventoryExportPage {
-                group: group.clone(),
-                after: after.take(),
-            })
-            .await?;
-        let ConsoleReply::ExportPage { rows, next } = reply else {
-            bail!("unexpected answer {reply:?}");
+    for page_no in 0usize.. {
+        let (rows, next) = if paged {
+            let reply = c
+                .request(ConsoleRequest::InventoryExportPage {
+                    group: group.clone(),
+                    after: after.clone(),
+                })
+                .await?;
+            let ConsoleReply::ExportPage { rows, next } = reply else {
+                bail!("unexpected answer {reply:?}");
+            };
+            // Pages move forward, or the export would never end.
+            if next.is_some() && next <= after {
+                bail!("the relay sent the same export page again");
+            }
+            (rows, next)
+        } else {
+            // A version-1 relay answers in one message (up to 8 MiB).
+            let reply = c
+                .request(ConsoleRequest::InventoryExport {
+                    group: group.clone(),
+                })
+                .await?;
+            let ConsoleReply::Export(rows) = reply else {
+                bail!("unexpected answer {reply:?}");
+            };
+            (rows, None)
         };
-        let first = machines == 0;
+        let first = page_no == 0;
         if csv {
             let text = export_csv(&rows)?;
             // The header once, on top.
@@ -236,7 +255,11 @@ pub async fn export_to(
             let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
             for (i, row) in page.iter().enumerate() {
                 // As one pretty array: `[`, rows indented by two, `]`.
-                let sep = if first && i == 0 { "[\n" } else { ",\n" };
+                let sep = if machines == 0 && i == 0 {
+                    "[\n"
+                } else {
+                    ",\n"
+                };
                 let pretty = serde_json::to_string_pretty(row)?.replace('\n', "\n  ");
                 write!(out, "{sep}  {pretty}")?;
             }
@@ -254,6 +277,7 @@ pub async fn export_to(
             None => return Ok(machines),
         }
     }
+    unreachable!("pages are counted without end")
 }
 
 fn found_json(rows: &[FoundRow]) -> serde_json::Value {

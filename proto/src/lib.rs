@@ -30,11 +30,17 @@ pub use frame::{
 pub use msg::*;
 pub use secret::Secret;
 
-/// The protocol version this build speaks natively.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version this build speaks natively. Version 2 added
+/// session reports on report streams of their own and inventory export in
+/// pages; with a version-1 peer, reports go on the control stream and an
+/// export in one answer.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Every protocol version this build can speak, oldest first.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1];
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
+
+/// The first version with report streams and export pages.
+pub const REPORT_STREAMS_VERSION: u16 = 2;
 
 /// The ALPN token negotiated by every Lifeline QUIC connection.
 pub const ALPN: &[u8] = b"lifeline/1";

@@ -578,6 +578,17 @@ pub const CONTROL_PRIORITY: i32 = 3;
 /// when none is being read).
 pub const REPORT_PRIORITY: i32 = 1;
 
+/// The relay's one-byte answer on a report stream: the report is kept for
+/// the session's log.
+pub const REPORT_KEPT: u8 = 1;
+/// The relay's one-byte answer on a report stream: the report arrived but
+/// there is no use for it (the session's log was already written, or the
+/// session is unknown); the agent does not send it again.
+pub const REPORT_UNWANTED: u8 = 0;
+/// The code a relay resets a report stream with when it cannot read the
+/// report: the agent drops it rather than sending it again and again.
+pub const REPORT_REFUSED: u8 = 2;
+
 /// QUIC send priority of bulk transfers (inventory uploads, each on a
 /// unidirectional stream of its own): after everything else, so that a
 /// full upload on a thin uplink waits for the screen instead of sharing

@@ -110,43 +110,90 @@ async fn handle_marked(
 
 /// Session reports: each on a bidirectional stream the agent opens at
 /// [`lifeline_proto::REPORT_PRIORITY`], one report a stream, read beside
-/// everything else (a report never waits for an inventory upload). The
-/// relay finishes its half once the report is kept: the agent's proof of
-/// delivery. A session's log waits while any is being read.
+/// everything else (a report never waits for an inventory upload), at most
+/// [`REPORTS_AT_ONCE`] at a time and each within [`REPORT_READ_LIMIT`]. The
+/// relay answers one byte, [`lifeline_proto::REPORT_KEPT`] or
+/// [`lifeline_proto::REPORT_UNWANTED`], and finishes: the agent's proof of
+/// delivery. A report it cannot read is refused with
+/// [`lifeline_proto::REPORT_REFUSED`] (the agent drops it); another message
+/// there closes the connection. A session's log waits while any is read.
 async fn read_reports(
     ctx: &Arc<Ctx>,
     conn: &quinn::Connection,
     machine_id: &str,
     conn_id: u64,
 ) -> ConnError {
+    let permits = Arc::new(tokio::sync::Semaphore::new(REPORTS_AT_ONCE));
     let mut reading = tokio::task::JoinSet::new();
     loop {
-        let (mut send, mut recv) = tokio::select! {
-            s = conn.accept_bi() => match s {
+        let accepted = tokio::select! {
+            s = async {
+                let permit = permits.clone().acquire_owned().await;
+                (conn.accept_bi().await, permit)
+            } => s,
+            Some(joined) = reading.join_next(), if !reading.is_empty() => {
+                if let Ok(Err(e)) = joined {
+                    return e;
+                }
+                continue;
+            }
+        };
+        let ((mut send, mut recv), Ok(permit)) = (
+            match accepted.0 {
                 Ok(s) => s,
                 Err(e) => return ConnError::Lost(e.to_string()),
             },
-            Some(Ok(Err(e))) = reading.join_next(), if !reading.is_empty() => return e,
+            accepted.1,
+        ) else {
+            return ConnError::Lost("report permits closed".into());
         };
         let marked = Reading::start(ctx.clone(), conn_id);
         let machine = machine_id.to_string();
         reading.spawn(async move {
-            let read = read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await;
-            match read {
-                Ok(Some(AgentToRelay::SessionReport(report))) => {
-                    keep_report(&marked.0.hub, conn_id, &machine, report);
-                    let _ = send.finish();
-                    Ok(())
+            let _permit = permit;
+            let read = tokio::time::timeout(
+                REPORT_READ_LIMIT,
+                read_msg::<AgentToRelay>(&mut recv, REPORT_FRAME_LEN),
+            )
+            .await;
+            let answer = match read {
+                Ok(Ok(Some(AgentToRelay::SessionReport(report)))) => {
+                    if keep_report(&marked.0.hub, conn_id, &machine, report) {
+                        lifeline_proto::REPORT_KEPT
+                    } else {
+                        lifeline_proto::REPORT_UNWANTED
+                    }
                 }
-                Ok(Some(_)) => Err(ConnError::Protocol(
-                    "only a session report goes on a report stream".into(),
-                )),
-                Ok(None) => Ok(()),
-                Err(e) => Err(e.into()),
-            }
+                Ok(Ok(Some(_))) => {
+                    return Err(ConnError::Protocol(
+                        "only a session report goes on a report stream".into(),
+                    ));
+                }
+                Ok(Err(e)) if e.is_protocol() => {
+                    warn!("unreadable session report: {e}");
+                    let _ = send.reset(u32::from(lifeline_proto::REPORT_REFUSED).into());
+                    return Ok(());
+                }
+                // Cut off, or too slow: the agent sends it again later.
+                Ok(Ok(None) | Err(_)) | Err(_) => {
+                    let _ = send.reset(0u32.into());
+                    return Ok(());
+                }
+            };
+            let _ = send.write_all(&[answer]).await;
+            let _ = send.finish();
+            Ok(())
         });
     }
 }
+
+/// Report streams of one agent connection read at once; more wait.
+const REPORTS_AT_ONCE: usize = 4;
+/// Longest a report may take to arrive: 4 MiB at 0.5 Mbit/s.
+const REPORT_READ_LIMIT: Duration = Duration::from_secs(120);
+/// Largest report message read: the agent cuts reports to
+/// [`lifeline_proto::session_log::MAX_REPORT_BYTES`].
+const REPORT_FRAME_LEN: usize = lifeline_proto::session_log::MAX_REPORT_BYTES + 64 * 1024;
 
 /// A report stream being read, counted in the hub until dropped (read,
 /// failed, or aborted with its connection).
@@ -167,7 +214,12 @@ impl Drop for Reading {
 
 /// Keeps an agent's report of a session, bounded whatever the agent sent
 /// (the newest chat lines and clipboard events, as the agent cuts it).
-fn keep_report(hub: &crate::hub::Hub, conn_id: u64, machine_id: &str, mut report: SessionReport) {
+fn keep_report(
+    hub: &crate::hub::Hub,
+    conn_id: u64,
+    machine_id: &str,
+    mut report: SessionReport,
+) -> bool {
     let max = lifeline_proto::session_log::MAX_REPORT_CHAT_LINES;
     if report.chat.len() > max {
         let extra = report.chat.len() - max;
@@ -181,7 +233,7 @@ fn keep_report(hub: &crate::hub::Hub, conn_id: u64, machine_id: &str, mut report
         report.clipboard_dropped += extra as u64;
     }
     report.fit(lifeline_proto::session_log::MAX_REPORT_BYTES);
-    hub.note_report(conn_id, machine_id, report);
+    hub.note_report(conn_id, machine_id, report)
 }
 
 /// Inventory uploads: each on a unidirectional stream the agent opens at
@@ -282,7 +334,7 @@ async fn handle(
             ctx.hub.note_refused(conn_id, session, total);
         }
         AgentToRelay::SessionReport(report) => {
-            // Agents before report streams send it here.
+            // Agents of protocol version 1 send it here.
             keep_report(&ctx.hub, conn_id, machine_id, report);
         }
         AgentToRelay::PermissionChanged {

@@ -16,6 +16,10 @@ use tracing::info;
 /// machine a page, whatever its size).
 pub const PAGE_BYTES: usize = 2 * 1024 * 1024;
 
+/// A page never grows past this (a message's limit, less room for the
+/// rest of the answer) unless a single machine's row does.
+const MAX_PAGE_BYTES: usize = lifeline_proto::MAX_FRAME_LEN - 64 * 1024;
+
 /// The machines an export covers, by id.
 async fn machines(
     ctx: &Ctx,
@@ -95,12 +99,17 @@ pub(crate) async fn page(
         .collect();
     let (mut rows, mut bytes) = (Vec::new(), 0);
     for m in &rest {
+        let r = row(ctx, m).await?;
+        // A large machine after a full page goes first on the next one,
+        // so that no page outgrows a message.
+        if !rows.is_empty() && bytes + r.len() > MAX_PAGE_BYTES {
+            break;
+        }
+        bytes += r.len();
+        rows.push(r);
         if bytes >= PAGE_BYTES {
             break;
         }
-        let r = row(ctx, m).await?;
-        bytes += r.len();
-        rows.push(r);
     }
     let next = (rows.len() < rest.len()).then(|| rest[rows.len() - 1].id.clone());
     Ok(ConsoleReply::ExportPage {

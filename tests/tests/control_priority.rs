@@ -179,3 +179,68 @@ fn a_report_stream_carries_a_session_report_only() {
         b"only a session report goes on a report stream",
     );
 }
+
+/// A report stream's answer: one byte saying the report was of no use (no
+/// such session here), then the end; a report the relay cannot read is
+/// refused with its own code. Either way the connection serves on.
+#[test]
+fn report_streams_answer_in_one_byte() {
+    runtime().block_on(async {
+        let mut stage = Stage::start().await.unwrap();
+        let addr = stage.addr;
+        let config = stage.enroll("raw", addr).await.unwrap();
+        let (c, _) = lifeline_tests::stage::agent_hello(
+            &stage.addr.to_string(),
+            &stage.fingerprint,
+            config.machine_id.clone(),
+            config.credential.clone(),
+            "control_priority test",
+        )
+        .await
+        .unwrap();
+        stage
+            .wait_online(&config.machine_id, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let report = lifeline_proto::session_log::SessionReport {
+            session: 424_242,
+            ..Default::default()
+        };
+        let (mut send, mut recv) = c.conn.open_bi().await.unwrap();
+        lifeline_net::write_msg(
+            &mut send,
+            &lifeline_proto::AgentToRelay::SessionReport(report),
+            lifeline_proto::MAX_FRAME_LEN,
+        )
+        .await
+        .unwrap();
+        send.finish().unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(16))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer, [lifeline_proto::REPORT_UNWANTED]);
+
+        // Bytes that are no message.
+        let (mut send, mut recv) = c.conn.open_bi().await.unwrap();
+        send.write_all(&[0, 0, 0, 3, 0xff, 0xff, 0xff])
+            .await
+            .unwrap();
+        send.finish().unwrap();
+        let refused = tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(16))
+            .await
+            .unwrap();
+        match refused {
+            Err(quinn::ReadToEndError::Read(quinn::ReadError::Reset(code))) => {
+                assert_eq!(code.into_inner(), u64::from(lifeline_proto::REPORT_REFUSED));
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+        // Still connected and heard.
+        assert!(c.conn.close_reason().is_none());
+        stage
+            .wait_online(&config.machine_id, Duration::from_secs(5))
+            .await
+            .unwrap();
+    });
+}

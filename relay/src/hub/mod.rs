@@ -76,7 +76,8 @@ struct SessionEntry {
 struct Inner {
     agents: HashMap<String, AgentEntry>,
     sessions: HashMap<SessionId, SessionEntry>,
-    recent: std::collections::VecDeque<(SessionId, u64, Arc<SessionStats>)>,
+    /// Sessions that ended lately: id, agent connection, machine, counters.
+    recent: std::collections::VecDeque<(SessionId, u64, String, Arc<SessionStats>)>,
     /// Sessions a crash cut off, waiting for their machine's report: the
     /// machine and the counters their log will be written from.
     orphans: HashMap<SessionId, (String, Arc<SessionStats>)>,
@@ -363,29 +364,43 @@ impl Hub {
     }
 
     /// Keeps the agent's report of a session it owned (live or just ended,
-    /// or cut off by a relay crash on the machine's earlier connection).
-    pub fn note_report(&self, agent_conn_id: u64, machine_id: &str, report: SessionReport) {
-        let orphan = || {
-            self.lock()
-                .orphans
-                .get(&report.session)
-                .filter(|(m, _)| m == machine_id)
-                .map(|(_, st)| st.clone())
+    /// on this connection or, sent again after a cut, an earlier one of
+    /// the same machine, or cut off by a relay crash). `false` when there
+    /// is no use for it: an unknown session, or its log already written.
+    pub fn note_report(&self, agent_conn_id: u64, machine_id: &str, report: SessionReport) -> bool {
+        let earlier = || {
+            let inner = self.lock();
+            let recent = inner
+                .recent
+                .iter()
+                .find(|(s, _, m, _)| *s == report.session && m == machine_id)
+                .map(|(_, _, _, st)| st.clone());
+            recent.or_else(|| {
+                inner
+                    .orphans
+                    .get(&report.session)
+                    .filter(|(m, _)| m == machine_id)
+                    .map(|(_, st)| st.clone())
+            })
         };
-        let Some(st) = self.stats_of(agent_conn_id, report.session).or_else(orphan) else {
-            return;
+        let Some(st) = self
+            .stats_of(agent_conn_id, report.session)
+            .or_else(earlier)
+        else {
+            return false;
         };
         let Ok(mut slot) = st.report.lock() else {
-            return;
+            return false;
         };
         if st.logged.load(Ordering::Acquire) {
             tracing::warn!(
                 session = report.session,
                 "the agent's report came after the session's log was written"
             );
-        } else {
-            *slot = Some(report);
+            return false;
         }
+        *slot = Some(report);
+        true
     }
 
     /// The relay starts (`true`) or finished (`false`) reading a report
@@ -426,8 +441,8 @@ impl Hub {
             inner
                 .recent
                 .iter()
-                .find(|(s, a, _)| *s == session && *a == agent_conn_id)
-                .map(|(_, _, st)| st.clone())
+                .find(|(s, a, _, _)| *s == session && *a == agent_conn_id)
+                .map(|(_, _, _, st)| st.clone())
         })
     }
 
@@ -551,6 +566,7 @@ impl Hub {
                 lifeline_proto::pairing::PairingState::Ended { reason, .. } => reason.clone(),
                 _ => EndReason::RelayShutdown,
             };
+            let machine_id = entry.machine_id.clone();
             let _ = self.ended_tx.send(EndedSession {
                 session,
                 machine_id: entry.machine_id,
@@ -571,7 +587,7 @@ impl Hub {
             });
             inner
                 .recent
-                .push_back((session, entry.agent_conn_id, entry.stats));
+                .push_back((session, entry.agent_conn_id, machine_id, entry.stats));
             if inner.recent.len() > RECENT_SESSIONS {
                 inner.recent.pop_front();
             }
