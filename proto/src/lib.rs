@@ -19,6 +19,7 @@ pub mod pairing;
 pub mod screen;
 pub mod secret;
 pub mod session_log;
+pub mod streams;
 pub mod ticket;
 pub mod view;
 
@@ -29,6 +30,7 @@ pub use frame::{
 };
 pub use msg::*;
 pub use secret::Secret;
+pub use streams::*;
 
 /// The protocol version this build speaks natively. Version 2 added
 /// session reports on report streams of their own and inventory export in
