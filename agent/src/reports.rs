@@ -7,10 +7,7 @@
 
 use crate::journal::Journal;
 use lifeline_net::write_msg;
-use lifeline_proto::{
-    AgentToRelay, MAX_FRAME_LEN, SessionId,
-    session_log::{MAX_REPORT_BYTES, SessionReport},
-};
+use lifeline_proto::{AgentToRelay, MAX_FRAME_LEN, SessionId, session_log::SessionReport};
 use std::{collections::HashMap, time::Duration};
 use tokio::{sync::mpsc, task::JoinSet};
 use tracing::warn;
@@ -20,6 +17,7 @@ use tracing::warn;
 const SETTLE: Duration = Duration::from_millis(200);
 
 /// Where reports go on this connection.
+#[derive(Clone)]
 enum Route {
     /// Report streams (protocol version 2).
     Streams(quinn::Connection),
@@ -62,16 +60,13 @@ impl Reporter {
     pub fn send(&mut self, journal: Journal, settle: bool) {
         let session = journal.lock().map(|r| r.session).unwrap_or_default();
         self.in_flight.insert(session, journal.clone());
-        let route = match &self.route {
-            Route::Streams(c) => Route::Streams(c.clone()),
-            Route::Control(tx) => Route::Control(tx.clone()),
-        };
+        let route = self.route.clone();
         self.sending.spawn(async move {
             if settle {
                 tokio::time::sleep(SETTLE).await;
             }
             let mut report = journal.lock().map(|r| r.clone()).unwrap_or_default();
-            let dropped = report.fit(MAX_REPORT_BYTES);
+            let dropped = report.bound();
             if dropped > 0 {
                 warn!(
                     session,

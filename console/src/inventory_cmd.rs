@@ -242,8 +242,9 @@ pub async fn export_to(
             (rows, None)
         };
         let first = page_no == 0;
+        let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
         if csv {
-            let text = export_csv(&rows)?;
+            let text = export_csv(&page);
             // The header once, on top.
             let body = if first {
                 text.as_str()
@@ -252,7 +253,6 @@ pub async fn export_to(
             };
             out.write_all(body.as_bytes())?;
         } else {
-            let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
             for (i, row) in page.iter().enumerate() {
                 // As one pretty array: `[`, rows indented by two, `]`.
                 let sep = if machines == 0 && i == 0 {
@@ -263,15 +263,12 @@ pub async fn export_to(
                 let pretty = serde_json::to_string_pretty(row)?.replace('\n', "\n  ");
                 write!(out, "{sep}  {pretty}")?;
             }
-            machines += page.len();
             if next.is_none() {
-                out.write_all(if machines == 0 { b"[]\n" } else { b"\n]\n" })?;
+                let empty = machines + page.len() == 0;
+                out.write_all(if empty { b"[]\n" } else { b"\n]\n" })?;
             }
         }
-        if csv {
-            let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
-            machines += page.len();
-        }
+        machines += page.len();
         match next {
             Some(n) => after = Some(n),
             None => return Ok(machines),
@@ -430,12 +427,9 @@ fn csv_field(s: &str) -> String {
 }
 
 /// One CSV row per installed package per machine (machines without
-/// inventory get one row with empty package columns).
-///
-/// # Errors
-/// JSON that is not an export.
-pub fn export_csv(bytes: &[u8]) -> anyhow::Result<String> {
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(bytes)?;
+/// inventory get one row with empty package columns), under a header.
+#[must_use]
+pub fn export_csv(rows: &[serde_json::Value]) -> String {
     let mut out =
         String::from("machine_id,hostname,group,os,cpu,memory_bytes,package,version,arch,source\n");
     for r in rows {
@@ -473,5 +467,5 @@ pub fn export_csv(bytes: &[u8]) -> anyhow::Result<String> {
             }
         }
     }
-    Ok(out)
+    out
 }

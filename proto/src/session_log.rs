@@ -84,6 +84,24 @@ impl SessionReport {
         self.clipboard.push(ev);
     }
 
+    /// Holds the report to every limit, whoever built it: at most
+    /// [`MAX_REPORT_CHAT_LINES`] chat lines and
+    /// [`MAX_REPORT_CLIPBOARD_EVENTS`] clipboard events, then
+    /// [`MAX_REPORT_BYTES`] encoded (see [`Self::fit`]); the oldest go
+    /// first, counted as dropped. Returns how many went.
+    pub fn bound(&mut self) -> usize {
+        let chat = self.chat.len().saturating_sub(MAX_REPORT_CHAT_LINES);
+        self.chat.drain(..chat);
+        self.chat_dropped += chat as u64;
+        let clip = self
+            .clipboard
+            .len()
+            .saturating_sub(MAX_REPORT_CLIPBOARD_EVENTS);
+        self.clipboard.drain(..clip);
+        self.clipboard_dropped += clip as u64;
+        chat + clip + self.fit(MAX_REPORT_BYTES)
+    }
+
     /// Drops the oldest chat lines and clipboard events (counted as
     /// dropped) until the report encodes to at most `max` bytes; returns
     /// how many went. The newest are kept, in order.

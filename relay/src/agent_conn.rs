@@ -126,7 +126,7 @@ async fn read_reports(
     let permits = Arc::new(tokio::sync::Semaphore::new(REPORTS_AT_ONCE));
     let mut reading = tokio::task::JoinSet::new();
     loop {
-        let accepted = tokio::select! {
+        let (accepted, permit) = tokio::select! {
             s = async {
                 let permit = permits.clone().acquire_owned().await;
                 (conn.accept_bi().await, permit)
@@ -138,13 +138,11 @@ async fn read_reports(
                 continue;
             }
         };
-        let ((mut send, mut recv), Ok(permit)) = (
-            match accepted.0 {
-                Ok(s) => s,
-                Err(e) => return ConnError::Lost(e.to_string()),
-            },
-            accepted.1,
-        ) else {
+        let (mut send, mut recv) = match accepted {
+            Ok(s) => s,
+            Err(e) => return ConnError::Lost(e.to_string()),
+        };
+        let Ok(permit) = permit else {
             return ConnError::Lost("report permits closed".into());
         };
         let marked = Reading::start(ctx.clone(), conn_id);
@@ -220,19 +218,7 @@ fn keep_report(
     machine_id: &str,
     mut report: SessionReport,
 ) -> bool {
-    let max = lifeline_proto::session_log::MAX_REPORT_CHAT_LINES;
-    if report.chat.len() > max {
-        let extra = report.chat.len() - max;
-        report.chat.drain(..extra);
-        report.chat_dropped += extra as u64;
-    }
-    let max = lifeline_proto::session_log::MAX_REPORT_CLIPBOARD_EVENTS;
-    if report.clipboard.len() > max {
-        let extra = report.clipboard.len() - max;
-        report.clipboard.drain(..extra);
-        report.clipboard_dropped += extra as u64;
-    }
-    report.fit(lifeline_proto::session_log::MAX_REPORT_BYTES);
+    report.bound();
     hub.note_report(conn_id, machine_id, report)
 }
 

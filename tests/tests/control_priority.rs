@@ -109,27 +109,38 @@ fn heartbeats_pass_a_link_full_of_exact_video() {
     });
 }
 
+/// A relay on a stage and an enrolled agent connected to it by hand (the
+/// test speaks for the agent), once the relay counts it online.
+async fn raw_agent() -> (
+    Stage,
+    lifeline_agent::config::AgentConfig,
+    lifeline_net::Connected,
+) {
+    let mut stage = Stage::start().await.unwrap();
+    let addr = stage.addr;
+    let config = stage.enroll("raw", addr).await.unwrap();
+    let (c, _) = lifeline_tests::stage::agent_hello(
+        &stage.addr.to_string(),
+        &stage.fingerprint,
+        config.machine_id.clone(),
+        config.credential.clone(),
+        "control_priority test",
+    )
+    .await
+    .unwrap();
+    stage
+        .wait_online(&config.machine_id, Duration::from_secs(10))
+        .await
+        .unwrap();
+    (stage, config, c)
+}
+
 /// A heartbeat sent where it does not belong (an upload stream when
 /// `bidi` is false, a report stream when true) closes that agent's
 /// connection with a protocol error and `reason`; the relay serves on.
 fn a_misplaced_heartbeat_closes_the_connection(bidi: bool, reason: &[u8]) {
     runtime().block_on(async {
-        let mut stage = Stage::start().await.unwrap();
-        let addr = stage.addr;
-        let config = stage.enroll("raw", addr).await.unwrap();
-        let (c, _) = lifeline_tests::stage::agent_hello(
-            &stage.addr.to_string(),
-            &stage.fingerprint,
-            config.machine_id.clone(),
-            config.credential.clone(),
-            "control_priority test",
-        )
-        .await
-        .unwrap();
-        stage
-            .wait_online(&config.machine_id, Duration::from_secs(10))
-            .await
-            .unwrap();
+        let (mut stage, _, c) = raw_agent().await;
         let mut up = if bidi {
             c.conn.open_bi().await.unwrap().0
         } else {
@@ -186,22 +197,7 @@ fn a_report_stream_carries_a_session_report_only() {
 #[test]
 fn report_streams_answer_in_one_byte() {
     runtime().block_on(async {
-        let mut stage = Stage::start().await.unwrap();
-        let addr = stage.addr;
-        let config = stage.enroll("raw", addr).await.unwrap();
-        let (c, _) = lifeline_tests::stage::agent_hello(
-            &stage.addr.to_string(),
-            &stage.fingerprint,
-            config.machine_id.clone(),
-            config.credential.clone(),
-            "control_priority test",
-        )
-        .await
-        .unwrap();
-        stage
-            .wait_online(&config.machine_id, Duration::from_secs(10))
-            .await
-            .unwrap();
+        let (mut stage, config, c) = raw_agent().await;
         let report = lifeline_proto::session_log::SessionReport {
             session: 424_242,
             ..Default::default()

@@ -147,14 +147,19 @@ fn chat_still_works(w: &World, name: &str) {
     assert_eq!(log["chat_dropped"], 0, "{log}");
 }
 
+/// A relay with admin alice, and machine `name` online, serving a display
+/// of its own unattended (the chat shows in the indicator window there).
+fn unattended_with_display(name: &str) -> (World, Xvfb, util::Proc) {
+    let mut w = World::new();
+    w.admin_and_machine("alice", PW, name);
+    let x = Xvfb::start(1024, 768);
+    let agent = w.share_display("alice", name, &x.display, Duration::from_secs(20));
+    (w, x, agent)
+}
+
 #[test]
 fn chat_too_large_for_one_message_lands_on_the_log_newest_lines_first() {
-    let mut w = World::new();
-    w.admin_and_machine("alice", PW, "pc-chat");
-    // The chat shows in the indicator window on the user's display.
-    let x = Xvfb::start(1024, 768);
-    let _agent = w.start_agent_with("pc-chat", &[("DISPLAY", &x.display)], &["--unattended"]);
-    w.wait_online("alice", "pc-chat", true, Duration::from_secs(20));
+    let (w, _x, _agent) = unattended_with_display("pc-chat");
 
     let mut chat = Chat::start(&w, "alice", "pc-chat");
     chat.say_all();
@@ -180,11 +185,7 @@ fn chat_too_large_for_one_message_lands_on_the_log_newest_lines_first() {
 
 #[test]
 fn a_relay_crash_with_too_much_chat_in_the_session_is_reported_on_reconnect() {
-    let mut w = World::new();
-    w.admin_and_machine("alice", PW, "pc-cut");
-    let x = Xvfb::start(1024, 768);
-    let _agent = w.start_agent_with("pc-cut", &[("DISPLAY", &x.display)], &["--unattended"]);
-    w.wait_online("alice", "pc-cut", true, Duration::from_secs(20));
+    let (mut w, _x, _agent) = unattended_with_display("pc-cut");
 
     let mut chat = Chat::start(&w, "alice", "pc-cut");
     chat.say_all();
@@ -201,11 +202,7 @@ fn a_relay_crash_with_too_much_chat_in_the_session_is_reported_on_reconnect() {
 
 #[test]
 fn a_listing_too_large_for_one_message_is_refused_with_a_reason() {
-    let mut w = World::new();
-    w.admin_and_machine("alice", PW, "pc-big");
-    let x = Xvfb::start(1024, 768);
-    let _agent = w.start_agent_with("pc-big", &[("DISPLAY", &x.display)], &["--unattended"]);
-    w.wait_online("alice", "pc-big", true, Duration::from_secs(20));
+    let (w, _x, _agent) = unattended_with_display("pc-big");
     let mut chat = Chat::start(&w, "alice", "pc-big");
     chat.say_all();
     chat.close();
