@@ -438,7 +438,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let mut c = connect(&dir).await?;
-            let r = crate::session_cmd::list(&mut c, machine, since, json).await;
+            let mut stdout = std::io::stdout().lock();
+            let r = crate::session_cmd::list(&mut c, machine, since, json, &mut stdout).await;
             c.close().await;
             r?;
         }
@@ -476,41 +477,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let mut c = connect(&dir).await?;
-            let request = match command {
-                Some(AuditCommand::Verify) => ConsoleRequest::AuditVerify,
-                None => ConsoleRequest::Audit {
-                    since_unix: unix_secs().saturating_sub(since.as_secs()),
-                    actor,
-                },
+            let r = match command {
+                Some(AuditCommand::Verify) => crate::audit_cmd::verify(&mut c).await,
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    crate::audit_cmd::list(&mut c, since, actor, json, &mut stdout)
+                        .await
+                        .map(drop)
+                }
             };
-            let reply = c.request(request).await;
             c.close().await;
-            match reply? {
-                ConsoleReply::AuditVerified(v) => match v.first_broken {
-                    None => println!("audit log intact: {} entries verified", v.entries),
-                    Some((seq, why)) => {
-                        bail!("audit log broken at entry {seq}: {why}")
-                    }
-                },
-                ConsoleReply::Audit(rows) if json => {
-                    println!("{}", serde_json::to_string_pretty(&rows)?);
-                }
-                ConsoleReply::Audit(rows) => {
-                    let now = unix_secs();
-                    for e in &rows {
-                        println!(
-                            "{:>6} {:<12} {:<16} {:<22} {:<14} {}",
-                            e.seq,
-                            render::ago(now, e.at_unix),
-                            e.actor,
-                            e.action,
-                            e.target,
-                            e.details
-                        );
-                    }
-                }
-                other => bail!("unexpected answer: {other:?}"),
-            }
+            r?;
         }
         Command::Inventory { command } => {
             let mut c = connect(&dir).await?;

@@ -1,7 +1,11 @@
 //! `lifeline inventory …`: one machine's facts, its history, fleet search
 //! and export.
 
-use crate::{cli::parse_duration, client::Client, render::ago};
+use crate::{
+    cli::parse_duration,
+    client::Client,
+    render::{Listing, ago},
+};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use lifeline_inventory::Inventory;
@@ -211,9 +215,10 @@ pub async fn export_to(
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<usize> {
     let paged = c.connected.welcome.protocol_version >= lifeline_proto::REPORT_STREAMS_VERSION;
+    // CSV: the header once, on top, then each machine's lines.
+    let mut listing = Listing::new(out, !csv, Some(export_csv(&[])));
     let mut after: Option<String> = None;
-    let mut machines = 0;
-    for page_no in 0usize.. {
+    loop {
         let (rows, next) = if paged {
             let reply = c
                 .request(ConsoleRequest::InventoryExportPage {
@@ -241,40 +246,20 @@ pub async fn export_to(
             };
             (rows, None)
         };
-        let first = page_no == 0;
         let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
-        if csv {
-            let text = export_csv(&page);
-            // The header once, on top.
-            let body = if first {
-                text.as_str()
-            } else {
-                text.split_once('\n').map_or("", |(_, rest)| rest)
-            };
-            out.write_all(body.as_bytes())?;
-        } else {
-            for (i, row) in page.iter().enumerate() {
-                // As one pretty array: `[`, rows indented by two, `]`.
-                let sep = if machines == 0 && i == 0 {
-                    "[\n"
-                } else {
-                    ",\n"
-                };
-                let pretty = serde_json::to_string_pretty(row)?.replace('\n', "\n  ");
-                write!(out, "{sep}  {pretty}")?;
-            }
-            if next.is_none() {
-                let empty = machines + page.len() == 0;
-                out.write_all(if empty { b"[]\n" } else { b"\n]\n" })?;
-            }
+        for row in &page {
+            listing.push(row, |row| {
+                let text = export_csv(std::slice::from_ref(row));
+                text.split_once('\n')
+                    .map_or_else(String::new, |(_, lines)| lines.to_string())
+            })?;
         }
-        machines += page.len();
         match next {
             Some(n) => after = Some(n),
-            None => return Ok(machines),
+            None => break,
         }
     }
-    unreachable!("pages are counted without end")
+    Ok(listing.finish("")?)
 }
 
 fn found_json(rows: &[FoundRow]) -> serde_json::Value {

@@ -1,6 +1,7 @@
 //! The Lifeline console: what technicians, admins and auditors run.
 
 pub mod admin_cmd;
+pub mod audit_cmd;
 pub mod chat_cmd;
 pub mod cli;
 pub mod client;

@@ -47,6 +47,111 @@ pub fn machines_table(rows: &[MachineRow], now_unix: u64) -> String {
     out
 }
 
+/// A JSON array written an item at a time, byte for byte what
+/// `serde_json::to_string_pretty` of the whole array prints, and a newline:
+/// a listing that comes in pages is written as it comes.
+pub struct PrettyArray<'a> {
+    out: &'a mut dyn std::io::Write,
+    count: usize,
+}
+
+impl<'a> PrettyArray<'a> {
+    pub fn new(out: &'a mut dyn std::io::Write) -> Self {
+        Self { out, count: 0 }
+    }
+
+    /// Writes the next item.
+    ///
+    /// # Errors
+    /// Write failures, or an item JSON cannot hold.
+    pub fn push<T: serde::Serialize + ?Sized>(&mut self, item: &T) -> std::io::Result<()> {
+        let sep = if self.count == 0 { "[\n" } else { ",\n" };
+        // Each line of the item indented by two, as inside the array.
+        let pretty = serde_json::to_string_pretty(item)?.replace('\n', "\n  ");
+        write!(self.out, "{sep}  {pretty}")?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the array; answers how many items it holds.
+    ///
+    /// # Errors
+    /// Write failures.
+    pub fn finish(self) -> std::io::Result<usize> {
+        let end: &[u8] = if self.count == 0 { b"[]\n" } else { b"\n]\n" };
+        self.out.write_all(end)?;
+        Ok(self.count)
+    }
+}
+
+/// Where a listing goes as its pages come: lines of a table under one
+/// header, or one JSON array of its items.
+pub enum Listing<'a> {
+    Table {
+        out: &'a mut dyn std::io::Write,
+        /// Written before the first line (or at the end, when none).
+        header: Option<String>,
+        rows: usize,
+    },
+    Json(PrettyArray<'a>),
+}
+
+impl<'a> Listing<'a> {
+    /// A table with this header line (if any), or JSON when `json`.
+    pub fn new(out: &'a mut dyn std::io::Write, json: bool, header: Option<String>) -> Self {
+        if json {
+            Self::Json(PrettyArray::new(out))
+        } else {
+            Self::Table {
+                out,
+                header,
+                rows: 0,
+            }
+        }
+    }
+
+    /// Writes an item: as `line` makes it in a table, whole in JSON.
+    ///
+    /// # Errors
+    /// Write failures.
+    pub fn push<T: serde::Serialize>(
+        &mut self,
+        item: &T,
+        line: impl FnOnce(&T) -> String,
+    ) -> std::io::Result<()> {
+        match self {
+            Self::Json(a) => a.push(item),
+            Self::Table { out, header, rows } => {
+                if let Some(h) = header.take() {
+                    out.write_all(h.as_bytes())?;
+                }
+                *rows += 1;
+                out.write_all(line(item).as_bytes())
+            }
+        }
+    }
+
+    /// Ends the listing, saying `empty` under a table without rows;
+    /// answers how many items it held.
+    ///
+    /// # Errors
+    /// Write failures.
+    pub fn finish(self, empty: &str) -> std::io::Result<usize> {
+        match self {
+            Self::Json(a) => a.finish(),
+            Self::Table { out, header, rows } => {
+                if let Some(h) = header {
+                    out.write_all(h.as_bytes())?;
+                }
+                if rows == 0 {
+                    out.write_all(empty.as_bytes())?;
+                }
+                Ok(rows)
+            }
+        }
+    }
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -67,6 +172,49 @@ mod tests {
         assert_eq!(ago(1000, 100), "15 min ago");
         assert_eq!(ago(100_000, 0), "1 d ago");
         assert_eq!(ago(0, 10), "0 s ago");
+    }
+
+    #[test]
+    fn an_array_written_item_by_item_is_the_pretty_array() {
+        let items = [
+            serde_json::json!({"a": 1, "b": [1, 2], "c": {"d": "e\nf"}}),
+            serde_json::json!("plain"),
+            serde_json::json!([]),
+        ];
+        for n in 0..=items.len() {
+            let mut out = Vec::new();
+            let mut a = PrettyArray::new(&mut out);
+            for i in &items[..n] {
+                a.push(i).unwrap();
+            }
+            assert_eq!(a.finish().unwrap(), n);
+            let whole = serde_json::to_string_pretty(&items[..n]).unwrap() + "\n";
+            assert_eq!(String::from_utf8(out).unwrap(), whole);
+        }
+    }
+
+    #[test]
+    fn a_listing_has_one_header_and_says_when_it_is_empty() {
+        let mut out = Vec::new();
+        let mut l = Listing::new(&mut out, false, Some("N\n".into()));
+        for n in [1, 2, 3] {
+            l.push(&n, |n| format!("{n}\n")).unwrap();
+        }
+        assert_eq!(l.finish("(none)\n").unwrap(), 3);
+        assert_eq!(out, b"N\n1\n2\n3\n");
+        let mut out = Vec::new();
+        assert_eq!(
+            Listing::new(&mut out, false, Some("N\n".into()))
+                .finish("(none)\n")
+                .unwrap(),
+            0
+        );
+        assert_eq!(out, b"N\n(none)\n");
+        let mut out = Vec::new();
+        let mut l = Listing::new(&mut out, true, Some("N\n".into()));
+        l.push(&1, |_| unreachable!("JSON has no lines")).unwrap();
+        l.finish("(none)\n").unwrap();
+        assert_eq!(out, b"[\n  1\n]\n");
     }
 
     #[test]

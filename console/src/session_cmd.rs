@@ -1,10 +1,15 @@
 //! `lifeline session show ID` and `lifeline sessions`: session logs.
 
-use crate::{client::Client, render::ago};
+use crate::{
+    client::Client,
+    render::{Listing, ago},
+};
 use anyhow::bail;
 use lifeline_net::unix_secs;
-use lifeline_proto::{ConsoleReply, ConsoleRequest, session_log::SessionLog};
-use std::{fmt::Write as _, time::Duration};
+use lifeline_proto::{
+    ConsoleReply, ConsoleRequest, LISTING_PAGES_VERSION, session_log::SessionLog,
+};
+use std::{io::Write, time::Duration};
 
 /// Prints one session's log.
 ///
@@ -25,56 +30,86 @@ pub async fn show(c: &mut Client, id: u64, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `sessions` table.
-pub fn table(logs: &[SessionLog]) -> String {
-    let now = unix_secs();
-    let mut s = format!(
+/// The `sessions` table's header line.
+pub fn table_header() -> String {
+    format!(
         "{:>16} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}\n",
         "SESSION", "TECHNICIAN", "MACHINE", "KIND", "SECONDS", "TICKET", "ENDED", "HOW"
-    );
-    for l in logs {
-        let _ = writeln!(
-            s,
-            "{:>16} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}",
-            l.session,
-            l.technician,
-            l.hostname,
-            l.purpose,
-            l.duration_s,
-            l.ticket.map_or_else(|| "-".into(), |t| format!("#{t}")),
-            ago(now, l.ended_unix),
-            l.ended
-        );
-    }
-    if logs.is_empty() {
-        s.push_str("(no sessions)\n");
-    }
-    s
+    )
 }
 
-/// Lists session logs.
+/// One log's line in the `sessions` table.
+pub fn table_row(now_unix: u64, l: &SessionLog) -> String {
+    format!(
+        "{:>16} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}\n",
+        l.session,
+        l.technician,
+        l.hostname,
+        l.purpose,
+        l.duration_s,
+        l.ticket.map_or_else(|| "-".into(), |t| format!("#{t}")),
+        ago(now_unix, l.ended_unix),
+        l.ended
+    )
+}
+
+/// Lists session logs, newest first, to `out`: a table, or one JSON array.
+/// A relay of version 3 or later sends them in pages, written as they come.
 ///
 /// # Errors
-/// Relay refusals.
+/// Relay refusals, a page that does not move on, write failures.
 pub async fn list(
     c: &mut Client,
     machine: Option<String>,
     since: Duration,
     json: bool,
-) -> anyhow::Result<()> {
-    let reply = c
-        .request(ConsoleRequest::Sessions {
-            machine,
-            since_unix: unix_secs().saturating_sub(since.as_secs()),
-        })
-        .await?;
-    let ConsoleReply::Sessions(logs) = reply else {
-        bail!("unexpected answer {reply:?}");
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&logs)?);
-    } else {
-        print!("{}", table(&logs));
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    let paged = c.connected.welcome.protocol_version >= LISTING_PAGES_VERSION;
+    let since_unix = unix_secs().saturating_sub(since.as_secs());
+    let now = unix_secs();
+    let mut listing = Listing::new(out, json, Some(table_header()));
+    let mut after = None;
+    loop {
+        let (logs, next) = if paged {
+            let reply = c
+                .request(ConsoleRequest::SessionsPage {
+                    machine: machine.clone(),
+                    since_unix,
+                    after,
+                })
+                .await?;
+            let ConsoleReply::SessionsPage { logs, next } = reply else {
+                bail!("unexpected answer {reply:?}");
+            };
+            // Newest first: each page starts further back, or the listing
+            // would never end.
+            if let (Some(n), Some(a)) = (next, after)
+                && n >= a
+            {
+                bail!("the relay sent the same page of sessions again");
+            }
+            (logs, next)
+        } else {
+            // An older relay answers in one message (up to 8 MiB).
+            let reply = c
+                .request(ConsoleRequest::Sessions {
+                    machine: machine.clone(),
+                    since_unix,
+                })
+                .await?;
+            let ConsoleReply::Sessions(logs) = reply else {
+                bail!("unexpected answer {reply:?}");
+            };
+            (logs, None)
+        };
+        for l in &logs {
+            listing.push(l, |l| table_row(now, l))?;
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
     }
-    Ok(())
+    Ok(listing.finish("(no sessions)\n")?)
 }

@@ -35,14 +35,18 @@ pub use streams::*;
 /// The protocol version this build speaks natively. Version 2 added
 /// session reports on report streams of their own and inventory export in
 /// pages; with a version-1 peer, reports go on the control stream and an
-/// export in one answer.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// export in one answer. Version 3 added the session and audit listings in
+/// pages; with an older relay, each comes in one answer.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Every protocol version this build can speak, oldest first.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3];
 
 /// The first version with report streams and export pages.
 pub const REPORT_STREAMS_VERSION: u16 = 2;
+
+/// The first version with session and audit listings in pages.
+pub const LISTING_PAGES_VERSION: u16 = 3;
 
 /// The ALPN token negotiated by every Lifeline QUIC connection.
 pub const ALPN: &[u8] = b"lifeline/1";

@@ -433,6 +433,30 @@ pub enum ConsoleRequest {
         group: Option<String>,
         after: Option<String>,
     },
+    /// A page of [`ConsoleRequest::Sessions`]: the logs after `after` in
+    /// the listing's order (newest first; from the newest when `None`),
+    /// about 2 MiB of them (version 3).
+    SessionsPage {
+        machine: Option<String>,
+        since_unix: u64,
+        after: Option<SessionCursor>,
+    },
+    /// A page of [`ConsoleRequest::Audit`]: the entries after sequence
+    /// number `after` (from the first when `None`), oldest first, about
+    /// 2 MiB of them (version 3).
+    AuditPage {
+        since_unix: u64,
+        actor: Option<String>,
+        after: Option<u64>,
+    },
+}
+
+/// Where a page of session logs ends: the last log it covered, by the
+/// listing's order (time ended, then session id; newest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SessionCursor {
+    pub ended_unix: u64,
+    pub session: SessionId,
 }
 
 /// A failed request.
@@ -514,6 +538,18 @@ pub enum ConsoleReply {
         #[serde(with = "serde_bytes")]
         rows: Vec<u8>,
         next: Option<String>,
+    },
+    /// A page of session logs, and where the next starts (`None`: this
+    /// was the last). A page may be empty and still have a next.
+    SessionsPage {
+        logs: Vec<crate::session_log::SessionLog>,
+        next: Option<SessionCursor>,
+    },
+    /// A page of audit entries, and the sequence number the next starts
+    /// after (`None`: this was the last).
+    AuditPage {
+        rows: Vec<AuditEntry>,
+        next: Option<u64>,
     },
 }
 

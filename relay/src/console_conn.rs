@@ -292,6 +292,16 @@ async fn handle(
             machine,
             since_unix,
         } => console_tickets::sessions(ctx, person, machine, since_unix).await,
+        ConsoleRequest::SessionsPage {
+            machine,
+            since_unix,
+            after,
+        } => crate::console_pages::sessions(ctx, person, machine, since_unix, after).await,
+        ConsoleRequest::AuditPage {
+            since_unix,
+            actor,
+            after,
+        } => crate::console_pages::audit(ctx, person, since_unix, actor, after).await,
         ConsoleRequest::WatchTickets => {
             console_tickets::watch(ctx.clone(), person.clone(), tx.clone());
             Ok(ConsoleReply::Done)
@@ -322,7 +332,7 @@ async fn handle(
     }
 }
 
-fn may_audit(person: &Person) -> Result<(), Failure> {
+pub(crate) fn may_audit(person: &Person) -> Result<(), Failure> {
     match person.role {
         Role::Admin | Role::Auditor => Ok(()),
         Role::Technician => Err(failure(

@@ -18,7 +18,7 @@ pub const PAGE_BYTES: usize = 2 * 1024 * 1024;
 
 /// A page never grows past this (a message's limit, less room for the
 /// rest of the answer) unless a single machine's row does.
-const MAX_PAGE_BYTES: usize = lifeline_proto::MAX_FRAME_LEN - 64 * 1024;
+pub const MAX_PAGE_BYTES: usize = lifeline_proto::MAX_FRAME_LEN - 64 * 1024;
 
 /// The machines an export covers, by id.
 async fn machines(

@@ -108,8 +108,12 @@ async fn unknown_protocol_version_names_both_sides() {
     match lifeline_proto::decode_message::<HelloReply>(&payload).unwrap() {
         HelloReply::Refused(r) => {
             assert_eq!(r.code, ErrorCode::UnsupportedVersion);
-            assert_eq!(r.supported_versions, vec![1, 2]);
-            assert!(r.message.contains("relay speaks [1, 2]"), "{}", r.message);
+            assert_eq!(r.supported_versions, vec![1, 2, 3]);
+            assert!(
+                r.message.contains("relay speaks [1, 2, 3]"),
+                "{}",
+                r.message
+            );
             assert!(r.message.contains("client speaks [9]"), "{}", r.message);
         }
         other => panic!("expected a refusal, got {other:?}"),

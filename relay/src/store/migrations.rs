@@ -226,6 +226,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         cert TEXT NOT NULL
     );
     ",
+    // 12: the session listing of the whole fleet, newest first, a page at
+    // a time (the rowid, the session id, orders ties).
+    r"
+    CREATE INDEX sessions_ended ON sessions(ended_unix);
+    ",
 ];
 
 /// Applies the migrations this database has not had yet.

@@ -205,12 +205,30 @@ pub trait AuditStore {
         now_unix: u64,
     ) -> Result<lifeline_proto::audit::AuditEntry, StoreError>;
 
+    /// Entries at or after `since_unix`, optionally of one actor, oldest
+    /// first, after sequence number `after_seq` if given: each passed to
+    /// `take` until it answers `false`.
+    fn audit_scan(
+        &mut self,
+        since_unix: u64,
+        actor: Option<&str>,
+        after_seq: Option<u64>,
+        take: &mut dyn FnMut(lifeline_proto::audit::AuditEntry) -> bool,
+    ) -> Result<(), StoreError>;
+
     /// Entries at or after `since_unix`, optionally of one actor, oldest first.
     fn audit_entries(
         &mut self,
         since_unix: u64,
         actor: Option<&str>,
-    ) -> Result<Vec<lifeline_proto::audit::AuditEntry>, StoreError>;
+    ) -> Result<Vec<lifeline_proto::audit::AuditEntry>, StoreError> {
+        let mut all = Vec::new();
+        self.audit_scan(since_unix, actor, None, &mut |e| {
+            all.push(e);
+            true
+        })?;
+        Ok(all)
+    }
 }
 
 /// A ticket change that breaks the rules.
@@ -311,6 +329,20 @@ pub trait TicketStore {
         ticket: Option<u64>,
         since_unix: u64,
     ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError>;
+
+    /// Session logs ended since a time, newest first, of one machine if
+    /// given, after `after` in that order if given: each passed to `take`
+    /// with its place in that order until it answers `false`.
+    fn session_scan(
+        &mut self,
+        machine_id: Option<&str>,
+        since_unix: u64,
+        after: Option<lifeline_proto::SessionCursor>,
+        take: &mut dyn FnMut(
+            lifeline_proto::SessionCursor,
+            lifeline_proto::session_log::SessionLog,
+        ) -> bool,
+    ) -> Result<(), StoreError>;
 }
 
 /// What the relay knows of a session when it starts: enough to write its

@@ -53,17 +53,21 @@ impl AuditStore for SqliteStore {
         })
     }
 
-    fn audit_entries(
+    fn audit_scan(
         &mut self,
         since_unix: u64,
         actor: Option<&str>,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
+        after_seq: Option<u64>,
+        take: &mut dyn FnMut(AuditEntry) -> bool,
+    ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, at_unix, actor, action, target, details, prev_hash, hash FROM audit
-             WHERE at_unix >= ?1 AND (?2 IS NULL OR actor = ?2) ORDER BY seq",
+             WHERE seq > ?3 AND at_unix >= ?1 AND (?2 IS NULL OR actor = ?2) ORDER BY seq",
         )?;
-        let rows = stmt.query_map(params![since_unix as i64, actor], |r| {
-            Ok(AuditEntry {
+        let after = after_seq.map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        let mut rows = stmt.query(params![since_unix as i64, actor, after])?;
+        while let Some(r) = rows.next()? {
+            let entry = AuditEntry {
                 seq: r.get::<_, i64>(0)? as u64,
                 at_unix: r.get::<_, i64>(1)? as u64,
                 actor: r.get(2)?,
@@ -72,8 +76,11 @@ impl AuditStore for SqliteStore {
                 details: r.get(5)?,
                 prev_hash: r.get(6)?,
                 hash: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            };
+            if !take(entry) {
+                break;
+            }
+        }
+        Ok(())
     }
 }

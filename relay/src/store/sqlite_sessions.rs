@@ -2,6 +2,7 @@
 
 use super::{OpenSession, SqliteStore, StoreError};
 use lifeline_proto::{
+    SessionCursor,
     session_log::SessionLog,
     ticket::{TicketEvent, TicketNews},
 };
@@ -64,22 +65,43 @@ impl SqliteStore {
         json.map(|j| parse(&j)).transpose()
     }
 
+    /// Logs of one machine or one ticket if given, ended since a time,
+    /// newest first (ties by session id), after `after` if given: each
+    /// passed to `take` with its place in that order until it answers
+    /// `false`.
     pub(super) fn session_logs(
         &mut self,
         machine_id: Option<&str>,
         ticket: Option<u64>,
         since: u64,
-    ) -> Result<Vec<SessionLog>, StoreError> {
+        after: Option<SessionCursor>,
+        take: &mut dyn FnMut(SessionCursor, SessionLog) -> bool,
+    ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT log FROM sessions
+            "SELECT ended_unix, id, log FROM sessions
              WHERE (?1 IS NULL OR machine_id = ?1) AND (?2 IS NULL OR ticket_id = ?2) AND ended_unix >= ?3
+               AND (?4 IS NULL OR ended_unix < ?4 OR (ended_unix = ?4 AND id < ?5))
              ORDER BY ended_unix DESC, id DESC",
         )?;
-        let rows = stmt.query_map(
-            params![machine_id, ticket.map(|t| t as i64), since as i64],
-            |r| r.get::<_, String>(0),
-        )?;
-        rows.map(|j| parse(&j?)).collect()
+        // Session ids stay below 2^48 (a 32-bit seed shifted by 16), so
+        // their order as stored (i64) is their order as u64.
+        let mut rows = stmt.query(params![
+            machine_id,
+            ticket.map(|t| t as i64),
+            since as i64,
+            after.map(|a| a.ended_unix as i64),
+            after.map(|a| a.session as i64),
+        ])?;
+        while let Some(r) = rows.next()? {
+            let at = SessionCursor {
+                ended_unix: r.get::<_, i64>(0)? as u64,
+                session: r.get::<_, i64>(1)? as u64,
+            };
+            if !take(at, parse(&r.get::<_, String>(2)?)?) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn news(&mut self, id: u64) -> Result<Option<TicketNews>, StoreError> {

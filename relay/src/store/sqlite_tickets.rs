@@ -128,12 +128,13 @@ impl TicketStore for SqliteStore {
         else {
             return Ok(None);
         };
-        let sessions: Vec<(u64, String)> = self
-            .session_logs(None, Some(id), 0)?
-            .into_iter()
-            .rev()
-            .map(|l| (l.session, l.summary()))
-            .collect();
+        // Oldest first: the scan is newest first.
+        let mut sessions: Vec<(u64, String)> = Vec::new();
+        self.session_logs(None, Some(id), 0, None, &mut |_, l| {
+            sessions.push((l.session, l.summary()));
+            true
+        })?;
+        sessions.reverse();
         let mut stmt = self.conn.prepare_cached(
             "SELECT at_unix, actor, kind, text FROM ticket_events WHERE ticket_id = ?1 ORDER BY id",
         )?;
@@ -299,6 +300,24 @@ impl TicketStore for SqliteStore {
         ticket: Option<u64>,
         since_unix: u64,
     ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError> {
-        self.session_logs(machine_id, ticket, since_unix)
+        let mut all = Vec::new();
+        self.session_logs(machine_id, ticket, since_unix, None, &mut |_, l| {
+            all.push(l);
+            true
+        })?;
+        Ok(all)
+    }
+
+    fn session_scan(
+        &mut self,
+        machine_id: Option<&str>,
+        since_unix: u64,
+        after: Option<lifeline_proto::SessionCursor>,
+        take: &mut dyn FnMut(
+            lifeline_proto::SessionCursor,
+            lifeline_proto::session_log::SessionLog,
+        ) -> bool,
+    ) -> Result<(), StoreError> {
+        self.session_logs(machine_id, None, since_unix, after, take)
     }
 }

@@ -1,0 +1,307 @@
+//! `lifeline sessions` and `lifeline audit` over more than one message
+//! (8 MiB) carries: both leave the relay whole, a page at a time, in order,
+//! each person seeing what they may.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use lifeline::client::Client;
+use lifeline_net::unix_secs;
+use lifeline_proto::{
+    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Permission, Role, Secret, SessionCursor,
+    audit::AuditEntry,
+    session_log::{ChatLine, SessionLog},
+};
+use lifeline_relay::{
+    audit::NewEntry,
+    auth,
+    store::{AuditStore, InventoryStore, NewEnrollToken, SqliteStore, Store, TicketStore},
+};
+use lifeline_tests::stage::Stage;
+use std::time::Duration;
+
+/// Session logs of the last hour: 12 on each of two machines, each with
+/// 1 MB of chat, 24 MB in all; three at a time end in the same second.
+const LOGS: usize = 24;
+/// Audit entries stored before the relay starts, about 11 MB.
+const ENTRIES: usize = 40_000;
+const TECH: &str = "tina";
+const TECH_PW: &str = "tina-password";
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn log(i: usize, machine: &str, hostname: &str, ended_unix: u64) -> SessionLog {
+    SessionLog {
+        // Ids not in the order of time, so ties are broken by id alone.
+        session: (1 << 20) + ((i * 7) % LOGS) as u64,
+        machine_id: machine.into(),
+        hostname: hostname.into(),
+        technician: "alice".into(),
+        ticket: None,
+        ticket_created: false,
+        purpose: "chat".into(),
+        permission_asked: Permission::View,
+        decision: "accepted".into(),
+        consent: "allowed by the user at the prompt".into(),
+        offered_unix: ended_unix - 60,
+        started_unix: Some(ended_unix - 58),
+        ended_unix,
+        duration_s: 58,
+        ended: "technician closed the session".into(),
+        bytes_to_agent: 0,
+        bytes_to_console: 0,
+        streams: 1,
+        frames: 0,
+        mean_fps: 0.0,
+        refused_input: 0,
+        permission_changes: vec![],
+        chat: (0..4)
+            .map(|k| ChatLine {
+                at_unix: ended_unix - 30 + k,
+                from: "user".into(),
+                text: format!("{i}/{k} ") + &"z".repeat(250_000),
+            })
+            .collect(),
+        chat_dropped: 0,
+        clipboard: vec![],
+    }
+}
+
+/// Two machines, one in the technician's group; their logs; the audit.
+fn populate(s: &mut SqliteStore, now: u64) -> anyhow::Result<Vec<SessionLog>> {
+    s.bulk_load_mode()?;
+    let tech = s.add_user(TECH, Role::Technician, &auth::hash_password(TECH_PW)?, 0)?;
+    s.set_user_groups(tech, &["finance".into()])?;
+    let mut machines = Vec::new();
+    for (n, group) in [(0u8, "finance"), (1, "ops")] {
+        let token = [n; 32];
+        s.add_enroll_token(&NewEnrollToken {
+            hash: token,
+            group: Some(group.into()),
+            created_by: 1,
+            created_unix: 0,
+            expires_unix: u64::MAX / 2,
+            max_uses: None,
+        })?;
+        let info = lifeline_proto::MachineInfo {
+            hostname: format!("{group}-pc"),
+            os: "Debian 12".into(),
+            arch: "x86_64".into(),
+            agent_version: "test".into(),
+        };
+        let id = format!("{group}-machine");
+        s.enroll(&token, &id, &[0; 32], &info, 0)?;
+        machines.push((id, info.hostname));
+    }
+    let mut logs = Vec::new();
+    for i in 0..LOGS {
+        let (id, host) = &machines[i % 2];
+        let l = log(i, id, host, now - 3_000 + (i / 3) as u64 * 60);
+        s.save_session(&l)?;
+        logs.push(l);
+    }
+    // Three days old: outside a one-day listing.
+    let mut old = log(LOGS, &machines[0].0, &machines[0].1, now - 3 * 86_400);
+    old.session = 99;
+    old.chat.truncate(1);
+    s.save_session(&old)?;
+    for i in 0..ENTRIES {
+        let actor = if i % 4 == 0 { "bob" } else { "alice" };
+        let details = format!("entry {i} ") + &"d".repeat(120);
+        s.append_audit(
+            &NewEntry::new(actor, "ticket-updated", "pc-1", details),
+            now,
+        )?;
+    }
+    Ok(logs)
+}
+
+fn refused_as_too_large(reply: Result<ConsoleReply, lifeline::client::ClientError>) {
+    let why = match reply {
+        Ok(r) => panic!("answered in one message: {:.200}", format!("{r:?}")),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        why.contains("more than the 8 MiB a message carries"),
+        "{why}"
+    );
+}
+
+async fn sessions(c: &mut Client, machine: Option<&str>, since: Duration, json: bool) -> String {
+    let mut out = Vec::new();
+    lifeline::session_cmd::list(c, machine.map(Into::into), since, json, &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+async fn audit(c: &mut Client, actor: Option<&str>, json: bool) -> String {
+    let mut out = Vec::new();
+    lifeline::audit_cmd::list(c, DAY, actor.map(Into::into), json, &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let now = unix_secs();
+        let mut logs = Vec::new();
+        let mut stage = Stage::start_with(None, |s| {
+            logs = populate(s, now)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // Newest first, ties by session id.
+        logs.sort_by_key(|l| std::cmp::Reverse((l.ended_unix, l.session)));
+        let admin = &mut stage.admin;
+
+        // In one answer the listing does not fit, and the relay says so.
+        let one = admin
+            .request(ConsoleRequest::Sessions {
+                machine: None,
+                since_unix: now - 86_400,
+            })
+            .await;
+        refused_as_too_large(one);
+
+        // In pages it comes whole: each log once, in order, chat and all;
+        // byte for byte the pretty array of the logs.
+        let json = sessions(admin, None, DAY, true).await;
+        assert!(json.len() > MAX_FRAME_LEN, "{} bytes", json.len());
+        let got: Vec<SessionLog> = serde_json::from_str(&json).unwrap();
+        assert_eq!(got.len(), LOGS);
+        assert!(got == logs, "the listing differs from the logs stored");
+        assert_eq!(json, serde_json::to_string_pretty(&logs).unwrap() + "\n");
+
+        // Walked by hand: several pages, none outgrowing a message, each
+        // starting where the last ended.
+        let (mut after, mut pages, mut seen) = (None::<SessionCursor>, 0, 0);
+        loop {
+            let page = admin
+                .request(ConsoleRequest::SessionsPage {
+                    machine: None,
+                    since_unix: now - 86_400,
+                    after,
+                })
+                .await
+                .unwrap();
+            assert!(lifeline_proto::encoded_len(&page) < MAX_FRAME_LEN);
+            let ConsoleReply::SessionsPage { logs: page, next } = page else {
+                panic!("not a page");
+            };
+            assert!(page == logs[seen..seen + page.len()], "page {pages}");
+            seen += page.len();
+            pages += 1;
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, LOGS);
+        assert!(pages >= 3, "{pages} pages");
+
+        // The table: one header, a line per log, newest first.
+        let table = sessions(admin, None, DAY, false).await;
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 1 + LOGS, "{table}");
+        assert!(lines[0].trim_start().starts_with("SESSION"), "{}", lines[0]);
+        assert!(
+            lines[1]
+                .trim_start()
+                .starts_with(&logs[0].session.to_string())
+        );
+        assert!(
+            lines[LOGS]
+                .trim_start()
+                .starts_with(&logs[LOGS - 1].session.to_string())
+        );
+
+        // One machine; and a week, which takes in the old log too.
+        let one_machine = sessions(admin, Some("ops-pc"), DAY, true).await;
+        let got: Vec<SessionLog> = serde_json::from_str(&one_machine).unwrap();
+        assert_eq!(got.len(), LOGS / 2);
+        assert!(got.iter().all(|l| l.hostname == "ops-pc"));
+        let week = sessions(admin, None, 7 * DAY, true).await;
+        let got: Vec<SessionLog> = serde_json::from_str(&week).unwrap();
+        assert_eq!(got.len(), LOGS + 1);
+        assert_eq!(got[LOGS].session, 99);
+
+        // The audit: every entry once, in order, each chained to the last.
+        refused_as_too_large(
+            admin
+                .request(ConsoleRequest::Audit {
+                    since_unix: 0,
+                    actor: None,
+                })
+                .await,
+        );
+        let json = audit(admin, None, true).await;
+        assert!(json.len() > MAX_FRAME_LEN, "{} bytes", json.len());
+        let entries: Vec<AuditEntry> = serde_json::from_str(&json).unwrap();
+        // Ours, then the relay's own (the logins).
+        assert!(entries.len() >= ENTRIES, "{}", entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            assert_eq!(e.seq, i as u64 + 1);
+            if i > 0 {
+                assert_eq!(e.prev_hash, entries[i - 1].hash, "entry {}", e.seq);
+            }
+            if i < ENTRIES {
+                assert!(e.details.starts_with(&format!("entry {i} ")), "{}", e.seq);
+            }
+        }
+        assert_eq!(json, serde_json::to_string_pretty(&entries).unwrap() + "\n");
+        let bob: Vec<AuditEntry> =
+            serde_json::from_str(&audit(admin, Some("bob"), true).await).unwrap();
+        assert_eq!(bob.len(), ENTRIES / 4);
+        assert!(bob.iter().all(|e| e.actor == "bob"));
+        assert!(bob.windows(2).all(|w| w[0].seq + 4 == w[1].seq));
+        let text = audit(admin, None, false).await;
+        assert!(text.lines().count() >= entries.len(), "{}", text.len());
+        assert!(text.lines().next().unwrap().contains("entry 0 "));
+        match admin.request(ConsoleRequest::AuditVerify).await.unwrap() {
+            ConsoleReply::AuditVerified(v) => {
+                assert_eq!(v.first_broken, None);
+                assert!(v.entries as usize >= entries.len());
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // A technician of one group sees its machine's logs only, across
+        // pages that skip the rest, and no audit.
+        let mut tina = Client::login(
+            &stage.addr.to_string(),
+            &stage.fingerprint,
+            TECH,
+            Secret::new(TECH_PW),
+            None,
+        )
+        .await
+        .unwrap();
+        let mine: Vec<SessionLog> =
+            serde_json::from_str(&sessions(&mut tina, None, DAY, true).await).unwrap();
+        let finance: Vec<&SessionLog> =
+            logs.iter().filter(|l| l.hostname == "finance-pc").collect();
+        assert_eq!(mine.len(), LOGS / 2);
+        assert!(mine.iter().zip(&finance).all(|(a, b)| a == *b));
+        let other = lifeline::session_cmd::list(
+            &mut tina,
+            Some("ops-pc".into()),
+            DAY,
+            true,
+            &mut Vec::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(other.to_string().contains("outside your groups"), "{other}");
+        let no = lifeline::audit_cmd::list(&mut tina, DAY, None, false, &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert!(no.to_string().contains("only admins and auditors"), "{no}");
+    });
+}
