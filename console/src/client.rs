@@ -218,6 +218,26 @@ impl Client {
         session: SessionId,
         channel: lifeline_proto::Channel,
     ) -> Result<(SecureSend, SecureRecv), ClientError> {
+        self.open_stream_later(session, channel).await?.await
+    }
+
+    /// Opens a stream of `session` on `channel` and returns its end-to-end
+    /// handshake, to run in a task of its own: a stream beside another
+    /// (probes beside the screen) whose start need not wait a round trip
+    /// for it.
+    ///
+    /// # Errors
+    /// As [`Client::open_stream`].
+    pub async fn open_stream_later(
+        &mut self,
+        session: SessionId,
+        channel: lifeline_proto::Channel,
+    ) -> Result<
+        impl std::future::Future<Output = Result<(SecureSend, SecureRecv), ClientError>>
+        + Send
+        + 'static,
+        ClientError,
+    > {
         if self.e2e_private.len() != e2e::KEY_LEN {
             return Err(ClientError::NoE2eKey);
         }
@@ -228,7 +248,8 @@ impl Client {
         };
         let (send, recv) = self.open_raw_stream(session, channel).await?;
         let prologue = e2e::prologue(session, &format!("{channel:?}"), &machine_id);
-        Ok(e2e::initiate(send, recv, &self.e2e_private, &key, &prologue).await?)
+        let private = self.e2e_private.clone();
+        Ok(async move { Ok(e2e::initiate(send, recv, &private, &key, &prologue).await?) })
     }
 
     /// Opens a stream and writes its header, nothing more.

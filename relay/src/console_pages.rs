@@ -96,10 +96,13 @@ pub(crate) async fn sessions(
         .store
         .call(move |s| {
             let mut page = Pager::new(PAGE_BYTES, MAX_PAGE_BYTES);
-            s.session_scan(id.as_deref(), since_unix, after, &mut |at, log| {
-                let shown = visible.contains(&log.machine_id).then_some(log);
-                page.offer(at, shown)
-            })?;
+            s.session_scan(
+                id.as_deref(),
+                since_unix,
+                after,
+                &|machine| visible.contains(machine),
+                &mut |at, log| page.offer(at, log),
+            )?;
             Ok::<_, crate::store::StoreError>(page.finish())
         })
         .await

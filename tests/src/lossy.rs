@@ -46,6 +46,8 @@ pub struct LossyProxy {
     pub addr: SocketAddr,
     pub forwarded: Arc<AtomicU64>,
     pub dropped: Arc<AtomicU64>,
+    /// The delay each way now, in microseconds ([`LossyProxy::set_delay`]).
+    delay_us: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -89,16 +91,20 @@ impl LossyProxy {
         let forwarded = Arc::new(AtomicU64::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
         let seq = Arc::new(AtomicU64::new(0));
+        let delay_us = Arc::new(AtomicU64::new(
+            u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
+        ));
         let threshold = (loss * f64::from(u32::MAX)) as u64;
         let mut threads = Vec::new();
         for upward in [true, false] {
             let sock = if upward { front.clone() } else { back.clone() };
-            let (queue, client, stop, dropped, seq) = (
+            let (queue, client, stop, dropped, seq, delay_us) = (
                 queue.clone(),
                 client.clone(),
                 stop.clone(),
                 dropped.clone(),
                 seq.clone(),
+                delay_us.clone(),
             );
             threads.push(std::thread::spawn(move || {
                 // xorshift, seeded per direction: the same losses every run.
@@ -125,6 +131,7 @@ impl LossyProxy {
                         continue;
                     }
                     let now = Instant::now();
+                    let delay = Duration::from_micros(delay_us.load(Ordering::Relaxed));
                     let mut due = now + delay;
                     if let Some(rate) = rate {
                         let start = free_at.max(now);
@@ -191,9 +198,19 @@ impl LossyProxy {
             addr,
             forwarded,
             dropped,
+            delay_us,
             stop,
             threads,
         }
+    }
+
+    /// From now on, delays datagrams by `delay` each way (the path got
+    /// longer or shorter mid-session: a VPN came up, a route changed).
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_us.store(
+            u64::try_from(delay.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 }
 

