@@ -193,7 +193,7 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
         assert!(got == logs, "the listing differs from the logs stored");
         assert_eq!(json, serde_json::to_string_pretty(&logs).unwrap() + "\n");
 
-        // Walked by hand: several pages, none outgrowing a message, each
+        // Walked by hand: several pages (each read within a message), each
         // starting where the last ended.
         let (mut after, mut pages, mut seen) = (None::<SessionCursor>, 0, 0);
         loop {

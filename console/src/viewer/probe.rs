@@ -4,6 +4,9 @@
 //! nothing). Frames alone can only lower the viewer's estimate of the
 //! round trip (see [`lifeline_proto::view::CreditWindow`]); the probes let
 //! it rise with a path that got longer, and the credit window with it.
+//! Each result carries the screen bytes that arrived while the probe was
+//! out, so that one held up behind the stream's own frames is not taken
+//! for the path.
 
 use crate::client::ClientError;
 use lifeline_net::e2e::{SecureRecv, SecureSend};
@@ -16,13 +19,15 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::{oneshot, watch};
-use tracing::debug;
+use tracing::{debug, warn};
 
 /// The probing task of one screen stream; it ends, closing its stream,
 /// when this is dropped.
 pub(crate) struct Prober {
-    rtt: watch::Receiver<u64>,
-    frames: Arc<AtomicU64>,
+    /// A probe's round trip (µs), and the screen bytes that came meanwhile.
+    rtt: watch::Receiver<(u64, u64)>,
+    /// Screen bytes decoded so far.
+    screen: Arc<AtomicU64>,
     wire: Arc<AtomicU64>,
     _stop: oneshot::Sender<()>,
 }
@@ -34,11 +39,11 @@ impl Prober {
     pub(crate) fn start(
         handshake: impl Future<Output = Result<(SecureSend, SecureRecv), ClientError>> + Send + 'static,
     ) -> Self {
-        let (tx, rtt) = watch::channel(0);
+        let (tx, rtt) = watch::channel((0, 0));
         let (stop_tx, stop) = oneshot::channel();
-        let frames = Arc::new(AtomicU64::new(0));
+        let screen = Arc::new(AtomicU64::new(0));
         let wire = Arc::new(AtomicU64::new(0));
-        let (f, w) = (frames.clone(), wire.clone());
+        let (f, w) = (screen.clone(), wire.clone());
         tokio::spawn(async move {
             let (send, recv) = match handshake.await {
                 Ok(pair) => pair,
@@ -51,20 +56,20 @@ impl Prober {
         });
         Self {
             rtt,
-            frames,
+            screen,
             wire,
             _stop: stop_tx,
         }
     }
 
-    /// A frame arrived: probing goes on.
-    pub(crate) fn on_frame(&self) {
-        self.frames.fetch_add(1, Ordering::Relaxed);
+    /// A frame of `bytes` arrived: probing goes on.
+    pub(crate) fn on_frame(&self, bytes: usize) {
+        self.screen.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// The round trip, in microseconds, of a probe that came back since
-    /// the last call.
-    pub(crate) fn take(&mut self) -> Option<u64> {
+    /// the last call, and the screen bytes that arrived while it was out.
+    pub(crate) fn take(&mut self) -> Option<(u64, u64)> {
         self.rtt
             .has_changed()
             .unwrap_or(false)
@@ -81,8 +86,8 @@ impl Prober {
 async fn run(
     mut send: SecureSend,
     mut recv: SecureRecv,
-    rtt: watch::Sender<u64>,
-    frames: Arc<AtomicU64>,
+    rtt: watch::Sender<(u64, u64)>,
+    screen: Arc<AtomicU64>,
     wire: Arc<AtomicU64>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -94,11 +99,10 @@ async fn run(
             _ = &mut stop => break,
             _ = tick.tick() => {}
         }
-        let f = frames.load(Ordering::Relaxed);
-        if f == seen {
+        let before = screen.load(Ordering::Relaxed);
+        if before == seen {
             continue;
         }
-        seen = f;
         n += 1;
         let probe = n.to_be_bytes();
         let sent = Instant::now();
@@ -113,18 +117,23 @@ async fn run(
         match echo {
             Ok(Some(e)) if e == probe => {}
             Ok(Some(_)) => {
-                debug!("a probe's echo differs from the probe");
+                warn!("a probe's echo differs from the probe: no more probes");
                 return;
             }
             Ok(None) => return,
+            Err(e) if e.is_e2e() => {
+                warn!("probe stream: {e}");
+                return;
+            }
             Err(e) => {
                 debug!("probe stream ended: {e}");
                 return;
             }
         }
-        wire.store(recv.wire_bytes(), Ordering::Relaxed);
         let took = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-        if rtt.send(took).is_err() {
+        wire.store(recv.wire_bytes(), Ordering::Relaxed);
+        seen = screen.load(Ordering::Relaxed);
+        if rtt.send((took, seen - before)).is_err() {
             break;
         }
     }

@@ -205,9 +205,10 @@ impl ScreenStream {
                 let seq = self.frames;
                 let age_us = u64::try_from(latency_us).unwrap_or(0);
                 if let Some(p) = self.probes.as_mut() {
-                    p.on_frame();
-                    if let Some(rtt) = p.take() {
-                        self.credits.on_probe(rtt);
+                    p.on_frame(data.len());
+                    if let Some((rtt, meanwhile)) = p.take() {
+                        let meanwhile = usize::try_from(meanwhile).unwrap_or(usize::MAX);
+                        self.credits.on_probe(rtt, meanwhile);
                     }
                 }
                 let credits = self

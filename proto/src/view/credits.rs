@@ -45,7 +45,8 @@ pub const LARGE_FRAME: usize = 64 * 1024;
 /// raise it (the agent holds a credit while the screen is still, so a
 /// slow typist would pass for a long path); probes can
 /// ([`CreditWindow::on_probe`]): echoes on a stream of their own, at the
-/// priority of input, every [`PROBE_INTERVAL_US`] while frames arrive. The
+/// priority of input, every [`PROBE_INTERVAL_US`] while frames arrive
+/// (those that came back behind the stream's own frames left out). The
 /// estimate is then the quickest of the last [`PROBE_SAMPLES`], so it
 /// follows a path that got longer (a VPN, a congested uplink) within a few
 /// seconds, where before a session begun on a LAN kept two credits over a
@@ -71,6 +72,13 @@ pub const PROBE_INTERVAL_US: u64 = 1_000_000;
 /// Probes the round-trip estimate is the quickest of: one probe held up
 /// (a busy machine, a burst on the link) does not raise it.
 pub const PROBE_SAMPLES: usize = 3;
+
+/// Screen bytes that may arrive while a probe is out for it to raise the
+/// estimate (about 33 ms on a 2 Mbit/s link): an echo that came back
+/// behind more of the stream's own frames measured their queue, not the
+/// path, and taken for the path it would widen the window that queue
+/// came from (and hide the thin link that one credit at a time is for).
+pub const PROBE_QUIET_BYTES: usize = 8 * 1024;
 
 /// Frames whose quickest latency is the path's own (about two seconds at
 /// 60 fps).
@@ -107,14 +115,20 @@ impl CreditWindow {
         }
     }
 
-    /// A probe of the path came back `rtt_us` after it was sent: the
-    /// estimate becomes the quickest of the last [`PROBE_SAMPLES`], up or
-    /// down, and the window no larger than the new ceiling (credits out
-    /// stay out). A path longer by more than two frame intervals also
-    /// forgets the latencies of the shorter one: against them every frame
-    /// would pass for queued and hold the window at two until they aged
-    /// out ([`BASE_FRAMES`] frames at the shorter path's 17 fps: 7 s).
-    pub fn on_probe(&mut self, rtt_us: u64) {
+    /// A probe of the path came back `rtt_us` after it was sent, while
+    /// `screen_bytes` of frames arrived: the estimate becomes the quickest
+    /// of the last [`PROBE_SAMPLES`], up or down, and the window no larger
+    /// than the new ceiling (credits out stay out). A probe that came back
+    /// behind more than [`PROBE_QUIET_BYTES`] and slower than the estimate
+    /// is left out: it measured the stream's own queue. A path longer by
+    /// more than two frame intervals also forgets the latencies of the
+    /// shorter one: against them every frame would pass for queued and
+    /// hold the window at two until they aged out ([`BASE_FRAMES`] frames
+    /// at the shorter path's 17 fps: 7 s).
+    pub fn on_probe(&mut self, rtt_us: u64, screen_bytes: usize) {
+        if screen_bytes > PROBE_QUIET_BYTES && rtt_us > self.path_rtt_us {
+            return;
+        }
         self.probes.push_back(rtt_us);
         if self.probes.len() > PROBE_SAMPLES {
             self.probes.pop_front();
@@ -338,7 +352,7 @@ mod tests {
         // ceiling: 2 + 6 credits, though they come 50 ms later after
         // capture than the frames of the short path did (which would have
         // passed for queued: that base is forgotten).
-        w.w.on_probe(100_500);
+        w.w.on_probe(100_500, 400);
         assert_eq!(w.path_rtt_us(), 100_500);
         assert_eq!(w.ceiling(), 8);
         assert_eq!(typed(&mut w, 6, 51_000), vec![2, 2, 2, 2, 2, 2]);
@@ -346,19 +360,40 @@ mod tests {
         assert_eq!(w.outstanding(), 8);
         // A quicker probe lowers it at once; the window shrinks to the new
         // ceiling, granting nothing while the credits out exceed it.
-        w.w.on_probe(40_000);
-        w.w.on_probe(41_000);
+        w.w.on_probe(40_000, 0);
+        w.w.on_probe(41_000, 0);
         assert_eq!(w.path_rtt_us(), 40_000);
         assert_eq!((w.ceiling(), w.window()), (4, 4));
         assert_eq!(typed(&mut w, 5, 51_000), vec![0, 0, 0, 0, 1]);
         // The quickest of the last three: one slow probe changes nothing,
         // three in a row do.
-        w.w.on_probe(300_000);
+        w.w.on_probe(300_000, 0);
         assert_eq!(w.path_rtt_us(), 40_000);
-        w.w.on_probe(300_000);
-        w.w.on_probe(300_000);
+        w.w.on_probe(300_000, 0);
+        w.w.on_probe(300_000, 0);
         assert_eq!(w.path_rtt_us(), 300_000);
         assert_eq!(w.ceiling(), MAX_CREDITS);
+    }
+
+    #[test]
+    fn a_probe_behind_the_streams_own_frames_does_not_raise_the_estimate() {
+        // Smooth-motion video over a thin uplink: an echo behind a 180 KB
+        // frame took 0.75 s. That is the frame's queue, not the path: no
+        // wider window, and the thin link still goes one credit at a time.
+        let mut w = Viewer::every(60, 50_000, 700_000);
+        for _ in 0..3 {
+            w.w.on_probe(750_000, 180_000);
+        }
+        assert_eq!(w.path_rtt_us(), 50_000);
+        let grants: Vec<u32> = (0..2).map(|_| w.frame(180_000, 1_400_000)).collect();
+        assert_eq!(grants, vec![0, 1]);
+        assert_eq!(w.window(), 1);
+        // One that slipped through between frames measures the path, and
+        // a quick one counts however busy the link was.
+        w.w.on_probe(52_000, 0);
+        assert_eq!(w.path_rtt_us(), 52_000);
+        w.w.on_probe(45_000, 180_000);
+        assert_eq!(w.path_rtt_us(), 45_000);
     }
 
     #[test]

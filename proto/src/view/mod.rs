@@ -12,7 +12,7 @@ mod credits;
 pub use clock::{CAPTURE_TICK_US, CaptureTicks, handshake_timing, narrow_offset};
 pub use credits::{
     BASE_FRAMES, CreditWindow, INITIAL_CREDITS, LARGE_FRAME, MAX_CREDITS, PROBE_INTERVAL_US,
-    PROBE_SAMPLES, SLOW_CREDIT_US, THIN_LINK_BPS,
+    PROBE_QUIET_BYTES, PROBE_SAMPLES, SLOW_CREDIT_US, THIN_LINK_BPS,
 };
 
 use serde::{Deserialize, Serialize};
