@@ -540,7 +540,7 @@ pub enum ConsoleReply {
         next: Option<String>,
     },
     /// A page of session logs, and where the next starts (`None`: this
-    /// was the last). A page may be empty and still have a next.
+    /// was the last).
     SessionsPage {
         logs: Vec<crate::session_log::SessionLog>,
         next: Option<SessionCursor>,

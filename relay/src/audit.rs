@@ -60,45 +60,72 @@ pub fn entry_hash(
 
 /// Recomputes the chain and reports the first entry that does not fit.
 pub fn verify(entries: &[AuditEntry]) -> AuditVerdict {
-    let mut prev = GENESIS.to_string();
-    let mut expected_seq = entries.first().map_or(1, |e| e.seq);
+    let mut check = ChainCheck::default();
     for e in entries {
-        let broken = |why: String| AuditVerdict {
-            entries: entries.len() as u64,
-            first_broken: Some((e.seq, why)),
-        };
-        if e.seq != expected_seq {
-            return broken(format!(
-                "sequence jumps from {} to {} (entries missing)",
-                expected_seq - 1,
-                e.seq
-            ));
-        }
-        if e.prev_hash != prev {
-            return broken("its previous-hash link does not match the entry before it".into());
-        }
-        let computed = entry_hash(
-            &e.prev_hash,
-            e.seq,
-            e.at_unix,
-            &e.actor,
-            &e.action,
-            &e.target,
-            &e.details,
-        );
-        if computed != e.hash {
-            return broken(format!(
-                "its contents do not match its hash (recorded {}…, computed {}…)",
-                &e.hash.get(..12).unwrap_or(&e.hash),
-                &computed[..12]
-            ));
-        }
-        prev = e.hash.clone();
-        expected_seq = e.seq + 1;
+        check.push(e);
     }
-    AuditVerdict {
-        entries: entries.len() as u64,
-        first_broken: None,
+    check.verdict()
+}
+
+/// The chain checked an entry at a time, oldest first, so that a log of
+/// any length is verified without holding it in memory.
+#[derive(Debug, Default)]
+pub struct ChainCheck {
+    /// The hash the next entry links to (`None`: none seen yet).
+    prev: Option<String>,
+    expected_seq: u64,
+    entries: u64,
+    first_broken: Option<(u64, String)>,
+}
+
+impl ChainCheck {
+    /// Checks the next entry (once one is broken, the rest are counted).
+    pub fn push(&mut self, e: &AuditEntry) {
+        self.entries += 1;
+        if self.first_broken.is_some() {
+            return;
+        }
+        let prev = self.prev.take().unwrap_or_else(|| {
+            self.expected_seq = e.seq;
+            GENESIS.to_string()
+        });
+        let why = if e.seq != self.expected_seq {
+            Some(format!(
+                "sequence jumps from {} to {} (entries missing)",
+                self.expected_seq - 1,
+                e.seq
+            ))
+        } else if e.prev_hash != prev {
+            Some("its previous-hash link does not match the entry before it".into())
+        } else {
+            let computed = entry_hash(
+                &e.prev_hash,
+                e.seq,
+                e.at_unix,
+                &e.actor,
+                &e.action,
+                &e.target,
+                &e.details,
+            );
+            (computed != e.hash).then(|| {
+                format!(
+                    "its contents do not match its hash (recorded {}…, computed {}…)",
+                    &e.hash.get(..12).unwrap_or(&e.hash),
+                    &computed[..12]
+                )
+            })
+        };
+        self.first_broken = why.map(|w| (e.seq, w));
+        self.prev = Some(e.hash.clone());
+        self.expected_seq = e.seq + 1;
+    }
+
+    /// Every entry pushed, and the first that did not fit, if any.
+    pub fn verdict(self) -> AuditVerdict {
+        AuditVerdict {
+            entries: self.entries,
+            first_broken: self.first_broken,
+        }
     }
 }
 
@@ -149,6 +176,15 @@ mod tests {
         c.remove(1);
         let v = verify(&c);
         assert_eq!(v.first_broken.as_ref().map(|b| b.0), Some(3));
+    }
+
+    #[test]
+    fn entries_after_a_broken_one_are_counted() {
+        let mut c = chain(6);
+        c[1].hash = "0".repeat(64);
+        let v = verify(&c);
+        assert_eq!(v.entries, 6);
+        assert_eq!(v.first_broken.map(|b| b.0), Some(2));
     }
 
     #[test]

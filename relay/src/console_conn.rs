@@ -243,13 +243,7 @@ async fn handle(
             crate::console_export::page(ctx, person, group, after).await
         }
         ConsoleRequest::Audit { since_unix, actor } => {
-            may_audit(person)?;
-            let rows = ctx
-                .store
-                .call(move |s| s.audit_entries(since_unix, actor.as_deref()))
-                .await
-                .map_err(internal)?;
-            Ok(ConsoleReply::Audit(rows))
+            crate::console_pages::audit_whole(ctx, person, since_unix, actor).await
         }
         ConsoleRequest::SetPolicy {
             machine,
@@ -291,7 +285,7 @@ async fn handle(
         ConsoleRequest::Sessions {
             machine,
             since_unix,
-        } => console_tickets::sessions(ctx, person, machine, since_unix).await,
+        } => crate::console_pages::sessions_whole(ctx, person, machine, since_unix).await,
         ConsoleRequest::SessionsPage {
             machine,
             since_unix,
@@ -308,12 +302,20 @@ async fn handle(
         }
         ConsoleRequest::AuditVerify => {
             may_audit(person)?;
-            let rows = ctx
+            // An entry at a time: a log of any length, in little memory.
+            let verdict = ctx
                 .store
-                .call(|s| s.audit_entries(0, None))
+                .call(|s| {
+                    let mut check = crate::audit::ChainCheck::default();
+                    s.audit_scan(0, None, None, &mut |e| {
+                        check.push(&e);
+                        true
+                    })?;
+                    Ok::<_, crate::store::StoreError>(check.verdict())
+                })
                 .await
                 .map_err(internal)?;
-            Ok(ConsoleReply::AuditVerified(crate::audit::verify(&rows)))
+            Ok(ConsoleReply::AuditVerified(verdict))
         }
         ConsoleRequest::RefreshInventory { machine } => {
             let (id, hostname) = resolve_machine(ctx, person, &machine).await?;

@@ -6,25 +6,18 @@
 //! the same whatever was added since the first).
 
 use crate::{
-    console_conn::{Person, internal, may_audit, resolve_machine, visible_machines},
+    console_conn::{Person, failure, internal, may_audit, resolve_machine, visible_machines},
     console_export::{MAX_PAGE_BYTES, PAGE_BYTES},
     server::Ctx,
 };
-use lifeline_proto::{ConsoleReply, Failure, SessionCursor};
+use lifeline_proto::{ConsoleReply, ErrorCode, Failure, SessionCursor};
 use serde::Serialize;
-use std::collections::HashSet;
-
-/// Most rows one page looks at, shown or not (rows of machines a
-/// technician does not see are skipped): a page may come back empty, with
-/// the place to go on from, rather than scan a whole table.
-pub const MAX_SCANNED: usize = 5_000;
 
 /// A page being filled, row by row in the listing's order.
 #[derive(Debug)]
 pub struct Pager<T, K> {
     items: Vec<T>,
     bytes: usize,
-    scanned: usize,
     last: Option<K>,
     more: bool,
     page_bytes: usize,
@@ -38,7 +31,6 @@ impl<T: Serialize, K> Pager<T, K> {
         Self {
             items: Vec::new(),
             bytes: 0,
-            scanned: 0,
             last: None,
             more: false,
             page_bytes,
@@ -46,23 +38,26 @@ impl<T: Serialize, K> Pager<T, K> {
         }
     }
 
-    /// Offers the next row, at `key`: `item` to show, `None` to skip it.
-    /// Answers whether to go on; a row refused goes first on the next page.
-    pub fn offer(&mut self, key: K, item: Option<T>) -> bool {
-        if self.bytes >= self.page_bytes || self.scanned >= MAX_SCANNED {
+    /// A page as large as a message: a whole listing in one answer (for
+    /// consoles before pages), or more to come.
+    pub fn whole() -> Self {
+        Self::new(MAX_PAGE_BYTES, MAX_PAGE_BYTES)
+    }
+
+    /// Offers the next row, at `key`; answers whether to go on. A row
+    /// refused goes first on the next page.
+    pub fn offer(&mut self, key: K, item: T) -> bool {
+        if self.bytes >= self.page_bytes {
             self.more = true;
             return false;
         }
-        if let Some(item) = item {
-            let size = lifeline_proto::encoded_len(&item);
-            if !self.items.is_empty() && self.bytes + size > self.max_bytes {
-                self.more = true;
-                return false;
-            }
-            self.bytes += size;
-            self.items.push(item);
+        let size = lifeline_proto::encoded_len(&item);
+        if !self.items.is_empty() && self.bytes + size > self.max_bytes {
+            self.more = true;
+            return false;
         }
-        self.scanned += 1;
+        self.bytes += size;
+        self.items.push(item);
         self.last = Some(key);
         true
     }
@@ -74,8 +69,62 @@ impl<T: Serialize, K> Pager<T, K> {
     }
 }
 
+/// Refused: a listing in one answer that does not fit in a message (the
+/// relay stops reading it there, holding no more than a message).
+fn too_large() -> Failure {
+    failure(
+        ErrorCode::BadRequest,
+        format!(
+            "the answer would take more than the {} MiB a message carries: ask for less (a \
+             shorter --since, one --machine), or use a console of protocol version 3 or \
+             later, which lists in pages",
+            lifeline_proto::MAX_FRAME_LEN / 1_048_576
+        ),
+    )
+}
+
+/// A page of the session logs after `after` (newest first) of the
+/// machines `person` sees, or of one machine.
+async fn session_page(
+    ctx: &Ctx,
+    person: &Person,
+    machine: Option<String>,
+    since_unix: u64,
+    after: Option<SessionCursor>,
+    mut page: Pager<lifeline_proto::session_log::SessionLog, SessionCursor>,
+) -> Result<
+    (
+        Vec<lifeline_proto::session_log::SessionLog>,
+        Option<SessionCursor>,
+    ),
+    Failure,
+> {
+    let id = match machine {
+        Some(m) => Some(resolve_machine(ctx, person, &m).await?.0),
+        None => None,
+    };
+    let visible: Vec<String> = visible_machines(ctx, person)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    ctx.store
+        .call(move |s| {
+            s.session_scan(
+                id.as_deref(),
+                since_unix,
+                &visible,
+                after,
+                &mut |at, log| page.offer(at, log),
+            )?;
+            Ok::<_, crate::store::StoreError>(page.finish())
+        })
+        .await
+        .map_err(internal)
+}
+
 /// The session logs after `after` (newest first) of the machines `person`
-/// sees, or of one machine.
+/// sees, or of one machine: a page.
 pub(crate) async fn sessions(
     ctx: &Ctx,
     person: &Person,
@@ -83,34 +132,46 @@ pub(crate) async fn sessions(
     since_unix: u64,
     after: Option<SessionCursor>,
 ) -> Result<ConsoleReply, Failure> {
-    let id = match machine {
-        Some(m) => Some(resolve_machine(ctx, person, &m).await?.0),
-        None => None,
-    };
-    let visible: HashSet<String> = visible_machines(ctx, person)
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    let (logs, next) = ctx
-        .store
-        .call(move |s| {
-            let mut page = Pager::new(PAGE_BYTES, MAX_PAGE_BYTES);
-            s.session_scan(
-                id.as_deref(),
-                since_unix,
-                after,
-                &|machine| visible.contains(machine),
-                &mut |at, log| page.offer(at, log),
-            )?;
-            Ok::<_, crate::store::StoreError>(page.finish())
-        })
-        .await
-        .map_err(internal)?;
+    let page = Pager::new(PAGE_BYTES, MAX_PAGE_BYTES);
+    let (logs, next) = session_page(ctx, person, machine, since_unix, after, page).await?;
     Ok(ConsoleReply::SessionsPage { logs, next })
 }
 
-/// The audit entries after sequence number `after`, oldest first.
+/// The same in one answer, or refused once past a message.
+pub(crate) async fn sessions_whole(
+    ctx: &Ctx,
+    person: &Person,
+    machine: Option<String>,
+    since_unix: u64,
+) -> Result<ConsoleReply, Failure> {
+    match session_page(ctx, person, machine, since_unix, None, Pager::whole()).await? {
+        (logs, None) => Ok(ConsoleReply::Sessions(logs)),
+        (_, Some(_)) => Err(too_large()),
+    }
+}
+
+/// A page of the audit entries after sequence number `after`, oldest first.
+async fn audit_page(
+    ctx: &Ctx,
+    person: &Person,
+    since_unix: u64,
+    actor: Option<String>,
+    after: Option<u64>,
+    mut page: Pager<lifeline_proto::audit::AuditEntry, u64>,
+) -> Result<(Vec<lifeline_proto::audit::AuditEntry>, Option<u64>), Failure> {
+    may_audit(person)?;
+    ctx.store
+        .call(move |s| {
+            s.audit_scan(since_unix, actor.as_deref(), after, &mut |e| {
+                page.offer(e.seq, e)
+            })?;
+            Ok::<_, crate::store::StoreError>(page.finish())
+        })
+        .await
+        .map_err(internal)
+}
+
+/// The audit entries after sequence number `after`, oldest first: a page.
 pub(crate) async fn audit(
     ctx: &Ctx,
     person: &Person,
@@ -118,19 +179,22 @@ pub(crate) async fn audit(
     actor: Option<String>,
     after: Option<u64>,
 ) -> Result<ConsoleReply, Failure> {
-    may_audit(person)?;
-    let (rows, next) = ctx
-        .store
-        .call(move |s| {
-            let mut page = Pager::new(PAGE_BYTES, MAX_PAGE_BYTES);
-            s.audit_scan(since_unix, actor.as_deref(), after, &mut |e| {
-                page.offer(e.seq, Some(e))
-            })?;
-            Ok::<_, crate::store::StoreError>(page.finish())
-        })
-        .await
-        .map_err(internal)?;
+    let page = Pager::new(PAGE_BYTES, MAX_PAGE_BYTES);
+    let (rows, next) = audit_page(ctx, person, since_unix, actor, after, page).await?;
     Ok(ConsoleReply::AuditPage { rows, next })
+}
+
+/// The same in one answer, or refused once past a message.
+pub(crate) async fn audit_whole(
+    ctx: &Ctx,
+    person: &Person,
+    since_unix: u64,
+    actor: Option<String>,
+) -> Result<ConsoleReply, Failure> {
+    match audit_page(ctx, person, since_unix, actor, None, Pager::whole()).await? {
+        (rows, None) => Ok(ConsoleReply::Audit(rows)),
+        (_, Some(_)) => Err(too_large()),
+    }
 }
 
 #[cfg(test)]
@@ -148,7 +212,7 @@ mod tests {
         let mut offered = 0;
         for k in 0..10u32 {
             offered += 1;
-            if !p.offer(k, Some(row(100))) {
+            if !p.offer(k, row(100)) {
                 break;
             }
         }
@@ -162,35 +226,24 @@ mod tests {
     #[test]
     fn a_page_never_outgrows_its_limit_but_a_large_row_goes_alone() {
         let mut p = Pager::new(300, 400);
-        assert!(p.offer(0u32, Some(row(200))));
+        assert!(p.offer(0u32, row(200)));
         // 201 + 301 > 400: the large row waits for the next page.
-        assert!(!p.offer(1, Some(row(300))));
+        assert!(!p.offer(1, row(300)));
         assert_eq!(p.finish(), (vec![row(200)], Some(0)));
         // Alone on a page, it goes whatever its size.
         let mut p = Pager::new(300, 400);
-        assert!(p.offer(1u32, Some(row(900))));
-        assert!(!p.offer(2, Some(row(1))));
+        assert!(p.offer(1u32, row(900)));
+        assert!(!p.offer(2, row(1)));
         assert_eq!(p.finish(), (vec![row(900)], Some(1)));
     }
 
     #[test]
     fn the_last_page_names_no_next() {
         let mut p = Pager::new(300, 400);
-        assert!(p.offer(0u32, Some(row(10))));
-        assert!(p.offer(1, None));
-        assert_eq!(p.finish(), (vec![row(10)], None));
+        assert!(p.offer(0u32, row(10)));
+        assert!(p.offer(1, row(10)));
+        assert_eq!(p.finish(), (vec![row(10), row(10)], None));
         let p: Pager<String, u32> = Pager::new(300, 400);
         assert_eq!(p.finish(), (vec![], None));
-    }
-
-    #[test]
-    fn skipped_rows_count_so_a_page_of_none_still_moves_on() {
-        let mut p: Pager<String, usize> = Pager::new(300, 400);
-        let mut k = 0;
-        while p.offer(k, None) {
-            k += 1;
-        }
-        assert_eq!(k, MAX_SCANNED);
-        assert_eq!(p.finish(), (vec![], Some(MAX_SCANNED - 1)));
     }
 }

@@ -101,30 +101,6 @@ pub(crate) async fn session_show(
     Ok(ConsoleReply::Session(Box::new(log)))
 }
 
-/// Session logs since a time, optionally of one machine.
-pub(crate) async fn sessions(
-    ctx: &Ctx,
-    person: &Person,
-    machine: Option<String>,
-    since_unix: u64,
-) -> Result<ConsoleReply, Failure> {
-    let id = match machine {
-        Some(m) => Some(resolve_machine(ctx, person, &m).await?.0),
-        None => None,
-    };
-    let logs = ctx
-        .store
-        .call(move |s| s.sessions(id.as_deref(), None, since_unix))
-        .await
-        .map_err(internal)?;
-    let visible = visible_machines(ctx, person).await?;
-    Ok(ConsoleReply::Sessions(
-        logs.into_iter()
-            .filter(|l| visible.iter().any(|m| m.id == l.machine_id))
-            .collect(),
-    ))
-}
-
 /// Forwards ticket news about machines `person` sees until the console
 /// goes away.
 pub(crate) fn watch(ctx: Arc<Ctx>, person: Person, tx: mpsc::UnboundedSender<RelayToConsole>) {

@@ -22,8 +22,8 @@ use std::time::Duration;
 /// Session logs of the last hour: 12 on each of two machines, each with
 /// 1 MB of chat, 24 MB in all; three at a time end in the same second.
 const LOGS: usize = 24;
-/// Small logs of two days ago on the machine the technician does not see:
-/// more than a page looks at, so her listing crosses an empty page.
+/// Small logs of two days ago on the machine the technician does not see,
+/// between her newest logs and her oldest.
 const UNSEEN: usize = 5_100;
 /// Audit entries stored before the relay starts, about 11 MB.
 const ENTRIES: usize = 40_000;
@@ -133,8 +133,11 @@ fn refused_as_too_large(reply: Result<ConsoleReply, lifeline::client::ClientErro
         Ok(r) => panic!("answered in one message: {:.200}", format!("{r:?}")),
         Err(e) => e.to_string(),
     };
+    // Refused as the relay reads it (once past a message), not after
+    // reading all of it: that refusal would not name the pages.
     assert!(
-        why.contains("more than the 8 MiB a message carries"),
+        why.contains("more than the 8 MiB a message carries")
+            && why.contains("protocol version 3 or later, which lists in pages"),
         "{why}"
     );
 }
@@ -183,6 +186,18 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
             })
             .await;
         refused_as_too_large(one);
+        // Less, and it comes in one answer (for consoles before pages).
+        let last_six = admin
+            .request(ConsoleRequest::Sessions {
+                machine: None,
+                since_unix: now - 3_000 + 6 * 60,
+            })
+            .await
+            .unwrap();
+        let ConsoleReply::Sessions(last_six) = last_six else {
+            panic!("not a listing");
+        };
+        assert!(last_six == logs[..6], "{} logs", last_six.len());
 
         // In pages it comes whole: each log once, in order, chat and all;
         // byte for byte the pretty array of the logs.
@@ -272,6 +287,17 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
         assert_eq!(json, serde_json::to_string_pretty(&entries).unwrap() + "\n");
         let bob: Vec<AuditEntry> =
             serde_json::from_str(&audit(admin, Some("bob"), true).await).unwrap();
+        let one = admin
+            .request(ConsoleRequest::Audit {
+                since_unix: 0,
+                actor: Some("bob".into()),
+            })
+            .await
+            .unwrap();
+        assert!(
+            one == ConsoleReply::Audit(bob.clone()),
+            "bob's entries in one answer"
+        );
         assert_eq!(bob.len(), ENTRIES / 4);
         assert!(bob.iter().all(|e| e.actor == "bob"));
         assert!(bob.windows(2).all(|w| w[0].seq + 4 == w[1].seq));
@@ -303,14 +329,14 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
             logs.iter().filter(|l| l.hostname == "finance-pc").collect();
         assert_eq!(mine.len(), LOGS / 2);
         assert!(mine.iter().zip(&finance).all(|(a, b)| a == *b));
-        // Over a week her listing passes the other machine's 5,100 logs:
-        // one page comes back empty, naming where to go on, and the old
-        // log of hers after them is there.
+        // Over a week her listing passes the other machine's 5,100 logs,
+        // which are never read for her: every page holds logs of hers,
+        // and her old log after them is there.
         let week: Vec<SessionLog> =
             serde_json::from_str(&sessions(&mut tina, None, 7 * DAY, true).await).unwrap();
         assert_eq!(week.len(), LOGS / 2 + 1);
         assert_eq!(week[LOGS / 2].session, 99);
-        let (mut after, mut empty) = (None, 0);
+        let mut after = None;
         loop {
             let ConsoleReply::SessionsPage { logs: page, next } = tina
                 .request(ConsoleRequest::SessionsPage {
@@ -323,14 +349,17 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
             else {
                 panic!("not a page");
             };
+            assert!(!page.is_empty());
             assert!(page.iter().all(|l| l.hostname == "finance-pc"));
-            empty += usize::from(page.is_empty() && next.is_some());
             match next {
-                Some(n) => after = Some(n),
+                Some(n) => {
+                    // Where the next page starts is a log of hers.
+                    assert_eq!(Some(n.session), page.last().map(|l| l.session));
+                    after = Some(n);
+                }
                 None => break,
             }
         }
-        assert!(empty >= 1, "no page came back empty");
         let other = lifeline::session_cmd::list(
             &mut tina,
             Some("ops-pc".into()),

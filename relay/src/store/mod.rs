@@ -330,19 +330,19 @@ pub trait TicketStore {
         since_unix: u64,
     ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError>;
 
-    /// Session logs ended since a time, newest first, of one machine if
-    /// given, after `after` in that order if given: each passed to `take`
-    /// with its place in that order until it answers `false`; as `None`,
-    /// unread, when `wanted` does not want its machine.
+    /// Session logs ended since a time, newest first, of the machines
+    /// `among` (of one machine if given), after `after` in that order if
+    /// given: each passed to `take` with its place in that order until it
+    /// answers `false`.
     fn session_scan(
         &mut self,
         machine_id: Option<&str>,
         since_unix: u64,
+        among: &[String],
         after: Option<lifeline_proto::SessionCursor>,
-        wanted: &dyn Fn(&str) -> bool,
         take: &mut dyn FnMut(
             lifeline_proto::SessionCursor,
-            Option<lifeline_proto::session_log::SessionLog>,
+            lifeline_proto::session_log::SessionLog,
         ) -> bool,
     ) -> Result<(), StoreError>;
 }

@@ -65,26 +65,25 @@ impl SqliteStore {
         json.map(|j| parse(&j)).transpose()
     }
 
-    /// Logs of one machine or one ticket if given, ended since a time,
-    /// newest first (ties by session id), after `after` if given: each
-    /// passed to `take` with its place in that order until it answers
-    /// `false`; as `None`, unread, when `wanted` does not want its machine.
+    /// Logs of one machine or one ticket if given, of the machines
+    /// `among` if given, ended since a time, newest first (ties by session
+    /// id), after `after` if given: each passed to `take` with its place in
+    /// that order until it answers `false`.
     pub(super) fn session_logs(
         &mut self,
         machine_id: Option<&str>,
         ticket: Option<u64>,
+        among: Option<&[String]>,
         since: u64,
         after: Option<SessionCursor>,
-        wanted: &dyn Fn(&str) -> bool,
-        take: &mut dyn FnMut(SessionCursor, Option<SessionLog>) -> bool,
+        take: &mut dyn FnMut(SessionCursor, SessionLog) -> bool,
     ) -> Result<(), StoreError> {
         use rusqlite::types::Value;
         // Only the conditions asked for, so that SQLite bounds its index
         // scans by them (`?1 IS NULL OR …` would make it read every row
         // before the cursor again on every page).
-        let mut sql = String::from(
-            "SELECT ended_unix, id, machine_id, log FROM sessions WHERE ended_unix >= ?",
-        );
+        let mut sql =
+            String::from("SELECT ended_unix, id, log FROM sessions WHERE ended_unix >= ?");
         let mut args = vec![Value::Integer(since as i64)];
         if let Some(m) = machine_id {
             sql.push_str(" AND machine_id = ?");
@@ -93,6 +92,15 @@ impl SqliteStore {
         if let Some(t) = ticket {
             sql.push_str(" AND ticket_id = ?");
             args.push(Value::Integer(t as i64));
+        }
+        if let Some(among) = among {
+            // Rows of other machines are never read: no page of a
+            // technician's listing is spent on (or names) what she does
+            // not see.
+            sql.push_str(" AND machine_id IN (SELECT value FROM json_each(?))");
+            let ids =
+                serde_json::to_string(among).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            args.push(Value::Text(ids));
         }
         if let Some(a) = after {
             // Session ids stay below 2^48 (a 32-bit seed shifted by 16),
@@ -110,12 +118,7 @@ impl SqliteStore {
                 ended_unix: r.get::<_, i64>(0)? as u64,
                 session: r.get::<_, i64>(1)? as u64,
             };
-            let log = if wanted(r.get_ref(2)?.as_str().unwrap_or_default()) {
-                Some(parse(&r.get::<_, String>(3)?)?)
-            } else {
-                None
-            };
-            if !take(at, log) {
+            if !take(at, parse(&r.get::<_, String>(2)?)?) {
                 break;
             }
         }

@@ -130,8 +130,8 @@ impl TicketStore for SqliteStore {
         };
         // Oldest first: the scan is newest first.
         let mut sessions: Vec<(u64, String)> = Vec::new();
-        self.session_logs(None, Some(id), 0, None, &|_| true, &mut |_, l| {
-            sessions.extend(l.map(|l| (l.session, l.summary())));
+        self.session_logs(None, Some(id), None, 0, None, &mut |_, l| {
+            sessions.push((l.session, l.summary()));
             true
         })?;
         sessions.reverse();
@@ -301,17 +301,10 @@ impl TicketStore for SqliteStore {
         since_unix: u64,
     ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError> {
         let mut all = Vec::new();
-        self.session_logs(
-            machine_id,
-            ticket,
-            since_unix,
-            None,
-            &|_| true,
-            &mut |_, l| {
-                all.extend(l);
-                true
-            },
-        )?;
+        self.session_logs(machine_id, ticket, None, since_unix, None, &mut |_, l| {
+            all.push(l);
+            true
+        })?;
         Ok(all)
     }
 
@@ -319,13 +312,13 @@ impl TicketStore for SqliteStore {
         &mut self,
         machine_id: Option<&str>,
         since_unix: u64,
+        among: &[String],
         after: Option<lifeline_proto::SessionCursor>,
-        wanted: &dyn Fn(&str) -> bool,
         take: &mut dyn FnMut(
             lifeline_proto::SessionCursor,
-            Option<lifeline_proto::session_log::SessionLog>,
+            lifeline_proto::session_log::SessionLog,
         ) -> bool,
     ) -> Result<(), StoreError> {
-        self.session_logs(machine_id, None, since_unix, after, wanted, take)
+        self.session_logs(machine_id, None, Some(among), since_unix, after, take)
     }
 }
