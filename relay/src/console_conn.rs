@@ -300,23 +300,7 @@ async fn handle(
             console_tickets::watch(ctx.clone(), person.clone(), tx.clone());
             Ok(ConsoleReply::Done)
         }
-        ConsoleRequest::AuditVerify => {
-            may_audit(person)?;
-            // An entry at a time: a log of any length, in little memory.
-            let verdict = ctx
-                .store
-                .call(|s| {
-                    let mut check = crate::audit::ChainCheck::default();
-                    s.audit_scan(0, None, None, &mut |e| {
-                        check.push(&e);
-                        true
-                    })?;
-                    Ok::<_, crate::store::StoreError>(check.verdict())
-                })
-                .await
-                .map_err(internal)?;
-            Ok(ConsoleReply::AuditVerified(verdict))
-        }
+        ConsoleRequest::AuditVerify => crate::console_pages::audit_verify(ctx, person).await,
         ConsoleRequest::RefreshInventory { machine } => {
             let (id, hostname) = resolve_machine(ctx, person, &machine).await?;
             if ctx

@@ -197,6 +197,40 @@ pub(crate) async fn audit_whole(
     }
 }
 
+/// Audit entries checked per turn on the store: other store work
+/// (presence, uploads, session logs) waits for one turn at most, not for
+/// the whole chain of a long log.
+const VERIFY_CHUNK: usize = 10_000;
+
+/// Recomputes the audit chain, a turn of [`VERIFY_CHUNK`] entries on the
+/// store at a time, in little memory whatever the log's length.
+pub(crate) async fn audit_verify(ctx: &Ctx, person: &Person) -> Result<ConsoleReply, Failure> {
+    may_audit(person)?;
+    let mut check = crate::audit::ChainCheck::default();
+    let mut after = None;
+    loop {
+        let (c, last, done) = ctx
+            .store
+            .call(move |s| {
+                let (mut check, mut last, mut n) = (check, after, 0);
+                s.audit_scan(0, None, after, &mut |e| {
+                    check.push(&e);
+                    last = Some(e.seq);
+                    n += 1;
+                    n < VERIFY_CHUNK
+                })?;
+                Ok::<_, crate::store::StoreError>((check, last, n < VERIFY_CHUNK))
+            })
+            .await
+            .map_err(internal)?;
+        check = c;
+        after = last;
+        if done {
+            return Ok(ConsoleReply::AuditVerified(check.verdict()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

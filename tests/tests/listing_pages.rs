@@ -311,6 +311,20 @@ fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
             }
             other => panic!("{other:?}"),
         }
+        // An entry edited deep in the log, past the check's first turns on
+        // the store, is named, and every entry is counted.
+        let db = rusqlite::Connection::open(stage.dir.path().join("relay/lifeline.db")).unwrap();
+        db.execute("UPDATE audit SET details = 'edited' WHERE seq = 25001", [])
+            .unwrap();
+        match admin.request(ConsoleRequest::AuditVerify).await.unwrap() {
+            ConsoleReply::AuditVerified(v) => {
+                let (seq, why) = v.first_broken.unwrap();
+                assert_eq!(seq, 25_001);
+                assert!(why.contains("do not match its hash"), "{why}");
+                assert!(v.entries as usize >= entries.len());
+            }
+            other => panic!("{other:?}"),
+        }
 
         // A technician of one group sees its machine's logs only, across
         // pages that skip the rest, and no audit.
