@@ -39,45 +39,39 @@ pub async fn list(
     let since_unix = unix_secs().saturating_sub(since.as_secs());
     let now = unix_secs();
     let mut listing = Listing::new(out, json, None);
-    let mut after = None;
-    loop {
-        let (rows, next) = if paged {
-            let reply = c
-                .request(ConsoleRequest::AuditPage {
+    crate::pages::walk(
+        c,
+        "the audit log",
+        |after| {
+            if paged {
+                ConsoleRequest::AuditPage {
                     since_unix,
                     actor: actor.clone(),
                     after,
-                })
-                .await?;
-            let ConsoleReply::AuditPage { rows, next } = reply else {
-                bail!("unexpected answer {reply:?}");
-            };
-            // Pages move forward, or the listing would never end.
-            if next.is_some() && next <= after {
-                bail!("the relay sent the same page of the audit log again");
-            }
-            (rows, next)
-        } else {
-            // An older relay answers in one message (up to 8 MiB).
-            let reply = c
-                .request(ConsoleRequest::Audit {
+                }
+            } else {
+                // An older relay answers in one message (up to 8 MiB).
+                ConsoleRequest::Audit {
                     since_unix,
                     actor: actor.clone(),
-                })
-                .await?;
-            let ConsoleReply::Audit(rows) = reply else {
-                bail!("unexpected answer {reply:?}");
-            };
-            (rows, None)
-        };
-        for e in &rows {
-            listing.push(e, |e| line(now, e))?;
-        }
-        match next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+                }
+            }
+        },
+        |reply| match reply {
+            ConsoleReply::AuditPage { rows, next } => Ok((rows, next)),
+            ConsoleReply::Audit(rows) => Ok((rows, None)),
+            other => Err(other),
+        },
+        // Oldest first.
+        |next, after| next > after,
+        |rows| {
+            for e in &rows {
+                listing.push(e, |e| line(now, e))?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
     Ok(listing.finish("")?)
 }
 

@@ -217,48 +217,42 @@ pub async fn export_to(
     let paged = c.connected.welcome.protocol_version >= lifeline_proto::REPORT_STREAMS_VERSION;
     // CSV: the header once, on top, then each machine's lines.
     let mut listing = Listing::new(out, !csv, Some(export_csv(&[])));
-    let mut after: Option<String> = None;
-    loop {
-        let (rows, next) = if paged {
-            let reply = c
-                .request(ConsoleRequest::InventoryExportPage {
+    crate::pages::walk(
+        c,
+        "the export",
+        |after| {
+            if paged {
+                ConsoleRequest::InventoryExportPage {
                     group: group.clone(),
-                    after: after.clone(),
-                })
-                .await?;
-            let ConsoleReply::ExportPage { rows, next } = reply else {
-                bail!("unexpected answer {reply:?}");
-            };
-            // Pages move forward, or the export would never end.
-            if next.is_some() && next <= after {
-                bail!("the relay sent the same export page again");
+                    after,
+                }
+            } else {
+                // A version-1 relay answers in one message (up to 8 MiB).
+                ConsoleRequest::InventoryExport {
+                    group: group.clone(),
+                }
             }
-            (rows, next)
-        } else {
-            // A version-1 relay answers in one message (up to 8 MiB).
-            let reply = c
-                .request(ConsoleRequest::InventoryExport {
-                    group: group.clone(),
-                })
-                .await?;
-            let ConsoleReply::Export(rows) = reply else {
-                bail!("unexpected answer {reply:?}");
-            };
-            (rows, None)
-        };
-        let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
-        for row in &page {
-            listing.push(row, |row| {
-                let text = export_csv(std::slice::from_ref(row));
-                text.split_once('\n')
-                    .map_or_else(String::new, |(_, lines)| lines.to_string())
-            })?;
-        }
-        match next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+        },
+        |reply| match reply {
+            ConsoleReply::ExportPage { rows, next } => Ok((rows, next)),
+            ConsoleReply::Export(rows) => Ok((rows, None)),
+            other => Err(other),
+        },
+        // By machine id.
+        |next, after| next > after,
+        |rows| {
+            let page: Vec<serde_json::Value> = serde_json::from_slice(&rows)?;
+            for row in &page {
+                listing.push(row, |row| {
+                    let text = export_csv(std::slice::from_ref(row));
+                    text.split_once('\n')
+                        .map_or_else(String::new, |(_, lines)| lines.to_string())
+                })?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
     Ok(listing.finish("")?)
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod input_cmd;
 pub mod inventory_cmd;
 pub mod org_cmd;
+pub mod pages;
 pub mod ping;
 pub mod pins;
 pub mod remote_cmd;

@@ -69,47 +69,38 @@ pub async fn list(
     let since_unix = unix_secs().saturating_sub(since.as_secs());
     let now = unix_secs();
     let mut listing = Listing::new(out, json, Some(table_header()));
-    let mut after = None;
-    loop {
-        let (logs, next) = if paged {
-            let reply = c
-                .request(ConsoleRequest::SessionsPage {
+    crate::pages::walk(
+        c,
+        "sessions",
+        |after| {
+            if paged {
+                ConsoleRequest::SessionsPage {
                     machine: machine.clone(),
                     since_unix,
                     after,
-                })
-                .await?;
-            let ConsoleReply::SessionsPage { logs, next } = reply else {
-                bail!("unexpected answer {reply:?}");
-            };
-            // Newest first: each page starts further back, or the listing
-            // would never end.
-            if let (Some(n), Some(a)) = (next, after)
-                && n >= a
-            {
-                bail!("the relay sent the same page of sessions again");
-            }
-            (logs, next)
-        } else {
-            // An older relay answers in one message (up to 8 MiB).
-            let reply = c
-                .request(ConsoleRequest::Sessions {
+                }
+            } else {
+                // An older relay answers in one message (up to 8 MiB).
+                ConsoleRequest::Sessions {
                     machine: machine.clone(),
                     since_unix,
-                })
-                .await?;
-            let ConsoleReply::Sessions(logs) = reply else {
-                bail!("unexpected answer {reply:?}");
-            };
-            (logs, None)
-        };
-        for l in &logs {
-            listing.push(l, |l| table_row(now, l))?;
-        }
-        match next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+                }
+            }
+        },
+        |reply| match reply {
+            ConsoleReply::SessionsPage { logs, next } => Ok((logs, next)),
+            ConsoleReply::Sessions(logs) => Ok((logs, None)),
+            other => Err(other),
+        },
+        // Newest first: each page starts further back.
+        |next, after| next < after,
+        |logs| {
+            for l in &logs {
+                listing.push(l, |l| table_row(now, l))?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
     Ok(listing.finish("(no sessions)\n")?)
 }
