@@ -237,19 +237,7 @@ fn five_percent_loss_and_50_ms_each_way_keep_a_session_going() {
     // The agent reaches the relay only through the bad link.
     let proxy = LossyProxy::start(w.addr().parse().unwrap(), 0.05, Duration::from_millis(50));
     let token = w.token("alice", &[]);
-    let proxy_addr = proxy.addr.to_string();
-    let out = w.agent_cmd(
-        "desk",
-        &[
-            "enroll",
-            "--relay",
-            &proxy_addr,
-            "--fingerprint",
-            &w.fingerprint,
-            "--token",
-            &token,
-        ],
-    );
+    let out = w.enroll_via("desk", &token, &proxy.addr.to_string());
     assert!(out.ok, "enroll through the lossy link: {}", out.stderr);
     let _agent = w.share_display("alice", "desk", &x.display, Duration::from_secs(30));
 
@@ -434,19 +422,7 @@ fn a_path_that_gets_longer_mid_session_is_measured_again() {
     // The agent reaches the relay through a path that starts short.
     let proxy = LossyProxy::start(w.addr().parse().unwrap(), 0.0, Duration::ZERO);
     let token = w.token("alice", &[]);
-    let proxy_addr = proxy.addr.to_string();
-    let out = w.agent_cmd(
-        "far",
-        &[
-            "enroll",
-            "--relay",
-            &proxy_addr,
-            "--fingerprint",
-            &w.fingerprint,
-            "--token",
-            &token,
-        ],
-    );
+    let out = w.enroll_via("far", &token, &proxy.addr.to_string());
     assert!(out.ok, "enroll: {}", out.stderr);
     let _agent = w.start_agent_with(
         "far",

@@ -348,12 +348,18 @@ impl World {
 
     /// Enrolls agent `name` with `token`.
     pub fn enroll(&self, name: &str, token: &str) -> Out {
+        self.enroll_via(name, token, &self.addr())
+    }
+
+    /// Enrolls agent `name` with `token` through `relay` (a path in front
+    /// of the relay, such as a lossy proxy), which its agent then uses.
+    pub fn enroll_via(&self, name: &str, token: &str, relay: &str) -> Out {
         self.agent_cmd(
             name,
             &[
                 "enroll",
                 "--relay",
-                &self.addr(),
+                relay,
                 "--fingerprint",
                 &self.fingerprint,
                 "--token",
