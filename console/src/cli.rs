@@ -425,7 +425,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             watch_for,
         } => {
             let mut c = connect(&dir).await?;
-            let mut r = crate::ticket_cmd::list(&mut c, mine, status, tier, json).await;
+            let filter = crate::ticket_cmd::TicketFilter {
+                mine,
+                status,
+                tier,
+                created_since: 0,
+            };
+            let mut r = {
+                let mut stdout = std::io::stdout().lock();
+                crate::ticket_cmd::list(&mut c, &filter, json, &mut stdout)
+                    .await
+                    .map(drop)
+            };
             if r.is_ok() && watch {
                 r = crate::ticket_cmd::watch(&mut c, watch_for).await;
             }

@@ -223,19 +223,19 @@ pub async fn fetch(
     since: Duration,
 ) -> anyhow::Result<crate::report::TicketReport> {
     let since_unix = lifeline_net::unix_secs().saturating_sub(since.as_secs());
-    let rows = match c
-        .request(ConsoleRequest::Tickets {
-            mine: false,
-            status: None,
-            tier: None,
-        })
-        .await?
-    {
-        ConsoleReply::Tickets(rows) => rows,
-        other => anyhow::bail!("unexpected answer: {other:?}"),
+    // Only the period's tickets leave the relay, a page at a time.
+    let filter = crate::ticket_cmd::TicketFilter {
+        created_since: since_unix,
+        ..Default::default()
     };
+    let mut rows = Vec::new();
+    crate::ticket_cmd::each_ticket(c, &filter, |t| {
+        rows.push(t);
+        Ok(())
+    })
+    .await?;
     let mut details = Vec::new();
-    for row in rows.iter().filter(|r| r.created_unix >= since_unix) {
+    for row in &rows {
         match c
             .request(ConsoleRequest::TicketShow { ticket: row.id })
             .await?

@@ -1,14 +1,17 @@
 //! `lifeline tickets` and `lifeline ticket …`: the help-desk queue.
 
-use crate::{client::Client, render::ago};
+use crate::{
+    client::Client,
+    render::{Listing, ago},
+};
 use anyhow::bail;
 use clap::Subcommand;
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest,
+    ConsoleReply, ConsoleRequest, TICKET_PAGES_VERSION,
     ticket::{TicketChange, TicketDetail, TicketRow},
 };
-use std::fmt::Write as _;
+use std::{fmt::Write as _, io::Write};
 
 #[derive(Debug, Subcommand)]
 pub enum TicketCommand {
@@ -37,31 +40,120 @@ pub enum TicketCommand {
     Close { id: u64 },
 }
 
-/// The `tickets` table.
-pub fn table(rows: &[TicketRow]) -> String {
-    let now = unix_secs();
-    let mut s = format!(
+/// The `tickets` table's header line.
+pub fn table_header() -> String {
+    format!(
         "{:>5} {:<9} {:<3} {:<7} {:<16} {:<12} {:<12} {}\n",
         "#", "STATUS", "L", "PRIO", "MACHINE", "ASSIGNEE", "UPDATED", "TITLE"
-    );
-    for t in rows {
-        let _ = writeln!(
-            s,
-            "{:>5} {:<9} L{:<2} {:<7} {:<16} {:<12} {:<12} {}",
-            t.id,
-            t.status,
-            t.tier,
-            t.priority,
-            t.hostname,
-            t.assignee.as_deref().unwrap_or("-"),
-            ago(now, t.updated_unix),
-            t.title
-        );
-    }
-    if rows.is_empty() {
-        s.push_str("(no tickets)\n");
-    }
-    s
+    )
+}
+
+/// One ticket's line in the `tickets` table.
+pub fn table_row(now_unix: u64, t: &TicketRow) -> String {
+    format!(
+        "{:>5} {:<9} L{:<2} {:<7} {:<16} {:<12} {:<12} {}\n",
+        t.id,
+        t.status,
+        t.tier,
+        t.priority,
+        t.hostname,
+        t.assignee.as_deref().unwrap_or("-"),
+        ago(now_unix, t.updated_unix),
+        t.title
+    )
+}
+
+/// A ticket as `tickets --json` prints it.
+fn json_row(t: &TicketRow) -> serde_json::Value {
+    serde_json::json!({"id": t.id, "machine_id": t.machine_id, "hostname": t.hostname,
+        "requester": t.requester, "title": t.title, "status": t.status, "priority": t.priority,
+        "tier": t.tier, "assignee": t.assignee, "created_unix": t.created_unix,
+        "updated_unix": t.updated_unix})
+}
+
+/// Which tickets to list; `None` and 0 ask for any.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// Only those assigned to me.
+    pub mine: bool,
+    pub status: Option<String>,
+    pub tier: Option<u8>,
+    /// Only those opened at or after this time.
+    pub created_since: u64,
+}
+
+/// Hands `each` every ticket matching `f`, newest first: a page at a time
+/// from a relay of version 4 or later, in one answer from an older one.
+///
+/// # Errors
+/// Relay refusals, a page that does not move on, and `each`'s errors.
+pub async fn each_ticket(
+    c: &mut Client,
+    f: &TicketFilter,
+    mut each: impl FnMut(TicketRow) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let paged = c.connected.welcome.protocol_version >= TICKET_PAGES_VERSION;
+    crate::pages::walk(
+        c,
+        "tickets",
+        |after| {
+            if paged {
+                ConsoleRequest::TicketsPage {
+                    mine: f.mine,
+                    status: f.status.clone(),
+                    tier: f.tier,
+                    created_since: f.created_since,
+                    after,
+                }
+            } else {
+                // An older relay answers in one message (up to 8 MiB).
+                ConsoleRequest::Tickets {
+                    mine: f.mine,
+                    status: f.status.clone(),
+                    tier: f.tier,
+                }
+            }
+        },
+        |reply| match reply {
+            ConsoleReply::TicketsPage { rows, next } => Ok((rows, next)),
+            ConsoleReply::Tickets(rows) => Ok((rows, None)),
+            other => Err(other),
+        },
+        // Newest first: each page starts further down.
+        |next, after| next < after,
+        |rows| {
+            // An older relay does not know `created_since`.
+            rows.into_iter()
+                .filter(|t| t.created_unix >= f.created_since)
+                .try_for_each(&mut each)
+        },
+    )
+    .await
+}
+
+/// Lists tickets, newest first, to `out`: a table, or one JSON array,
+/// written as the pages come. Answers how many.
+///
+/// # Errors
+/// Relay refusals, a page that does not move on, write failures.
+pub async fn list(
+    c: &mut Client,
+    f: &TicketFilter,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    let now = unix_secs();
+    let mut listing = Listing::new(out, json, Some(table_header()));
+    each_ticket(c, f, |t| {
+        if json {
+            listing.push(&json_row(&t), |_| String::new())?;
+        } else {
+            listing.push(&t, |t| table_row(now, t))?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(listing.finish("(no tickets)\n")?)
 }
 
 /// The readable `ticket show`.
@@ -149,39 +241,6 @@ pub async fn watch(c: &mut Client, watch_for: Option<std::time::Duration>) -> an
             let _ = std::io::stdout().flush();
         }
     }
-}
-
-/// Lists tickets.
-///
-/// # Errors
-/// Relay refusals.
-pub async fn list(
-    c: &mut Client,
-    mine: bool,
-    status: Option<String>,
-    tier: Option<u8>,
-    json: bool,
-) -> anyhow::Result<()> {
-    let reply = c
-        .request(ConsoleRequest::Tickets { mine, status, tier })
-        .await?;
-    let ConsoleReply::Tickets(rows) = reply else {
-        bail!("unexpected answer {reply:?}");
-    };
-    if json {
-        let v: Vec<_> = rows
-            .iter()
-            .map(|t| {
-                serde_json::json!({"id": t.id, "machine_id": t.machine_id, "hostname": t.hostname,
-                    "requester": t.requester, "title": t.title, "status": t.status, "priority": t.priority,
-                    "tier": t.tier, "assignee": t.assignee, "created_unix": t.created_unix, "updated_unix": t.updated_unix})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        print!("{}", table(&rows));
-    }
-    Ok(())
 }
 
 /// Runs a `ticket` subcommand.

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod chat;
 pub mod codes;
+pub mod console_msg;
 pub mod frame;
 pub mod handshake;
 pub mod input;
@@ -24,6 +25,7 @@ pub mod ticket;
 pub mod view;
 
 pub use codes::{CloseCode, ErrorCode};
+pub use console_msg::*;
 pub use frame::{
     FrameDecoder, FrameError, compact_header, decode_message, encode_compact_message, encode_frame,
     encode_message, encoded_len,
@@ -36,17 +38,21 @@ pub use streams::*;
 /// session reports on report streams of their own and inventory export in
 /// pages; with a version-1 peer, reports go on the control stream and an
 /// export in one answer. Version 3 added the session and audit listings in
-/// pages; with an older relay, each comes in one answer.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// pages; with an older relay, each comes in one answer. Version 4 added
+/// the ticket listing in pages.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Every protocol version this build can speak, oldest first.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3];
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4];
 
 /// The first version with report streams and export pages.
 pub const REPORT_STREAMS_VERSION: u16 = 2;
 
 /// The first version with session and audit listings in pages.
 pub const LISTING_PAGES_VERSION: u16 = 3;
+
+/// The first version with the ticket listing in pages.
+pub const TICKET_PAGES_VERSION: u16 = 4;
 
 /// The ALPN token negotiated by every Lifeline QUIC connection.
 pub const ALPN: &[u8] = b"lifeline/1";

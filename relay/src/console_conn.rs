@@ -273,7 +273,20 @@ async fn handle(
             Ok(ConsoleReply::Done)
         }
         ConsoleRequest::Tickets { mine, status, tier } => {
-            console_tickets::tickets(ctx, person, mine, status, tier).await
+            console_tickets::tickets_whole(ctx, person, mine, status, tier).await
+        }
+        ConsoleRequest::TicketsPage {
+            mine,
+            status,
+            tier,
+            created_since,
+            after,
+        } => {
+            let query = crate::store::TicketQuery {
+                created_since,
+                ..console_tickets::query(person, mine, status, tier)
+            };
+            console_tickets::tickets(ctx, person, query, after).await
         }
         ConsoleRequest::TicketShow { ticket } => console_tickets::show(ctx, person, ticket).await,
         ConsoleRequest::TicketUpdate { ticket, change } => {

@@ -70,18 +70,23 @@ impl<T: Serialize, K> Pager<T, K> {
 }
 
 /// Refused: a listing in one answer that does not fit in a message (the
-/// relay stops reading it there, holding no more than a message).
-fn too_large() -> Failure {
+/// relay stops reading it there, holding no more than a message). `less`
+/// says how to ask for less; consoles of protocol `version` or later list
+/// in pages.
+pub(crate) fn too_large(less: &str, version: u16) -> Failure {
     failure(
         ErrorCode::BadRequest,
         format!(
-            "the answer would take more than the {} MiB a message carries: ask for less (a \
-             shorter --since, one --machine), or use a console of protocol version 3 or \
-             later, which lists in pages",
+            "the answer would take more than the {} MiB a message carries: ask for less \
+             ({less}), or use a console of protocol version {version} or later, which lists \
+             in pages",
             lifeline_proto::MAX_FRAME_LEN / 1_048_576
         ),
     )
 }
+
+/// How to ask for fewer session logs or audit entries.
+const LESS_SINCE: &str = "a shorter --since, one --machine";
 
 /// A page of the session logs after `after` (newest first) of the
 /// machines `person` sees, or of one machine.
@@ -146,7 +151,7 @@ pub(crate) async fn sessions_whole(
 ) -> Result<ConsoleReply, Failure> {
     match session_page(ctx, person, machine, since_unix, None, Pager::whole()).await? {
         (logs, None) => Ok(ConsoleReply::Sessions(logs)),
-        (_, Some(_)) => Err(too_large()),
+        (_, Some(_)) => Err(too_large(LESS_SINCE, lifeline_proto::LISTING_PAGES_VERSION)),
     }
 }
 
@@ -193,7 +198,7 @@ pub(crate) async fn audit_whole(
 ) -> Result<ConsoleReply, Failure> {
     match audit_page(ctx, person, since_unix, actor, None, Pager::whole()).await? {
         (rows, None) => Ok(ConsoleReply::Audit(rows)),
-        (_, Some(_)) => Err(too_large()),
+        (_, Some(_)) => Err(too_large(LESS_SINCE, lifeline_proto::LISTING_PAGES_VERSION)),
     }
 }
 

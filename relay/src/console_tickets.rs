@@ -5,34 +5,105 @@
 use crate::{
     audit::NewEntry,
     console_conn::{Person, failure, internal, resolve_machine, visible_machines},
+    console_export::{MAX_PAGE_BYTES, PAGE_BYTES},
+    console_pages::{Pager, too_large},
     server::Ctx,
+    store::TicketQuery,
 };
 use lifeline_net::unix_secs;
-use lifeline_proto::{ConsoleReply, ErrorCode, Failure, RelayToConsole, ticket::TicketChange};
+use lifeline_proto::{
+    ConsoleReply, ErrorCode, Failure, RelayToConsole,
+    ticket::{STATUSES, TicketChange, TicketRow},
+};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{Instrument, warn};
 
-/// Tickets, filtered, of machines `person` sees.
-pub(crate) async fn tickets(
+/// A page of the tickets numbered below `after` (newest first) of the
+/// machines `person` sees that match `query`.
+async fn ticket_page(
+    ctx: &Ctx,
+    person: &Person,
+    query: TicketQuery,
+    after: Option<u64>,
+    mut page: Pager<TicketRow, u64>,
+) -> Result<(Vec<TicketRow>, Option<u64>), Failure> {
+    if let Some(st) = &query.status
+        && !STATUSES.contains(&st.as_str())
+    {
+        return Err(failure(
+            ErrorCode::BadRequest,
+            format!("no ticket status {st:?}: ask for {}", STATUSES.join(", ")),
+        ));
+    }
+    if let Some(tier) = query.tier
+        && !(1..=3).contains(&tier)
+    {
+        return Err(failure(
+            ErrorCode::BadRequest,
+            format!("no tier {tier}: tickets are of tier 1, 2 or 3"),
+        ));
+    }
+    let visible: Vec<String> = visible_machines(ctx, person)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    ctx.store
+        .call(move |s| {
+            s.ticket_scan(&query, Some(&visible), after, &mut |t| page.offer(t.id, t))?;
+            Ok::<_, crate::store::StoreError>(page.finish())
+        })
+        .await
+        .map_err(internal)
+}
+
+/// What a console asks for in its ticket listing: `mine` names the one
+/// asking.
+pub(crate) fn query(
+    person: &Person,
+    mine: bool,
+    status: Option<String>,
+    tier: Option<u8>,
+) -> TicketQuery {
+    TicketQuery {
+        assignee: mine.then(|| person.name.clone()),
+        status,
+        tier,
+        created_since: 0,
+    }
+}
+
+/// Tickets, filtered, of machines `person` sees, in one answer (consoles
+/// before version 4), or refused once past a message.
+pub(crate) async fn tickets_whole(
     ctx: &Ctx,
     person: &Person,
     mine: bool,
     status: Option<String>,
     tier: Option<u8>,
 ) -> Result<ConsoleReply, Failure> {
-    let me = mine.then(|| person.name.clone());
-    let rows = ctx
-        .store
-        .call(move |s| s.tickets(me.as_deref(), status.as_deref(), tier))
-        .await
-        .map_err(internal)?;
-    let visible = visible_machines(ctx, person).await?;
-    Ok(ConsoleReply::Tickets(
-        rows.into_iter()
-            .filter(|t| visible.iter().any(|m| m.id == t.machine_id))
-            .collect(),
-    ))
+    let q = query(person, mine, status, tier);
+    match ticket_page(ctx, person, q, None, Pager::whole()).await? {
+        (rows, None) => Ok(ConsoleReply::Tickets(rows)),
+        (_, Some(_)) => Err(too_large(
+            "--status, --tier or --mine",
+            lifeline_proto::TICKET_PAGES_VERSION,
+        )),
+    }
+}
+
+/// A page of tickets, filtered, of machines `person` sees: those numbered
+/// below `after`, newest first (`query.assignee` is `person` or nobody).
+pub(crate) async fn tickets(
+    ctx: &Ctx,
+    person: &Person,
+    query: TicketQuery,
+    after: Option<u64>,
+) -> Result<ConsoleReply, Failure> {
+    let page = Pager::new(PAGE_BYTES, MAX_PAGE_BYTES);
+    let (rows, next) = ticket_page(ctx, person, query, after, page).await?;
+    Ok(ConsoleReply::TicketsPage { rows, next })
 }
 
 /// One ticket in full.

@@ -2,7 +2,7 @@
 //! the ticket it served (a new ticket when the technician gave none), and
 //! summarised in the audit trail.
 
-use crate::{audit::NewEntry, hub::EndedSession, server::Ctx};
+use crate::{audit::NewEntry, hub::EndedSession, server::Ctx, store::TicketQuery};
 use lifeline_net::unix_secs;
 use lifeline_proto::{
     SessionPurpose,
@@ -279,13 +279,28 @@ async fn open_ticket_for(ctx: &Ctx, log: &SessionLog) -> Result<u64, String> {
     let now = unix_secs();
     ctx.store
         .call(move |s| {
-            let recent = s.tickets(Some(&tech), None, None)?.into_iter().find(|t| {
-                t.machine_id == machine
-                    && t.title.starts_with("Remote session by ")
-                    && t.requester == tech
-                    && now.saturating_sub(t.created_unix) < SHARE_TICKET_WITHIN_S
-                    && t.status != "closed"
-            });
+            // The technician's tickets of the last hour on this machine
+            // only, not her whole history.
+            let query = TicketQuery {
+                assignee: Some(tech.clone()),
+                created_since: now.saturating_sub(SHARE_TICKET_WITHIN_S - 1),
+                ..TicketQuery::default()
+            };
+            let mut recent = None;
+            s.ticket_scan(
+                &query,
+                Some(std::slice::from_ref(&machine)),
+                None,
+                &mut |t| {
+                    let fits = t.title.starts_with("Remote session by ")
+                        && t.requester == tech
+                        && t.status != "closed";
+                    if fits {
+                        recent = Some(t);
+                    }
+                    !fits
+                },
+            )?;
             if let Some(t) = recent {
                 return Ok(t.id);
             }

@@ -12,6 +12,8 @@ pub use sqlite_inventory::pack_json;
 mod sqlite_sessions;
 mod sqlite_tickets;
 mod sqlite_webhooks;
+mod tickets;
+pub use tickets::{TicketError, TicketQuery, TicketStore};
 
 pub use handle::StoreHandle;
 pub use sqlite::SqliteStore;
@@ -229,122 +231,6 @@ pub trait AuditStore {
         })?;
         Ok(all)
     }
-}
-
-/// A ticket change that breaks the rules.
-#[derive(Debug, thiserror::Error)]
-pub enum TicketError {
-    #[error("no ticket {0}")]
-    NotFound(u64),
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Help-desk tickets.
-pub trait TicketStore {
-    /// Opens a ticket (status new, tier 1) and records its creation.
-    fn create_ticket(
-        &mut self,
-        machine_id: &str,
-        request: &lifeline_proto::ticket::HelpRequest,
-        now_unix: u64,
-    ) -> Result<u64, StoreError>;
-
-    /// Attaches a file to a ticket.
-    fn attach(
-        &mut self,
-        ticket: u64,
-        kind: &str,
-        name: &str,
-        data: &[u8],
-        now_unix: u64,
-    ) -> Result<(), StoreError>;
-
-    /// Adds a timeline entry.
-    fn ticket_event(
-        &mut self,
-        ticket: u64,
-        actor: &str,
-        kind: &str,
-        text: &str,
-        now_unix: u64,
-    ) -> Result<(), StoreError>;
-
-    /// Tickets matching the filters, newest first.
-    fn tickets(
-        &mut self,
-        assignee: Option<&str>,
-        status: Option<&str>,
-        tier: Option<u8>,
-    ) -> Result<Vec<lifeline_proto::ticket::TicketRow>, StoreError>;
-
-    /// One ticket in full.
-    fn ticket(
-        &mut self,
-        id: u64,
-    ) -> Result<Option<lifeline_proto::ticket::TicketDetail>, StoreError>;
-
-    /// Applies a change by `actor`, enforcing the workflow.
-    fn update_ticket(
-        &mut self,
-        id: u64,
-        actor: &str,
-        change: &lifeline_proto::ticket::TicketChange,
-        now_unix: u64,
-    ) -> Result<(), TicketError>;
-
-    /// The ticket as it is now with its latest timeline entry: what
-    /// watchers and webhooks are told after a change.
-    fn ticket_news(
-        &mut self,
-        id: u64,
-    ) -> Result<Option<lifeline_proto::ticket::TicketNews>, StoreError>;
-
-    /// Keeps a session's log (and forgets it as open).
-    fn save_session(
-        &mut self,
-        log: &lifeline_proto::session_log::SessionLog,
-    ) -> Result<(), StoreError>;
-
-    /// Remembers a session that started, until its log is saved.
-    fn session_opened(&mut self, open: &OpenSession) -> Result<(), StoreError>;
-
-    /// Sessions that started and have no log: after a crash, the ones the
-    /// relay was serving when it stopped.
-    fn open_sessions(&mut self) -> Result<Vec<OpenSession>, StoreError>;
-
-    /// One session's log.
-    fn session(
-        &mut self,
-        id: u64,
-    ) -> Result<Option<lifeline_proto::session_log::SessionLog>, StoreError>;
-
-    /// Session logs ended since a time, newest first, of one machine or
-    /// one ticket if given.
-    fn sessions(
-        &mut self,
-        machine_id: Option<&str>,
-        ticket: Option<u64>,
-        since_unix: u64,
-    ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError>;
-
-    /// Session logs ended since a time, newest first, of the machines
-    /// `among` (of one machine if given), after `after` in that order if
-    /// given: each passed to `take` with its place in that order until it
-    /// answers `false`.
-    fn session_scan(
-        &mut self,
-        machine_id: Option<&str>,
-        since_unix: u64,
-        among: &[String],
-        after: Option<lifeline_proto::SessionCursor>,
-        take: &mut dyn FnMut(
-            lifeline_proto::SessionCursor,
-            lifeline_proto::session_log::SessionLog,
-        ) -> bool,
-    ) -> Result<(), StoreError>;
 }
 
 /// What the relay knows of a session when it starts: enough to write its

@@ -1,6 +1,6 @@
 //! SQLite implementation of [`TicketStore`].
 
-use super::{SqliteStore, StoreError, TicketError, TicketStore};
+use super::{SqliteStore, StoreError, TicketError, TicketQuery, TicketStore};
 use lifeline_proto::ticket::{
     HelpRequest, PRIORITIES, STATUSES, TicketChange, TicketDetail, TicketEvent, TicketRow,
 };
@@ -99,20 +99,56 @@ impl TicketStore for SqliteStore {
         Ok(())
     }
 
-    fn tickets(
+    fn ticket_scan(
         &mut self,
-        assignee: Option<&str>,
-        status: Option<&str>,
-        tier: Option<u8>,
-    ) -> Result<Vec<TicketRow>, StoreError> {
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM tickets t LEFT JOIN machines m ON m.id = t.machine_id
-             WHERE (?1 IS NULL OR t.assignee = ?1) AND (?2 IS NULL OR t.status = ?2) AND (?3 IS NULL OR t.tier = ?3)
-             ORDER BY t.id DESC"
+        query: &TicketQuery,
+        among: Option<&[String]>,
+        after: Option<u64>,
+        take: &mut dyn FnMut(TicketRow) -> bool,
+    ) -> Result<(), StoreError> {
+        use rusqlite::types::Value;
+        // Only the conditions asked for, so that SQLite bounds its scan by
+        // them (as for session logs).
+        let mut sql = format!(
+            "SELECT {ROW_COLUMNS} FROM tickets t LEFT JOIN machines m ON m.id = t.machine_id \
+             WHERE t.created_unix >= ?"
         );
+        let mut args = vec![Value::Integer(
+            query.created_since.min(i64::MAX as u64) as i64
+        )];
+        if let Some(a) = &query.assignee {
+            sql.push_str(" AND t.assignee = ?");
+            args.push(Value::Text(a.clone()));
+        }
+        if let Some(st) = &query.status {
+            sql.push_str(" AND t.status = ?");
+            args.push(Value::Text(st.clone()));
+        }
+        if let Some(tier) = query.tier {
+            sql.push_str(" AND t.tier = ?");
+            args.push(Value::Integer(i64::from(tier)));
+        }
+        if let Some(among) = among {
+            // Tickets of other machines are never read: no page of a
+            // technician's queue is spent on what she does not see.
+            sql.push_str(" AND t.machine_id IN (SELECT value FROM json_each(?))");
+            let ids =
+                serde_json::to_string(among).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            args.push(Value::Text(ids));
+        }
+        if let Some(a) = after {
+            sql.push_str(" AND t.id < ?");
+            args.push(Value::Integer(a.min(i64::MAX as u64) as i64));
+        }
+        sql.push_str(" ORDER BY t.id DESC");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![assignee, status, tier.map(i64::from)], row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(r) = rows.next()? {
+            if !take(row(r)?) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn ticket(&mut self, id: u64) -> Result<Option<TicketDetail>, StoreError> {
