@@ -1,5 +1,5 @@
 //! Listings that come a page at a time (the inventory export, session
-//! logs, the audit): one loop walks them all.
+//! logs, the audit, the ticket queue): one loop walks them all.
 
 use crate::client::Client;
 use anyhow::bail;

@@ -221,7 +221,6 @@ pub fn news_line(n: &lifeline_proto::ticket::TicketNews) -> String {
 /// # Errors
 /// A lost connection.
 pub async fn watch(c: &mut Client, watch_for: Option<std::time::Duration>) -> anyhow::Result<()> {
-    use std::io::Write as _;
     c.request(ConsoleRequest::WatchTickets).await?;
     println!("watching tickets (Ctrl+C to stop)");
     let deadline = watch_for.map(|d| tokio::time::Instant::now() + d);

@@ -356,6 +356,15 @@ pub(crate) async fn visible_machines(
         .collect())
 }
 
+/// The ids of the machines `person` sees.
+pub(crate) async fn visible_ids(ctx: &Ctx, person: &Person) -> Result<Vec<String>, Failure> {
+    Ok(visible_machines(ctx, person)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect())
+}
+
 async fn find(
     ctx: &Ctx,
     person: &Person,

@@ -3,10 +3,11 @@
 //! not fit in the 8 MiB a message carries, and in one answer was refused.
 //! Each page is about [`PAGE_BYTES`] of what it lists, in the listing's
 //! order, and names where the next one starts (keyset paging: a page is
-//! the same whatever was added since the first).
+//! the same whatever was added since the first). The ticket queue
+//! (`console_tickets`) is filled by the same [`Pager`].
 
 use crate::{
-    console_conn::{Person, failure, internal, may_audit, resolve_machine, visible_machines},
+    console_conn::{Person, failure, internal, may_audit, resolve_machine, visible_ids},
     console_export::{MAX_PAGE_BYTES, PAGE_BYTES},
     server::Ctx,
 };
@@ -108,11 +109,7 @@ async fn session_page(
         Some(m) => Some(resolve_machine(ctx, person, &m).await?.0),
         None => None,
     };
-    let visible: Vec<String> = visible_machines(ctx, person)
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
+    let visible = visible_ids(ctx, person).await?;
     ctx.store
         .call(move |s| {
             s.session_scan(

@@ -4,7 +4,7 @@
 
 use crate::{
     audit::NewEntry,
-    console_conn::{Person, failure, internal, resolve_machine, visible_machines},
+    console_conn::{Person, failure, internal, resolve_machine, visible_ids},
     console_export::{MAX_PAGE_BYTES, PAGE_BYTES},
     console_pages::{Pager, too_large},
     server::Ctx,
@@ -44,11 +44,7 @@ async fn ticket_page(
             format!("no tier {tier}: tickets are of tier 1, 2 or 3"),
         ));
     }
-    let visible: Vec<String> = visible_machines(ctx, person)
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
+    let visible = visible_ids(ctx, person).await?;
     ctx.store
         .call(move |s| {
             s.ticket_scan(&query, Some(&visible), after, &mut |t| page.offer(t.id, t))?;
@@ -87,7 +83,7 @@ pub(crate) async fn tickets_whole(
     match ticket_page(ctx, person, q, None, Pager::whole()).await? {
         (rows, None) => Ok(ConsoleReply::Tickets(rows)),
         (_, Some(_)) => Err(too_large(
-            "--status, --tier or --mine",
+            "--status, --tier or --mine; a shorter --since for a report",
             lifeline_proto::TICKET_PAGES_VERSION,
         )),
     }

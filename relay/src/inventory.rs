@@ -355,10 +355,13 @@ pub fn found_rows(
     pairs: Vec<(String, String)>,
     machines: &[crate::store::MachineRecord],
 ) -> Vec<FoundRow> {
+    // By id: a fleet-wide search matches thousands of machines.
+    let by_id: std::collections::HashMap<&str, &crate::store::MachineRecord> =
+        machines.iter().map(|m| (m.id.as_str(), m)).collect();
     let mut rows: Vec<FoundRow> = pairs
         .into_iter()
         .filter_map(|(id, value)| {
-            let m = machines.iter().find(|m| m.id == id)?;
+            let m = by_id.get(id.as_str())?;
             Some(FoundRow {
                 machine_id: id,
                 hostname: m.info.hostname.clone(),

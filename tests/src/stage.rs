@@ -244,3 +244,47 @@ pub async fn agent_hello(
         }
     }
 }
+
+/// Fills a store, before its relay starts, with technician `tech` of the
+/// group "finance" and two machines, one in each of the groups "finance"
+/// and "ops": ids `finance-machine`, `ops-machine`, hostnames `finance-pc`,
+/// `ops-pc`. Answers their (id, hostname), finance first.
+///
+/// # Errors
+/// Store failures.
+pub fn two_groups(
+    s: &mut lifeline_relay::store::SqliteStore,
+    tech: &str,
+    tech_pw: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    use lifeline_relay::store::{InventoryStore, NewEnrollToken};
+    let id = s.add_user(
+        tech,
+        lifeline_proto::Role::Technician,
+        &auth::hash_password(tech_pw)?,
+        0,
+    )?;
+    s.set_user_groups(id, &["finance".into()])?;
+    let mut machines = Vec::new();
+    for (n, group) in [(0u8, "finance"), (1, "ops")] {
+        let token = [n; 32];
+        s.add_enroll_token(&NewEnrollToken {
+            hash: token,
+            group: Some(group.into()),
+            created_by: 1,
+            created_unix: 0,
+            expires_unix: u64::MAX / 2,
+            max_uses: None,
+        })?;
+        let info = lifeline_proto::MachineInfo {
+            hostname: format!("{group}-pc"),
+            os: "Debian 12".into(),
+            arch: "x86_64".into(),
+            agent_version: "test".into(),
+        };
+        let id = format!("{group}-machine");
+        s.enroll(&token, &id, &[0; 32], &info, 0)?;
+        machines.push((id, info.hostname));
+    }
+    Ok(machines)
+}

@@ -7,14 +7,13 @@
 use lifeline::client::Client;
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Permission, Role, Secret, SessionCursor,
+    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Permission, Secret, SessionCursor,
     audit::AuditEntry,
     session_log::{ChatLine, SessionLog},
 };
 use lifeline_relay::{
     audit::NewEntry,
-    auth,
-    store::{AuditStore, InventoryStore, NewEnrollToken, SqliteStore, Store, TicketStore},
+    store::{AuditStore, SqliteStore, TicketStore},
 };
 use lifeline_tests::stage::Stage;
 use std::time::Duration;
@@ -71,29 +70,7 @@ fn log(i: usize, machine: &str, hostname: &str, ended_unix: u64) -> SessionLog {
 /// Two machines, one in the technician's group; their logs; the audit.
 fn populate(s: &mut SqliteStore, now: u64) -> anyhow::Result<Vec<SessionLog>> {
     s.bulk_load_mode()?;
-    let tech = s.add_user(TECH, Role::Technician, &auth::hash_password(TECH_PW)?, 0)?;
-    s.set_user_groups(tech, &["finance".into()])?;
-    let mut machines = Vec::new();
-    for (n, group) in [(0u8, "finance"), (1, "ops")] {
-        let token = [n; 32];
-        s.add_enroll_token(&NewEnrollToken {
-            hash: token,
-            group: Some(group.into()),
-            created_by: 1,
-            created_unix: 0,
-            expires_unix: u64::MAX / 2,
-            max_uses: None,
-        })?;
-        let info = lifeline_proto::MachineInfo {
-            hostname: format!("{group}-pc"),
-            os: "Debian 12".into(),
-            arch: "x86_64".into(),
-            agent_version: "test".into(),
-        };
-        let id = format!("{group}-machine");
-        s.enroll(&token, &id, &[0; 32], &info, 0)?;
-        machines.push((id, info.hostname));
-    }
+    let machines = lifeline_tests::stage::two_groups(s, TECH, TECH_PW)?;
     let mut logs = Vec::new();
     for i in 0..LOGS {
         let (id, host) = &machines[i % 2];

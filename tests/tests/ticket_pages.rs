@@ -12,13 +12,10 @@ use lifeline::{
 };
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Role, Secret,
+    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Secret,
     ticket::{HelpRequest, TicketChange, TicketRow},
 };
-use lifeline_relay::{
-    auth,
-    store::{InventoryStore, NewEnrollToken, SqliteStore, Store, TicketStore},
-};
+use lifeline_relay::store::{SqliteStore, TicketStore};
 use lifeline_tests::stage::Stage;
 use serde_json::Value;
 use std::time::Duration;
@@ -46,29 +43,10 @@ fn created(now: u64, id: u64) -> u64 {
 }
 
 /// Two machines, one in the technician's group, and the tickets: every
-/// seventh resolved, every hundredth on finance assigned to her.
+/// seventh resolved, every 200th (all on finance) assigned to her.
 fn populate(s: &mut SqliteStore, now: u64) -> anyhow::Result<()> {
     s.bulk_load_mode()?;
-    let tech = s.add_user(TECH, Role::Technician, &auth::hash_password(TECH_PW)?, 0)?;
-    s.set_user_groups(tech, &["finance".into()])?;
-    for (n, group) in [(0u8, "finance"), (1, "ops")] {
-        let token = [n; 32];
-        s.add_enroll_token(&NewEnrollToken {
-            hash: token,
-            group: Some(group.into()),
-            created_by: 1,
-            created_unix: 0,
-            expires_unix: u64::MAX / 2,
-            max_uses: None,
-        })?;
-        let info = lifeline_proto::MachineInfo {
-            hostname: format!("{group}-pc"),
-            os: "Debian 12".into(),
-            arch: "x86_64".into(),
-            agent_version: "test".into(),
-        };
-        s.enroll(&token, &format!("{group}-machine"), &[0; 32], &info, 0)?;
-    }
+    lifeline_tests::stage::two_groups(s, TECH, TECH_PW)?;
     for id in 1..=TICKETS {
         let machine = if id % 2 == 0 { "finance" } else { "ops" };
         let req = HelpRequest {
@@ -116,13 +94,13 @@ fn ids(json: &str) -> Vec<u64> {
 }
 
 /// Walks the tickets a page at a time by hand; answers the pages.
-async fn pages(c: &mut Client, status: Option<&str>) -> Vec<(Vec<TicketRow>, Option<u64>)> {
+async fn pages(c: &mut Client) -> Vec<(Vec<TicketRow>, Option<u64>)> {
     let (mut after, mut all) = (None, Vec::new());
     loop {
         let reply = c
             .request(ConsoleRequest::TicketsPage {
                 mine: false,
-                status: status.map(Into::into),
+                status: None,
                 tier: None,
                 created_since: 0,
                 after,
@@ -181,7 +159,7 @@ async fn a_ticket_queue_larger_than_a_message_comes_in_pages() {
 
     // Walked by hand: several pages, each within a message and starting
     // below the last one's end, which it names.
-    let walked = pages(admin, None).await;
+    let walked = pages(admin).await;
     assert!(walked.len() >= 3, "{} pages", walked.len());
     let mut expect = TICKETS;
     for (rows, next) in &walked {
@@ -253,6 +231,26 @@ async fn a_ticket_queue_larger_than_a_message_comes_in_pages() {
         .to_string();
     assert!(e.contains("tier 1, 2 or 3"), "{e}");
 
+    // A period's tickets leave the relay alone: one page, the last day's.
+    let since = now - 86_400;
+    let reply = admin
+        .request(ConsoleRequest::TicketsPage {
+            mine: false,
+            status: None,
+            tier: None,
+            created_since: since,
+            after: None,
+        })
+        .await
+        .unwrap();
+    let ConsoleReply::TicketsPage { rows, next: None } = reply else {
+        panic!("not one page: {reply:.200?}");
+    };
+    let first_of_day = TICKETS - 86_400 / APART_S;
+    assert_eq!(
+        rows.iter().map(|t| t.id).collect::<Vec<_>>(),
+        (first_of_day..=TICKETS).rev().collect::<Vec<_>>()
+    );
     // The report of the last day reads that day's tickets only.
     let report = lifeline::report::fetch(admin, Duration::from_secs(86_400))
         .await
@@ -281,7 +279,7 @@ async fn a_ticket_queue_larger_than_a_message_comes_in_pages() {
     let seen = ids(&listing(&mut tina, &TicketFilter::default(), true).await);
     let finance: Vec<u64> = (1..=TICKETS).rev().filter(|id| id % 2 == 0).collect();
     assert_eq!(seen, finance);
-    for (rows, _) in pages(&mut tina, None).await {
+    for (rows, _) in pages(&mut tina).await {
         assert!(!rows.is_empty());
         assert!(rows.iter().all(|t| t.hostname == "finance-pc"));
     }

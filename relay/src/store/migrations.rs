@@ -231,6 +231,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r"
     CREATE INDEX sessions_ended ON sessions(ended_unix);
     ",
+    // 13: the ticket queue a page at a time, newest first, by status or by
+    // assignee (each index also orders by ticket number), without reading
+    // every ticket for each page; a session's ticket looked up among its
+    // technician's.
+    r"
+    CREATE INDEX tickets_by_status ON tickets(status);
+    CREATE INDEX tickets_by_assignee ON tickets(assignee);
+    ",
 ];
 
 /// Applies the migrations this database has not had yet.

@@ -107,8 +107,9 @@ impl TicketStore for SqliteStore {
         take: &mut dyn FnMut(TicketRow) -> bool,
     ) -> Result<(), StoreError> {
         use rusqlite::types::Value;
-        // Only the conditions asked for, so that SQLite bounds its scan by
-        // them (as for session logs).
+        // Only the conditions asked for, so that SQLite can walk the index
+        // of the status or assignee asked for (each ordered by number
+        // within) from the cursor down, not every ticket for each page.
         let mut sql = format!(
             "SELECT {ROW_COLUMNS} FROM tickets t LEFT JOIN machines m ON m.id = t.machine_id \
              WHERE t.created_unix >= ?"

@@ -67,16 +67,6 @@ pub trait TicketStore {
         take: &mut dyn FnMut(TicketRow) -> bool,
     ) -> Result<(), StoreError>;
 
-    /// Every ticket matching `query`, newest first.
-    fn tickets(&mut self, query: &TicketQuery) -> Result<Vec<TicketRow>, StoreError> {
-        let mut all = Vec::new();
-        self.ticket_scan(query, None, None, &mut |t| {
-            all.push(t);
-            true
-        })?;
-        Ok(all)
-    }
-
     /// One ticket in full.
     fn ticket(
         &mut self,
