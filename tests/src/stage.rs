@@ -63,14 +63,7 @@ impl Stage {
             (addr, handle.spawn(relay.run(std::future::pending())))
         };
         let addr = relay;
-        let admin = Client::login(
-            &addr.to_string(),
-            &fingerprint,
-            ADMIN,
-            Secret::new(ADMIN_PW),
-            None,
-        )
-        .await?;
+        let admin = login(addr, &fingerprint, ADMIN, ADMIN_PW).await?;
         Ok(Self {
             dir,
             data,
@@ -79,6 +72,14 @@ impl Stage {
             admin,
             relay_task,
         })
+    }
+
+    /// Logs `user` in to this relay with `password`.
+    ///
+    /// # Errors
+    /// The relay refused or could not be reached.
+    pub async fn login(&self, user: &str, password: &str) -> anyhow::Result<Client> {
+        login(self.addr, &self.fingerprint, user, password).await
     }
 
     /// Creates an enrollment token usable `uses` times.
@@ -243,6 +244,22 @@ pub async fn agent_hello(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+async fn login(
+    addr: SocketAddr,
+    fingerprint: &Fingerprint,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<Client> {
+    Ok(Client::login(
+        &addr.to_string(),
+        fingerprint,
+        user,
+        Secret::new(password),
+        None,
+    )
+    .await?)
 }
 
 /// Fills a store, before its relay starts, with technician `tech` of the

@@ -7,7 +7,7 @@
 use lifeline::client::Client;
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Permission, Secret, SessionCursor,
+    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Permission, SessionCursor,
     audit::AuditEntry,
     session_log::{ChatLine, SessionLog},
 };
@@ -299,15 +299,7 @@ async fn session_and_audit_listings_larger_than_a_message_come_in_pages() {
 
     // A technician of one group sees its machine's logs only, across
     // pages that skip the rest, and no audit.
-    let mut tina = Client::login(
-        &stage.addr.to_string(),
-        &stage.fingerprint,
-        TECH,
-        Secret::new(TECH_PW),
-        None,
-    )
-    .await
-    .unwrap();
+    let mut tina = stage.login(TECH, TECH_PW).await.unwrap();
     let mine: Vec<SessionLog> =
         serde_json::from_str(&sessions(&mut tina, None, DAY, true).await).unwrap();
     let finance: Vec<&SessionLog> = logs.iter().filter(|l| l.hostname == "finance-pc").collect();

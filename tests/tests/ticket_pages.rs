@@ -12,7 +12,7 @@ use lifeline::{
 };
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Secret,
+    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN,
     ticket::{HelpRequest, TicketChange, TicketRow},
 };
 use lifeline_relay::store::{SqliteStore, TicketStore};
@@ -267,15 +267,7 @@ async fn a_ticket_queue_larger_than_a_message_comes_in_pages() {
 
     // A technician of one group: her machine's tickets only, in pages
     // that never hold (nor name) the other's, and hers alone with --mine.
-    let mut tina = Client::login(
-        &stage.addr.to_string(),
-        &stage.fingerprint,
-        TECH,
-        Secret::new(TECH_PW),
-        None,
-    )
-    .await
-    .unwrap();
+    let mut tina = stage.login(TECH, TECH_PW).await.unwrap();
     let seen = ids(&listing(&mut tina, &TicketFilter::default(), true).await);
     let finance: Vec<u64> = (1..=TICKETS).rev().filter(|id| id % 2 == 0).collect();
     assert_eq!(seen, finance);
@@ -292,7 +284,7 @@ async fn a_ticket_queue_larger_than_a_message_comes_in_pages() {
     assert_eq!(got, want);
     // Admins assigned nothing to themselves.
     assert_eq!(
-        listing(admin, &mine, false).await.lines().last(),
+        listing(&mut stage.admin, &mine, false).await.lines().last(),
         Some("(no tickets)")
     );
 }
