@@ -190,6 +190,69 @@ impl Client {
         }
     }
 
+    /// Several requests in flight at once, at most `window` of them:
+    /// their answers in the order asked. Over a long path this waits a
+    /// round trip per `window` requests, not per request (a report reads
+    /// hundreds of tickets). Not for opening sessions, whose machine keys
+    /// [`Client::request`] checks.
+    ///
+    /// # Errors
+    /// The first refusal, once every answer is in (so that later requests
+    /// get their own answers); a lost connection; an `OpenSession`.
+    pub async fn requests(
+        &mut self,
+        bodies: Vec<ConsoleRequest>,
+        window: usize,
+    ) -> Result<Vec<ConsoleReply>, ClientError> {
+        if bodies
+            .iter()
+            .any(|b| matches!(b, ConsoleRequest::OpenSession { .. }))
+        {
+            return Err(ClientError::Unexpected(
+                "sessions are opened one at a time".into(),
+            ));
+        }
+        let n = bodies.len();
+        let first_id = self.next_id;
+        let mut answers: Vec<Option<Result<ConsoleReply, Failure>>> =
+            std::iter::repeat_with(|| None).take(n).collect();
+        let mut bodies = bodies.into_iter();
+        let (mut sent, mut got) = (0, 0);
+        while got < n {
+            while sent < n && sent - got < window.max(1) {
+                let Some(body) = bodies.next() else { break };
+                let id = self.next_id;
+                self.next_id = self.next_id.wrapping_add(1);
+                write_msg(
+                    &mut self.connected.send,
+                    &Request { id, body },
+                    MAX_FRAME_LEN,
+                )
+                .await?;
+                sent += 1;
+            }
+            match read_msg::<RelayToConsole>(&mut self.connected.recv, MAX_FRAME_LEN).await? {
+                Some(RelayToConsole::Response(r)) => {
+                    let k = r.id.wrapping_sub(first_id) as usize;
+                    if let Some(slot @ None) = answers.get_mut(k).filter(|_| k < sent) {
+                        *slot = Some(r.body);
+                        got += 1;
+                    }
+                }
+                Some(RelayToConsole::Event(e)) => self.events.push_back(e),
+                None => return Err(ClientError::Closed),
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| match a {
+                Some(Ok(reply)) => Ok(reply),
+                Some(Err(f)) => Err(f.into()),
+                None => Err(ClientError::Closed),
+            })
+            .collect()
+    }
+
     /// The next event from the relay.
     ///
     /// # Errors

@@ -213,6 +213,9 @@ pub fn csv(r: &TicketReport) -> String {
     out
 }
 
+/// Ticket timelines asked for at once by [`fetch`].
+pub const DETAILS_IN_FLIGHT: usize = 32;
+
 /// Fetches the tickets created within `since` with their timelines and
 /// builds the report.
 ///
@@ -234,12 +237,15 @@ pub async fn fetch(
         Ok(())
     })
     .await?;
+    // Many at once: over a long path a request each would wait a round
+    // trip each.
+    let asks = rows
+        .iter()
+        .map(|r| ConsoleRequest::TicketShow { ticket: r.id })
+        .collect();
     let mut details = Vec::new();
-    for row in &rows {
-        match c
-            .request(ConsoleRequest::TicketShow { ticket: row.id })
-            .await?
-        {
+    for reply in c.requests(asks, DETAILS_IN_FLIGHT).await? {
+        match reply {
             ConsoleReply::Ticket(d) => details.push(*d),
             other => anyhow::bail!("unexpected answer: {other:?}"),
         }

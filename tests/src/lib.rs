@@ -8,6 +8,7 @@ pub mod bench_inventory;
 pub mod bench_load;
 pub mod bench_ping;
 pub mod bench_replay;
+pub mod bench_report;
 pub mod bench_screen;
 pub mod lossy;
 pub mod stage;

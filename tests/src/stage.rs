@@ -74,6 +74,15 @@ impl Stage {
         })
     }
 
+    /// Logs the admin in again, through `relay` (a proxy before this
+    /// relay, say).
+    ///
+    /// # Errors
+    /// The relay refused or could not be reached.
+    pub async fn admin_via(&self, relay: SocketAddr) -> anyhow::Result<Client> {
+        login(relay, &self.fingerprint, ADMIN, ADMIN_PW).await
+    }
+
     /// Logs `user` in to this relay with `password`.
     ///
     /// # Errors

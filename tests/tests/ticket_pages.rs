@@ -265,6 +265,32 @@ async fn a_ticket_queue_larger_than_a_message_comes_in_pages() {
         .count();
     assert_eq!(report.by_status.get("resolved"), Some(&resolved_today));
 
+    // Timelines asked for many at once (as the report does) come back in
+    // the order asked; a refusal among them is reported, and the answers
+    // after it stay with their own requests.
+    let show = |ticket| ConsoleRequest::TicketShow { ticket };
+    let asked = [TICKETS, 7, TICKETS - 1, 12_345, 2];
+    let got: Vec<u64> = admin
+        .requests(asked.iter().map(|&t| show(t)).collect(), 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| match r {
+            ConsoleReply::Ticket(d) => d.row.id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, asked);
+    let e = admin
+        .requests(vec![show(1), show(999_999), show(2)], 3)
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_string(), "no ticket 999999");
+    match admin.request(show(3)).await.unwrap() {
+        ConsoleReply::Ticket(d) => assert_eq!(d.row.id, 3),
+        other => panic!("{other:?}"),
+    }
+
     // A technician of one group: her machine's tickets only, in pages
     // that never hold (nor name) the other's, and hers alone with --mine.
     let mut tina = stage.login(TECH, TECH_PW).await.unwrap();

@@ -47,6 +47,16 @@ enum Command {
         #[arg(long, default_value_t = 10000)]
         fleet: usize,
     },
+    /// `lifeline report tickets` over a path with a round trip: ticket
+    /// timelines read one request at a time vs several in flight.
+    Report {
+        /// Tickets of the last day in the report.
+        #[arg(long, default_value_t = 500)]
+        tickets: usize,
+        /// Round trips to measure over, comma-separated (0: loopback).
+        #[arg(long, value_delimiter = ',', default_value = "0,20,50")]
+        rtt_ms: Vec<u64>,
+    },
     /// A relay process under load: N simulated agents (real QUIC) that
     /// enroll, upload inventory and heartbeat, then M screen sessions.
     Load {
@@ -132,6 +142,13 @@ fn main() -> anyhow::Result<()> {
                 agents, packages, fleet,
             ))?;
             print!("{}", lifeline_tests::bench_inventory::markdown(&report));
+            if let Some(path) = cli.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+        Command::Report { tickets, rtt_ms } => {
+            let report = rt.block_on(lifeline_tests::bench_report::run(tickets, &rtt_ms))?;
+            print!("{}", lifeline_tests::bench_report::markdown(&report));
             if let Some(path) = cli.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
             }
