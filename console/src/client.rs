@@ -142,12 +142,8 @@ impl Client {
         &self.connected.welcome
     }
 
-    /// Sends a request and waits for its answer; events that arrive
-    /// meanwhile are kept for [`Client::next_event`].
-    ///
-    /// # Errors
-    /// The relay's failure answer, or a lost connection.
-    pub async fn request(&mut self, body: ConsoleRequest) -> Result<ConsoleReply, ClientError> {
+    /// Writes a request under the next id; answers the id.
+    async fn send(&mut self, body: ConsoleRequest) -> Result<u32, ClientError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         write_msg(
@@ -156,6 +152,16 @@ impl Client {
             MAX_FRAME_LEN,
         )
         .await?;
+        Ok(id)
+    }
+
+    /// Sends a request and waits for its answer; events that arrive
+    /// meanwhile are kept for [`Client::next_event`].
+    ///
+    /// # Errors
+    /// The relay's failure answer, or a lost connection.
+    pub async fn request(&mut self, body: ConsoleRequest) -> Result<ConsoleReply, ClientError> {
+        let id = self.send(body).await?;
         loop {
             match read_msg::<RelayToConsole>(&mut self.connected.recv, MAX_FRAME_LEN).await? {
                 Some(RelayToConsole::Response(r)) if r.id == id => {
@@ -221,14 +227,7 @@ impl Client {
         while got < n {
             while sent < n && sent - got < window.max(1) {
                 let Some(body) = bodies.next() else { break };
-                let id = self.next_id;
-                self.next_id = self.next_id.wrapping_add(1);
-                write_msg(
-                    &mut self.connected.send,
-                    &Request { id, body },
-                    MAX_FRAME_LEN,
-                )
-                .await?;
+                self.send(body).await?;
                 sent += 1;
             }
             match read_msg::<RelayToConsole>(&mut self.connected.recv, MAX_FRAME_LEN).await? {
