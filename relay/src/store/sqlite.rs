@@ -76,6 +76,23 @@ impl SqliteStore {
     }
 }
 
+/// Narrows a listing's SQL to the machines `among`, by `column`: rows of
+/// other machines are never read, so no page of a technician's listing is
+/// spent on (or names) what she does not see.
+pub(super) fn only_among(
+    sql: &mut String,
+    args: &mut Vec<rusqlite::types::Value>,
+    column: &str,
+    among: &[String],
+) -> Result<(), StoreError> {
+    sql.push_str(&format!(
+        " AND {column} IN (SELECT value FROM json_each(?))"
+    ));
+    let ids = serde_json::to_string(among).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    args.push(rusqlite::types::Value::Text(ids));
+    Ok(())
+}
+
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     let role: String = row.get(2)?;
     Ok(UserRecord {

@@ -94,13 +94,7 @@ impl SqliteStore {
             args.push(Value::Integer(t as i64));
         }
         if let Some(among) = among {
-            // Rows of other machines are never read: no page of a
-            // technician's listing is spent on (or names) what she does
-            // not see.
-            sql.push_str(" AND machine_id IN (SELECT value FROM json_each(?))");
-            let ids =
-                serde_json::to_string(among).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            args.push(Value::Text(ids));
+            super::sqlite::only_among(&mut sql, &mut args, "machine_id", among)?;
         }
         if let Some(a) = after {
             // Session ids stay below 2^48 (a 32-bit seed shifted by 16),

@@ -130,12 +130,7 @@ impl TicketStore for SqliteStore {
             args.push(Value::Integer(i64::from(tier)));
         }
         if let Some(among) = among {
-            // Tickets of other machines are never read: no page of a
-            // technician's queue is spent on what she does not see.
-            sql.push_str(" AND t.machine_id IN (SELECT value FROM json_each(?))");
-            let ids =
-                serde_json::to_string(among).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            args.push(Value::Text(ids));
+            super::sqlite::only_among(&mut sql, &mut args, "t.machine_id", among)?;
         }
         if let Some(a) = after {
             sql.push_str(" AND t.id < ?");
