@@ -4,12 +4,11 @@ use crate::{
     client::Client,
     config::{self, ConsoleConfig},
     inventory_cmd::InventoryCommand,
-    render,
     ticket_cmd::TicketCommand,
 };
 use anyhow::bail;
 use clap::{Parser, Subcommand};
-use lifeline_net::{Fingerprint, unix_secs};
+use lifeline_net::Fingerprint;
 use lifeline_proto::{ConsoleReply, ConsoleRequest, Identity, Secret};
 use std::{path::PathBuf, time::Duration};
 
@@ -310,6 +309,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A duration as [`parse_duration`] reads it, in its largest whole unit:
+/// "30d", "2h", "15m", "90s".
+#[must_use]
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        _ if s >= 86_400 && s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s >= 3_600 && s.is_multiple_of(3_600) => format!("{}h", s / 3_600),
+        _ if s >= 60 && s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
 fn password() -> anyhow::Result<Secret> {
     match std::env::var("LIFELINE_PASSWORD") {
         Ok(p) => Ok(Secret::new(p)),
@@ -401,20 +413,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Machines { json, stale } => {
             let mut c = connect(&dir).await?;
-            let reply = c.request(ConsoleRequest::ListMachines).await?;
-            c.close().await;
-            let ConsoleReply::Machines(mut rows) = reply else {
-                bail!("unexpected answer: {reply:?}");
+            let r = {
+                let mut stdout = std::io::stdout().lock();
+                crate::machine_cmd::list(&mut c, stale, json, &mut stdout).await
             };
-            if let Some(stale) = stale {
-                let cutoff = unix_secs().saturating_sub(stale.as_secs());
-                rows.retain(|m| !m.online && m.last_seen_unix.is_none_or(|t| t < cutoff));
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&machines_json(&rows))?);
-            } else {
-                print!("{}", render::machines_table(&rows, unix_secs()));
-            }
+            c.close().await;
+            r?;
         }
         Command::Tickets {
             mine,
@@ -530,28 +534,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn machines_json(rows: &[lifeline_proto::MachineRow]) -> serde_json::Value {
-    rows.iter()
-        .map(|m| {
-            serde_json::json!({
-                "id": m.id,
-                "hostname": m.hostname,
-                "os": m.os,
-                "arch": m.arch,
-                "group": m.group,
-                "online": m.online,
-                "policy": if m.unattended { "unattended" } else { "attended" },
-                "revoked": m.revoked,
-                "last_seen_unix": m.last_seen_unix,
-                "enrolled_unix": m.enrolled_unix,
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_as_written() {
+        for written in ["30d", "2h", "15m", "90s", "0s", "25h"] {
+            assert_eq!(format_duration(parse_duration(written).unwrap()), written);
+        }
+        assert_eq!(format_duration(Duration::from_secs(86_400 + 60)), "1441m");
+    }
 
     #[test]
     fn durations_parse() {

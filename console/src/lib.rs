@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod input_cmd;
 pub mod inventory_cmd;
+pub mod machine_cmd;
 pub mod org_cmd;
 pub mod pages;
 pub mod ping;

@@ -13,36 +13,48 @@ pub fn ago(now_unix: u64, then_unix: u64) -> String {
     }
 }
 
-/// The `machines` table.
-pub fn machines_table(rows: &[MachineRow], now_unix: u64) -> String {
-    let mut out = format!(
+/// Says there are no machines to list, under the table's header.
+pub const NO_MACHINES: &str =
+    "(no machines enrolled yet; create a token with `lifeline enroll-token create`)\n";
+
+/// The `machines` table's header line.
+pub fn machines_header() -> String {
+    format!(
         "{:<13} {:<20} {:<28} {:<12} {:<8} {}\n",
         "ID", "HOSTNAME", "OS", "GROUP", "STATUS", "LAST SEEN"
-    );
+    )
+}
+
+/// One machine's line in the `machines` table.
+pub fn machine_line(m: &MachineRow, now_unix: u64) -> String {
+    let seen = m
+        .last_seen_unix
+        .map_or_else(|| "never".to_string(), |t| ago(now_unix, t));
+    format!(
+        "{:<13} {:<20} {:<28} {:<12} {:<8} {}\n",
+        m.id,
+        truncate(&m.hostname, 20),
+        truncate(&m.os, 28),
+        truncate(m.group.as_deref().unwrap_or("-"), 12),
+        if m.revoked {
+            "revoked"
+        } else if m.online {
+            "online"
+        } else {
+            "offline"
+        },
+        if m.online { "now".to_string() } else { seen }
+    )
+}
+
+/// The whole `machines` table.
+pub fn machines_table(rows: &[MachineRow], now_unix: u64) -> String {
+    let mut out = machines_header();
     for m in rows {
-        let seen = m
-            .last_seen_unix
-            .map_or_else(|| "never".to_string(), |t| ago(now_unix, t));
-        out.push_str(&format!(
-            "{:<13} {:<20} {:<28} {:<12} {:<8} {}\n",
-            m.id,
-            truncate(&m.hostname, 20),
-            truncate(&m.os, 28),
-            truncate(m.group.as_deref().unwrap_or("-"), 12),
-            if m.revoked {
-                "revoked"
-            } else if m.online {
-                "online"
-            } else {
-                "offline"
-            },
-            if m.online { "now".to_string() } else { seen }
-        ));
+        out.push_str(&machine_line(m, now_unix));
     }
     if rows.is_empty() {
-        out.push_str(
-            "(no machines enrolled yet; create a token with `lifeline enroll-token create`)\n",
-        );
+        out.push_str(NO_MACHINES);
     }
     out
 }

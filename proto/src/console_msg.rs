@@ -127,6 +127,32 @@ pub enum ConsoleRequest {
         created_since: u64,
         after: Option<u64>,
     },
+    /// A page of the machines the person sees, by hostname (ignoring ASCII
+    /// case) then id, from just past `after` (the first when `None`),
+    /// about 2 MiB of them; `stale_secs`: only those offline and not heard
+    /// from for that long, by the relay's clock (version 5).
+    MachinesPage {
+        stale_secs: Option<u64>,
+        after: Option<MachineCursor>,
+    },
+}
+
+/// Where a page of machines ends: the last machine it covered, by the
+/// listing's order (hostname ignoring ASCII case, then id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineCursor {
+    pub hostname: String,
+    pub id: String,
+}
+
+impl MachineCursor {
+    /// Does `self` come after `other` in the listing's order? The relay's
+    /// store orders the same way (SQLite's NOCASE folds ASCII only).
+    #[must_use]
+    pub fn follows(&self, other: &Self) -> bool {
+        let key = |c: &Self| (c.hostname.to_ascii_lowercase(), c.id.clone());
+        key(self) > key(other)
+    }
 }
 
 /// Where a page of session logs ends: the last log it covered, by the
@@ -235,6 +261,12 @@ pub enum ConsoleReply {
         rows: Vec<crate::ticket::TicketRow>,
         next: Option<u64>,
     },
+    /// A page of machines, and the last it covered when more follow
+    /// (`None`: this was the last).
+    MachinesPage {
+        rows: Vec<MachineRow>,
+        next: Option<MachineCursor>,
+    },
 }
 
 /// The answer to the [`Request`] with the same id.
@@ -266,4 +298,28 @@ pub enum ConsoleEvent {
 pub enum RelayToConsole {
     Response(Response),
     Event(ConsoleEvent),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MachineCursor;
+
+    fn at(hostname: &str, id: &str) -> MachineCursor {
+        MachineCursor {
+            hostname: hostname.into(),
+            id: id.into(),
+        }
+    }
+
+    #[test]
+    fn machine_cursors_follow_by_name_ignoring_ascii_case_then_id() {
+        assert!(at("pc-b", "m1").follows(&at("PC-A", "m9")));
+        assert!(at("PC-A", "m2").follows(&at("pc-a", "m1")));
+        assert!(!at("pc-a", "m1").follows(&at("PC-A", "m1")));
+        // `_` lies between the upper- and the lower-case letters: folded
+        // to lower case, as SQLite's NOCASE does, it comes before them.
+        assert!(at("pca", "m1").follows(&at("PC_Z", "m1")));
+        assert!(!at("PC_Z", "m1").follows(&at("pca", "m1")));
+        assert!(!at("alpha", "m9").follows(&at("Beta", "m1")));
+    }
 }

@@ -238,20 +238,20 @@ mod tests {
         assert_eq!(
             err,
             HandshakeError::UnsupportedVersion {
-                ours: vec![1, 2, 3, 4],
+                ours: vec![1, 2, 3, 4, 5],
                 theirs: vec![7, 9]
             }
         );
-        assert!(err.to_string().contains("we speak [1, 2, 3, 4]"));
+        assert!(err.to_string().contains("we speak [1, 2, 3, 4, 5]"));
         assert!(err.to_string().contains("[7, 9]"));
     }
 
     #[test]
     fn client_may_prefer_a_newer_version_it_can_downgrade_from() {
-        let (_, bytes) = ClientHandshake::start(&hello(5, vec![1, 2, 3, 4, 5])).unwrap();
+        let (_, bytes) = ClientHandshake::start(&hello(6, vec![1, 2, 3, 4, 5, 6])).unwrap();
         let mut server = ServerHandshake::new();
         assert!(server.on_bytes(&bytes).unwrap().is_some());
-        assert_eq!(server.version(), Some(4));
+        assert_eq!(server.version(), Some(5));
         // A client of version 1 is spoken to in version 1.
         let (_, bytes) = ClientHandshake::start(&hello(1, vec![1])).unwrap();
         let mut server = ServerHandshake::new();
@@ -284,7 +284,7 @@ mod tests {
             Err(HandshakeError::Refused(r)) => {
                 assert_eq!(r.code, ErrorCode::BadCredentials);
                 assert_eq!(r.message, "invalid user or password");
-                assert_eq!(r.supported_versions, vec![1, 2, 3, 4]);
+                assert_eq!(r.supported_versions, vec![1, 2, 3, 4, 5]);
             }
             other => panic!("expected refusal, got {other:?}"),
         }

@@ -39,11 +39,11 @@ pub use streams::*;
 /// pages; with a version-1 peer, reports go on the control stream and an
 /// export in one answer. Version 3 added the session and audit listings in
 /// pages; with an older relay, each comes in one answer. Version 4 added
-/// the ticket listing in pages.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// the ticket listing in pages, version 5 the machine listing.
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Every protocol version this build can speak, oldest first.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4];
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4, 5];
 
 /// The first version with report streams and export pages.
 pub const REPORT_STREAMS_VERSION: u16 = 2;
@@ -53,6 +53,9 @@ pub const LISTING_PAGES_VERSION: u16 = 3;
 
 /// The first version with the ticket listing in pages.
 pub const TICKET_PAGES_VERSION: u16 = 4;
+
+/// The first version with the machine listing in pages.
+pub const MACHINE_PAGES_VERSION: u16 = 5;
 
 /// The ALPN token negotiated by every Lifeline QUIC connection.
 pub const ALPN: &[u8] = b"lifeline/1";

@@ -172,6 +172,10 @@ fn relay_to_agent() -> impl Strategy<Value = RelayToAgent> {
     ]
 }
 
+fn machine_cursor() -> impl Strategy<Value = MachineCursor> {
+    (".{0,12}", "[a-z0-9-]{0,13}").prop_map(|(hostname, id)| MachineCursor { hostname, id })
+}
+
 fn machine_row() -> impl Strategy<Value = MachineRow> {
     (
         ".{0,12}",
@@ -208,6 +212,11 @@ fn relay_to_console() -> impl Strategy<Value = RelayToConsole> {
             }
         ),
         proptest::collection::vec(machine_row(), 0..5).prop_map(ConsoleReply::Machines),
+        (
+            proptest::collection::vec(machine_row(), 0..5),
+            proptest::option::of(machine_cursor())
+        )
+            .prop_map(|(rows, next)| ConsoleReply::MachinesPage { rows, next }),
         (any::<u64>(), ".{0,8}", ".{0,8}", any::<bool>()).prop_map(
             |(session, machine_id, hostname, view)| ConsoleReply::SessionOpened {
                 machine_key: hostname.as_bytes().to_vec(),
@@ -254,6 +263,11 @@ fn request() -> impl Strategy<Value = Request> {
                 }
             ),
         Just(ConsoleRequest::ListMachines),
+        (
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(machine_cursor())
+        )
+            .prop_map(|(stale_secs, after)| ConsoleRequest::MachinesPage { stale_secs, after }),
         (".{0,8}", proptest::option::of(any::<u64>())).prop_map(|(machine, ticket)| {
             ConsoleRequest::OpenSession {
                 machine,

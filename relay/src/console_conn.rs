@@ -1,6 +1,9 @@
 //! A console's connection: requests on the control stream, session streams
 //! spliced to agents.
 
+pub(crate) use crate::console_machines::{
+    resolve_machine, resolve_record, visible_ids, visible_machines,
+};
 use crate::{
     audit::NewEntry,
     auth, console_tickets,
@@ -9,8 +12,8 @@ use crate::{
 };
 use lifeline_net::{read_msg, unix_secs};
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, EndReason, ErrorCode, Failure, MAX_FRAME_LEN, MachineRow,
-    RelayToConsole, Request, Response, Role,
+    ConsoleReply, ConsoleRequest, EndReason, ErrorCode, Failure, MAX_FRAME_LEN, RelayToConsole,
+    Request, Response, Role,
 };
 use std::{
     sync::Arc,
@@ -166,7 +169,10 @@ async fn handle(
             ttl_secs,
             max_uses,
         } => create_enroll_token(ctx, person, group, ttl_secs, max_uses).await,
-        ConsoleRequest::ListMachines => list_machines(ctx, person).await,
+        ConsoleRequest::ListMachines => crate::console_machines::machines_whole(ctx, person).await,
+        ConsoleRequest::MachinesPage { stale_secs, after } => {
+            crate::console_machines::machines(ctx, person, stale_secs, after).await
+        }
         ConsoleRequest::OpenSession {
             machine,
             purpose,
@@ -341,30 +347,6 @@ pub(crate) fn may_audit(person: &Person) -> Result<(), Failure> {
     }
 }
 
-pub(crate) async fn visible_machines(
-    ctx: &Ctx,
-    person: &Person,
-) -> Result<Vec<crate::store::MachineRecord>, Failure> {
-    let machines = ctx
-        .store
-        .call(|s| s.list_machines())
-        .await
-        .map_err(internal)?;
-    Ok(machines
-        .into_iter()
-        .filter(|m| person.sees(m.group.as_deref()))
-        .collect())
-}
-
-/// The ids of the machines `person` sees.
-pub(crate) async fn visible_ids(ctx: &Ctx, person: &Person) -> Result<Vec<String>, Failure> {
-    Ok(visible_machines(ctx, person)
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect())
-}
-
 async fn find(
     ctx: &Ctx,
     person: &Person,
@@ -446,98 +428,4 @@ async fn create_enroll_token(
         expires_unix: now + ttl_secs,
         group,
     })
-}
-
-async fn list_machines(ctx: &Ctx, person: &Person) -> Result<ConsoleReply, Failure> {
-    let machines = visible_machines(ctx, person).await?;
-    let now = Instant::now();
-    let rows = machines
-        .into_iter()
-        .map(|m| {
-            let live = ctx.hub.online(&m.id, now);
-            MachineRow {
-                online: live.is_some(),
-                last_seen_unix: live.or(m.last_seen_unix),
-                id: m.id,
-                hostname: m.info.hostname,
-                os: m.info.os,
-                arch: m.info.arch,
-                group: m.group,
-                enrolled_unix: m.enrolled_unix,
-                unattended: m.unattended,
-                revoked: m.revoked,
-            }
-        })
-        .collect();
-    Ok(ConsoleReply::Machines(rows))
-}
-
-/// Finds a machine by exact id, else by unique hostname (case-insensitive),
-/// and checks that `person` may see it.
-pub(crate) async fn resolve_machine(
-    ctx: &Ctx,
-    person: &Person,
-    name: &str,
-) -> Result<(String, String), Failure> {
-    resolve_record(ctx, person, name)
-        .await
-        .map(|m| (m.id, m.info.hostname))
-}
-
-/// Like [`resolve_machine`], returning the whole record.
-pub(crate) async fn resolve_record(
-    ctx: &Ctx,
-    person: &Person,
-    name: &str,
-) -> Result<crate::store::MachineRecord, Failure> {
-    let machines = ctx
-        .store
-        .call(|s| s.list_machines())
-        .await
-        .map_err(internal)?;
-    let outside = |m: &crate::store::MachineRecord| {
-        failure(
-            ErrorCode::Forbidden,
-            format!(
-                "{} is in group {}, outside your groups ({})",
-                m.info.hostname,
-                m.group.as_deref().unwrap_or("(none)"),
-                person.groups.join(", ")
-            ),
-        )
-    };
-    if let Some(m) = machines.iter().find(|m| m.id == name) {
-        if !person.sees(m.group.as_deref()) {
-            return Err(outside(m));
-        }
-        return Ok(m.clone());
-    }
-    let mut matches: Vec<_> = machines
-        .iter()
-        .filter(|m| m.info.hostname.eq_ignore_ascii_case(name))
-        .collect();
-    // A machine enrolled again after a revocation keeps its hostname: the
-    // live one is meant.
-    if matches.iter().any(|m| !m.revoked) {
-        matches.retain(|m| !m.revoked);
-    }
-    match matches.as_slice() {
-        [m] if !person.sees(m.group.as_deref()) => Err(outside(m)),
-        [m] => Ok((*m).clone()),
-        [] => Err(failure(
-            ErrorCode::NotFound,
-            format!("no machine named {name:?}"),
-        )),
-        many => Err(failure(
-            ErrorCode::Ambiguous,
-            format!(
-                "{} machines are named {name:?}; use an id: {}",
-                many.len(),
-                many.iter()
-                    .map(|m| m.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
 }

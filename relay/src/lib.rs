@@ -11,6 +11,7 @@ pub mod cli;
 pub mod console_admin;
 pub mod console_conn;
 pub mod console_export;
+pub mod console_machines;
 pub mod console_pages;
 pub mod console_session;
 pub mod console_tickets;

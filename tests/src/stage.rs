@@ -160,10 +160,13 @@ impl Stage {
     pub async fn wait_online(&mut self, machine_id: &str, limit: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         loop {
-            if let ConsoleReply::Machines(rows) =
-                self.admin.request(ConsoleRequest::ListMachines).await?
-                && rows.iter().any(|m| m.id == machine_id && m.online)
-            {
+            let mut online = false;
+            lifeline::machine_cmd::each_machine(&mut self.admin, None, |m| {
+                online |= m.id == machine_id && m.online;
+                Ok(())
+            })
+            .await?;
+            if online {
                 return Ok(());
             }
             if start.elapsed() > limit {

@@ -108,9 +108,9 @@ async fn unknown_protocol_version_names_both_sides() {
     match lifeline_proto::decode_message::<HelloReply>(&payload).unwrap() {
         HelloReply::Refused(r) => {
             assert_eq!(r.code, ErrorCode::UnsupportedVersion);
-            assert_eq!(r.supported_versions, vec![1, 2, 3, 4]);
+            assert_eq!(r.supported_versions, vec![1, 2, 3, 4, 5]);
             assert!(
-                r.message.contains("relay speaks [1, 2, 3, 4]"),
+                r.message.contains("relay speaks [1, 2, 3, 4, 5]"),
                 "{}",
                 r.message
             );

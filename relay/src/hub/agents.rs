@@ -6,6 +6,14 @@ use lifeline_proto::RelayToAgent;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
+impl AgentEntry {
+    /// Online: heard from within the presence timeout, or busy (its
+    /// silence is then the relay's).
+    fn present(&self, now: Instant) -> bool {
+        self.busy > 0 || now.saturating_duration_since(self.last_heartbeat) < PRESENCE_TIMEOUT
+    }
+}
+
 impl Hub {
     /// Records an agent as online. An older connection of the same machine
     /// is closed, and its sessions end.
@@ -103,8 +111,18 @@ impl Hub {
     pub fn online(&self, machine_id: &str, now: Instant) -> Option<u64> {
         let inner = self.lock();
         let e = inner.agents.get(machine_id)?;
-        (e.busy > 0 || now.saturating_duration_since(e.last_heartbeat) < PRESENCE_TIMEOUT)
-            .then_some(e.last_heartbeat_unix)
+        e.present(now).then_some(e.last_heartbeat_unix)
+    }
+
+    /// Every machine online now, with its last heartbeat (unix): what
+    /// [`Hub::online`] answers for each, under one lock.
+    pub fn online_now(&self, now: Instant) -> std::collections::HashMap<String, u64> {
+        self.lock()
+            .agents
+            .iter()
+            .filter(|(_, e)| e.present(now))
+            .map(|(id, e)| (id.clone(), e.last_heartbeat_unix))
+            .collect()
     }
 
     /// Machines whose agents stopped heartbeating: their connections are
@@ -113,7 +131,7 @@ impl Hub {
         let inner = self.lock();
         let mut silent = Vec::new();
         for (id, e) in &inner.agents {
-            if e.busy == 0 && now.saturating_duration_since(e.last_heartbeat) >= PRESENCE_TIMEOUT {
+            if !e.present(now) {
                 e.conn.close(0u32.into(), b"no heartbeat");
                 silent.push(id.clone());
             }

@@ -239,6 +239,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX tickets_by_status ON tickets(status);
     CREATE INDEX tickets_by_assignee ON tickets(assignee);
     ",
+    // 14: the machine listing a page at a time, by hostname then id, from
+    // where the last page ended; the index also finds a machine by name.
+    r"
+    DROP INDEX machines_hostname;
+    CREATE INDEX machines_by_name ON machines(hostname COLLATE NOCASE, id);
+    ",
 ];
 
 /// Applies the migrations this database has not had yet.

@@ -110,6 +110,17 @@ pub struct MachineRecord {
     pub unattended: bool,
 }
 
+/// Which machines a listing wants; `None` asks for any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MachineQuery {
+    /// Of these groups only (machines of no group are left out).
+    pub groups: Option<Vec<String>>,
+    /// Named this, ignoring ASCII case.
+    pub hostname: Option<String>,
+    /// Last heard from before this time, or never.
+    pub seen_before: Option<u64>,
+}
+
 /// A new enrollment token, stored by hash only.
 #[derive(Clone, Debug)]
 pub struct NewEnrollToken {
@@ -452,8 +463,25 @@ pub trait Store:
     /// One machine by id.
     fn machine(&mut self, id: &str) -> Result<Option<MachineRecord>, StoreError>;
 
-    /// Every machine, by hostname.
-    fn list_machines(&mut self) -> Result<Vec<MachineRecord>, StoreError>;
+    /// Machines matching `query`, by hostname (ignoring ASCII case) then
+    /// id, past `after` if given: each passed to `take` until it answers
+    /// `false`.
+    fn machine_scan(
+        &mut self,
+        query: &MachineQuery,
+        after: Option<&lifeline_proto::MachineCursor>,
+        take: &mut dyn FnMut(MachineRecord) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Every machine matching `query`, by hostname then id.
+    fn machines(&mut self, query: &MachineQuery) -> Result<Vec<MachineRecord>, StoreError> {
+        let mut all = Vec::new();
+        self.machine_scan(query, None, &mut |m| {
+            all.push(m);
+            true
+        })?;
+        Ok(all)
+    }
 
     /// Records what the agent reported about its machine on connect.
     fn update_machine_info(
