@@ -33,7 +33,9 @@ fn stale_since(m: &MachineRow, cutoff: u64) -> bool {
 /// Hands `each` every machine the person sees, by hostname then id; with
 /// `stale`, only those offline and not heard from for that long. A page at
 /// a time from a relay of version 5 or later (which judges staleness by
-/// its own clock), in one answer from an older one.
+/// its own clock), in one answer from an older one. A machine renamed
+/// while the pages come is listed at its old place or its new one, once,
+/// or not at all when its new name was already passed.
 ///
 /// # Errors
 /// Relay refusals, a page that does not move on, and `each`'s errors.
@@ -46,6 +48,9 @@ pub async fn each_machine(
     let stale_secs = stale.map(|d| d.as_secs());
     // Only for an older relay, which lists every machine.
     let cutoff = stale_secs.map(|s| unix_secs().saturating_sub(s));
+    // A machine renamed while the pages come may be met again at its new
+    // place: listed once.
+    let mut seen = std::collections::HashSet::new();
     crate::pages::walk(
         c,
         "machines",
@@ -65,6 +70,7 @@ pub async fn each_machine(
         |rows| {
             rows.into_iter()
                 .filter(|m| paged || cutoff.is_none_or(|c| stale_since(m, c)))
+                .filter(|m| seen.insert(m.id.clone()))
                 .try_for_each(&mut each)
         },
     )

@@ -171,6 +171,41 @@ pub struct MachineInfo {
     pub agent_version: String,
 }
 
+/// Characters of each [`MachineInfo`] field the relay keeps (a hostname
+/// has at most 253).
+pub const MAX_INFO_CHARS: usize = 255;
+
+impl MachineInfo {
+    /// As the relay keeps it: a control character (with which an agent
+    /// could write escape sequences to a technician's terminal, or end a
+    /// name early for SQLite's case-folding) shown as U+FFFD, and each
+    /// field cut to [`MAX_INFO_CHARS`] characters, the last one `…`.
+    #[must_use]
+    pub fn cleaned(self) -> Self {
+        fn clean(s: String) -> String {
+            if s.chars().count() <= MAX_INFO_CHARS && !s.chars().any(char::is_control) {
+                return s;
+            }
+            let mut out: String = s
+                .chars()
+                .take(MAX_INFO_CHARS)
+                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+                .collect();
+            if s.chars().count() > MAX_INFO_CHARS {
+                out.pop();
+                out.push('…');
+            }
+            out
+        }
+        Self {
+            hostname: clean(self.hostname),
+            os: clean(self.os),
+            arch: clean(self.arch),
+            agent_version: clean(self.agent_version),
+        }
+    }
+}
+
 /// What a session is for. Ping sessions carry no user data and need no
 /// consent; screen sessions do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,4 +378,33 @@ pub enum RelayToAgent {
     TicketOpened { ticket: u64 },
     /// A ticket this machine asked for changed status (for the tray).
     TicketStatus { ticket: u64, status: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_INFO_CHARS, MachineInfo};
+
+    #[test]
+    fn machine_info_is_kept_printable_and_bounded() {
+        let plain = MachineInfo {
+            hostname: "Büro-PC-042".into(),
+            os: "Debian GNU/Linux 12 (bookworm)".into(),
+            arch: "x86_64".into(),
+            agent_version: "1.0.0".into(),
+        };
+        assert_eq!(plain.clone().cleaned(), plain);
+        let evil = MachineInfo {
+            hostname: "pc\u{1b}]0;owned\u{7}\u{1b}[2J".into(),
+            os: "Linux\0 6.1\n".into(),
+            arch: "x".repeat(10_000),
+            agent_version: "é".repeat(MAX_INFO_CHARS),
+        }
+        .cleaned();
+        assert_eq!(evil.hostname, "pc\u{FFFD}]0;owned\u{FFFD}\u{FFFD}[2J");
+        assert_eq!(evil.os, "Linux\u{FFFD} 6.1\u{FFFD}");
+        assert_eq!(evil.arch.chars().count(), MAX_INFO_CHARS);
+        assert!(evil.arch.ends_with("x…"));
+        // Exactly the limit is kept whole.
+        assert_eq!(evil.agent_version, "é".repeat(MAX_INFO_CHARS));
+    }
 }

@@ -282,6 +282,7 @@ async fn handle(
             }
         }
         AgentToRelay::Info(info) => {
+            let info = info.cleaned();
             let id = machine_id.to_string();
             let now_unix = unix_secs();
             ctx.store
@@ -463,7 +464,7 @@ pub async fn enroll(
     token_hash: [u8; 32],
 ) -> Result<(), ConnError> {
     let (info, e2e_key) = match read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
-        Some(AgentToRelay::Enroll { info, e2e_key }) => (info, e2e_key),
+        Some(AgentToRelay::Enroll { info, e2e_key }) => (info.cleaned(), e2e_key),
         Some(_) => {
             return Err(ConnError::Protocol(
                 "expected an enroll request on an enrollment connection".into(),

@@ -102,7 +102,7 @@ pub(crate) async fn machines_whole(ctx: &Ctx, person: &Person) -> Result<Console
     match machine_page(ctx, person, None, None, Pager::whole()).await? {
         (rows, None) => Ok(ConsoleReply::Machines(rows)),
         (_, Some(_)) => Err(too_large(
-            "`lifeline find` or `lifeline inventory export --group`",
+            "one group's machines: `lifeline inventory export --group`",
             MACHINE_PAGES_VERSION,
         )),
     }

@@ -57,6 +57,13 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "0,20,50")]
         rtt_ms: Vec<u64>,
     },
+    /// `lifeline machines` and finding a machine by name, per fleet size:
+    /// the relay reading the fleet (before) vs the store's index (now).
+    Fleet {
+        /// Fleet sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,64000")]
+        machines: Vec<usize>,
+    },
     /// A relay process under load: N simulated agents (real QUIC) that
     /// enroll, upload inventory and heartbeat, then M screen sessions.
     Load {
@@ -149,6 +156,13 @@ fn main() -> anyhow::Result<()> {
         Command::Report { tickets, rtt_ms } => {
             let report = rt.block_on(lifeline_tests::bench_report::run(tickets, &rtt_ms))?;
             print!("{}", lifeline_tests::bench_report::markdown(&report));
+            if let Some(path) = cli.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+        Command::Fleet { machines } => {
+            let report = rt.block_on(lifeline_tests::bench_fleet::run(&machines))?;
+            print!("{}", lifeline_tests::bench_fleet::markdown(&report));
             if let Some(path) = cli.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
             }
