@@ -39,13 +39,23 @@ pub(crate) async fn visible_machines(
         .map_err(internal)
 }
 
-/// The ids of the machines `person` sees.
-pub(crate) async fn visible_ids(ctx: &Ctx, person: &Person) -> Result<Vec<String>, Failure> {
-    Ok(visible_machines(ctx, person)
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect())
+/// The ids of the machines `person` sees, or `None` for the whole fleet:
+/// listings of an admin's, say, are not narrowed (nor is the fleet read
+/// for them, on every page).
+pub(crate) async fn visible_ids(
+    ctx: &Ctx,
+    person: &Person,
+) -> Result<Option<Vec<String>>, Failure> {
+    if seen_by(person).groups.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(
+        visible_machines(ctx, person)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect(),
+    ))
 }
 
 /// A page of the machines `person` sees past `after`, by hostname then id;

@@ -115,7 +115,7 @@ async fn session_page(
             s.session_scan(
                 id.as_deref(),
                 since_unix,
-                &visible,
+                visible.as_deref(),
                 after,
                 &mut |at, log| page.offer(at, log),
             )?;

@@ -47,7 +47,9 @@ async fn ticket_page(
     let visible = visible_ids(ctx, person).await?;
     ctx.store
         .call(move |s| {
-            s.ticket_scan(&query, Some(&visible), after, &mut |t| page.offer(t.id, t))?;
+            s.ticket_scan(&query, visible.as_deref(), after, &mut |t| {
+                page.offer(t.id, t)
+            })?;
             Ok::<_, crate::store::StoreError>(page.finish())
         })
         .await

@@ -4,7 +4,7 @@
 //! to find it, and now asks the store's index. Both lookups are timed on
 //! the same store in the same run, and the whole path through the relay.
 
-use crate::stage::Stage;
+use crate::{ms, stage::Stage};
 use anyhow::ensure;
 use lifeline::machine_cmd;
 use lifeline_proto::{ConsoleRequest, MachineInfo};
@@ -65,15 +65,10 @@ fn populate(s: &mut SqliteStore, machines: usize, now: u64) -> anyhow::Result<()
     Ok(())
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(((v.len() as f64 - 1.0) * p).round() as usize)
-        .copied()
-        .unwrap_or(0.0)
+/// The `q` quantile of `times`, in milliseconds.
+fn quantile_ms(mut times: Vec<Duration>, q: f64) -> f64 {
+    times.sort();
+    ms(lifeline::ping::quantile(&times, q))
 }
 
 /// The names looked up: spread over the fleet, the same for every way.
@@ -94,16 +89,16 @@ fn store_lookups(s: &mut SqliteStore, machines: usize) -> anyhow::Result<(f64, f
             .iter()
             .filter(|m| m.info.hostname.eq_ignore_ascii_case(&name))
             .count();
-        scan.push(ms(t.elapsed()));
+        scan.push(t.elapsed());
         let t = Instant::now();
         let named = s.machines(&MachineQuery {
             hostname: Some(name.clone()),
             ..MachineQuery::default()
         })?;
-        index.push(ms(t.elapsed()));
+        index.push(t.elapsed());
         ensure!(found == 1 && named.len() == 1, "{name} not found once");
     }
-    Ok((percentile(scan, 0.5), percentile(index, 0.5)))
+    Ok((quantile_ms(scan, 0.5), quantile_ms(index, 0.5)))
 }
 
 /// Times the list and name lookups for each fleet size.
@@ -157,7 +152,7 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
                 })
                 .await
                 .expect_err("no inventory");
-            request.push(ms(t.elapsed()));
+            request.push(t.elapsed());
             ensure!(
                 e.to_string() == format!("no inventory from {name} yet"),
                 "{e}"
@@ -170,8 +165,8 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
             pages,
             lookup_scan_ms_p50,
             lookup_index_ms_p50,
-            request_ms_p50: percentile(request.clone(), 0.5),
-            request_ms_p99: percentile(request, 0.99),
+            request_ms_p50: quantile_ms(request.clone(), 0.5),
+            request_ms_p99: quantile_ms(request, 0.99),
         });
     }
     Ok(FleetBench { rows })

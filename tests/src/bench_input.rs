@@ -14,6 +14,7 @@ use crate::{
         ours::open_stream,
         procs::{Guard, Xvfb, which},
     },
+    ms,
     stage::Stage,
 };
 use anyhow::{Context, bail};
@@ -43,10 +44,6 @@ pub struct InputReport {
     pub key_to_pixel_ms_p50: f64,
     pub key_to_pixel_ms_p99: f64,
     pub key_to_pixel_missed: usize,
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Forwards the decode time of every frame of `stream`, so the measuring

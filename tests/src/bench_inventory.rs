@@ -1,7 +1,7 @@
 //! `lifeline-bench inventory`: collection on this machine, relay ingest from
 //! concurrent agents, and fleet search over a large store.
 
-use crate::stage::Stage;
+use crate::{ms, stage::Stage};
 use lifeline_inventory::{Category, LinuxSource, collect, synthetic_inventory};
 use lifeline_net::{read_msg, write_msg};
 use lifeline_proto::{
@@ -33,10 +33,6 @@ pub struct InventoryReport {
     pub find_matches: usize,
     pub find_ms_p50: f64,
     pub find_ms_p99: f64,
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn quantile(sorted: &[Duration], q: f64) -> Duration {

@@ -3,7 +3,7 @@
 //! before) and with [`DETAILS_IN_FLIGHT`] requests in flight (as now), in
 //! the same run, on the same relay and tickets.
 
-use crate::{lossy::LossyProxy, stage::Stage};
+use crate::{lossy::LossyProxy, ms, stage::Stage};
 use anyhow::ensure;
 use lifeline::{
     client::Client,
@@ -88,10 +88,6 @@ async fn one_at_a_time(c: &mut Client, since_unix: u64) -> anyhow::Result<usize>
         );
     }
     Ok(ids.len())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Times both ways of reading the report over each round trip in `rtts_ms`

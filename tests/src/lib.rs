@@ -13,3 +13,28 @@ pub mod bench_report;
 pub mod bench_screen;
 pub mod lossy;
 pub mod stage;
+
+/// A duration in milliseconds, as the benchmarks print them.
+#[must_use]
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// What a console listing wrote, as text. A table (not `json`) is checked
+/// to hold a header and a line for each of its `n` rows, or the one line
+/// saying there are none.
+///
+/// # Panics
+/// Output that is not UTF-8, or a table of another shape.
+#[must_use]
+pub fn listed(out: Vec<u8>, n: usize, json: bool) -> String {
+    let out = String::from_utf8(out).expect("UTF-8");
+    if !json {
+        assert_eq!(
+            out.lines().count(),
+            n.max(1) + 1,
+            "a header and a line each"
+        );
+    }
+    out
+}

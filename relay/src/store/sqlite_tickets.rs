@@ -344,13 +344,13 @@ impl TicketStore for SqliteStore {
         &mut self,
         machine_id: Option<&str>,
         since_unix: u64,
-        among: &[String],
+        among: Option<&[String]>,
         after: Option<lifeline_proto::SessionCursor>,
         take: &mut dyn FnMut(
             lifeline_proto::SessionCursor,
             lifeline_proto::session_log::SessionLog,
         ) -> bool,
     ) -> Result<(), StoreError> {
-        self.session_logs(machine_id, None, Some(among), since_unix, after, take)
+        self.session_logs(machine_id, None, among, since_unix, after, take)
     }
 }

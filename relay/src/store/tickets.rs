@@ -118,14 +118,14 @@ pub trait TicketStore {
     ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError>;
 
     /// Session logs ended since a time, newest first, of the machines
-    /// `among` (of one machine if given), after `after` in that order if
+    /// `among` if given (of one machine if given), after `after` in that order if
     /// given: each passed to `take` with its place in that order until it
     /// answers `false`.
     fn session_scan(
         &mut self,
         machine_id: Option<&str>,
         since_unix: u64,
-        among: &[String],
+        among: Option<&[String]>,
         after: Option<lifeline_proto::SessionCursor>,
         take: &mut dyn FnMut(
             lifeline_proto::SessionCursor,

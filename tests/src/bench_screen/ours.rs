@@ -1,7 +1,7 @@
 //! Lifeline's side: an agent capturing the Xvfb through the in-process
 //! relay to a console's screen stream, and the codec timed offline.
 
-use crate::stage::Stage;
+use crate::{ms, stage::Stage};
 use anyhow::{anyhow, bail};
 use lifeline::viewer::stream::{ScreenStream, ViewEvent};
 use lifeline_agent::{
@@ -183,10 +183,6 @@ pub struct CodecTimes {
     pub decode_p50_ms: f64,
     /// Mean encoded delta size.
     pub mean_bytes: f64,
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Encodes (with `encode_owned`, as a capture loop that recycles frames
