@@ -3,11 +3,13 @@
 //! relay (a whole fleet in one answer stopped at about 50 machines, one
 //! message carrying at most 8 MiB).
 
-use crate::store::MachineRecord;
 use crate::{
     audit::NewEntry,
-    console_conn::{Person, failure, internal, visible_machines},
+    console_conn::{Person, failure, internal},
+    console_machines::seen_by,
+    console_pages::Pager,
     server::Ctx,
+    store::{MachineQuery, MachineRecord},
 };
 use lifeline_proto::{ConsoleReply, ErrorCode, Failure};
 use tracing::info;
@@ -20,19 +22,41 @@ pub const PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// rest of the answer) unless a single machine's row does.
 pub const MAX_PAGE_BYTES: usize = lifeline_proto::MAX_FRAME_LEN - 64 * 1024;
 
-/// The machines an export covers, by id.
-async fn machines(
+/// Machines read from the store at a time while a page fills.
+const CHUNK: usize = 64;
+
+/// The machines an export of `group` (every group when `None`) covers for
+/// `person`; `None` when that is none (a group outside hers).
+fn covered(person: &Person, group: Option<&str>) -> Option<MachineQuery> {
+    match group {
+        None => Some(seen_by(person)),
+        Some(g) if person.sees(Some(g)) => Some(MachineQuery {
+            groups: Some(vec![g.to_string()]),
+            ..MachineQuery::default()
+        }),
+        Some(_) => None,
+    }
+}
+
+/// Up to `most` of the machines `query` covers, by id, above `after`.
+async fn machines_after(
     ctx: &Ctx,
-    person: &Person,
-    group: Option<&str>,
+    query: &MachineQuery,
+    after: Option<String>,
+    most: usize,
 ) -> Result<Vec<MachineRecord>, Failure> {
-    let mut machines: Vec<_> = visible_machines(ctx, person)
-        .await?
-        .into_iter()
-        .filter(|m| group.is_none() || m.group.as_deref() == group)
-        .collect();
-    machines.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(machines)
+    let query = query.clone();
+    ctx.store
+        .call(move |s| {
+            let mut out = Vec::new();
+            s.machine_scan_by_id(&query, after.as_deref(), &mut |m| {
+                out.push(m);
+                out.len() < most
+            })?;
+            Ok(out)
+        })
+        .await
+        .map_err(internal)
 }
 
 /// One machine's row: its inventory as stored, `null` until it uploaded.
@@ -71,7 +95,10 @@ pub(crate) async fn export(
     person: &Person,
     group: Option<String>,
 ) -> Result<ConsoleReply, Failure> {
-    let machines = machines(ctx, person, group.as_deref()).await?;
+    let machines = match covered(person, group.as_deref()) {
+        Some(q) => machines_after(ctx, &q, None, usize::MAX).await?,
+        None => Vec::new(),
+    };
     let mut rows = Vec::with_capacity(machines.len());
     for m in &machines {
         rows.push(row(ctx, m).await?);
@@ -81,41 +108,62 @@ pub(crate) async fn export(
 }
 
 /// The page of machines after the one with id `after` (from the first
-/// when `None`), and the id to ask for the next page with, if any.
+/// when `None`), and the id to ask for the next page with, if any. The
+/// store is read a few machines at a time from `after` on, by id.
 pub(crate) async fn page(
     ctx: &Ctx,
     person: &Person,
     group: Option<String>,
     after: Option<String>,
 ) -> Result<ConsoleReply, Failure> {
-    let machines = machines(ctx, person, group.as_deref()).await?;
+    let query = covered(person, group.as_deref());
     if after.is_none() {
         // One entry an export, when it starts.
-        audit(ctx, person, group.as_deref(), machines.len()).await;
+        let n = match &query {
+            Some(q) => count(ctx, q).await?,
+            None => 0,
+        };
+        audit(ctx, person, group.as_deref(), n).await;
     }
-    let rest: Vec<&MachineRecord> = machines
-        .iter()
-        .filter(|m| after.as_deref().is_none_or(|a| m.id.as_str() > a))
-        .collect();
-    let (mut rows, mut bytes) = (Vec::new(), 0);
-    for m in &rest {
-        let r = row(ctx, m).await?;
-        // A large machine after a full page goes first on the next one,
-        // so that no page outgrows a message.
-        if !rows.is_empty() && bytes + r.len() > MAX_PAGE_BYTES {
+    let mut page = Pager::new(PAGE_BYTES, MAX_PAGE_BYTES);
+    let mut cursor = after;
+    'fill: while let Some(q) = &query {
+        let chunk = machines_after(ctx, q, cursor.take(), CHUNK).await?;
+        let last = chunk.len() < CHUNK;
+        for m in chunk {
+            // A large machine after a full page goes first on the next
+            // one, so that no page outgrows a message.
+            let r = row(ctx, &m).await?;
+            cursor = Some(m.id.clone());
+            if !page.offer(m.id, r) {
+                break 'fill;
+            }
+        }
+        if last {
             break;
         }
-        bytes += r.len();
-        rows.push(r);
-        if bytes >= PAGE_BYTES {
-            break;
-        }
     }
-    let next = (rows.len() < rest.len()).then(|| rest[rows.len() - 1].id.clone());
+    let (rows, next) = page.finish();
     Ok(ConsoleReply::ExportPage {
         rows: json_array(&rows),
         next,
     })
+}
+
+/// How many machines `query` covers.
+async fn count(ctx: &Ctx, query: &MachineQuery) -> Result<usize, Failure> {
+    let query = query.clone();
+    ctx.store
+        .call(move |s| {
+            let mut n = 0;
+            s.machine_scan_by_id(&query, None, &mut |_| {
+                n += 1;
+                true
+            })?;
+            Ok(n)
+        })
+        .await
+        .map_err(internal)
 }
 
 /// `[a,b,…]` of JSON values already encoded.

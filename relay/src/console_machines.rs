@@ -19,7 +19,7 @@ use std::time::Instant;
 
 /// The groups `person` is limited to, as a store query: admins, auditors
 /// and technicians of no group see the whole fleet.
-fn seen_by(person: &Person) -> MachineQuery {
+pub(crate) fn seen_by(person: &Person) -> MachineQuery {
     let limited = person.role == Role::Technician && !person.groups.is_empty();
     MachineQuery {
         groups: limited.then(|| person.groups.clone()),

@@ -1,14 +1,14 @@
-//! `lifeline-bench fleet`: the machine list and finding one machine by
-//! name, for fleets of several sizes. Every session, ping, inventory show
+//! `lifeline-bench fleet`: the machine list, the inventory export and
+//! finding one machine by name, for fleets of several sizes. Every session, ping, inventory show
 //! or revocation names its machine; the relay used to read the whole fleet
 //! to find it, and now asks the store's index. Both lookups are timed on
 //! the same store in the same run, and the whole path through the relay.
 
-use crate::{ms, stage::Stage};
+use crate::{bench_inventory::populate_fleet, ms, stage::Stage};
 use anyhow::ensure;
 use lifeline::machine_cmd;
-use lifeline_proto::{ConsoleRequest, MachineInfo};
-use lifeline_relay::store::{MachineQuery, NewEnrollToken, SqliteStore, Store};
+use lifeline_proto::{ConsoleReply, ConsoleRequest};
+use lifeline_relay::store::{MachineQuery, SqliteStore, Store};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -23,11 +23,15 @@ pub struct FleetRow {
     pub list_ms: f64,
     pub list_mb: f64,
     pub pages: usize,
+    /// `lifeline inventory export --format json`, every page (each
+    /// machine's software: [`PACKAGES`] packages).
+    pub export_ms: f64,
+    pub export_pages: usize,
     /// The store finding a machine by name: reading the fleet (before).
     pub lookup_scan_ms_p50: f64,
     /// The same through the index (now).
     pub lookup_index_ms_p50: f64,
-    /// A request naming a machine, console to relay and back (now).
+    /// `inventory show NAME`, console to relay and back (now).
     pub request_ms_p50: f64,
     pub request_ms_p99: f64,
 }
@@ -38,31 +42,12 @@ pub struct FleetBench {
     pub rows: Vec<FleetRow>,
 }
 
-fn hostname(i: usize) -> String {
-    format!("pc-{i:06}")
-}
+/// Packages in each machine's stored inventory (about 3 KB of JSON).
+const PACKAGES: usize = 25;
 
-fn populate(s: &mut SqliteStore, machines: usize, now: u64) -> anyhow::Result<()> {
-    s.bulk_load_mode()?;
-    let token = [5; 32];
-    s.add_enroll_token(&NewEnrollToken {
-        hash: token,
-        group: Some("office".into()),
-        created_by: 1,
-        created_unix: 0,
-        expires_unix: u64::MAX / 2,
-        max_uses: None,
-    })?;
-    for i in 0..machines {
-        let info = MachineInfo {
-            hostname: hostname(i),
-            os: "Microsoft Windows 11 Enterprise 23H2 (OS build 22631.4460)".into(),
-            arch: "x86_64".into(),
-            agent_version: "1.0.0".into(),
-        };
-        s.enroll(&token, &format!("m-{i:06}"), &[0; 32], &info, now)?;
-    }
-    Ok(())
+/// The hostnames `populate_fleet` gives.
+fn hostname(i: usize) -> String {
+    format!("ws-{i:05}")
 }
 
 /// The `q` quantile of `times`, in milliseconds.
@@ -108,8 +93,8 @@ fn store_lookups(s: &mut SqliteStore, machines: usize) -> anyhow::Result<(f64, f
 pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
     let mut rows = Vec::new();
     for &machines in sizes {
-        let now = lifeline_net::unix_secs();
-        let mut stage = Stage::start_with(None, |s| populate(s, machines, now)).await?;
+        let mut stage =
+            Stage::start_with(None, |s| populate_fleet(s, machines, PACKAGES, true)).await?;
         let (lookup_scan_ms_p50, lookup_index_ms_p50) =
             store_lookups(&mut stage.data.open_store()?, machines)?;
 
@@ -133,9 +118,29 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
                 })
                 .await?
             {
-                lifeline_proto::ConsoleReply::MachinesPage { next: Some(n), .. } => {
+                ConsoleReply::MachinesPage { next: Some(n), .. } => {
                     after = Some(n);
                 }
+                _ => break,
+            }
+        }
+
+        let t = Instant::now();
+        let exported =
+            lifeline::inventory_cmd::export_to(&mut stage.admin, false, None, &mut std::io::sink())
+                .await?;
+        let export = t.elapsed();
+        ensure!(exported == machines, "exported {exported} of {machines}");
+        let mut export_pages = 0;
+        let mut after = None;
+        loop {
+            export_pages += 1;
+            match stage
+                .admin
+                .request(ConsoleRequest::InventoryExportPage { group: None, after })
+                .await?
+            {
+                ConsoleReply::ExportPage { next: Some(n), .. } => after = Some(n),
                 _ => break,
             }
         }
@@ -143,19 +148,18 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
         let mut request = Vec::new();
         for name in names(machines) {
             let t = Instant::now();
-            // No inventory was uploaded: the answer names the machine
-            // found, after the relay looked it up.
-            let e = stage
+            // `inventory show NAME`: the relay finds the machine, then
+            // reads its inventory (about 3 KB).
+            let reply = stage
                 .admin
                 .request(ConsoleRequest::Inventory {
                     machine: name.clone(),
                 })
-                .await
-                .expect_err("no inventory");
+                .await?;
             request.push(t.elapsed());
             ensure!(
-                e.to_string() == format!("no inventory from {name} yet"),
-                "{e}"
+                matches!(&reply, ConsoleReply::Inventory { hostname, .. } if *hostname == name),
+                "not {name}'s inventory"
             );
         }
         rows.push(FleetRow {
@@ -163,6 +167,8 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
             list_ms: ms(list),
             list_mb: out.len() as f64 / 1e6,
             pages,
+            export_ms: ms(export),
+            export_pages,
             lookup_scan_ms_p50,
             lookup_index_ms_p50,
             request_ms_p50: quantile_ms(request.clone(), 0.5),
@@ -176,18 +182,21 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
 #[must_use]
 pub fn markdown(r: &FleetBench) -> String {
     let mut s = String::from(
-        "`lifeline machines --json` and finding a machine by name\n\n\
-         | machines | list | JSON | pages | lookup, reading the fleet (before) | lookup, \
-         index (now) | ratio | request naming a machine p50 / p99 |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "`lifeline machines --json`, `lifeline inventory export` and finding a machine by name\n\n\
+         | machines | list | JSON | pages | export | pages | lookup, reading the fleet \
+         (before) | lookup, index (now) | ratio | `inventory show NAME` p50 / p99 |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in &r.rows {
         s.push_str(&format!(
-            "| {} | {:.0} ms | {:.1} MB | {} | {:.2} ms | {:.3} ms | {:.0}× | {:.2} / {:.2} ms |\n",
+            "| {} | {:.0} ms | {:.1} MB | {} | {:.0} ms | {} | {:.2} ms | {:.3} ms | {:.0}× | \
+             {:.2} / {:.2} ms |\n",
             row.machines,
             row.list_ms,
             row.list_mb,
             row.pages,
+            row.export_ms,
+            row.export_pages,
             row.lookup_scan_ms_p50,
             row.lookup_index_ms_p50,
             row.lookup_scan_ms_p50 / row.lookup_index_ms_p50.max(1e-9),

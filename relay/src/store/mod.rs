@@ -7,6 +7,7 @@ mod migrations;
 mod sqlite;
 mod sqlite_audit;
 mod sqlite_inventory;
+mod sqlite_machines;
 mod sqlite_security;
 pub use sqlite_inventory::pack_json;
 mod sqlite_sessions;
@@ -470,6 +471,15 @@ pub trait Store:
         &mut self,
         query: &MachineQuery,
         after: Option<&lifeline_proto::MachineCursor>,
+        take: &mut dyn FnMut(MachineRecord) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Machines matching `query`, by id, with ids above `after` if given:
+    /// each passed to `take` until it answers `false`.
+    fn machine_scan_by_id(
+        &mut self,
+        query: &MachineQuery,
+        after: Option<&str>,
         take: &mut dyn FnMut(MachineRecord) -> bool,
     ) -> Result<(), StoreError>;
 

@@ -4,7 +4,7 @@ use super::{
     MachineQuery, MachineRecord, NewEnrollToken, Store, StoreError, UserRecord, migrations::migrate,
 };
 use lifeline_proto::{MachineInfo, Role};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params, types::Value};
 use std::{path::Path, time::Duration};
 
 /// The SQLite implementation of [`Store`].
@@ -83,7 +83,7 @@ impl SqliteStore {
 /// spent on (or names) what she does not see.
 pub(super) fn only_among(
     sql: &mut String,
-    args: &mut Vec<rusqlite::types::Value>,
+    args: &mut Vec<Value>,
     column: &str,
     among: &[String],
 ) -> Result<(), StoreError> {
@@ -91,7 +91,7 @@ pub(super) fn only_among(
         " AND {column} IN (SELECT value FROM json_each(?))"
     ));
     let ids = serde_json::to_string(among).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    args.push(rusqlite::types::Value::Text(ids));
+    args.push(Value::Text(ids));
     Ok(())
 }
 
@@ -107,10 +107,10 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
-const MACHINE_COLUMNS: &str = "id, hostname, os, arch, agent_version, grp, credential_hash, \
+pub(super) const MACHINE_COLUMNS: &str = "id, hostname, os, arch, agent_version, grp, credential_hash, \
                                enrolled_unix, last_seen_unix, revoked, unattended";
 
-fn machine_from_row(row: &Row<'_>) -> rusqlite::Result<MachineRecord> {
+pub(super) fn machine_from_row(row: &Row<'_>) -> rusqlite::Result<MachineRecord> {
     let hash: Vec<u8> = row.get(6)?;
     let mut credential_hash = [0u8; 32];
     if hash.len() == 32 {
@@ -314,37 +314,31 @@ impl Store for SqliteStore {
         after: Option<&lifeline_proto::MachineCursor>,
         take: &mut dyn FnMut(MachineRecord) -> bool,
     ) -> Result<(), StoreError> {
-        use rusqlite::types::Value;
-        // Only the conditions asked for; the index on (hostname NOCASE, id)
-        // gives the order and, with the cursor, where a page starts.
-        let mut sql = format!("SELECT {MACHINE_COLUMNS} FROM machines WHERE 1");
-        let mut args = Vec::new();
-        if let Some(groups) = &query.groups {
-            only_among(&mut sql, &mut args, "grp", groups)?;
-        }
-        if let Some(name) = &query.hostname {
-            sql.push_str(" AND hostname = ? COLLATE NOCASE");
-            args.push(Value::Text(name.clone()));
-        }
-        if let Some(before) = query.seen_before {
-            sql.push_str(" AND (last_seen_unix IS NULL OR last_seen_unix < ?)");
-            args.push(Value::Integer(before.min(i64::MAX as u64) as i64));
-        }
+        let (mut sql, mut args) = super::sqlite_machines::machine_filter(query)?;
         if let Some(a) = after {
-            // The collation on the right lets SQLite seek the index.
+            // The collation on the right lets SQLite seek the index on
+            // (hostname NOCASE, id).
             sql.push_str(" AND (hostname, id) > (? COLLATE NOCASE, ?)");
             args.push(Value::Text(a.hostname.clone()));
             args.push(Value::Text(a.id.clone()));
         }
         sql.push_str(" ORDER BY hostname COLLATE NOCASE, id");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        while let Some(r) = rows.next()? {
-            if !take(machine_from_row(r)?) {
-                break;
-            }
+        self.machine_rows(&sql, args, take)
+    }
+
+    fn machine_scan_by_id(
+        &mut self,
+        query: &MachineQuery,
+        after: Option<&str>,
+        take: &mut dyn FnMut(MachineRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let (mut sql, mut args) = super::sqlite_machines::machine_filter(query)?;
+        if let Some(a) = after {
+            sql.push_str(" AND id > ?");
+            args.push(Value::Text(a.to_string()));
         }
-        Ok(())
+        sql.push_str(" ORDER BY id");
+        self.machine_rows(&sql, args, take)
     }
 
     fn update_machine_info(
@@ -495,71 +489,5 @@ mod tests {
                 .is_none()
         );
         assert!(s.machines(&MachineQuery::default()).unwrap().is_empty());
-    }
-
-    #[test]
-    fn machines_come_by_name_from_a_cursor_filtered_in_the_store() {
-        let mut s = SqliteStore::open_in_memory().unwrap();
-        let t = token(&mut s, None, u64::MAX / 2);
-        // Names equal but for case, and names that sort otherwise when
-        // folded to upper case or not at all (`_` lies between the upper-
-        // and the lower-case letters).
-        for (id, host, seen) in [
-            ("m5", "PC-a", 50),
-            ("m4", "pc-A", 10),
-            ("m1", "pc_b", 30),
-            ("m3", "PCa", 70),
-            ("m2", "alpha", 20),
-        ] {
-            s.enroll(&t, id, &[9; 32], &info(host), seen).unwrap();
-        }
-        let ids = |s: &mut SqliteStore, q: &MachineQuery, after: Option<(&str, &str)>| {
-            let cursor = after.map(|(h, i)| lifeline_proto::MachineCursor {
-                hostname: h.into(),
-                id: i.into(),
-            });
-            let mut got = Vec::new();
-            s.machine_scan(q, cursor.as_ref(), &mut |m| {
-                got.push(m.id);
-                true
-            })
-            .unwrap();
-            got
-        };
-        let all = MachineQuery::default();
-        assert_eq!(ids(&mut s, &all, None), ["m2", "m4", "m5", "m1", "m3"]);
-        // From the cursor on, whatever the case of its name.
-        assert_eq!(ids(&mut s, &all, Some(("pc-a", "m4"))), ["m5", "m1", "m3"]);
-        assert_eq!(ids(&mut s, &all, Some(("PC-A", "m5"))), ["m1", "m3"]);
-        assert_eq!(ids(&mut s, &all, Some(("pca", "m3"))), Vec::<String>::new());
-        // By name, ignoring case; by last heard of; by group.
-        let named = MachineQuery {
-            hostname: Some("Pc-A".into()),
-            ..MachineQuery::default()
-        };
-        assert_eq!(ids(&mut s, &named, None), ["m4", "m5"]);
-        let stale = MachineQuery {
-            seen_before: Some(30),
-            ..MachineQuery::default()
-        };
-        assert_eq!(ids(&mut s, &stale, None), ["m2", "m4"]);
-        let finance = MachineQuery {
-            groups: Some(vec!["finance".into()]),
-            ..MachineQuery::default()
-        };
-        assert_eq!(ids(&mut s, &finance, None).len(), 5);
-        let ops = MachineQuery {
-            groups: Some(vec!["ops".into()]),
-            ..MachineQuery::default()
-        };
-        assert!(ids(&mut s, &ops, None).is_empty());
-        // The walk stops when told.
-        let mut taken = 0;
-        s.machine_scan(&all, None, &mut |_| {
-            taken += 1;
-            taken < 2
-        })
-        .unwrap();
-        assert_eq!(taken, 2);
     }
 }
