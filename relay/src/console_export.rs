@@ -131,6 +131,10 @@ pub(crate) async fn page(
         let chunk = machines_after(ctx, q, cursor.take(), CHUNK).await?;
         let last = chunk.len() < CHUNK;
         for m in chunk {
+            // A full page ends before this machine's row is read.
+            if page.full_before_next() {
+                break 'fill;
+            }
             // A large machine after a full page goes first on the next
             // one, so that no page outgrows a message.
             let r = row(ctx, &m).await?;
@@ -154,14 +158,7 @@ pub(crate) async fn page(
 async fn count(ctx: &Ctx, query: &MachineQuery) -> Result<usize, Failure> {
     let query = query.clone();
     ctx.store
-        .call(move |s| {
-            let mut n = 0;
-            s.machine_scan_by_id(&query, None, &mut |_| {
-                n += 1;
-                true
-            })?;
-            Ok(n)
-        })
+        .call(move |s| s.machine_count(&query))
         .await
         .map_err(internal)
 }

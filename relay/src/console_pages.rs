@@ -45,11 +45,20 @@ impl<T: Serialize, K> Pager<T, K> {
         Self::new(MAX_PAGE_BYTES, MAX_PAGE_BYTES)
     }
 
+    /// Is the page full, with a row known to come after it? Lets a row
+    /// costly to make be left unmade: a `true` ends the page as a refused
+    /// offer does.
+    pub fn full_before_next(&mut self) -> bool {
+        if self.bytes >= self.page_bytes {
+            self.more = true;
+        }
+        self.more
+    }
+
     /// Offers the next row, at `key`; answers whether to go on. A row
     /// refused goes first on the next page.
     pub fn offer(&mut self, key: K, item: T) -> bool {
-        if self.bytes >= self.page_bytes {
-            self.more = true;
+        if self.full_before_next() {
             return false;
         }
         let size = lifeline_proto::encoded_len(&item);
@@ -271,6 +280,24 @@ mod tests {
         assert!(p.offer(1u32, row(900)));
         assert!(!p.offer(2, row(1)));
         assert_eq!(p.finish(), (vec![row(900)], Some(1)));
+    }
+
+    #[test]
+    fn a_full_page_is_known_before_its_next_row_is_made() {
+        let mut p = Pager::new(300, 400);
+        assert!(!p.full_before_next());
+        for k in 0..3u32 {
+            assert!(p.offer(k, row(100)));
+        }
+        // 303 bytes: full, and ended as a refused offer ends it.
+        assert!(p.full_before_next());
+        assert_eq!(p.finish().1, Some(2));
+        // Once refused, a page takes nothing more, even a smaller row.
+        let mut p = Pager::new(300, 400);
+        assert!(p.offer(0u32, row(200)));
+        assert!(!p.offer(1, row(300)));
+        assert!(!p.offer(2, row(1)));
+        assert_eq!(p.finish(), (vec![row(200)], Some(0)));
     }
 
     #[test]

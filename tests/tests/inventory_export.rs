@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lifeline_proto::{ConsoleReply, ConsoleRequest, MAX_FRAME_LEN};
+use lifeline_relay::store::Store;
 use lifeline_tests::{bench_inventory::populate_fleet, stage::Stage};
 
 const MACHINES: usize = 60;
@@ -97,13 +98,26 @@ async fn export(c: &mut lifeline::client::Client, group: Option<&str>) -> (usize
 
 /// An export covers the machines its reader sees: a technician of the
 /// finance group exports finance's, and nothing of a group outside hers;
-/// the audit counts what each export covered. The 152 machines fill one
-/// page, read from the store 64 at a time: every machine once.
+/// the audit counts what each export covered. The 150 machines of 40 KB
+/// take several pages of about 50, the last one also holding 100 machines
+/// with no inventory yet: each page is read from the store 64 machines at
+/// a time from where the last ended, every machine once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_covers_what_its_reader_sees() {
     const FLEET: usize = 150;
+    const NEW: usize = 100;
     let mut stage = Stage::start_with(None, |s| {
-        populate_fleet(s, FLEET, 40, true)?;
+        populate_fleet(s, FLEET, 500, true)?;
+        for i in 0..NEW {
+            let info = lifeline_proto::MachineInfo {
+                hostname: format!("new-{i:03}"),
+                os: "Debian 12".into(),
+                arch: "x86_64".into(),
+                agent_version: "1.0".into(),
+            };
+            // populate_fleet's token; ids after every other.
+            s.enroll(&[42; 32], &format!("zz-{i:03}"), &[0; 32], &info, 0)?;
+        }
         lifeline_tests::stage::two_groups(s, "tina", "tina-password").map(drop)
     })
     .await
@@ -115,13 +129,40 @@ async fn an_export_covers_what_its_reader_sees() {
             .collect()
     };
     // The admin: every machine once, by id (the fleet's hex ids before
-    // "finance-machine" and "ops-machine").
+    // "finance-machine", "ops-machine" and the new "zz-…").
     let (n, json) = export(&mut stage.admin, None).await;
     let mut want: Vec<String> = (0..FLEET).map(|m| format!("ws-{m:05}")).collect();
     want.extend(["finance-pc".into(), "ops-pc".into()]);
-    assert_eq!((n, hosts(&json)), (FLEET + 2, want));
+    want.extend((0..NEW).map(|i| format!("new-{i:03}")));
+    assert_eq!((n, hosts(&json)), (FLEET + 2 + NEW, want));
     let (n, json) = export(&mut stage.admin, Some("ops")).await;
     assert_eq!((n, hosts(&json)), (1, vec!["ops-pc".to_string()]));
+    // Page by page: pages end inside and at the edges of the store's
+    // reads of 64, each starting after the machine the last one named.
+    let (mut after, mut pages, mut ids) = (None, 0, Vec::new());
+    loop {
+        let ask = ConsoleRequest::InventoryExportPage { group: None, after };
+        let ConsoleReply::ExportPage { rows, next } = stage.admin.request(ask).await.unwrap()
+        else {
+            panic!("not a page");
+        };
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&rows).unwrap();
+        ids.extend(
+            rows.iter()
+                .map(|r| r["machine_id"].as_str().unwrap().to_string()),
+        );
+        assert_eq!(next.as_ref(), next.as_ref().and(ids.last()));
+        pages += 1;
+        after = next;
+        if after.is_none() {
+            break;
+        }
+    }
+    assert!(pages >= 3, "{pages} pages");
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!((ids.len(), &sorted), (FLEET + 2 + NEW, &ids));
 
     // The technician: her group's machine, with no inventory yet.
     let mut tina = stage.login("tina", "tina-password").await.unwrap();
@@ -154,8 +195,17 @@ async fn an_export_covers_what_its_reader_sees() {
     assert_eq!(
         exports,
         [
-            e("bench-admin", "all", &format!("{} machines", FLEET + 2)),
+            e(
+                "bench-admin",
+                "all",
+                &format!("{} machines", FLEET + 2 + NEW)
+            ),
             e("bench-admin", "ops", "1 machines"),
+            e(
+                "bench-admin",
+                "all",
+                &format!("{} machines", FLEET + 2 + NEW)
+            ),
             e("tina", "all", "1 machines"),
             e("tina", "ops", "0 machines"),
         ]

@@ -483,6 +483,9 @@ pub trait Store:
         take: &mut dyn FnMut(MachineRecord) -> bool,
     ) -> Result<(), StoreError>;
 
+    /// How many machines match `query`.
+    fn machine_count(&mut self, query: &MachineQuery) -> Result<usize, StoreError>;
+
     /// Every machine matching `query`, by hostname then id.
     fn machines(&mut self, query: &MachineQuery) -> Result<Vec<MachineRecord>, StoreError> {
         let mut all = Vec::new();

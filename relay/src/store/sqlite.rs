@@ -326,6 +326,10 @@ impl Store for SqliteStore {
         self.machine_rows(&sql, args, take)
     }
 
+    fn machine_count(&mut self, query: &MachineQuery) -> Result<usize, StoreError> {
+        self.count_machines(query)
+    }
+
     fn machine_scan_by_id(
         &mut self,
         query: &MachineQuery,

@@ -11,7 +11,12 @@ use rusqlite::types::Value;
 /// arguments. Only the conditions asked for, so that SQLite can use the
 /// index of the order asked for.
 pub(super) fn machine_filter(query: &MachineQuery) -> Result<(String, Vec<Value>), StoreError> {
-    let mut sql = format!("SELECT {MACHINE_COLUMNS} FROM machines WHERE 1");
+    filtered(&format!("SELECT {MACHINE_COLUMNS}"), query)
+}
+
+/// `select` from the machines `query` asks for, and the arguments.
+fn filtered(select: &str, query: &MachineQuery) -> Result<(String, Vec<Value>), StoreError> {
+    let mut sql = format!("{select} FROM machines WHERE 1");
     let mut args = Vec::new();
     if let Some(groups) = &query.groups {
         only_among(&mut sql, &mut args, "grp", groups)?;
@@ -28,6 +33,16 @@ pub(super) fn machine_filter(query: &MachineQuery) -> Result<(String, Vec<Value>
 }
 
 impl SqliteStore {
+    /// How many machines `query` asks for.
+    pub(super) fn count_machines(&mut self, query: &MachineQuery) -> Result<usize, StoreError> {
+        let (sql, args) = filtered("SELECT COUNT(*)", query)?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// Runs a machine query, passing each row to `take` until it answers
     /// `false`.
     pub(super) fn machine_rows(
@@ -133,6 +148,9 @@ mod tests {
             ..MachineQuery::default()
         };
         assert!(ids(&mut s, &ops, None).is_empty());
+        assert_eq!(s.machine_count(&all).unwrap(), 5);
+        assert_eq!(s.machine_count(&named).unwrap(), 2);
+        assert_eq!(s.machine_count(&ops).unwrap(), 0);
         // By id, from an id on.
         let mut by_id = Vec::new();
         s.machine_scan_by_id(&stale, Some("m2"), &mut |m| {
