@@ -47,18 +47,6 @@ pub fn machine_line(m: &MachineRow, now_unix: u64) -> String {
     )
 }
 
-/// The whole `machines` table.
-pub fn machines_table(rows: &[MachineRow], now_unix: u64) -> String {
-    let mut out = machines_header();
-    for m in rows {
-        out.push_str(&machine_line(m, now_unix));
-    }
-    if rows.is_empty() {
-        out.push_str(NO_MACHINES);
-    }
-    out
-}
-
 /// A JSON array written an item at a time, byte for byte what
 /// `serde_json::to_string_pretty` of the whole array prints, and a newline:
 /// a listing that comes in pages is written as it comes.
@@ -231,7 +219,7 @@ mod tests {
 
     #[test]
     fn table_shows_status_and_group() {
-        let rows = vec![MachineRow {
+        let rows = [MachineRow {
             id: "abc123".into(),
             hostname: "pc-accounting-01".into(),
             os: "Debian GNU/Linux 12 (bookworm)".into(),
@@ -243,7 +231,7 @@ mod tests {
             unattended: false,
             revoked: false,
         }];
-        let t = machines_table(&rows, 1000);
+        let t = machine_line(&rows[0], 1000);
         assert!(t.contains("pc-accounting-01"));
         assert!(t.contains("finance"));
         assert!(t.contains("offline"));
@@ -252,6 +240,6 @@ mod tests {
             revoked: true,
             ..rows[0].clone()
         };
-        assert!(machines_table(&[revoked], 1000).contains("revoked"));
+        assert!(machine_line(&revoked, 1000).contains("revoked"));
     }
 }

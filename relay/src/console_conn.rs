@@ -37,16 +37,17 @@ pub struct Person {
 }
 
 impl Person {
-    /// May this person see a machine of `group`? Admins and auditors see the
-    /// whole fleet; technicians the machines of their groups (all, when they
-    /// have none).
+    /// The groups this person's view of the fleet is limited to, `None`
+    /// for the whole fleet: admins and auditors see it all; technicians the
+    /// machines of their groups (all, when they have none).
+    pub fn limited_to(&self) -> Option<&[String]> {
+        (self.role == Role::Technician && !self.groups.is_empty()).then_some(&self.groups[..])
+    }
+
+    /// May this person see a machine of `group`?
     pub fn sees(&self, group: Option<&str>) -> bool {
-        match self.role {
-            Role::Admin | Role::Auditor => true,
-            Role::Technician => {
-                self.groups.is_empty() || group.is_some_and(|g| self.groups.iter().any(|x| x == g))
-            }
-        }
+        self.limited_to()
+            .is_none_or(|groups| group.is_some_and(|g| groups.iter().any(|x| x == g)))
     }
 }
 

@@ -13,16 +13,14 @@ use crate::{
 };
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ErrorCode, Failure, MACHINE_PAGES_VERSION, MachineCursor, MachineRow, Role,
+    ConsoleReply, ErrorCode, Failure, MACHINE_PAGES_VERSION, MachineCursor, MachineRow,
 };
 use std::time::Instant;
 
-/// The groups `person` is limited to, as a store query: admins, auditors
-/// and technicians of no group see the whole fleet.
+/// The machines `person` sees, as a store query ([`Person::limited_to`]).
 pub(crate) fn seen_by(person: &Person) -> MachineQuery {
-    let limited = person.role == Role::Technician && !person.groups.is_empty();
     MachineQuery {
-        groups: limited.then(|| person.groups.clone()),
+        groups: person.limited_to().map(<[String]>::to_vec),
         ..MachineQuery::default()
     }
 }
@@ -46,7 +44,7 @@ pub(crate) async fn visible_ids(
     ctx: &Ctx,
     person: &Person,
 ) -> Result<Option<Vec<String>>, Failure> {
-    if seen_by(person).groups.is_none() {
+    if person.limited_to().is_none() {
         return Ok(None);
     }
     Ok(Some(
