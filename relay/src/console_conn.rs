@@ -1,9 +1,7 @@
 //! A console's connection: requests on the control stream, session streams
 //! spliced to agents.
 
-pub(crate) use crate::console_machines::{
-    resolve_machine, resolve_record, visible_ids, visible_machines,
-};
+pub(crate) use crate::console_machines::{resolve_machine, resolve_record, visible_machines};
 use crate::{
     audit::NewEntry,
     auth, console_tickets,

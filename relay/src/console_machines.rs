@@ -37,25 +37,6 @@ pub(crate) async fn visible_machines(
         .map_err(internal)
 }
 
-/// The ids of the machines `person` sees, or `None` for the whole fleet:
-/// listings of an admin's, say, are not narrowed (nor is the fleet read
-/// for them, on every page).
-pub(crate) async fn visible_ids(
-    ctx: &Ctx,
-    person: &Person,
-) -> Result<Option<Vec<String>>, Failure> {
-    if person.limited_to().is_none() {
-        return Ok(None);
-    }
-    Ok(Some(
-        visible_machines(ctx, person)
-            .await?
-            .into_iter()
-            .map(|m| m.id)
-            .collect(),
-    ))
-}
-
 /// A page of the machines `person` sees past `after`, by hostname then id;
 /// with `stale_secs`, only those offline and not heard from for that long.
 async fn machine_page(

@@ -7,7 +7,7 @@
 //! (`console_tickets`) is filled by the same [`Pager`].
 
 use crate::{
-    console_conn::{Person, failure, internal, may_audit, resolve_machine, visible_ids},
+    console_conn::{Person, failure, internal, may_audit, resolve_machine},
     console_export::{MAX_PAGE_BYTES, PAGE_BYTES},
     server::Ctx,
 };
@@ -118,13 +118,13 @@ async fn session_page(
         Some(m) => Some(resolve_machine(ctx, person, &m).await?.0),
         None => None,
     };
-    let visible = visible_ids(ctx, person).await?;
+    let groups = person.limited_to().map(<[String]>::to_vec);
     ctx.store
         .call(move |s| {
             s.session_scan(
                 id.as_deref(),
                 since_unix,
-                visible.as_deref(),
+                groups.as_deref(),
                 after,
                 &mut |at, log| page.offer(at, log),
             )?;

@@ -4,7 +4,7 @@
 
 use crate::{
     audit::NewEntry,
-    console_conn::{Person, failure, internal, resolve_machine, visible_ids},
+    console_conn::{Person, failure, internal, resolve_machine},
     console_export::{MAX_PAGE_BYTES, PAGE_BYTES},
     console_pages::{Pager, too_large},
     server::Ctx,
@@ -44,10 +44,10 @@ async fn ticket_page(
             format!("no tier {tier}: tickets are of tier 1, 2 or 3"),
         ));
     }
-    let visible = visible_ids(ctx, person).await?;
+    let groups = person.limited_to().map(<[String]>::to_vec);
     ctx.store
         .call(move |s| {
-            s.ticket_scan(&query, visible.as_deref(), after, &mut |t| {
+            s.ticket_scan(&query, groups.as_deref(), after, &mut |t| {
                 page.offer(t.id, t)
             })?;
             Ok::<_, crate::store::StoreError>(page.finish())
@@ -69,6 +69,7 @@ pub(crate) fn query(
         status,
         tier,
         created_since: 0,
+        machine: None,
     }
 }
 

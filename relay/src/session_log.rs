@@ -284,23 +284,19 @@ async fn open_ticket_for(ctx: &Ctx, log: &SessionLog) -> Result<u64, String> {
             let query = TicketQuery {
                 assignee: Some(tech.clone()),
                 created_since: now.saturating_sub(SHARE_TICKET_WITHIN_S - 1),
+                machine: Some(machine.clone()),
                 ..TicketQuery::default()
             };
             let mut recent = None;
-            s.ticket_scan(
-                &query,
-                Some(std::slice::from_ref(&machine)),
-                None,
-                &mut |t| {
-                    let fits = t.title.starts_with("Remote session by ")
-                        && t.requester == tech
-                        && t.status != "closed";
-                    if fits {
-                        recent = Some(t);
-                    }
-                    !fits
-                },
-            )?;
+            s.ticket_scan(&query, None, None, &mut |t| {
+                let fits = t.title.starts_with("Remote session by ")
+                    && t.requester == tech
+                    && t.status != "closed";
+                if fits {
+                    recent = Some(t);
+                }
+                !fits
+            })?;
             if let Some(t) = recent {
                 return Ok(t.id);
             }

@@ -3,8 +3,15 @@
 //! or revocation names its machine; the relay used to read the whole fleet
 //! to find it, and now asks the store's index. Both lookups are timed on
 //! the same store in the same run, and the whole path through the relay.
+//! Two machines in five are in a group, whose technician lists her
+//! tickets and session logs ([`crate::bench_groups`]).
 
-use crate::{bench_inventory::populate_fleet, ms, stage::Stage};
+use crate::{
+    bench_groups::{self, GROUP, GroupRow},
+    bench_inventory::populate_fleet_in,
+    ms,
+    stage::Stage,
+};
 use anyhow::ensure;
 use lifeline::machine_cmd;
 use lifeline_proto::{ConsoleReply, ConsoleRequest};
@@ -34,6 +41,8 @@ pub struct FleetRow {
     /// `inventory show NAME`, console to relay and back (now).
     pub request_ms_p50: f64,
     pub request_ms_p99: f64,
+    /// The technician of one group.
+    pub group: GroupRow,
 }
 
 /// The benchmark's result.
@@ -44,7 +53,6 @@ pub struct FleetBench {
 
 /// Packages in each machine's stored inventory (about 3 KB of JSON).
 const PACKAGES: usize = 25;
-
 /// The hostnames `populate_fleet` gives.
 fn hostname(i: usize) -> String {
     format!("ws-{i:05}")
@@ -93,10 +101,16 @@ fn store_lookups(s: &mut SqliteStore, machines: usize) -> anyhow::Result<(f64, f
 pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
     let mut rows = Vec::new();
     for &machines in sizes {
-        let mut stage =
-            Stage::start_with(None, |s| populate_fleet(s, machines, PACKAGES, true)).await?;
+        let mut hers = (0, 0);
+        let mut stage = Stage::start_with(None, |s| {
+            populate_fleet_in(s, machines, PACKAGES, true, Some((GROUP, 2, 5)))?;
+            hers = bench_groups::populate(s, machines, hostname)?;
+            Ok(())
+        })
+        .await?;
         let (lookup_scan_ms_p50, lookup_index_ms_p50) =
             store_lookups(&mut stage.data.open_store()?, machines)?;
+        let group = bench_groups::run(&stage, hers).await?;
 
         // Once untimed, then timed.
         machine_cmd::list(&mut stage.admin, None, true, &mut std::io::sink()).await?;
@@ -173,6 +187,7 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
             lookup_index_ms_p50,
             request_ms_p50: quantile_ms(request.clone(), 0.5),
             request_ms_p99: quantile_ms(request, 0.99),
+            group,
         });
     }
     Ok(FleetBench { rows })
@@ -204,5 +219,11 @@ pub fn markdown(r: &FleetBench) -> String {
             row.request_ms_p99,
         ));
     }
+    let groups: Vec<_> = r
+        .rows
+        .iter()
+        .map(|row| (row.machines, &row.group))
+        .collect();
+    s.push_str(&bench_groups::markdown(&groups));
     s
 }

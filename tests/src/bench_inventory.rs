@@ -275,18 +275,40 @@ pub fn populate_fleet(
     packages: usize,
     stored: bool,
 ) -> anyhow::Result<()> {
+    populate_fleet_in(store, machines, packages, stored, None)
+}
+
+/// [`populate_fleet`], with every machine `m` where `m % every < in_group`
+/// enrolled in `group` (`Some((group, in_group, every))`), the others in
+/// none.
+///
+/// # Errors
+/// Store failures.
+pub fn populate_fleet_in(
+    store: &mut lifeline_relay::store::SqliteStore,
+    machines: usize,
+    packages: usize,
+    stored: bool,
+    grouped: Option<(&str, usize, usize)>,
+) -> anyhow::Result<()> {
     store.bulk_load_mode()?;
     let t0 = Instant::now();
-    let token = [42u8; 32];
-    store.add_enroll_token(&NewEnrollToken {
-        hash: token,
-        group: None,
-        created_by: 1,
-        created_unix: 0,
-        expires_unix: u64::MAX / 2,
-        max_uses: None,
-    })?;
+    let (token, group_token) = ([42u8; 32], [43u8; 32]);
+    for (hash, group) in [(token, None), (group_token, grouped.map(|g| g.0))] {
+        store.add_enroll_token(&NewEnrollToken {
+            hash,
+            group: group.map(Into::into),
+            created_by: 1,
+            created_unix: 0,
+            expires_unix: u64::MAX / 2,
+            max_uses: None,
+        })?;
+    }
     for m in 0..machines {
+        let token = match grouped {
+            Some((_, in_group, every)) if m % every.max(1) < in_group => group_token,
+            _ => token,
+        };
         let inv = synthetic_inventory(m as u64, packages);
         let id = format!("{m:012x}");
         let info = lifeline_proto::MachineInfo {

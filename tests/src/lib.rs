@@ -4,6 +4,7 @@
 //! real relay (QUIC, store on disk), real agents and real console clients.
 
 pub mod bench_fleet;
+pub mod bench_groups;
 pub mod bench_input;
 pub mod bench_inventory;
 pub mod bench_load;

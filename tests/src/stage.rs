@@ -317,3 +317,41 @@ pub fn two_groups(
     }
     Ok(machines)
 }
+
+/// A chat session's log by `alice`, accepted, of one minute ending at
+/// `ended_unix`, with no chat: tests and benchmarks fill stores with them.
+#[must_use]
+pub fn chat_log(
+    session: u64,
+    machine: &str,
+    hostname: &str,
+    ended_unix: u64,
+) -> lifeline_proto::session_log::SessionLog {
+    lifeline_proto::session_log::SessionLog {
+        session,
+        machine_id: machine.into(),
+        hostname: hostname.into(),
+        technician: "alice".into(),
+        ticket: None,
+        ticket_created: false,
+        purpose: "chat".into(),
+        permission_asked: lifeline_proto::Permission::View,
+        decision: "accepted".into(),
+        consent: "allowed by the user at the prompt".into(),
+        offered_unix: ended_unix.saturating_sub(60),
+        started_unix: Some(ended_unix.saturating_sub(58)),
+        ended_unix,
+        duration_s: 58,
+        ended: "technician closed the session".into(),
+        bytes_to_agent: 0,
+        bytes_to_console: 0,
+        streams: 1,
+        frames: 0,
+        mean_fps: 0.0,
+        refused_input: 0,
+        permission_changes: vec![],
+        chat: vec![],
+        chat_dropped: 0,
+        clipboard: vec![],
+    }
+}

@@ -7,7 +7,7 @@
 use lifeline::client::Client;
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Permission, SessionCursor,
+    ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, SessionCursor,
     audit::AuditEntry,
     session_log::{ChatLine, SessionLog},
 };
@@ -15,7 +15,7 @@ use lifeline_relay::{
     audit::NewEntry,
     store::{AuditStore, SqliteStore, TicketStore},
 };
-use lifeline_tests::stage::Stage;
+use lifeline_tests::stage::{Stage, chat_log};
 use std::time::Duration;
 
 /// Session logs of the last hour: 12 on each of two machines, each with
@@ -32,29 +32,6 @@ const DAY: Duration = Duration::from_secs(86_400);
 
 fn log(i: usize, machine: &str, hostname: &str, ended_unix: u64) -> SessionLog {
     SessionLog {
-        // Ids not in the order of time, so ties are broken by id alone.
-        session: (1 << 20) + ((i * 7) % LOGS) as u64,
-        machine_id: machine.into(),
-        hostname: hostname.into(),
-        technician: "alice".into(),
-        ticket: None,
-        ticket_created: false,
-        purpose: "chat".into(),
-        permission_asked: Permission::View,
-        decision: "accepted".into(),
-        consent: "allowed by the user at the prompt".into(),
-        offered_unix: ended_unix - 60,
-        started_unix: Some(ended_unix - 58),
-        ended_unix,
-        duration_s: 58,
-        ended: "technician closed the session".into(),
-        bytes_to_agent: 0,
-        bytes_to_console: 0,
-        streams: 1,
-        frames: 0,
-        mean_fps: 0.0,
-        refused_input: 0,
-        permission_changes: vec![],
         chat: (0..4)
             .map(|k| ChatLine {
                 at_unix: ended_unix - 30 + k,
@@ -62,8 +39,13 @@ fn log(i: usize, machine: &str, hostname: &str, ended_unix: u64) -> SessionLog {
                 text: format!("{i}/{k} ") + &"z".repeat(250_000),
             })
             .collect(),
-        chat_dropped: 0,
-        clipboard: vec![],
+        // Ids not in the order of time, so ties are broken by id alone.
+        ..chat_log(
+            (1 << 20) + ((i * 7) % LOGS) as u64,
+            machine,
+            hostname,
+            ended_unix,
+        )
     }
 }
 

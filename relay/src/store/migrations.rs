@@ -245,6 +245,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP INDEX machines_hostname;
     CREATE INDEX machines_by_name ON machines(hostname COLLATE NOCASE, id);
     ",
+    // 15: a technician's machines (those of her groups) for her pages of
+    // session logs, read from the index alone.
+    r"
+    CREATE INDEX machines_by_group ON machines(grp, id);
+    ",
 ];
 
 /// Applies the migrations this database has not had yet.

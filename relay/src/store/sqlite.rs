@@ -67,6 +67,19 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// SQLite's plan for `sql`, its steps joined by `; `.
+    #[cfg(test)]
+    pub(super) fn query_plan(&self, sql: &str, args: Vec<Value>) -> String {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let steps = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap();
+        steps.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
     /// The schema version after migration.
     ///
     /// # Errors
@@ -78,9 +91,9 @@ impl SqliteStore {
     }
 }
 
-/// Narrows a listing's SQL to the machines `among`, by `column`: rows of
-/// other machines are never read, so no page of a technician's listing is
-/// spent on (or names) what she does not see.
+/// Narrows a listing's SQL to rows whose `column` is one of `among` (a
+/// technician's groups): rows of other machines are never read, so no page
+/// of her listing is spent on (or names) what she does not see.
 pub(super) fn only_among(
     sql: &mut String,
     args: &mut Vec<Value>,
@@ -92,6 +105,25 @@ pub(super) fn only_among(
     ));
     let ids = serde_json::to_string(among).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     args.push(Value::Text(ids));
+    Ok(())
+}
+
+/// Narrows a listing's SQL to rows whose machine (by `column`, its id) is
+/// in one of `groups` (a technician's). The machines are read once per
+/// query, from their group's index; the `+` keeps SQLite walking the
+/// listing's own order (an index of `column` would have it read every row
+/// of her machines and sort them, for every page).
+pub(super) fn of_groups(
+    sql: &mut String,
+    args: &mut Vec<Value>,
+    column: &str,
+    groups: &[String],
+) -> Result<(), StoreError> {
+    sql.push_str(&format!(
+        " AND +{column} IN (SELECT id FROM machines WHERE 1"
+    ));
+    only_among(sql, args, "grp", groups)?;
+    sql.push(')');
     Ok(())
 }
 
@@ -314,15 +346,7 @@ impl Store for SqliteStore {
         after: Option<&lifeline_proto::MachineCursor>,
         take: &mut dyn FnMut(MachineRecord) -> bool,
     ) -> Result<(), StoreError> {
-        let (mut sql, mut args) = super::sqlite_machines::machine_filter(query)?;
-        if let Some(a) = after {
-            // The collation on the right lets SQLite seek the index on
-            // (hostname NOCASE, id).
-            sql.push_str(" AND (hostname, id) > (? COLLATE NOCASE, ?)");
-            args.push(Value::Text(a.hostname.clone()));
-            args.push(Value::Text(a.id.clone()));
-        }
-        sql.push_str(" ORDER BY hostname COLLATE NOCASE, id");
+        let (sql, args) = super::sqlite_machines::by_name_sql(query, after)?;
         self.machine_rows(&sql, args, take)
     }
 
@@ -336,12 +360,7 @@ impl Store for SqliteStore {
         after: Option<&str>,
         take: &mut dyn FnMut(MachineRecord) -> bool,
     ) -> Result<(), StoreError> {
-        let (mut sql, mut args) = super::sqlite_machines::machine_filter(query)?;
-        if let Some(a) = after {
-            sql.push_str(" AND id > ?");
-            args.push(Value::Text(a.to_string()));
-        }
-        sql.push_str(" ORDER BY id");
+        let (sql, args) = super::sqlite_machines::by_id_sql(query, after)?;
         self.machine_rows(&sql, args, take)
     }
 

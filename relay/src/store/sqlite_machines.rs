@@ -14,12 +14,47 @@ pub(super) fn machine_filter(query: &MachineQuery) -> Result<(String, Vec<Value>
     filtered(&format!("SELECT {MACHINE_COLUMNS}"), query)
 }
 
+/// The machines `query` asks for by hostname (ASCII case folded) then id,
+/// past `after` if given.
+pub(super) fn by_name_sql(
+    query: &MachineQuery,
+    after: Option<&lifeline_proto::MachineCursor>,
+) -> Result<(String, Vec<Value>), StoreError> {
+    let (mut sql, mut args) = machine_filter(query)?;
+    if let Some(a) = after {
+        // The collation on the right lets SQLite seek the index on
+        // (hostname NOCASE, id).
+        sql.push_str(" AND (hostname, id) > (? COLLATE NOCASE, ?)");
+        args.push(Value::Text(a.hostname.clone()));
+        args.push(Value::Text(a.id.clone()));
+    }
+    sql.push_str(" ORDER BY hostname COLLATE NOCASE, id");
+    Ok((sql, args))
+}
+
+/// The machines `query` asks for by id, past `after` if given.
+pub(super) fn by_id_sql(
+    query: &MachineQuery,
+    after: Option<&str>,
+) -> Result<(String, Vec<Value>), StoreError> {
+    let (mut sql, mut args) = machine_filter(query)?;
+    if let Some(a) = after {
+        sql.push_str(" AND id > ?");
+        args.push(Value::Text(a.to_string()));
+    }
+    sql.push_str(" ORDER BY id");
+    Ok((sql, args))
+}
+
 /// `select` from the machines `query` asks for, and the arguments.
 fn filtered(select: &str, query: &MachineQuery) -> Result<(String, Vec<Value>), StoreError> {
     let mut sql = format!("{select} FROM machines WHERE 1");
     let mut args = Vec::new();
     if let Some(groups) = &query.groups {
-        only_among(&mut sql, &mut args, "grp", groups)?;
+        // `+`: listings walk the index of their order (name or id) from
+        // the cursor; the group index would have SQLite read all her
+        // machines and sort them for every page.
+        only_among(&mut sql, &mut args, "+grp", groups)?;
     }
     if let Some(name) = &query.hostname {
         sql.push_str(" AND hostname = ? COLLATE NOCASE");
@@ -174,5 +209,28 @@ mod tests {
         })
         .unwrap();
         assert_eq!(taken, 2);
+    }
+
+    #[test]
+    fn a_technicians_machine_pages_walk_the_index_of_their_order() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let finance = MachineQuery {
+            groups: Some(vec!["finance".into()]),
+            ..MachineQuery::default()
+        };
+        let cursor = lifeline_proto::MachineCursor {
+            hostname: "pc-a".into(),
+            id: "m4".into(),
+        };
+        // From the cursor in the order asked for, never all her machines
+        // read from the group index and sorted for each page.
+        let (sql, args) = by_name_sql(&finance, Some(&cursor)).unwrap();
+        let by_name = s.query_plan(&sql, args);
+        assert!(by_name.contains("INDEX machines_by_name"), "{by_name}");
+        assert!(!by_name.contains("TEMP B-TREE"), "{by_name}");
+        let (sql, args) = by_id_sql(&finance, Some("m4")).unwrap();
+        let by_id = s.query_plan(&sql, args);
+        assert!(!by_id.contains("machines_by_group"), "{by_id}");
+        assert!(!by_id.contains("TEMP B-TREE"), "{by_id}");
     }
 }

@@ -6,7 +6,7 @@ use lifeline_proto::{
     session_log::SessionLog,
     ticket::{TicketEvent, TicketNews},
 };
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, params, types::Value};
 
 impl SqliteStore {
     pub(super) fn open_session_insert(&mut self, open: &OpenSession) -> Result<(), StoreError> {
@@ -65,46 +65,20 @@ impl SqliteStore {
         json.map(|j| parse(&j)).transpose()
     }
 
-    /// Logs of one machine or one ticket if given, of the machines
-    /// `among` if given, ended since a time, newest first (ties by session
+    /// Logs of one machine or one ticket if given, of machines in `groups`
+    /// if given, ended since a time, newest first (ties by session
     /// id), after `after` if given: each passed to `take` with its place in
     /// that order until it answers `false`.
     pub(super) fn session_logs(
         &mut self,
         machine_id: Option<&str>,
         ticket: Option<u64>,
-        among: Option<&[String]>,
+        groups: Option<&[String]>,
         since: u64,
         after: Option<SessionCursor>,
         take: &mut dyn FnMut(SessionCursor, SessionLog) -> bool,
     ) -> Result<(), StoreError> {
-        use rusqlite::types::Value;
-        // Only the conditions asked for, so that SQLite bounds its index
-        // scans by them (`?1 IS NULL OR …` would make it read every row
-        // before the cursor again on every page).
-        let mut sql =
-            String::from("SELECT ended_unix, id, log FROM sessions WHERE ended_unix >= ?");
-        let mut args = vec![Value::Integer(since as i64)];
-        if let Some(m) = machine_id {
-            sql.push_str(" AND machine_id = ?");
-            args.push(Value::Text(m.to_string()));
-        }
-        if let Some(t) = ticket {
-            sql.push_str(" AND ticket_id = ?");
-            args.push(Value::Integer(t as i64));
-        }
-        if let Some(among) = among {
-            super::sqlite::only_among(&mut sql, &mut args, "machine_id", among)?;
-        }
-        if let Some(a) = after {
-            // Session ids stay below 2^48 (a 32-bit seed shifted by 16),
-            // so their order as stored (i64) is their order as u64.
-            sql.push_str(" AND ended_unix <= ? AND (ended_unix < ? OR id < ?)");
-            args.push(Value::Integer(a.ended_unix as i64));
-            args.push(Value::Integer(a.ended_unix as i64));
-            args.push(Value::Integer(a.session as i64));
-        }
-        sql.push_str(" ORDER BY ended_unix DESC, id DESC");
+        let (sql, args) = session_sql(machine_id, ticket, groups, since, after)?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         while let Some(r) = rows.next()? {
@@ -142,4 +116,209 @@ impl SqliteStore {
 
 fn parse(json: &str) -> Result<SessionLog, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("session log: {e}")))
+}
+
+/// The query of [`SqliteStore::session_logs`], and its arguments.
+fn session_sql(
+    machine_id: Option<&str>,
+    ticket: Option<u64>,
+    groups: Option<&[String]>,
+    since: u64,
+    after: Option<SessionCursor>,
+) -> Result<(String, Vec<Value>), StoreError> {
+    // Only the conditions asked for, so that SQLite bounds its index
+    // scans by them (`?1 IS NULL OR …` would make it read every row
+    // before the cursor again on every page).
+    let mut sql = String::from("SELECT ended_unix, id, log FROM sessions WHERE ended_unix >= ?");
+    let mut args = vec![Value::Integer(since as i64)];
+    if let Some(m) = machine_id {
+        sql.push_str(" AND machine_id = ?");
+        args.push(Value::Text(m.to_string()));
+    }
+    if let Some(t) = ticket {
+        sql.push_str(" AND ticket_id = ?");
+        args.push(Value::Integer(t as i64));
+    }
+    if let Some(groups) = groups {
+        super::sqlite::of_groups(&mut sql, &mut args, "machine_id", groups)?;
+    }
+    if let Some(a) = after {
+        // Session ids stay below 2^48 (a 32-bit seed shifted by 16),
+        // so their order as stored (i64) is their order as u64.
+        sql.push_str(" AND ended_unix <= ? AND (ended_unix < ? OR id < ?)");
+        args.push(Value::Integer(a.ended_unix as i64));
+        args.push(Value::Integer(a.ended_unix as i64));
+        args.push(Value::Integer(a.session as i64));
+    }
+    sql.push_str(" ORDER BY ended_unix DESC, id DESC");
+    Ok((sql, args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SessionCursor, Value, session_sql};
+    use crate::store::{
+        NewEnrollToken, SqliteStore, Store, TicketQuery, TicketStore, sqlite_tickets::ticket_sql,
+    };
+    use lifeline_proto::{
+        MachineInfo, Permission, Role, session_log::SessionLog, ticket::HelpRequest,
+    };
+
+    fn log(session: u64, machine: &str, ended_unix: u64) -> SessionLog {
+        SessionLog {
+            session,
+            machine_id: machine.into(),
+            hostname: format!("{machine}-pc"),
+            technician: "alice".into(),
+            ticket: None,
+            ticket_created: false,
+            purpose: "chat".into(),
+            permission_asked: Permission::View,
+            decision: "accepted".into(),
+            consent: "allowed by the user at the prompt".into(),
+            offered_unix: ended_unix - 60,
+            started_unix: Some(ended_unix - 58),
+            ended_unix,
+            duration_s: 58,
+            ended: "technician closed the session".into(),
+            bytes_to_agent: 0,
+            bytes_to_console: 0,
+            streams: 1,
+            frames: 0,
+            mean_fps: 0.0,
+            refused_input: 0,
+            permission_changes: vec![],
+            chat: vec![],
+            chat_dropped: 0,
+            clipboard: vec![],
+        }
+    }
+
+    /// Machines of `finance` (two), `ops` and no group, each with a ticket
+    /// and a session log.
+    fn store() -> SqliteStore {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let admin = s.add_user("root", Role::Admin, "h", 0).unwrap();
+        let machines = [
+            ("f1", Some("finance")),
+            ("o1", Some("ops")),
+            ("n1", None),
+            ("f2", Some("finance")),
+        ];
+        for (k, (id, group)) in machines.into_iter().enumerate() {
+            let hash = [k as u8 + 1; 32];
+            s.add_enroll_token(&NewEnrollToken {
+                hash,
+                group: group.map(Into::into),
+                created_by: admin,
+                created_unix: 0,
+                expires_unix: u64::MAX / 2,
+                max_uses: None,
+            })
+            .unwrap();
+            let info = MachineInfo {
+                hostname: format!("{id}-pc"),
+                os: "Debian 12".into(),
+                arch: "x86_64".into(),
+                agent_version: "0.1.0".into(),
+            };
+            s.enroll(&hash, id, &[9; 32], &info, 0).unwrap();
+            let req = HelpRequest {
+                requester: "user".into(),
+                text: format!("help on {id}"),
+                priority: "normal".into(),
+                screenshot_png: vec![],
+            };
+            s.create_ticket(id, &req, 100 + k as u64).unwrap();
+            s.save_session(&log(10 + k as u64, id, 1_000 + k as u64))
+                .unwrap();
+        }
+        s
+    }
+
+    fn tickets(s: &mut SqliteStore, q: &TicketQuery, groups: Option<&[String]>) -> Vec<String> {
+        let mut got = Vec::new();
+        s.ticket_scan(q, groups, None, &mut |t| {
+            got.push(t.machine_id);
+            true
+        })
+        .unwrap();
+        got
+    }
+
+    fn sessions(s: &mut SqliteStore, groups: Option<&[String]>) -> Vec<String> {
+        let mut got = Vec::new();
+        s.session_scan(None, 0, groups, None, &mut |_, l| {
+            got.push(l.machine_id);
+            true
+        })
+        .unwrap();
+        got
+    }
+
+    #[test]
+    fn a_technicians_groups_narrow_tickets_and_sessions_in_the_store() {
+        let mut s = store();
+        let all = TicketQuery::default();
+        // Newest first; the whole fleet when not narrowed.
+        assert_eq!(tickets(&mut s, &all, None), ["f2", "n1", "o1", "f1"]);
+        assert_eq!(sessions(&mut s, None), ["f2", "n1", "o1", "f1"]);
+        // Her groups' machines only: never one of no group.
+        let finance = ["finance".to_string()];
+        assert_eq!(tickets(&mut s, &all, Some(&finance)), ["f2", "f1"]);
+        assert_eq!(sessions(&mut s, Some(&finance)), ["f2", "f1"]);
+        let both = ["ops".to_string(), "finance".to_string()];
+        assert_eq!(tickets(&mut s, &all, Some(&both)), ["f2", "o1", "f1"]);
+        assert_eq!(sessions(&mut s, Some(&both)), ["f2", "o1", "f1"]);
+        let none = ["hr".to_string()];
+        assert!(tickets(&mut s, &all, Some(&none)).is_empty());
+        assert!(sessions(&mut s, Some(&none)).is_empty());
+        // One machine's tickets, within her groups or not at all.
+        let one = TicketQuery {
+            machine: Some("f1".into()),
+            ..TicketQuery::default()
+        };
+        assert_eq!(tickets(&mut s, &one, None), ["f1"]);
+        assert_eq!(tickets(&mut s, &one, Some(&finance)), ["f1"]);
+        assert!(tickets(&mut s, &one, Some(&["ops".to_string()])).is_empty());
+    }
+
+    /// SQLite's plan for `query`.
+    fn plan(s: &SqliteStore, (sql, args): (String, Vec<Value>)) -> String {
+        s.query_plan(&sql, args)
+    }
+
+    #[test]
+    fn a_technicians_pages_walk_their_own_order_from_the_cursor() {
+        let s = store();
+        let finance = ["finance".to_string()];
+        let at = SessionCursor {
+            ended_unix: 1_002,
+            session: 12,
+        };
+        // Her machines read once from the group's index; the logs walked
+        // by end time from the cursor, never all of hers read and sorted.
+        let logs = plan(
+            &s,
+            session_sql(None, None, Some(&finance), 0, Some(at)).unwrap(),
+        );
+        assert!(logs.contains("INDEX sessions_ended"), "{logs}");
+        assert!(logs.contains("INDEX machines_by_group"), "{logs}");
+        assert!(!logs.contains("TEMP B-TREE"), "{logs}");
+        // Tickets by number from the cursor, or by status, each one's
+        // machine looked up.
+        let all = plan(
+            &s,
+            ticket_sql(&TicketQuery::default(), Some(&finance), Some(3)).unwrap(),
+        );
+        assert!(all.contains("SEARCH m USING INDEX"), "{all}");
+        assert!(!all.contains("TEMP B-TREE"), "{all}");
+        let new = TicketQuery {
+            status: Some("new".into()),
+            ..TicketQuery::default()
+        };
+        let new = plan(&s, ticket_sql(&new, Some(&finance), Some(3)).unwrap());
+        assert!(new.contains("INDEX tickets_by_status"), "{new}");
+        assert!(!new.contains("TEMP B-TREE"), "{new}");
+    }
 }

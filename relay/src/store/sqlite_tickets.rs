@@ -4,10 +4,58 @@ use super::{SqliteStore, StoreError, TicketError, TicketQuery, TicketStore};
 use lifeline_proto::ticket::{
     HelpRequest, PRIORITIES, STATUSES, TicketChange, TicketDetail, TicketEvent, TicketRow,
 };
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params, types::Value};
 
 const ROW_COLUMNS: &str = "t.id, t.machine_id, COALESCE(m.hostname, ''), t.requester, t.title, \
      t.status, t.priority, t.tier, t.assignee, t.created_unix, t.updated_unix";
+
+/// The query of [`TicketStore::ticket_scan`], and its arguments.
+pub(super) fn ticket_sql(
+    query: &TicketQuery,
+    groups: Option<&[String]>,
+    after: Option<u64>,
+) -> Result<(String, Vec<Value>), StoreError> {
+    // Only the conditions asked for, so that SQLite can walk the index
+    // of the status or assignee asked for (each ordered by number
+    // within) from the cursor down, not every ticket for each page.
+    let mut sql = format!(
+        "SELECT {ROW_COLUMNS} FROM tickets t LEFT JOIN machines m ON m.id = t.machine_id \
+         WHERE t.created_unix >= ?"
+    );
+    let mut args = vec![Value::Integer(
+        query.created_since.min(i64::MAX as u64) as i64
+    )];
+    if let Some(a) = &query.assignee {
+        sql.push_str(" AND t.assignee = ?");
+        args.push(Value::Text(a.clone()));
+    }
+    if let Some(st) = &query.status {
+        sql.push_str(" AND t.status = ?");
+        args.push(Value::Text(st.clone()));
+    }
+    if let Some(tier) = query.tier {
+        sql.push_str(" AND t.tier = ?");
+        args.push(Value::Integer(i64::from(tier)));
+    }
+    if let Some(m) = &query.machine {
+        sql.push_str(" AND t.machine_id = ?");
+        args.push(Value::Text(m.clone()));
+    }
+    if let Some(groups) = groups {
+        // By the machine joined for its hostname, looked up for each
+        // ticket walked (reading her machines first, as the session logs
+        // do, costs more than the lookups of a page of tickets). A ticket
+        // of a machine since removed is seen by the whole fleet's readers
+        // only.
+        super::sqlite::only_among(&mut sql, &mut args, "m.grp", groups)?;
+    }
+    if let Some(a) = after {
+        sql.push_str(" AND t.id < ?");
+        args.push(Value::Integer(a.min(i64::MAX as u64) as i64));
+    }
+    sql.push_str(" ORDER BY t.id DESC");
+    Ok((sql, args))
+}
 
 fn row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
     Ok(TicketRow {
@@ -102,41 +150,11 @@ impl TicketStore for SqliteStore {
     fn ticket_scan(
         &mut self,
         query: &TicketQuery,
-        among: Option<&[String]>,
+        groups: Option<&[String]>,
         after: Option<u64>,
         take: &mut dyn FnMut(TicketRow) -> bool,
     ) -> Result<(), StoreError> {
-        use rusqlite::types::Value;
-        // Only the conditions asked for, so that SQLite can walk the index
-        // of the status or assignee asked for (each ordered by number
-        // within) from the cursor down, not every ticket for each page.
-        let mut sql = format!(
-            "SELECT {ROW_COLUMNS} FROM tickets t LEFT JOIN machines m ON m.id = t.machine_id \
-             WHERE t.created_unix >= ?"
-        );
-        let mut args = vec![Value::Integer(
-            query.created_since.min(i64::MAX as u64) as i64
-        )];
-        if let Some(a) = &query.assignee {
-            sql.push_str(" AND t.assignee = ?");
-            args.push(Value::Text(a.clone()));
-        }
-        if let Some(st) = &query.status {
-            sql.push_str(" AND t.status = ?");
-            args.push(Value::Text(st.clone()));
-        }
-        if let Some(tier) = query.tier {
-            sql.push_str(" AND t.tier = ?");
-            args.push(Value::Integer(i64::from(tier)));
-        }
-        if let Some(among) = among {
-            super::sqlite::only_among(&mut sql, &mut args, "t.machine_id", among)?;
-        }
-        if let Some(a) = after {
-            sql.push_str(" AND t.id < ?");
-            args.push(Value::Integer(a.min(i64::MAX as u64) as i64));
-        }
-        sql.push_str(" ORDER BY t.id DESC");
+        let (sql, args) = ticket_sql(query, groups, after)?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         while let Some(r) = rows.next()? {
@@ -344,13 +362,13 @@ impl TicketStore for SqliteStore {
         &mut self,
         machine_id: Option<&str>,
         since_unix: u64,
-        among: Option<&[String]>,
+        groups: Option<&[String]>,
         after: Option<lifeline_proto::SessionCursor>,
         take: &mut dyn FnMut(
             lifeline_proto::SessionCursor,
             lifeline_proto::session_log::SessionLog,
         ) -> bool,
     ) -> Result<(), StoreError> {
-        self.session_logs(machine_id, None, among, since_unix, after, take)
+        self.session_logs(machine_id, None, groups, since_unix, after, take)
     }
 }

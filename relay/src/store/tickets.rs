@@ -13,6 +13,8 @@ pub struct TicketQuery {
     pub tier: Option<u8>,
     /// Opened at or after this time.
     pub created_since: u64,
+    /// About this machine (by id).
+    pub machine: Option<String>,
 }
 
 /// A ticket change that breaks the rules.
@@ -56,13 +58,13 @@ pub trait TicketStore {
         now_unix: u64,
     ) -> Result<(), StoreError>;
 
-    /// Tickets matching `query`, newest first (by number), of the
-    /// machines `among` if given, numbered below `after` if given: each
-    /// passed to `take` until it answers `false`.
+    /// Tickets matching `query`, newest first (by number), of machines in
+    /// `groups` if given, numbered below `after` if given: each passed to
+    /// `take` until it answers `false`.
     fn ticket_scan(
         &mut self,
         query: &TicketQuery,
-        among: Option<&[String]>,
+        groups: Option<&[String]>,
         after: Option<u64>,
         take: &mut dyn FnMut(TicketRow) -> bool,
     ) -> Result<(), StoreError>;
@@ -117,15 +119,15 @@ pub trait TicketStore {
         since_unix: u64,
     ) -> Result<Vec<lifeline_proto::session_log::SessionLog>, StoreError>;
 
-    /// Session logs ended since a time, newest first, of the machines
-    /// `among` if given (of one machine if given), after `after` in that order if
-    /// given: each passed to `take` with its place in that order until it
-    /// answers `false`.
+    /// Session logs ended since a time, newest first, of machines in
+    /// `groups` if given (of one machine if given), after `after` in that
+    /// order if given: each passed to `take` with its place in that order
+    /// until it answers `false`.
     fn session_scan(
         &mut self,
         machine_id: Option<&str>,
         since_unix: u64,
-        among: Option<&[String]>,
+        groups: Option<&[String]>,
         after: Option<lifeline_proto::SessionCursor>,
         take: &mut dyn FnMut(
             lifeline_proto::SessionCursor,
