@@ -1,7 +1,7 @@
 //! The machines a console sees: `lifeline machines` a page at a time (a
 //! fleet past about 55,000 machines does not fit in the 8 MiB a message
 //! carries), and finding one machine by id or hostname. Visibility is
-//! filtered by the store (a technician's groups), so no listing reads, or
+//! filtered by the store (a technician's groups), so no listing returns, or
 //! spends a page on, a machine she does not see.
 
 use crate::{

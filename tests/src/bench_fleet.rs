@@ -3,11 +3,11 @@
 //! or revocation names its machine; the relay used to read the whole fleet
 //! to find it, and now asks the store's index. Both lookups are timed on
 //! the same store in the same run, and the whole path through the relay.
-//! Two machines in five are in a group, whose technician lists her
-//! tickets and session logs ([`crate::bench_groups`]).
+//! Technicians of a large and of a small group list their tickets and
+//! session logs ([`crate::bench_groups`]).
 
 use crate::{
-    bench_groups::{self, GROUP, GroupRow},
+    bench_groups::{self, GroupRow},
     bench_inventory::populate_fleet_in,
     ms,
     stage::Stage,
@@ -41,8 +41,8 @@ pub struct FleetRow {
     /// `inventory show NAME`, console to relay and back (now).
     pub request_ms_p50: f64,
     pub request_ms_p99: f64,
-    /// The technician of one group.
-    pub group: GroupRow,
+    /// Technicians of one group each.
+    pub groups: Vec<GroupRow>,
 }
 
 /// The benchmark's result.
@@ -101,16 +101,14 @@ fn store_lookups(s: &mut SqliteStore, machines: usize) -> anyhow::Result<(f64, f
 pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
     let mut rows = Vec::new();
     for &machines in sizes {
-        let mut hers = (0, 0);
         let mut stage = Stage::start_with(None, |s| {
-            populate_fleet_in(s, machines, PACKAGES, true, Some((GROUP, 2, 5)))?;
-            hers = bench_groups::populate(s, machines, hostname)?;
-            Ok(())
+            populate_fleet_in(s, machines, PACKAGES, true, &bench_groups::group_of)?;
+            bench_groups::populate(s, machines, hostname)
         })
         .await?;
         let (lookup_scan_ms_p50, lookup_index_ms_p50) =
             store_lookups(&mut stage.data.open_store()?, machines)?;
-        let group = bench_groups::run(&stage, hers).await?;
+        let groups = bench_groups::run(&stage, machines).await?;
 
         // Once untimed, then timed.
         machine_cmd::list(&mut stage.admin, None, true, &mut std::io::sink()).await?;
@@ -187,7 +185,7 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<FleetBench> {
             lookup_index_ms_p50,
             request_ms_p50: quantile_ms(request.clone(), 0.5),
             request_ms_p99: quantile_ms(request, 0.99),
-            group,
+            groups,
         });
     }
     Ok(FleetBench { rows })
@@ -222,7 +220,7 @@ pub fn markdown(r: &FleetBench) -> String {
     let groups: Vec<_> = r
         .rows
         .iter()
-        .map(|row| (row.machines, &row.group))
+        .flat_map(|row| row.groups.iter().map(|g| (row.machines, g)))
         .collect();
     s.push_str(&bench_groups::markdown(&groups));
     s

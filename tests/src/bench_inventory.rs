@@ -275,12 +275,10 @@ pub fn populate_fleet(
     packages: usize,
     stored: bool,
 ) -> anyhow::Result<()> {
-    populate_fleet_in(store, machines, packages, stored, None)
+    populate_fleet_in(store, machines, packages, stored, &|_| None)
 }
 
-/// [`populate_fleet`], with every machine `m` where `m % every < in_group`
-/// enrolled in `group` (`Some((group, in_group, every))`), the others in
-/// none.
+/// [`populate_fleet`], with machine `m` enrolled in `group_of(m)`.
 ///
 /// # Errors
 /// Store failures.
@@ -289,25 +287,29 @@ pub fn populate_fleet_in(
     machines: usize,
     packages: usize,
     stored: bool,
-    grouped: Option<(&str, usize, usize)>,
+    group_of: &dyn Fn(usize) -> Option<&'static str>,
 ) -> anyhow::Result<()> {
     store.bulk_load_mode()?;
     let t0 = Instant::now();
-    let (token, group_token) = ([42u8; 32], [43u8; 32]);
-    for (hash, group) in [(token, None), (group_token, grouped.map(|g| g.0))] {
-        store.add_enroll_token(&NewEnrollToken {
-            hash,
-            group: group.map(Into::into),
-            created_by: 1,
-            created_unix: 0,
-            expires_unix: u64::MAX / 2,
-            max_uses: None,
-        })?;
-    }
+    // A token for each group, as it is first met.
+    let mut tokens: Vec<(Option<&str>, [u8; 32])> = Vec::new();
     for m in 0..machines {
-        let token = match grouped {
-            Some((_, in_group, every)) if m % every.max(1) < in_group => group_token,
-            _ => token,
+        let group = group_of(m);
+        let token = match tokens.iter().find(|(g, _)| *g == group) {
+            Some((_, t)) => *t,
+            None => {
+                let hash = [42 + tokens.len() as u8; 32];
+                store.add_enroll_token(&NewEnrollToken {
+                    hash,
+                    group: group.map(Into::into),
+                    created_by: 1,
+                    created_unix: 0,
+                    expires_unix: u64::MAX / 2,
+                    max_uses: None,
+                })?;
+                tokens.push((group, hash));
+                hash
+            }
         };
         let inv = synthetic_inventory(m as u64, packages);
         let id = format!("{m:012x}");

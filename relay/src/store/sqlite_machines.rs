@@ -11,7 +11,10 @@ use rusqlite::types::Value;
 /// arguments. Only the conditions asked for, so that SQLite can use the
 /// index of the order asked for.
 pub(super) fn machine_filter(query: &MachineQuery) -> Result<(String, Vec<Value>), StoreError> {
-    filtered(&format!("SELECT {MACHINE_COLUMNS}"), query)
+    // `+`: listings walk the index of their order (name or id) from the
+    // cursor; the group index would have SQLite read all her machines and
+    // sort them for every page.
+    filtered(&format!("SELECT {MACHINE_COLUMNS}"), query, "+grp")
 }
 
 /// The machines `query` asks for by hostname (ASCII case folded) then id,
@@ -46,15 +49,18 @@ pub(super) fn by_id_sql(
     Ok((sql, args))
 }
 
-/// `select` from the machines `query` asks for, and the arguments.
-fn filtered(select: &str, query: &MachineQuery) -> Result<(String, Vec<Value>), StoreError> {
+/// `select` from the machines `query` asks for, and the arguments; their
+/// group is compared as `group` (`grp`, or `+grp` to keep SQLite off its
+/// index).
+fn filtered(
+    select: &str,
+    query: &MachineQuery,
+    group: &str,
+) -> Result<(String, Vec<Value>), StoreError> {
     let mut sql = format!("{select} FROM machines WHERE 1");
     let mut args = Vec::new();
     if let Some(groups) = &query.groups {
-        // `+`: listings walk the index of their order (name or id) from
-        // the cursor; the group index would have SQLite read all her
-        // machines and sort them for every page.
-        only_among(&mut sql, &mut args, "+grp", groups)?;
+        only_among(&mut sql, &mut args, group, groups)?;
     }
     if let Some(name) = &query.hostname {
         sql.push_str(" AND hostname = ? COLLATE NOCASE");
@@ -70,7 +76,8 @@ fn filtered(select: &str, query: &MachineQuery) -> Result<(String, Vec<Value>), 
 impl SqliteStore {
     /// How many machines `query` asks for.
     pub(super) fn count_machines(&mut self, query: &MachineQuery) -> Result<usize, StoreError> {
-        let (sql, args) = filtered("SELECT COUNT(*)", query)?;
+        // Counted from the group index when narrowed to groups.
+        let (sql, args) = filtered("SELECT COUNT(*)", query, "grp")?;
         let n: i64 = self
             .conn
             .prepare_cached(&sql)?

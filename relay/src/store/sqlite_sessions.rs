@@ -1,6 +1,6 @@
 //! SQLite storage of session logs and of ticket news.
 
-use super::{OpenSession, SqliteStore, StoreError};
+use super::{OpenSession, SqliteStore, StoreError, sqlite::Narrowing};
 use lifeline_proto::{
     SessionCursor,
     session_log::SessionLog,
@@ -78,6 +78,12 @@ impl SqliteStore {
         after: Option<SessionCursor>,
         take: &mut dyn FnMut(SessionCursor, SessionLog) -> bool,
     ) -> Result<(), StoreError> {
+        let groups = match groups {
+            // One machine's or ticket's logs come by their own index.
+            Some(g) if machine_id.is_none() && ticket.is_none() => Some((g, self.narrowing(g)?)),
+            Some(g) => Some((g, Narrowing::Walk)),
+            None => None,
+        };
         let (sql, args) = session_sql(machine_id, ticket, groups, since, after)?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
@@ -122,7 +128,7 @@ fn parse(json: &str) -> Result<SessionLog, StoreError> {
 fn session_sql(
     machine_id: Option<&str>,
     ticket: Option<u64>,
-    groups: Option<&[String]>,
+    groups: Option<(&[String], Narrowing)>,
     since: u64,
     after: Option<SessionCursor>,
 ) -> Result<(String, Vec<Value>), StoreError> {
@@ -139,8 +145,8 @@ fn session_sql(
         sql.push_str(" AND ticket_id = ?");
         args.push(Value::Integer(t as i64));
     }
-    if let Some(groups) = groups {
-        super::sqlite::of_groups(&mut sql, &mut args, "machine_id", groups)?;
+    if let Some((groups, how)) = groups {
+        super::sqlite::of_groups(&mut sql, &mut args, "machine_id", groups, how)?;
     }
     if let Some(a) = after {
         // Session ids stay below 2^48 (a 32-bit seed shifted by 16),
@@ -156,7 +162,7 @@ fn session_sql(
 
 #[cfg(test)]
 mod tests {
-    use super::{SessionCursor, Value, session_sql};
+    use super::{Narrowing, SessionCursor, Value, session_sql};
     use crate::store::{
         NewEnrollToken, SqliteStore, Store, TicketQuery, TicketStore, sqlite_tickets::ticket_sql,
     };
@@ -195,8 +201,8 @@ mod tests {
     }
 
     /// Machines of `finance` (two), `ops` and no group, each with a ticket
-    /// and a session log.
-    fn store() -> SqliteStore {
+    /// and a session log; then `quiet` more of no group, without.
+    fn store(quiet: usize) -> SqliteStore {
         let mut s = SqliteStore::open_in_memory().unwrap();
         let admin = s.add_user("root", Role::Admin, "h", 0).unwrap();
         let machines = [
@@ -233,6 +239,17 @@ mod tests {
             s.save_session(&log(10 + k as u64, id, 1_000 + k as u64))
                 .unwrap();
         }
+        for k in 0..quiet {
+            let info = MachineInfo {
+                hostname: format!("q{k}-pc"),
+                os: "Debian 12".into(),
+                arch: "x86_64".into(),
+                agent_version: "0.1.0".into(),
+            };
+            // n1's token: of no group, without limit.
+            s.enroll(&[3; 32], &format!("q{k}"), &[9; 32], &info, 0)
+                .unwrap();
+        }
         s
     }
 
@@ -256,31 +273,45 @@ mod tests {
         got
     }
 
-    #[test]
-    fn a_technicians_groups_narrow_tickets_and_sessions_in_the_store() {
-        let mut s = store();
+    /// The listings of `s` for the groups asked, and how its session logs
+    /// are read for each.
+    fn narrowed(s: &mut SqliteStore, how: [Narrowing; 3]) {
         let all = TicketQuery::default();
         // Newest first; the whole fleet when not narrowed.
-        assert_eq!(tickets(&mut s, &all, None), ["f2", "n1", "o1", "f1"]);
-        assert_eq!(sessions(&mut s, None), ["f2", "n1", "o1", "f1"]);
+        assert_eq!(tickets(s, &all, None), ["f2", "n1", "o1", "f1"]);
+        assert_eq!(sessions(s, None), ["f2", "n1", "o1", "f1"]);
         // Her groups' machines only: never one of no group.
         let finance = ["finance".to_string()];
-        assert_eq!(tickets(&mut s, &all, Some(&finance)), ["f2", "f1"]);
-        assert_eq!(sessions(&mut s, Some(&finance)), ["f2", "f1"]);
+        assert_eq!(tickets(s, &all, Some(&finance)), ["f2", "f1"]);
+        assert_eq!(sessions(s, Some(&finance)), ["f2", "f1"]);
         let both = ["ops".to_string(), "finance".to_string()];
-        assert_eq!(tickets(&mut s, &all, Some(&both)), ["f2", "o1", "f1"]);
-        assert_eq!(sessions(&mut s, Some(&both)), ["f2", "o1", "f1"]);
+        assert_eq!(tickets(s, &all, Some(&both)), ["f2", "o1", "f1"]);
+        assert_eq!(sessions(s, Some(&both)), ["f2", "o1", "f1"]);
         let none = ["hr".to_string()];
-        assert!(tickets(&mut s, &all, Some(&none)).is_empty());
-        assert!(sessions(&mut s, Some(&none)).is_empty());
+        assert!(tickets(s, &all, Some(&none)).is_empty());
+        assert!(sessions(s, Some(&none)).is_empty());
+        let chosen = [&finance[..], &both[..], &none[..]].map(|g| s.narrowing(g).unwrap());
+        assert_eq!(chosen, how);
         // One machine's tickets, within her groups or not at all.
         let one = TicketQuery {
             machine: Some("f1".into()),
             ..TicketQuery::default()
         };
-        assert_eq!(tickets(&mut s, &one, None), ["f1"]);
-        assert_eq!(tickets(&mut s, &one, Some(&finance)), ["f1"]);
-        assert!(tickets(&mut s, &one, Some(&["ops".to_string()])).is_empty());
+        assert_eq!(tickets(s, &one, None), ["f1"]);
+        assert_eq!(tickets(s, &one, Some(&finance)), ["f1"]);
+        assert!(tickets(s, &one, Some(&["ops".to_string()])).is_empty());
+    }
+
+    #[test]
+    fn a_technicians_groups_narrow_tickets_and_sessions_in_the_store() {
+        use Narrowing::{Seek, Walk};
+        // Her groups half the fleet or more: logs walked by end time.
+        narrowed(&mut store(0), [Walk, Walk, Seek]);
+        // A tenth: each of her machines' logs sought, then sorted.
+        narrowed(&mut store(16), [Seek, Seek, Seek]);
+        // The threshold: a fifth.
+        assert_eq!(store(6).narrowing(&["finance".into()]).unwrap(), Walk);
+        assert_eq!(store(7).narrowing(&["finance".into()]).unwrap(), Seek);
     }
 
     /// SQLite's plan for `query`.
@@ -289,36 +320,56 @@ mod tests {
     }
 
     #[test]
-    fn a_technicians_pages_walk_their_own_order_from_the_cursor() {
-        let s = store();
+    fn a_technicians_pages_are_read_from_indexes_as_chosen() {
+        let s = store(0);
         let finance = ["finance".to_string()];
         let at = SessionCursor {
             ended_unix: 1_002,
             session: 12,
         };
-        // Her machines read once from the group's index; the logs walked
+        // Her machines read once from the group's index. Walked: the logs
         // by end time from the cursor, never all of hers read and sorted.
-        let logs = plan(
-            &s,
-            session_sql(None, None, Some(&finance), 0, Some(at)).unwrap(),
-        );
+        let walk = Some((&finance[..], Narrowing::Walk));
+        let logs = plan(&s, session_sql(None, None, walk, 0, Some(at)).unwrap());
         assert!(logs.contains("INDEX sessions_ended"), "{logs}");
         assert!(logs.contains("INDEX machines_by_group"), "{logs}");
         assert!(!logs.contains("TEMP B-TREE"), "{logs}");
-        // Tickets by number from the cursor, or by status, each one's
-        // machine looked up.
+        // Sought: each machine's logs by its index, then sorted.
+        let seek = Some((&finance[..], Narrowing::Seek));
+        let logs = plan(&s, session_sql(None, None, seek, 0, Some(at)).unwrap());
+        assert!(logs.contains("INDEX sessions_machine"), "{logs}");
+        assert!(logs.contains("INDEX machines_by_group"), "{logs}");
+        // Tickets by number from the cursor, by status or by assignee,
+        // each one's machine looked up.
         let all = plan(
             &s,
             ticket_sql(&TicketQuery::default(), Some(&finance), Some(3)).unwrap(),
         );
+        assert!(
+            all.contains("SEARCH t USING INTEGER PRIMARY KEY (rowid<?)"),
+            "{all}"
+        );
         assert!(all.contains("SEARCH m USING INDEX"), "{all}");
         assert!(!all.contains("TEMP B-TREE"), "{all}");
-        let new = TicketQuery {
-            status: Some("new".into()),
-            ..TicketQuery::default()
-        };
-        let new = plan(&s, ticket_sql(&new, Some(&finance), Some(3)).unwrap());
-        assert!(new.contains("INDEX tickets_by_status"), "{new}");
-        assert!(!new.contains("TEMP B-TREE"), "{new}");
+        for (query, index) in [
+            (
+                TicketQuery {
+                    status: Some("new".into()),
+                    ..TicketQuery::default()
+                },
+                "INDEX tickets_by_status",
+            ),
+            (
+                TicketQuery {
+                    assignee: Some("tina".into()),
+                    ..TicketQuery::default()
+                },
+                "INDEX tickets_by_assignee",
+            ),
+        ] {
+            let p = plan(&s, ticket_sql(&query, Some(&finance), Some(3)).unwrap());
+            assert!(p.contains(index), "{p}");
+            assert!(!p.contains("TEMP B-TREE"), "{p}");
+        }
     }
 }
