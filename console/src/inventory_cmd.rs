@@ -13,6 +13,7 @@ use lifeline_net::unix_secs;
 use lifeline_proto::{
     ConsoleReply, ConsoleRequest,
     inventory::{FoundRow, InventoryQuery, VersionFilter},
+    printable,
 };
 use std::{fmt::Write as _, path::PathBuf, time::Duration};
 
@@ -105,13 +106,17 @@ pub async fn run(c: &mut Client, cmd: InventoryCommand) -> anyhow::Result<()> {
                     (Some(o), None) => o.clone(),
                     (None, None) => String::new(),
                 };
+                // As the agent reported it: kept printable.
                 println!(
-                    "{:<12} {:<8} {:<8} {} {}",
-                    ago(now, r.at_unix),
-                    r.category,
-                    r.kind,
-                    r.key,
-                    change
+                    "{}",
+                    printable::text(format!(
+                        "{:<12} {:<8} {:<8} {} {}",
+                        ago(now, r.at_unix),
+                        r.category,
+                        r.kind,
+                        r.key,
+                        change
+                    ))
                 );
             }
             if rows.is_empty() {
@@ -154,11 +159,14 @@ pub async fn run(c: &mut Client, cmd: InventoryCommand) -> anyhow::Result<()> {
             } else {
                 for r in &rows {
                     println!(
-                        "{:<13} {:<20} {:<12} {}",
-                        r.machine_id,
-                        r.hostname,
-                        r.group.as_deref().unwrap_or("-"),
-                        r.value
+                        "{}",
+                        printable::text(format!(
+                            "{:<13} {:<20} {:<12} {}",
+                            r.machine_id,
+                            r.hostname,
+                            r.group.as_deref().unwrap_or("-"),
+                            r.value
+                        ))
                     );
                 }
                 println!("{} machine(s)", rows.len());
@@ -394,7 +402,9 @@ pub fn show(machine_id: &str, hostname: &str, updated_unix: u64, inv: &Inventory
             let _ = writeln!(s, "  {}: {}", e.source, e.message);
         }
     }
-    s
+    // Every name and value as the agent reported it, which could hold
+    // escape sequences for the technician's terminal.
+    printable::text(s)
 }
 
 fn csv_field(s: &str) -> String {
@@ -447,4 +457,28 @@ pub fn export_csv(rows: &[serde_json::Value]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inventory_cannot_write_escape_sequences_to_the_terminal() {
+        let mut inv = lifeline_inventory::synthetic_inventory(1, 3);
+        inv.software.packages[0].name = "evil\u{1b}]0;owned\u{7}\u{1b}[2J".into();
+        inv.system.timezone = Some("UTC\u{9b}31m".into());
+        let shown = show("m-1", "pc", 0, &inv);
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains("evil\u{FFFD}]0;owned\u{FFFD}\u{FFFD}[2J"),
+            "{shown}"
+        );
+        assert!(shown.contains("UTC\u{FFFD}31m"), "{shown}");
+    }
 }

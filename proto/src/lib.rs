@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod msg;
 pub mod orgcert;
 pub mod pairing;
+pub mod printable;
 pub mod screen;
 pub mod secret;
 pub mod session_log;

@@ -182,21 +182,7 @@ impl MachineInfo {
     /// field cut to [`MAX_INFO_CHARS`] characters, the last one `…`.
     #[must_use]
     pub fn cleaned(self) -> Self {
-        fn clean(s: String) -> String {
-            if s.chars().count() <= MAX_INFO_CHARS && !s.chars().any(char::is_control) {
-                return s;
-            }
-            let mut out: String = s
-                .chars()
-                .take(MAX_INFO_CHARS)
-                .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-                .collect();
-            if s.chars().count() > MAX_INFO_CHARS {
-                out.pop();
-                out.push('…');
-            }
-            out
-        }
+        let clean = |s| crate::printable::line(s, MAX_INFO_CHARS);
         Self {
             hostname: clean(self.hostname),
             os: clean(self.os),

@@ -43,6 +43,10 @@ pub struct ClipboardEvent {
     pub text: Option<String>,
 }
 
+/// Characters of a report's consent line, or of a chat line's sender, the
+/// relay keeps.
+pub const MAX_CONSENT_CHARS: usize = 1_000;
+
 /// The agent's account of a session, sent once when it ends.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionReport {
@@ -82,6 +86,21 @@ impl SessionReport {
             self.clipboard_dropped += 1;
         }
         self.clipboard.push(ev);
+    }
+
+    /// As the relay keeps it: the consent on one printable line, chat and
+    /// clipboard text printable ([`crate::printable`]), so that no agent
+    /// writes escape sequences to the terminal of whoever reads the log.
+    pub fn clean(&mut self) {
+        use crate::printable::{line, text};
+        self.consent = line(std::mem::take(&mut self.consent), MAX_CONSENT_CHARS);
+        for c in &mut self.chat {
+            c.from = line(std::mem::take(&mut c.from), MAX_CONSENT_CHARS);
+            c.text = text(std::mem::take(&mut c.text));
+        }
+        for e in &mut self.clipboard {
+            e.text = e.text.take().map(text);
+        }
     }
 
     /// Holds the report to every limit, whoever built it: at most
@@ -334,6 +353,30 @@ mod tests {
                 text: None,
             }],
         }
+    }
+
+    #[test]
+    fn a_report_is_kept_printable() {
+        let mut r = SessionReport {
+            consent: "allowed by jane\u{1b}[2J\nat the prompt".into(),
+            ..SessionReport::default()
+        };
+        r.push_chat(ChatLine {
+            at_unix: 1,
+            from: "jane\u{7}".into(),
+            text: "hi\r\n\u{1b}]0;x\u{7}bye".into(),
+        });
+        r.push_clipboard(ClipboardEvent {
+            at_unix: 2,
+            direction: ClipboardDirection::ToTechnician,
+            chars: 3,
+            text: Some("a\tb\u{0}".into()),
+        });
+        r.clean();
+        assert_eq!(r.consent, "allowed by jane\u{FFFD}[2J\u{FFFD}at the prompt");
+        assert_eq!(r.chat[0].from, "jane\u{FFFD}");
+        assert_eq!(r.chat[0].text, "hi\n\u{FFFD}]0;x\u{FFFD}bye");
+        assert_eq!(r.clipboard[0].text.as_deref(), Some("a\tb\u{FFFD}"));
     }
 
     #[test]

@@ -87,6 +87,24 @@ pub struct HelpRequest {
     pub screenshot_png: Vec<u8>,
 }
 
+/// Characters of a help request's requester (a login name) the relay keeps.
+pub const MAX_REQUESTER_CHARS: usize = 255;
+
+impl HelpRequest {
+    /// As the relay keeps it: the text printable
+    /// ([`crate::printable::text`]), the requester and priority on one
+    /// printable line each.
+    #[must_use]
+    pub fn cleaned(self) -> Self {
+        Self {
+            requester: crate::printable::line(self.requester, MAX_REQUESTER_CHARS),
+            text: crate::printable::text(self.text),
+            priority: crate::printable::line(self.priority, 16),
+            screenshot_png: self.screenshot_png,
+        }
+    }
+}
+
 /// A change a technician makes to a ticket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TicketChange {
@@ -94,4 +112,22 @@ pub enum TicketChange {
     Escalate { reason: String },
     Comment { text: String },
     Status { status: String },
+}
+
+impl TicketChange {
+    /// As the relay keeps it: a comment or escalation reason printable
+    /// ([`crate::printable::text`]); the others are checked against the
+    /// names they must be.
+    #[must_use]
+    pub fn cleaned(self) -> Self {
+        match self {
+            Self::Escalate { reason } => Self::Escalate {
+                reason: crate::printable::text(reason),
+            },
+            Self::Comment { text } => Self::Comment {
+                text: crate::printable::text(text),
+            },
+            other => other,
+        }
+    }
 }

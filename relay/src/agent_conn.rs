@@ -218,6 +218,7 @@ fn keep_report(
     machine_id: &str,
     mut report: SessionReport,
 ) -> bool {
+    report.clean();
     report.bound();
     hub.note_report(conn_id, machine_id, report)
 }
@@ -397,7 +398,7 @@ pub async fn serve_request(
     machine_id: String,
 ) -> Result<(), ConnError> {
     let req = match read_msg::<AgentToRelay>(&mut recv, MAX_FRAME_LEN).await? {
-        Some(AgentToRelay::RequestHelp(req)) => req,
+        Some(AgentToRelay::RequestHelp(req)) => req.cleaned(),
         Some(_) => {
             return Err(ConnError::Protocol(
                 "only help requests are allowed on a request connection".into(),

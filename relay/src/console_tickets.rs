@@ -126,6 +126,7 @@ pub(crate) async fn update(
     }
     load_ticket(ctx, person, ticket).await?;
     let actor = person.name.clone();
+    let change = change.cleaned();
     let c = change.clone();
     let result = ctx
         .store

@@ -1,0 +1,68 @@
+//! Text from a peer kept printable: a control character in a hostname, a
+//! help request or a session's consent line could otherwise write escape
+//! sequences to the terminal of the technician who lists it (retitle it,
+//! clear it, fake other lines). The relay cleans such text where it comes
+//! in, so what it stores, lists and sends on is plain.
+
+/// Shown in place of a control character.
+pub const REPLACEMENT: char = '\u{FFFD}';
+
+/// `s` on one line: every control character (newlines too) as
+/// [`REPLACEMENT`], cut to `max_chars` characters (the last one `…`).
+#[must_use]
+pub fn line(s: String, max_chars: usize) -> String {
+    let long = s.chars().nth(max_chars).is_some();
+    if !long && !s.chars().any(char::is_control) {
+        return s;
+    }
+    let mut out: String = s
+        .chars()
+        .take(max_chars)
+        .map(|c| if c.is_control() { REPLACEMENT } else { c })
+        .collect();
+    if long {
+        out.pop();
+        out.push('…');
+    }
+    out
+}
+
+/// `s` as lines of text: newlines and tabs kept (a carriage return before
+/// a newline dropped), every other control character as [`REPLACEMENT`].
+#[must_use]
+pub fn text(s: String) -> String {
+    let kept = |c: char| c == '\n' || c == '\t';
+    if !s.chars().any(|c| c.is_control() && !kept(c)) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            c if c.is_control() && !kept(c) => out.push(REPLACEMENT),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_cannot_reach_a_terminal() {
+        // An OSC retitle, a screen clear, a C1 CSI and a NUL.
+        let evil = "pc\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\0end";
+        assert_eq!(line(evil.into(), 255), "pc�]0;owned��[2J�31m�end");
+        assert_eq!(text(evil.into()), "pc�]0;owned��[2J�31m�end");
+        // Lines and tabs stay in text, not on a line; CRLF becomes LF.
+        assert_eq!(text("a\r\nb\tc\rd\n".into()), "a\nb\tc�d\n");
+        assert_eq!(line("a\nb".into(), 255), "a�b");
+        // Plain text is kept as it is, and cut where asked.
+        assert_eq!(text("Drucker ä 日本".into()), "Drucker ä 日本");
+        assert_eq!(line("abcdef".into(), 4), "abc…");
+        assert_eq!(line("abcd".into(), 4), "abcd");
+    }
+}

@@ -1,0 +1,69 @@
+//! Text typed by a user or sent by an agent (a help request, a session's
+//! consent and chat) or by a technician (a comment) is kept printable by
+//! the relay: listing or showing it cannot write escape sequences to the
+//! terminal of the technician reading it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use lifeline::ticket_cmd::{self, TicketFilter};
+use lifeline_proto::{ConsoleReply, ConsoleRequest, ticket::TicketChange};
+use lifeline_tests::stage::Stage;
+
+/// Any control character but newline and tab.
+fn drives_a_terminal(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_requests_and_comments_never_drive_a_terminal() {
+    let mut stage = Stage::start().await.unwrap();
+    let cfg = stage.enroll("pc", stage.addr).await.unwrap();
+    // A retitle (OSC … BEL), a screen clear, a C1 CSI, a CRLF line end.
+    let typed = "printer \u{1b}]0;owned\u{7}\u{1b}[2Jbroken\r\nit says \u{9b}31mPC LOAD LETTER";
+    let ticket = lifeline_agent::help::send_help(&cfg, typed, "high", Vec::new())
+        .await
+        .unwrap();
+    let comment = TicketChange::Comment {
+        text: "call \u{1b}[31mback\u{7}\nafter 3".into(),
+    };
+    stage
+        .admin
+        .request(ConsoleRequest::TicketUpdate {
+            ticket,
+            change: comment,
+        })
+        .await
+        .unwrap();
+
+    let mut out = Vec::new();
+    ticket_cmd::list(&mut stage.admin, &TicketFilter::default(), false, &mut out)
+        .await
+        .unwrap();
+    let table = String::from_utf8(out).unwrap();
+    let reply = stage
+        .admin
+        .request(ConsoleRequest::TicketShow { ticket })
+        .await
+        .unwrap();
+    let ConsoleReply::Ticket(detail) = reply else {
+        panic!("not a ticket: {reply:?}");
+    };
+    let shown = ticket_cmd::show(&detail);
+    assert!(!drives_a_terminal(&table), "{table:?}");
+    assert!(!drives_a_terminal(&shown), "{shown:?}");
+    // What was typed is all there, each control character as U+FFFD.
+    assert!(
+        table.contains("printer \u{FFFD}]0;owned\u{FFFD}\u{FFFD}[2Jbroken\n"),
+        "{table:?}"
+    );
+    assert!(
+        shown.contains("broken\nit says \u{FFFD}31mPC LOAD LETTER\n"),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains("call \u{FFFD}[31mback\u{FFFD}\nafter 3"),
+        "{shown:?}"
+    );
+    assert_eq!(detail.row.priority, "high");
+}
