@@ -161,7 +161,10 @@ fn first_page_before(
         && let Some(r) = rows.next()?
     {
         let log: SessionLog = serde_json::from_str(&r.get::<_, String>(2)?)?;
-        ensure!(log.session == r.get::<_, i64>(1)? as u64, "another session's log");
+        ensure!(
+            log.session == r.get::<_, i64>(1)? as u64,
+            "another session's log"
+        );
         got.push(log.session);
     }
     Ok(got)
