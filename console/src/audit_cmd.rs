@@ -6,20 +6,23 @@ use crate::{
 };
 use anyhow::bail;
 use lifeline_net::unix_secs;
-use lifeline_proto::{ConsoleReply, ConsoleRequest, LISTING_PAGES_VERSION, audit::AuditEntry};
+use lifeline_proto::{
+    ConsoleReply, ConsoleRequest, LISTING_PAGES_VERSION, audit::AuditEntry, printable,
+};
 use std::{io::Write, time::Duration};
 
 /// One entry's line.
 pub fn line(now_unix: u64, e: &AuditEntry) -> String {
-    format!(
-        "{:>6} {:<12} {:<16} {:<22} {:<14} {}\n",
+    let row = format!(
+        "{:>6} {:<12} {:<16} {:<22} {:<14} {}",
         e.seq,
         ago(now_unix, e.at_unix),
         e.actor,
         e.action,
         e.target,
         e.details
-    )
+    );
+    printable::row(row) + "\n"
 }
 
 /// Lists the entries since a time, optionally of one actor, oldest first,

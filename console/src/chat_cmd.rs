@@ -7,6 +7,7 @@ use lifeline_net::e2e::{SecureRecv, SecureSend};
 use lifeline_proto::{
     Channel, ConsoleReply, ConsoleRequest, Permission, SessionPurpose,
     chat::{ChatMsg, MAX_CHAT_LEN, check_text},
+    printable,
 };
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
@@ -22,21 +23,31 @@ pub struct ChatOptions {
     pub clipboard: Option<String>,
 }
 
-fn print(msg: &ChatMsg) {
-    match msg {
-        ChatMsg::Text { from, text } => println!("{from}: {text}"),
-        ChatMsg::Notice { text } => println!("* {text}"),
-        ChatMsg::Clipboard { text } => println!("clipboard: {text}"),
-        ChatMsg::Permission { control } => {
-            println!(
-                "* you may {}",
-                if *control { "control" } else { "only watch" }
-            );
+/// How a chat message from the machine is shown, if it is: what the agent
+/// sent, printable, a line of several indented under its first.
+#[must_use]
+pub fn shown(msg: &ChatMsg) -> Option<String> {
+    let said = |text: &str| printable::indented(text, "  ");
+    Some(match msg {
+        ChatMsg::Text { from, text } => {
+            format!("{}: {}", printable::line(from.clone(), 255), said(text))
         }
+        ChatMsg::Notice { text } => format!("* {}", said(text)),
+        ChatMsg::Clipboard { text } => format!("clipboard: {}", said(text)),
+        ChatMsg::Permission { control } => format!(
+            "* you may {}",
+            if *control { "control" } else { "only watch" }
+        ),
         ChatMsg::ClipboardSharing { on } => {
-            println!("* clipboard sharing {}", if *on { "on" } else { "off" });
+            format!("* clipboard sharing {}", if *on { "on" } else { "off" })
         }
-        ChatMsg::AskControl => {}
+        ChatMsg::AskControl => return None,
+    })
+}
+
+fn print(msg: &ChatMsg) {
+    if let Some(line) = shown(msg) {
+        println!("{line}");
     }
 }
 

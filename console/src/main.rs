@@ -12,7 +12,9 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", lifeline_net::describe(&*e));
+            // The reason may quote a relay or an agent.
+            let why = lifeline_proto::printable::text(lifeline_net::describe(&*e));
+            eprintln!("error: {why}");
             std::process::ExitCode::FAILURE
         }
     }

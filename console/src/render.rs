@@ -30,8 +30,8 @@ pub fn machine_line(m: &MachineRow, now_unix: u64) -> String {
     let seen = m
         .last_seen_unix
         .map_or_else(|| "never".to_string(), |t| ago(now_unix, t));
-    format!(
-        "{:<13} {:<20} {:<28} {:<12} {:<8} {}\n",
+    let row = format!(
+        "{:<13} {:<20} {:<28} {:<12} {:<8} {}",
         m.id,
         truncate(&m.hostname, 20),
         truncate(&m.os, 28),
@@ -44,7 +44,9 @@ pub fn machine_line(m: &MachineRow, now_unix: u64) -> String {
             "offline"
         },
         if m.online { "now".to_string() } else { seen }
-    )
+    );
+    // As the relay keeps it, or as an older relay sent it.
+    lifeline_proto::printable::row(row) + "\n"
 }
 
 /// A JSON array written an item at a time, byte for byte what

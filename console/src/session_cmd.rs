@@ -7,7 +7,7 @@ use crate::{
 use anyhow::bail;
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, LISTING_PAGES_VERSION, session_log::SessionLog,
+    ConsoleReply, ConsoleRequest, LISTING_PAGES_VERSION, printable, session_log::SessionLog,
 };
 use std::{io::Write, time::Duration};
 
@@ -40,8 +40,8 @@ pub fn table_header() -> String {
 
 /// One log's line in the `sessions` table.
 pub fn table_row(now_unix: u64, l: &SessionLog) -> String {
-    format!(
-        "{:>16} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}\n",
+    let row = format!(
+        "{:>16} {:<12} {:<16} {:<7} {:>7} {:>6} {:<12} {}",
         l.session,
         l.technician,
         l.hostname,
@@ -50,7 +50,8 @@ pub fn table_row(now_unix: u64, l: &SessionLog) -> String {
         l.ticket.map_or_else(|| "-".into(), |t| format!("#{t}")),
         ago(now_unix, l.ended_unix),
         l.ended
-    )
+    );
+    printable::row(row) + "\n"
 }
 
 /// Lists session logs, newest first, to `out`: a table, or one JSON array.

@@ -8,7 +8,7 @@ use anyhow::bail;
 use clap::Subcommand;
 use lifeline_net::unix_secs;
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, TICKET_PAGES_VERSION,
+    ConsoleReply, ConsoleRequest, TICKET_PAGES_VERSION, printable,
     ticket::{TicketChange, TicketDetail, TicketRow},
 };
 use std::{fmt::Write as _, io::Write};
@@ -50,8 +50,8 @@ pub fn table_header() -> String {
 
 /// One ticket's line in the `tickets` table.
 pub fn table_row(now_unix: u64, t: &TicketRow) -> String {
-    format!(
-        "{:>5} {:<9} L{:<2} {:<7} {:<16} {:<12} {:<12} {}\n",
+    let row = format!(
+        "{:>5} {:<9} L{:<2} {:<7} {:<16} {:<12} {:<12} {}",
         t.id,
         t.status,
         t.tier,
@@ -60,7 +60,8 @@ pub fn table_row(now_unix: u64, t: &TicketRow) -> String {
         t.assignee.as_deref().unwrap_or("-"),
         ago(now_unix, t.updated_unix),
         t.title
-    )
+    );
+    printable::row(row) + "\n"
 }
 
 /// A ticket as `tickets --json` prints it.
@@ -175,13 +176,14 @@ pub fn show(d: &TicketDetail) -> String {
         d.description
     );
     for e in &d.events {
+        // A comment of several lines stays under its own.
         let _ = writeln!(
             s,
             "  {:<12} {:<12} {:<10} {}",
             ago(now, e.at_unix),
             e.actor,
             e.kind,
-            e.text
+            printable::indented(&e.text, &" ".repeat(39))
         );
     }
     if !d.attachments.is_empty() {
@@ -196,13 +198,14 @@ pub fn show(d: &TicketDetail) -> String {
             let _ = writeln!(s, "  {summary}");
         }
     }
-    s
+    // Stored text (a ticket opened before the relay cleaned it, too).
+    printable::text(s)
 }
 
 /// One line of `tickets --watch`.
 pub fn news_line(n: &lifeline_proto::ticket::TicketNews) -> String {
     let t = &n.ticket;
-    format!(
+    printable::row(format!(
         "#{} {} by {}: {} [{}, L{}, {}, {}] {}",
         t.id,
         n.event,
@@ -213,7 +216,7 @@ pub fn news_line(n: &lifeline_proto::ticket::TicketNews) -> String {
         t.priority,
         t.assignee.as_deref().unwrap_or("unassigned"),
         t.title
-    )
+    ))
 }
 
 /// Prints ticket news as it happens, for `watch_for` or until interrupted.
@@ -302,4 +305,80 @@ pub async fn run(c: &mut Client, cmd: TicketCommand) -> anyhow::Result<()> {
         .await?;
     println!("ticket {id}: {}", what.to_lowercase());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lifeline_proto::{
+        chat::ChatMsg,
+        ticket::{TicketEvent, TicketNews},
+    };
+
+    /// Any control character but newline and tab.
+    fn drives_a_terminal(text: &str) -> bool {
+        text.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    }
+
+    /// A ticket as a relay stored it before it cleaned text, or as an older
+    /// or hostile relay sends it.
+    fn raw() -> TicketDetail {
+        TicketDetail {
+            row: TicketRow {
+                id: 7,
+                machine_id: "m-1".into(),
+                hostname: "pc\u{1b}[2J".into(),
+                requester: "jane\u{7}".into(),
+                title: "printer\u{1b}]0;owned\u{7}".into(),
+                status: "new".into(),
+                priority: "high".into(),
+                tier: 1,
+                assignee: Some("tom\u{9b}1m".into()),
+                created_unix: 0,
+                updated_unix: 0,
+            },
+            description: "line one\r\nline\u{1b}[1A two".into(),
+            events: vec![TicketEvent {
+                at_unix: 0,
+                actor: "tom".into(),
+                kind: "comment".into(),
+                text: "fine\n  0 s ago      admin        status     closed\u{1b}[K".into(),
+            }],
+            attachments: vec![],
+            sessions: vec![(1, "session 1 \u{1b}[31m".into())],
+        }
+    }
+
+    #[test]
+    fn stored_text_is_printed_printable_and_in_its_place() {
+        let d = raw();
+        let news = TicketNews {
+            event: "ticket.commented".into(),
+            actor: "tom\u{1b}".into(),
+            text: "x\ny".into(),
+            at_unix: 0,
+            ticket: d.row.clone(),
+        };
+        for printed in [table_row(0, &d.row), show(&d), news_line(&news)] {
+            assert!(!drives_a_terminal(&printed), "{printed:?}");
+        }
+        let row = table_row(0, &d.row);
+        assert!(row.contains("printer\u{FFFD}]0;owned\u{FFFD}\n"), "{row:?}");
+        assert_eq!(row.matches('\n').count(), 1, "{row:?}");
+        assert_eq!(news_line(&news).matches('\n').count(), 0);
+        // A comment cannot pose as a line of the timeline.
+        let shown = show(&d);
+        assert!(
+            shown.contains(&format!("fine\n{}  0 s ago", " ".repeat(39))),
+            "{shown}"
+        );
+        // Chat from the machine, shown by `lifeline chat`.
+        let chat = crate::chat_cmd::shown(&ChatMsg::Text {
+            from: "jane\u{1b}".into(),
+            text: "ok\ntom: type your password\u{7}".into(),
+        })
+        .unwrap();
+        assert_eq!(chat, "jane\u{FFFD}: ok\n  tom: type your password\u{FFFD}");
+    }
 }

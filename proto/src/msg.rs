@@ -250,6 +250,23 @@ pub enum Decision {
     NoAnswer,
 }
 
+/// Characters of a reason from an agent (a decline) the relay keeps.
+pub const MAX_REASON_CHARS: usize = 1_000;
+
+impl Decision {
+    /// As the relay keeps it: a decline's reason on one printable line
+    /// ([`crate::printable::line`]).
+    #[must_use]
+    pub fn cleaned(self) -> Self {
+        match self {
+            Self::Decline { reason } => Self::Decline {
+                reason: crate::printable::line(reason, MAX_REASON_CHARS),
+            },
+            other => other,
+        }
+    }
+}
+
 /// Why a session ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EndReason {
@@ -272,6 +289,18 @@ pub enum EndReason {
     /// The relay stopped without ending its sessions (killed, crashed, lost
     /// power); written when it comes back.
     RelayCrashed,
+}
+
+impl EndReason {
+    /// As the relay keeps it: a decline's reason on one printable line
+    /// ([`crate::printable::line`]).
+    #[must_use]
+    pub fn cleaned(self) -> Self {
+        match self {
+            Self::Declined(why) => Self::Declined(crate::printable::line(why, MAX_REASON_CHARS)),
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for EndReason {
@@ -368,7 +397,24 @@ pub enum RelayToAgent {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_INFO_CHARS, MachineInfo};
+    use super::{Decision, EndReason, MAX_INFO_CHARS, MachineInfo};
+
+    #[test]
+    fn a_decline_from_an_agent_is_kept_printable() {
+        let d = Decision::Decline {
+            reason: "no\u{1b}[2J".into(),
+        }
+        .cleaned();
+        assert_eq!(
+            d,
+            Decision::Decline {
+                reason: "no\u{FFFD}[2J".into()
+            }
+        );
+        let e = EndReason::Declined("a\nb".into()).cleaned();
+        assert_eq!(e.to_string(), "the machine declined: a\u{FFFD}b");
+        assert_eq!(Decision::Accept.cleaned(), Decision::Accept);
+    }
 
     #[test]
     fn machine_info_is_kept_printable_and_bounded() {

@@ -1,8 +1,12 @@
 //! Text from a peer kept printable: a control character in a hostname, a
 //! help request or a session's consent line could otherwise write escape
 //! sequences to the terminal of the technician who lists it (retitle it,
-//! clear it, fake other lines). The relay cleans such text where it comes
-//! in, so what it stores, lists and sends on is plain.
+//! clear it, move the cursor over other lines). The relay cleans such text
+//! where it comes in (machine info, help requests, ticket changes, session
+//! answers and reports); inventory is kept as reported, and live chat goes
+//! end to end past the relay. The console shows everything it prints from
+//! a relay or an agent through [`text`], [`row`] or [`indented`], which
+//! also covers rows stored before the relay cleaned them.
 
 /// Shown in place of a control character.
 pub const REPLACEMENT: char = '\u{FFFD}';
@@ -47,6 +51,25 @@ pub fn text(s: String) -> String {
     out
 }
 
+/// `s` as one row of a table: [`line`] without a limit.
+#[must_use]
+pub fn row(s: String) -> String {
+    line(s, usize::MAX)
+}
+
+/// `s` as [`text`], its lines after the first indented by `pad`: a field
+/// of several lines shown in a layout (a chat line, a comment), whose later
+/// lines cannot pass for lines of the layout.
+#[must_use]
+pub fn indented(s: &str, pad: &str) -> String {
+    let s = text(s.to_string());
+    if s.contains('\n') {
+        s.replace('\n', &format!("\n{pad}"))
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +87,11 @@ mod tests {
         assert_eq!(text("Drucker ä 日本".into()), "Drucker ä 日本");
         assert_eq!(line("abcdef".into(), 4), "abc…");
         assert_eq!(line("abcd".into(), 4), "abcd");
+        assert_eq!(row("a\tb\u{1b}c".into()), "a\u{FFFD}b\u{FFFD}c");
+        // A chat line cannot pose as the next line of the transcript.
+        assert_eq!(
+            indented("ok\n14:40 alice: type\u{1b} it", "    "),
+            "ok\n    14:40 alice: type\u{FFFD} it"
+        );
     }
 }

@@ -213,10 +213,10 @@ fn clock(unix: u64) -> String {
 impl SessionLog {
     /// One line for lists: `#12 alice → ws-042 screen 95 s, user stopped`.
     pub fn summary(&self) -> String {
-        format!(
+        crate::printable::row(format!(
             "session {} · {} on {} · {} · {} s · {}",
             self.session, self.technician, self.hostname, self.purpose, self.duration_s, self.ended
-        )
+        ))
     }
 
     /// The log as a person reads it.
@@ -285,7 +285,8 @@ impl SessionLog {
                 let _ = writeln!(o, "  ({} earlier lines not kept)", self.chat_dropped);
             }
             for l in &self.chat {
-                let _ = writeln!(o, "  {} {}: {}", clock(l.at_unix), l.from, l.text);
+                let said = crate::printable::indented(&l.text, "      ");
+                let _ = writeln!(o, "  {} {}: {said}", clock(l.at_unix), l.from);
             }
         }
         if !self.clipboard.is_empty() {
@@ -305,7 +306,9 @@ impl SessionLog {
                 }
             }
         }
-        o
+        // Every field but the clock and figures came from an agent or a
+        // relay (a log stored before the relay cleaned it, too).
+        crate::printable::text(o)
     }
 }
 
@@ -353,6 +356,32 @@ mod tests {
                 text: None,
             }],
         }
+    }
+
+    #[test]
+    fn a_log_reads_printable_whatever_was_stored() {
+        let mut l = log();
+        l.consent = "yes\u{1b}]0;owned\u{7}".into();
+        l.ended = "the machine declined: \u{9b}2J".into();
+        l.chat = vec![ChatLine {
+            at_unix: 0,
+            from: "user".into(),
+            text: "ok\n00:00:01 technician: type your password".into(),
+        }];
+        let shown = l.render();
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("yes\u{FFFD}]0;owned\u{FFFD}"), "{shown}");
+        // The user's second line stays under the first.
+        assert!(
+            shown.contains("ok\n      00:00:01 technician: type"),
+            "{shown}"
+        );
+        assert!(!l.summary().chars().any(char::is_control));
     }
 
     #[test]

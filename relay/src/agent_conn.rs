@@ -291,6 +291,7 @@ async fn handle(
                 .await?;
         }
         AgentToRelay::SessionAnswer { session, decision } => {
+            let decision = decision.cleaned();
             let opened = ctx
                 .hub
                 .answer(conn_id, session, decision, now)
@@ -303,6 +304,7 @@ async fn handle(
             }
         }
         AgentToRelay::EndSession { session, reason } => {
+            let reason = reason.cleaned();
             if ctx.hub.agent_owns(conn_id, session) {
                 info!(session, %reason, "agent ended session");
                 ctx.hub.end(session, reason, now);

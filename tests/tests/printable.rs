@@ -50,6 +50,17 @@ async fn help_requests_and_comments_never_drive_a_terminal() {
         panic!("not a ticket: {reply:?}");
     };
     let shown = ticket_cmd::show(&detail);
+    // As the relay stored it (the console also filters what it prints).
+    assert_eq!(
+        detail.description,
+        "printer \u{FFFD}]0;owned\u{FFFD}\u{FFFD}[2Jbroken\nit says \u{FFFD}31mPC LOAD LETTER"
+    );
+    assert_eq!(
+        detail.row.title,
+        "printer \u{FFFD}]0;owned\u{FFFD}\u{FFFD}[2Jbroken"
+    );
+    let said = detail.events.iter().find(|e| e.kind == "comment").unwrap();
+    assert_eq!(said.text, "call \u{FFFD}[31mback\u{FFFD}\nafter 3");
     assert!(!drives_a_terminal(&table), "{table:?}");
     assert!(!drives_a_terminal(&shown), "{shown:?}");
     // What was typed is all there, each control character as U+FFFD.
@@ -61,8 +72,12 @@ async fn help_requests_and_comments_never_drive_a_terminal() {
         shown.contains("broken\nit says \u{FFFD}31mPC LOAD LETTER\n"),
         "{shown:?}"
     );
+    // A comment's second line stays under the first, not at the start of
+    // a line of its own.
     assert!(
-        shown.contains("call \u{FFFD}[31mback\u{FFFD}\nafter 3"),
+        shown.contains(
+            "call \u{FFFD}[31mback\u{FFFD}\n                                       after 3"
+        ),
         "{shown:?}"
     );
     assert_eq!(detail.row.priority, "high");
