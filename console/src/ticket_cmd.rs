@@ -315,12 +315,6 @@ mod tests {
         ticket::{TicketEvent, TicketNews},
     };
 
-    /// Any control character but newline and tab.
-    fn drives_a_terminal(text: &str) -> bool {
-        text.chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-    }
-
     /// A ticket as a relay stored it before it cleaned text, or as an older
     /// or hostile relay sends it.
     fn raw() -> TicketDetail {
@@ -361,7 +355,7 @@ mod tests {
             ticket: d.row.clone(),
         };
         for printed in [table_row(0, &d.row), show(&d), news_line(&news)] {
-            assert!(!drives_a_terminal(&printed), "{printed:?}");
+            assert!(printable::is_text(&printed), "{printed:?}");
         }
         let row = table_row(0, &d.row);
         assert!(row.contains("printer\u{FFFD}]0;owned\u{FFFD}\n"), "{row:?}");

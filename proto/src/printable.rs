@@ -31,12 +31,23 @@ pub fn line(s: String, max_chars: usize) -> String {
     out
 }
 
+/// Kept in text: a line break or a tab.
+fn kept(c: char) -> bool {
+    c == '\n' || c == '\t'
+}
+
+/// Is `s` text as [`text`] leaves it: no control character but newlines
+/// and tabs?
+#[must_use]
+pub fn is_text(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && !kept(c))
+}
+
 /// `s` as lines of text: newlines and tabs kept (a carriage return before
 /// a newline dropped), every other control character as [`REPLACEMENT`].
 #[must_use]
 pub fn text(s: String) -> String {
-    let kept = |c: char| c == '\n' || c == '\t';
-    if !s.chars().any(|c| c.is_control() && !kept(c)) {
+    if is_text(&s) {
         return s;
     }
     let mut out = String::with_capacity(s.len());

@@ -92,14 +92,14 @@ pub const MAX_REQUESTER_CHARS: usize = 255;
 
 impl HelpRequest {
     /// As the relay keeps it: the text printable
-    /// ([`crate::printable::text`]), the requester and priority on one
-    /// printable line each.
+    /// ([`crate::printable::text`]), the requester on one printable line
+    /// (the priority is one of [`PRIORITIES`] or taken as normal).
     #[must_use]
     pub fn cleaned(self) -> Self {
         Self {
             requester: crate::printable::line(self.requester, MAX_REQUESTER_CHARS),
             text: crate::printable::text(self.text),
-            priority: crate::printable::line(self.priority, 16),
+            priority: self.priority,
             screenshot_png: self.screenshot_png,
         }
     }

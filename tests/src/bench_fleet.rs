@@ -9,7 +9,7 @@
 use crate::{
     bench_groups::{self, GroupRow},
     bench_inventory::populate_fleet_in,
-    ms,
+    ms, quantile_ms,
     stage::Stage,
 };
 use anyhow::ensure;
@@ -17,7 +17,7 @@ use lifeline::machine_cmd;
 use lifeline_proto::{ConsoleReply, ConsoleRequest};
 use lifeline_relay::store::{MachineQuery, SqliteStore, Store};
 use serde::Serialize;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Name lookups timed per fleet.
 const LOOKUPS: usize = 200;
@@ -56,12 +56,6 @@ const PACKAGES: usize = 25;
 /// The hostnames `populate_fleet` gives.
 fn hostname(i: usize) -> String {
     format!("ws-{i:05}")
-}
-
-/// The `q` quantile of `times`, in milliseconds.
-fn quantile_ms(mut times: Vec<Duration>, q: f64) -> f64 {
-    times.sort();
-    ms(lifeline::ping::quantile(&times, q))
 }
 
 /// The names looked up: spread over the fleet, the same for every way.

@@ -9,7 +9,10 @@
 //! the relay's database, and the whole path through the relay is timed as
 //! it is now.
 
-use crate::stage::{Stage, chat_log};
+use crate::{
+    quantile_ms,
+    stage::{Stage, chat_log},
+};
 use anyhow::ensure;
 use lifeline_proto::{
     ConsoleReply, ConsoleRequest, Role, session_log::SessionLog, ticket::HelpRequest,
@@ -19,7 +22,7 @@ use lifeline_relay::{
     store::{InventoryStore, MachineQuery, SqliteStore, Store, TicketStore},
 };
 use serde::Serialize;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Tickets opened over the fleet.
 const TICKETS: usize = 2_000;
@@ -79,12 +82,6 @@ pub struct GroupRow {
     pub session_sql_before_ms_p50: f64,
     /// The same page read through the store as it is now.
     pub session_sql_now_ms_p50: f64,
-}
-
-/// The `q` quantile of `times`, in milliseconds.
-fn quantile_ms(mut times: Vec<Duration>, q: f64) -> f64 {
-    times.sort();
-    crate::ms(lifeline::ping::quantile(&times, q))
 }
 
 /// The group of machine `{m:012x}`.

@@ -21,6 +21,13 @@ pub fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The `q` quantile of `times` (the console's rule), in milliseconds.
+#[must_use]
+pub fn quantile_ms(mut times: Vec<std::time::Duration>, q: f64) -> f64 {
+    times.sort();
+    ms(lifeline::ping::quantile(&times, q))
+}
+
 /// What a console listing wrote, as text. A table (not `json`) is checked
 /// to hold a header and a line for each of its `n` rows, or the one line
 /// saying there are none.

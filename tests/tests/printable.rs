@@ -6,14 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lifeline::ticket_cmd::{self, TicketFilter};
-use lifeline_proto::{ConsoleReply, ConsoleRequest, ticket::TicketChange};
+use lifeline_proto::{ConsoleReply, ConsoleRequest, printable::is_text, ticket::TicketChange};
 use lifeline_tests::stage::Stage;
-
-/// Any control character but newline and tab.
-fn drives_a_terminal(text: &str) -> bool {
-    text.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_requests_and_comments_never_drive_a_terminal() {
@@ -61,8 +55,8 @@ async fn help_requests_and_comments_never_drive_a_terminal() {
     );
     let said = detail.events.iter().find(|e| e.kind == "comment").unwrap();
     assert_eq!(said.text, "call \u{FFFD}[31mback\u{FFFD}\nafter 3");
-    assert!(!drives_a_terminal(&table), "{table:?}");
-    assert!(!drives_a_terminal(&shown), "{shown:?}");
+    assert!(is_text(&table), "{table:?}");
+    assert!(is_text(&shown), "{shown:?}");
     // What was typed is all there, each control character as U+FFFD.
     assert!(
         table.contains("printer \u{FFFD}]0;owned\u{FFFD}\u{FFFD}[2Jbroken\n"),
