@@ -474,7 +474,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             c.close().await;
             let report = r?;
             match format.as_str() {
-                "json" => println!("{}", serde_json::to_string_pretty(&report)?),
+                "json" => println!("{}", crate::render::json(&report)?),
                 "csv" => print!("{}", crate::report::csv(&report)),
                 _ => print!("{}", crate::report::markdown(&report)),
             }

@@ -82,7 +82,7 @@ pub async fn run(c: &mut Client, cmd: InventoryCommand) -> anyhow::Result<()> {
             };
             let inv: Inventory = serde_json::from_slice(&bytes).context("inventory from relay")?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&inv)?);
+                println!("{}", crate::render::json(&inv)?);
             } else {
                 print!("{}", show(&machine_id, &hostname, updated_unix, &inv));
             }
@@ -155,7 +155,7 @@ pub async fn run(c: &mut Client, cmd: InventoryCommand) -> anyhow::Result<()> {
                 bail!("unexpected answer {reply:?}");
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&found_json(&rows))?);
+                println!("{}", crate::render::json(&found_json(&rows))?);
             } else {
                 for r in &rows {
                     println!(

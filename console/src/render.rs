@@ -49,8 +49,33 @@ pub fn machine_line(m: &MachineRow, now_unix: u64) -> String {
     lifeline_proto::printable::row(row) + "\n"
 }
 
-/// A JSON array written an item at a time, byte for byte what
-/// `serde_json::to_string_pretty` of the whole array prints, and a newline:
+/// `serde_json::to_string_pretty`, with DEL and the C1 controls
+/// (U+0080..=U+009F) escaped as `\u00XX` too: serde_json escapes only
+/// U+0000..=U+001F, and a terminal that takes U+009B for CSI would obey a
+/// hostile hostname or help request printed raw. The same JSON value; every
+/// escaped character sits inside a string, since JSON's own syntax is ASCII.
+///
+/// # Errors
+/// A value JSON cannot hold (a map with keys that are not strings).
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let s = serde_json::to_string_pretty(value)?;
+    let hidden = |c: char| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c);
+    if !s.contains(hidden) {
+        return Ok(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// A JSON array written an item at a time, byte for byte what [`json`] of
+/// the whole array prints, and a newline:
 /// a listing that comes in pages is written as it comes.
 pub struct PrettyArray<'a> {
     out: &'a mut dyn std::io::Write,
@@ -69,7 +94,7 @@ impl<'a> PrettyArray<'a> {
     pub fn push<T: serde::Serialize + ?Sized>(&mut self, item: &T) -> std::io::Result<()> {
         let sep = if self.count == 0 { "[\n" } else { ",\n" };
         // Each line of the item indented by two, as inside the array.
-        let pretty = serde_json::to_string_pretty(item)?.replace('\n', "\n  ");
+        let pretty = json(item)?.replace('\n', "\n  ");
         write!(self.out, "{sep}  {pretty}")?;
         self.count += 1;
         Ok(())
@@ -182,6 +207,7 @@ mod tests {
             serde_json::json!({"a": 1, "b": [1, 2], "c": {"d": "e\nf"}}),
             serde_json::json!("plain"),
             serde_json::json!([]),
+            serde_json::json!({"host": "pc\u{9b}2J\u{7f}", "k\u{85}": "\u{1b}é"}),
         ];
         for n in 0..=items.len() {
             let mut out = Vec::new();
@@ -190,9 +216,33 @@ mod tests {
                 a.push(i).unwrap();
             }
             assert_eq!(a.finish().unwrap(), n);
-            let whole = serde_json::to_string_pretty(&items[..n]).unwrap() + "\n";
+            let whole = json(&items[..n]).unwrap() + "\n";
             assert_eq!(String::from_utf8(out).unwrap(), whole);
         }
+    }
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_obey_and_keeps_the_value() {
+        let v =
+            serde_json::json!({"host": "pc\u{9b}2J\u{7f}\u{1b}]0;x\u{7}", "k\u{85}": "é\u{a0}ok"});
+        let s = json(&v).unwrap();
+        assert!(
+            !s.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character left raw: {s:?}"
+        );
+        assert!(s.contains(r"pc\u009b2J\u007f\u001b]0;x\u0007"), "{s}");
+        assert!(s.contains(r#""k\u0085""#), "{s}");
+        assert!(
+            s.contains("é\u{a0}ok"),
+            "printable text stays as it is: {s}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, v);
+        let plain = serde_json::json!({"a": [1, "b"]});
+        assert_eq!(
+            json(&plain).unwrap(),
+            serde_json::to_string_pretty(&plain).unwrap()
+        );
     }
 
     #[test]

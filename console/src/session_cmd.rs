@@ -23,7 +23,7 @@ pub async fn show(c: &mut Client, id: u64, json: bool) -> anyhow::Result<()> {
         bail!("unexpected answer {reply:?}");
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&log)?);
+        println!("{}", crate::render::json(&log)?);
     } else {
         print!("{}", log.render());
     }

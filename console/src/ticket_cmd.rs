@@ -266,7 +266,7 @@ pub async fn run(c: &mut Client, cmd: TicketCommand) -> anyhow::Result<()> {
                 let t = &d.row;
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
+                    crate::render::json(&serde_json::json!({
                         "id": t.id, "machine_id": t.machine_id, "hostname": t.hostname, "requester": t.requester,
                         "title": t.title, "description": d.description, "status": t.status, "priority": t.priority,
                         "tier": t.tier, "assignee": t.assignee, "events": events, "attachments": attachments,
