@@ -9,7 +9,6 @@ use lifeline_proto::{
     AgentToRelay, Permission, SessionId,
     input::{Action, InputEvent, InputMsg, InputReply, MAX_INPUT_LEN, MouseButton},
 };
-use std::sync::mpsc as std_mpsc;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
@@ -152,7 +151,7 @@ pub async fn serve(
 ) {
     // enigo is blocking and tied to one X connection: a thread owns it,
     // started at the first event it has to inject.
-    let mut injector: Option<std_mpsc::Sender<InputMsg>> = None;
+    let mut injector: Option<mpsc::Sender<InputMsg>> = None;
     let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<InputReply>();
     let mut refused = 0u64;
     let mut end = state.clone();
@@ -181,14 +180,17 @@ pub async fn serve(
                     continue;
                 }
                 let tx = injector.get_or_insert_with(|| {
-                    let (ev_tx, ev_rx) = std_mpsc::channel::<InputMsg>();
+                    let (ev_tx, mut ev_rx) = mpsc::channel::<InputMsg>(INPUT_QUEUE);
                     let reply_tx = reply_tx.clone();
-                    let _ = std::thread::Builder::new()
-                        .name("input".into())
-                        .spawn(move || inject_loop(&ev_rx, &reply_tx));
+                    let state = state.clone();
+                    let _ = std::thread::Builder::new().name("input".into()).spawn(move || {
+                        inject_loop(EnigoInjector::open(), &mut ev_rx, &state, &reply_tx);
+                    });
                     ev_tx
                 });
-                if tx.send(msg).is_err() {
+                // Waits for room: a console sending faster than input can
+                // be typed is read no faster than that.
+                if tx.send(msg).await.is_err() {
                     break;
                 }
             }
@@ -208,12 +210,55 @@ pub async fn serve(
     }
 }
 
-fn inject_loop(events: &std_mpsc::Receiver<InputMsg>, replies: &mpsc::UnboundedSender<InputReply>) {
-    let mut injector = EnigoInjector::open();
-    while let Ok(msg) = events.recv() {
-        let result = match &mut injector {
-            Ok(inj) => inj.inject(&msg.event),
-            Err(e) => Err(e.clone()),
+/// Events waiting for the injecting thread at most. A console that sends
+/// faster than input can be typed waits for room; what is queued when the
+/// user takes control back is refused, not typed.
+pub const INPUT_QUEUE: usize = 32;
+
+/// Characters of a text typed between two looks at the permission: a long
+/// paste stops within this many once the user takes control back.
+pub const TEXT_CHUNK: usize = 16;
+
+/// Injects queued events until the stream's end, each only while the
+/// technician still has control of a live session (the user may have taken
+/// it back since the event was read from the stream).
+fn inject_loop(
+    injector: Result<impl Injector, String>,
+    events: &mut mpsc::Receiver<InputMsg>,
+    state: &watch::Receiver<SessionState>,
+    replies: &mpsc::UnboundedSender<InputReply>,
+) {
+    let mut injector = injector;
+    let allowed = || {
+        let s = *state.borrow();
+        s.permission == Permission::Control && !s.ended
+    };
+    let taken_back = "control was taken back by the user: not injected";
+    while let Some(msg) = events.blocking_recv() {
+        let result = match (&mut injector, &msg.event) {
+            _ if !allowed() => Err(taken_back.to_string()),
+            (Err(e), _) => Err(e.clone()),
+            (Ok(inj), InputEvent::Text(text)) => {
+                let chars: Vec<char> = text.chars().collect();
+                let mut typed = 0;
+                let mut r = Ok(());
+                for chunk in chars.chunks(TEXT_CHUNK) {
+                    if typed > 0 && !allowed() {
+                        r = Err(format!(
+                            "control was taken back by the user after {typed} of {} characters",
+                            chars.len()
+                        ));
+                        break;
+                    }
+                    r = inj.inject(&InputEvent::Text(chunk.iter().collect()));
+                    if r.is_err() {
+                        break;
+                    }
+                    typed += chunk.len();
+                }
+                r
+            }
+            (Ok(inj), event) => inj.inject(event),
         };
         let reply = match result {
             Ok(()) => InputReply::Done { seq: msg.seq },
@@ -231,6 +276,106 @@ fn inject_loop(events: &std_mpsc::Receiver<InputMsg>, replies: &mpsc::UnboundedS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records what it injects; takes control away after `flip_after`
+    /// injections, as a user clicking "View only" meanwhile.
+    struct Recorder {
+        seen: std::sync::Arc<std::sync::Mutex<Vec<InputEvent>>>,
+        flip_after: usize,
+        state: watch::Sender<SessionState>,
+    }
+
+    impl Injector for Recorder {
+        fn inject(&mut self, event: &InputEvent) -> Result<(), String> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(event.clone());
+            if seen.len() == self.flip_after {
+                self.state.send_modify(|s| s.permission = Permission::View);
+            }
+            Ok(())
+        }
+    }
+
+    /// Queues `events`, runs the loop with control taken back after
+    /// `flip_after` injections; answers what was injected and the replies.
+    fn run(events: Vec<InputEvent>, flip_after: usize) -> (Vec<InputEvent>, Vec<InputReply>) {
+        let (state_tx, state) = watch::channel(SessionState {
+            permission: Permission::Control,
+            ended: false,
+        });
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rec = Recorder {
+            seen: seen.clone(),
+            flip_after,
+            state: state_tx,
+        };
+        let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
+        for (seq, event) in events.into_iter().enumerate() {
+            tx.try_send(InputMsg {
+                seq: seq as u64,
+                event,
+            })
+            .unwrap();
+        }
+        drop(tx);
+        let (reply_tx, mut reply_rx) = mpsc::unbounded_channel();
+        inject_loop(Ok(rec), &mut rx, &state, &reply_tx);
+        drop(reply_tx);
+        let mut replies = Vec::new();
+        while let Ok(r) = reply_rx.try_recv() {
+            replies.push(r);
+        }
+        let seen = seen.lock().unwrap().clone();
+        (seen, replies)
+    }
+
+    #[test]
+    fn queued_input_is_not_typed_once_the_user_takes_control_back() {
+        let click = |n: i32| InputEvent::Move { x: n, y: n };
+        let (seen, replies) = run((0..5).map(click).collect(), 2);
+        assert_eq!(seen, [click(0), click(1)]);
+        assert_eq!(replies.len(), 5);
+        assert!(matches!(replies[1], InputReply::Done { seq: 1 }));
+        for (seq, r) in replies.iter().enumerate().skip(2) {
+            let InputReply::Refused { seq: s, reason } = r else {
+                panic!("typed after View only: {r:?}");
+            };
+            assert_eq!(*s as usize, seq);
+            assert!(reason.contains("taken back by the user"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_long_paste_stops_within_a_chunk_of_view_only() {
+        let text: String = "password123-".repeat(20);
+        let (seen, replies) = run(vec![InputEvent::Text(text.clone())], 2);
+        let typed: String = seen
+            .iter()
+            .map(|e| match e {
+                InputEvent::Text(t) => t.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(typed, text.chars().take(2 * TEXT_CHUNK).collect::<String>());
+        let [InputReply::Refused { reason, .. }] = &replies[..] else {
+            panic!("{replies:?}");
+        };
+        assert!(
+            reason.contains(&format!("after {} of 240 characters", 2 * TEXT_CHUNK)),
+            "{reason}"
+        );
+        // With control kept, the whole text is typed, in order.
+        let (seen, replies) = run(vec![InputEvent::Text(text.clone())], usize::MAX);
+        let typed: String = seen
+            .iter()
+            .map(|e| match e {
+                InputEvent::Text(t) => t.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(typed, text);
+        assert!(matches!(replies[..], [InputReply::Done { seq: 0 }]));
+    }
 
     #[test]
     fn key_names_map_to_keys() {

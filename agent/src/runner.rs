@@ -385,8 +385,21 @@ async fn serve(
                 };
                 match crate::streams::read_header(&mut recv).await {
                     Ok(h) if sessions.is_live(h.session) => {
-                        if let Some(ctx) = sessions.stream_ctx(h.session, opts.capture.clone(), notes_tx.clone()) {
-                            tokio::spawn(crate::streams::serve_stream(h, send, recv, ctx));
+                        match sessions.purpose(h.session) {
+                            Some(purpose) if !purpose.carries(h.channel) => {
+                                // Only a screen session, which the user saw
+                                // and agreed to, carries pixels and input.
+                                warn!(session = h.session, "refused a {:?} stream in a {purpose:?} session", h.channel);
+                                let (mut send, mut recv) = (send, recv);
+                                let code = lifeline_proto::streams::REFUSED_CHANNEL_CODE;
+                                let _ = send.reset(code.into());
+                                let _ = recv.stop(code.into());
+                            }
+                            _ => {
+                                if let Some(ctx) = sessions.stream_ctx(h.session, opts.capture.clone(), notes_tx.clone()) {
+                                    tokio::spawn(crate::streams::serve_stream(h, send, recv, ctx));
+                                }
+                            }
                         }
                     }
                     Ok(h) => {

@@ -222,6 +222,11 @@ impl Sessions {
             Decision::AcceptViewOnly => offer.permission = Permission::View,
             other => return other.clone(),
         }
+        if !offer.purpose.may_control() {
+            // A chat or a ping is never asked about: it carries no input,
+            // and its indicator must not say otherwise.
+            offer.permission = Permission::View;
+        }
         let session = offer.session;
         let indicator = if offer.purpose == SessionPurpose::Ping {
             None
@@ -465,6 +470,12 @@ impl Sessions {
                 }
             }
             StreamRequest::AskControl => {
+                if !live.offer.purpose.may_control() {
+                    let _ = live.from_user.send(ChatMsg::Permission { control: false });
+                    live.notice("Control needs a screen session; this one stays chat only.")
+                        .await;
+                    return None;
+                }
                 if live.asking_control || live.state.borrow().permission == Permission::Control {
                     return None;
                 }
@@ -520,6 +531,11 @@ impl Sessions {
             .values()
             .find(|l| l.offer.purpose != SessionPurpose::Ping)
             .map(|l| l.offer.technician.clone())
+    }
+
+    /// What a live session is for.
+    pub fn purpose(&self, session: SessionId) -> Option<SessionPurpose> {
+        self.live.get(&session).map(|l| l.offer.purpose)
     }
 
     /// Is `session` live?

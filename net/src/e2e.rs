@@ -291,20 +291,34 @@ async fn read_handshake(recv: &mut quinn::RecvStream) -> Result<Vec<u8>, StreamE
 
 fn map_read(e: quinn::ReadError) -> StreamError {
     match e {
-        quinn::ReadError::Reset(code) if code.into_inner() == u64::from(INTEGRITY_CODE) => {
-            StreamError::Integrity("the other end found this stream tampered with".into())
-        }
+        quinn::ReadError::Reset(code) => by_code(code.into_inner()).unwrap_or(StreamError::Read(e)),
         other => StreamError::Read(other),
     }
 }
 
 fn map_write(e: quinn::WriteError) -> StreamError {
     match e {
-        quinn::WriteError::Stopped(code) if code.into_inner() == u64::from(INTEGRITY_CODE) => {
-            StreamError::Integrity("the other end found this stream tampered with".into())
+        quinn::WriteError::Stopped(code) => {
+            by_code(code.into_inner()).unwrap_or(StreamError::Write(e))
         }
         other => StreamError::Write(other),
     }
+}
+
+/// The error a stop or reset code of ours stands for.
+fn by_code(code: u64) -> Option<StreamError> {
+    if code == u64::from(INTEGRITY_CODE) {
+        return Some(StreamError::Integrity(
+            "the other end found this stream tampered with".into(),
+        ));
+    }
+    (code == u64::from(lifeline_proto::streams::REFUSED_CHANNEL_CODE)).then(|| {
+        StreamError::Refused(
+            "the session does not carry this kind of stream (a chat carries only chat, a \
+             ping only probes; the screen and input need a screen session)"
+                .into(),
+        )
+    })
 }
 
 /// The sending half of an end-to-end encrypted stream.

@@ -23,6 +23,10 @@ pub enum StreamError {
     /// network) changed the stream.
     #[error("end-to-end integrity check failed: {0}")]
     Integrity(String),
+    /// The relay or the agent refused the stream: its session does not
+    /// carry that kind of stream.
+    #[error("stream refused: {0}")]
+    Refused(String),
 }
 
 impl StreamError {

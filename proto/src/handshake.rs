@@ -53,12 +53,20 @@ impl Default for ServerHandshake {
     }
 }
 
+/// Largest `Hello` frame the relay reads: a name, a password or token, a
+/// one-time code, a 32-byte key and a few versions fit many times over.
+/// A larger one is refused as a protocol error before it is read whole.
+pub const MAX_HELLO_LEN: usize = 16 * 1024;
+
+/// Versions of the client's named in a refusal at most.
+const VERSIONS_NAMED: usize = 16;
+
 impl ServerHandshake {
     /// A handshake waiting for the client's `Hello`.
     pub fn new() -> Self {
         Self {
             state: ServerState::AwaitHello,
-            decoder: FrameDecoder::new(MAX_FRAME_LEN),
+            decoder: FrameDecoder::new(MAX_HELLO_LEN),
         }
     }
 
@@ -88,10 +96,16 @@ impl ServerHandshake {
                 Ok(Some(hello))
             }
             None => {
-                let mut theirs = hello.supported_versions.clone();
-                if !theirs.contains(&hello.protocol_version) {
-                    theirs.push(hello.protocol_version);
-                }
+                let mut theirs = vec![hello.protocol_version];
+                theirs.extend(
+                    hello
+                        .supported_versions
+                        .iter()
+                        .filter(|&&v| v != hello.protocol_version)
+                        .take(VERSIONS_NAMED - 1),
+                );
+                theirs.sort_unstable();
+                theirs.dedup();
                 Err(HandshakeError::UnsupportedVersion {
                     ours: SUPPORTED_VERSIONS.to_vec(),
                     theirs,
@@ -244,6 +258,26 @@ mod tests {
         );
         assert!(err.to_string().contains("we speak [1, 2, 3, 4, 5]"));
         assert!(err.to_string().contains("[7, 9]"));
+    }
+
+    #[test]
+    fn a_refusal_names_a_few_versions_and_a_huge_hello_is_not_read() {
+        let many: Vec<u16> = (100..3100).rev().collect();
+        let (_, bytes) = ClientHandshake::start(&hello(7, many)).unwrap();
+        assert!(bytes.len() < MAX_HELLO_LEN);
+        let err = ServerHandshake::new().on_bytes(&bytes).unwrap_err();
+        let HandshakeError::UnsupportedVersion { theirs, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(theirs.len(), VERSIONS_NAMED);
+        assert_eq!(theirs[..3], [7, 3085, 3086]);
+        assert!(err.to_string().len() < 200, "{err}");
+
+        let mut big = hello(1, vec![1]);
+        big.software = "x".repeat(MAX_HELLO_LEN);
+        let bytes = encode_message(&big, MAX_FRAME_LEN).unwrap();
+        let err = ServerHandshake::new().on_bytes(&bytes).unwrap_err();
+        assert!(matches!(err, HandshakeError::Frame(_)), "{err:?}");
     }
 
     #[test]

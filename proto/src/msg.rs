@@ -205,6 +205,29 @@ pub enum SessionPurpose {
     Chat,
 }
 
+impl SessionPurpose {
+    /// Whether a session for this purpose may carry a stream of `channel`.
+    /// Only a screen session, which the user consents to (or which the
+    /// machine's policy leaves unattended, under the indicator), carries
+    /// pixels and input; it also carries chat and the viewer's clock probes.
+    /// A chat, which needs no prompt, carries only chat; a ping, which shows
+    /// nothing to the user, only probes.
+    pub fn carries(self, channel: crate::streams::Channel) -> bool {
+        use crate::streams::Channel;
+        match self {
+            Self::Screen => true,
+            Self::Chat => channel == Channel::Chat,
+            Self::Ping => channel == Channel::Ping,
+        }
+    }
+
+    /// Whether the technician may control the machine in such a session:
+    /// only in a screen session, where the user sees what is done.
+    pub fn may_control(self) -> bool {
+        self == Self::Screen
+    }
+}
+
 /// What the technician may do in a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Permission {
@@ -397,7 +420,27 @@ pub enum RelayToAgent {
 
 #[cfg(test)]
 mod tests {
-    use super::{Decision, EndReason, MAX_INFO_CHARS, MachineInfo};
+    use super::{Decision, EndReason, MAX_INFO_CHARS, MachineInfo, SessionPurpose};
+    use crate::streams::Channel;
+
+    #[test]
+    fn only_a_screen_session_carries_pixels_and_input_or_gives_control() {
+        let all = [
+            Channel::Ping,
+            Channel::Screen,
+            Channel::Input,
+            Channel::Chat,
+        ];
+        let carried = |p: SessionPurpose| -> Vec<Channel> {
+            all.into_iter().filter(|&c| p.carries(c)).collect()
+        };
+        assert_eq!(carried(SessionPurpose::Screen), all);
+        assert_eq!(carried(SessionPurpose::Chat), [Channel::Chat]);
+        assert_eq!(carried(SessionPurpose::Ping), [Channel::Ping]);
+        assert!(SessionPurpose::Screen.may_control());
+        assert!(!SessionPurpose::Chat.may_control());
+        assert!(!SessionPurpose::Ping.may_control());
+    }
 
     #[test]
     fn a_decline_from_an_agent_is_kept_printable() {

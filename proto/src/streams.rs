@@ -72,5 +72,10 @@ pub struct StreamHeader {
     pub channel: Channel,
 }
 
+/// QUIC stop/reset code of a stream its session does not carry (see
+/// [`crate::SessionPurpose::carries`]): the relay and the agent both refuse
+/// such a stream with it, and the console names it.
+pub const REFUSED_CHANNEL_CODE: u32 = 0x5e55;
+
 /// Largest frame allowed on a session stream header.
 pub const MAX_HEADER_FRAME_LEN: usize = 64;

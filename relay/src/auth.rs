@@ -86,9 +86,96 @@ const MAX_LOCK: Duration = Duration::from_secs(15 * 60);
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     failures: HashMap<String, Vec<Instant>>,
+    /// Logins being checked now, per key: they count with the failures, so
+    /// that many attempts sent at once cannot all pass the check before the
+    /// first of them fails.
+    pending: HashMap<String, usize>,
+    /// Per key, the failure after which a refusal was last reported: one
+    /// audit entry per lock, not one per refused attempt.
+    reported: HashMap<String, Instant>,
+}
+
+/// Wait asked of a login while as many attempts under its name or address
+/// are being checked as it may still fail.
+pub const BUSY_WAIT: Duration = Duration::from_secs(1);
+
+/// Password checks (Argon2, 19 MiB each) running at once, whoever asks.
+pub const PASSWORD_CHECKS: usize = 4;
+
+/// Why a login may not be tried now.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// How long to wait.
+    pub wait: Duration,
+    /// A key is locked, and this is the first refusal since its latest
+    /// failure (worth an audit entry; later ones are not).
+    pub first: bool,
+    /// Only busy: enough attempts under way, none locked.
+    pub busy: bool,
 }
 
 impl RateLimiter {
+    /// Starts a login attempt under `keys` (each with the failures it may
+    /// have before it is locked). Refused when a key is locked, or when its
+    /// recent failures and the attempts under way reach that number; end the
+    /// attempt with [`RateLimiter::end`] (see [`Attempt`]).
+    ///
+    /// # Errors
+    /// The refusal, with how long to wait.
+    pub fn begin(&mut self, keys: &[(&str, usize)], now: Instant) -> Result<(), Refusal> {
+        let mut refusal: Option<Refusal> = None;
+        for &(key, free) in keys {
+            let found = if let Some(wait) = self.locked_for(key, free, now) {
+                let last = self.failures.get(key).and_then(|t| t.last().copied());
+                let first = last.is_some_and(|l| self.reported.insert(key.into(), l) != Some(l));
+                Refusal {
+                    wait,
+                    first,
+                    busy: false,
+                }
+            } else {
+                let failed = self.failures.get(key).map_or(0, Vec::len);
+                let going = self.pending.get(key).copied().unwrap_or(0);
+                if going == 0 || failed + going < free {
+                    continue;
+                }
+                Refusal {
+                    wait: BUSY_WAIT,
+                    first: false,
+                    busy: true,
+                }
+            };
+            refusal = Some(match refusal {
+                None => found,
+                Some(r) => Refusal {
+                    wait: r.wait.max(found.wait),
+                    first: r.first || found.first,
+                    busy: r.busy && found.busy,
+                },
+            });
+        }
+        if let Some(r) = refusal {
+            return Err(r);
+        }
+        for &(key, _) in keys {
+            *self.pending.entry(key.to_string()).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Ends an attempt begun with [`RateLimiter::begin`] (after recording
+    /// its failure or success).
+    pub fn end(&mut self, keys: &[&str]) {
+        for key in keys {
+            if let Some(n) = self.pending.get_mut(*key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.pending.remove(*key);
+                }
+            }
+        }
+    }
+
     /// How long `key` must still wait, if it has failed more than `free`
     /// times recently.
     pub fn locked_for(&mut self, key: &str, free: usize, now: Instant) -> Option<Duration> {
@@ -126,12 +213,124 @@ impl RateLimiter {
                 .last()
                 .is_some_and(|t| now.saturating_duration_since(*t) < WINDOW)
         });
+        let failures = &self.failures;
+        self.reported.retain(|k, _| failures.contains_key(k));
+    }
+}
+
+/// A login attempt under way: ends itself in the limiter when dropped,
+/// whatever path the login took.
+pub struct Attempt<'a> {
+    limiter: &'a std::sync::Mutex<RateLimiter>,
+    keys: [String; 2],
+}
+
+impl<'a> Attempt<'a> {
+    /// Begins an attempt under the user name's key and the address's.
+    ///
+    /// # Errors
+    /// The refusal, with how long to wait.
+    pub fn begin(
+        limiter: &'a std::sync::Mutex<RateLimiter>,
+        user_key: &str,
+        ip_key: &str,
+        now: Instant,
+    ) -> Result<Self, Refusal> {
+        // A poisoned limiter still counts: its maps stay consistent.
+        let mut l = limiter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        l.begin(
+            &[
+                (user_key, FREE_FAILURES),
+                (ip_key, FREE_FAILURES_PER_ADDRESS),
+            ],
+            now,
+        )?;
+        Ok(Self {
+            limiter,
+            keys: [user_key.into(), ip_key.into()],
+        })
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut l = self
+            .limiter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        l.end(&[&self.keys[0], &self.keys[1]]);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_at_once_count_with_the_failures() {
+        let mut rl = RateLimiter::default();
+        let t0 = Instant::now();
+        let keys = [
+            ("user:bob", FREE_FAILURES),
+            ("ip:1", FREE_FAILURES_PER_ADDRESS),
+        ];
+        // Five at once may go (each could still fail within the five free
+        // failures); the sixth waits until one of them ends.
+        for _ in 0..FREE_FAILURES {
+            rl.begin(&keys, t0).unwrap();
+        }
+        let busy = rl.begin(&keys, t0).unwrap_err();
+        assert_eq!(
+            busy,
+            Refusal {
+                wait: BUSY_WAIT,
+                first: false,
+                busy: true
+            }
+        );
+        // All five fail: bob is locked, reported once.
+        for _ in 0..FREE_FAILURES {
+            rl.record_failure("user:bob", t0);
+            rl.end(&["user:bob", "ip:1"]);
+        }
+        let locked = rl.begin(&keys, t0).unwrap_err();
+        assert!(
+            locked.first && !locked.busy && locked.wait >= BASE_LOCK,
+            "{locked:?}"
+        );
+        let again = rl.begin(&keys, t0).unwrap_err();
+        assert!(!again.first, "{again:?}");
+        // Another name from the same address is not held up by bob's.
+        rl.begin(
+            &[
+                ("user:eve", FREE_FAILURES),
+                ("ip:1", FREE_FAILURES_PER_ADDRESS),
+            ],
+            t0,
+        )
+        .unwrap();
+        // Once bob's lock runs out, one attempt at a time.
+        let later = t0 + BASE_LOCK * 2;
+        rl.begin(&keys, later).unwrap();
+        assert!(rl.begin(&keys, later).unwrap_err().busy);
+        rl.end(&["user:bob", "ip:1"]);
+        rl.begin(&keys, later).unwrap();
+    }
+
+    #[test]
+    fn an_attempt_ends_when_dropped() {
+        let rl = std::sync::Mutex::new(RateLimiter::default());
+        let t0 = Instant::now();
+        let held: Vec<_> = (0..FREE_FAILURES)
+            .map(|_| Attempt::begin(&rl, "user:bob", "ip:1", t0).unwrap())
+            .collect();
+        assert!(Attempt::begin(&rl, "user:bob", "ip:1", t0).is_err());
+        drop(held);
+        assert!(rl.lock().unwrap().pending.is_empty());
+        assert!(Attempt::begin(&rl, "user:bob", "ip:1", t0).is_ok());
+    }
 
     #[test]
     fn passwords_verify_and_wrong_ones_do_not() {

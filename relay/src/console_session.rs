@@ -58,6 +58,21 @@ pub async fn accept_streams(
             let _ = recv.stop(1u32.into());
             continue;
         };
+        if !route.purpose.carries(header.channel)
+            && !ctx
+                .tamper
+                .pass_any_channel
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            warn!(
+                session = header.session,
+                "refused a {:?} stream in a {:?} session", header.channel, route.purpose
+            );
+            let mut send = send;
+            let _ = send.reset(lifeline_proto::streams::REFUSED_CHANNEL_CODE.into());
+            let _ = recv.stop(lifeline_proto::streams::REFUSED_CHANNEL_CODE.into());
+            continue;
+        }
         let span = info_span!("stream", session = header.session, channel = ?header.channel);
         let flip_at = ctx.tamper.flip_at();
         tokio::spawn(
@@ -114,6 +129,12 @@ pub async fn open_session(
         return Err(failure(
             ErrorCode::Forbidden,
             format!("{}s cannot open sessions", person.role),
+        ));
+    }
+    if permission == Permission::Control && !purpose.may_control() {
+        return Err(failure(
+            ErrorCode::BadRequest,
+            format!("control needs a screen session; a {purpose:?} session is view only"),
         ));
     }
     let record = resolve_record(ctx, person, machine).await?;

@@ -118,6 +118,9 @@ pub(crate) async fn authenticate(
     }
 }
 
+/// Longest user name a login is checked for.
+const MAX_LOGIN_NAME: usize = 64;
+
 async fn login(
     ctx: &Ctx,
     user: &str,
@@ -126,32 +129,48 @@ async fn login(
     e2e_key: Vec<u8>,
     addr: SocketAddr,
 ) -> Result<AuthResult, ConnError> {
+    if user.len() > MAX_LOGIN_NAME {
+        // No account has such a name (`user add` takes 64 bytes at most);
+        // it is neither counted nor audited, so it cannot bloat either.
+        return Ok(Err((
+            ErrorCode::BadCredentials,
+            format!("invalid user or password (user names are at most {MAX_LOGIN_NAME} bytes)"),
+        )));
+    }
     let user_key = format!("user:{}", user.to_lowercase());
     let ip_key = format!("ip:{}", addr.ip());
     let now = Instant::now();
-    let locked = ctx.limiter.lock().ok().and_then(|mut l| {
-        l.locked_for(&user_key, auth::FREE_FAILURES, now)
-            .into_iter()
-            .chain(l.locked_for(&ip_key, auth::FREE_FAILURES_PER_ADDRESS, now))
-            .max()
-    });
-    if let Some(wait) = locked {
-        warn!(user, "login refused: too many failed attempts");
-        ctx.audit(NewEntry::new(
-            user,
-            "login-locked",
-            user,
-            format!("from {}", addr.ip()),
-        ))
-        .await;
-        return Ok(Err((
-            ErrorCode::RateLimited,
-            format!(
-                "too many failed logins; try again in {} s",
-                wait.as_secs().max(1)
-            ),
-        )));
-    }
+    // Held until this login is decided: attempts under way count with the
+    // failures, so a burst cannot all pass before the first one fails.
+    let _attempt = match auth::Attempt::begin(&ctx.limiter, &user_key, &ip_key, now) {
+        Ok(a) => a,
+        Err(refusal) => {
+            let wait = refusal.wait.as_secs().max(1);
+            if refusal.busy {
+                warn!(user, "login refused: too many attempts under way");
+                return Ok(Err((
+                    ErrorCode::RateLimited,
+                    format!(
+                        "too many logins at once for this name or address; try again in {wait} s"
+                    ),
+                )));
+            }
+            warn!(user, "login refused: too many failed attempts");
+            if refusal.first {
+                ctx.audit(NewEntry::new(
+                    user,
+                    "login-locked",
+                    user,
+                    format!("from {}", addr.ip()),
+                ))
+                .await;
+            }
+            return Ok(Err((
+                ErrorCode::RateLimited,
+                format!("too many failed logins; try again in {wait} s"),
+            )));
+        }
+    };
     let name = user.to_string();
     let record = ctx.store.call(move |s| s.user_by_name(&name)).await?;
     let stored = record.as_ref().filter(|u| !u.disabled).map_or_else(
@@ -159,9 +178,14 @@ async fn login(
         |u| u.password_hash.clone(),
     );
     let pw = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &stored))
-        .await
-        .unwrap_or(false);
+    // Argon2 takes 19 MiB a check: a few at a time, whatever the number of
+    // names and addresses trying.
+    let ok = match ctx.password_checks.acquire().await {
+        Ok(_slot) => tokio::task::spawn_blocking(move || auth::verify_password(&pw, &stored))
+            .await
+            .unwrap_or(false),
+        Err(_) => false,
+    };
     let record = record.filter(|u| ok && !u.disabled);
     let second = match &record {
         Some(u) => second_factor(ctx, u.id, totp).await?,

@@ -12,7 +12,7 @@ use crate::{
 };
 use lifeline_net::{StreamError, framed::read_frame, tls, unix_micros, unix_secs};
 use lifeline_proto::{
-    CloseCode, ErrorCode, Identity, MAX_FRAME_LEN, Role, Welcome,
+    CloseCode, ErrorCode, Identity, Role, Welcome,
     handshake::{HandshakeError, ServerHandshake},
 };
 use std::{
@@ -41,6 +41,8 @@ pub struct Ctx {
     pub upkeep: StoreHandle,
     pub hub: Hub,
     pub limiter: Mutex<auth::RateLimiter>,
+    /// Password checks that may run at once ([`auth::PASSWORD_CHECKS`]).
+    pub password_checks: tokio::sync::Semaphore,
     /// Session logs keep clipboard text, not just its length (an admin's
     /// choice: `lifeline-relay serve --log-clipboard-text`).
     pub log_clipboard: AtomicBool,
@@ -64,6 +66,9 @@ pub struct Tamper {
     /// Offer machines a technician key of the relay's own (posing as the
     /// technician), keeping the technician's approval.
     pub swap_technician_key: AtomicBool,
+    /// Splice every stream, whatever its session carries (a relay that
+    /// lets a ping or a chat carry the screen and input).
+    pub pass_any_channel: AtomicBool,
 }
 
 impl Default for Tamper {
@@ -72,6 +77,7 @@ impl Default for Tamper {
             flip_byte_at: std::sync::atomic::AtomicU64::new(u64::MAX),
             swap_machine_key: AtomicBool::new(false),
             swap_technician_key: AtomicBool::new(false),
+            pass_any_channel: AtomicBool::new(false),
         }
     }
 }
@@ -173,6 +179,7 @@ impl Relay {
                 upkeep,
                 hub,
                 limiter: Mutex::new(auth::RateLimiter::default()),
+                password_checks: tokio::sync::Semaphore::new(auth::PASSWORD_CHECKS),
                 log_clipboard: AtomicBool::new(false),
                 news: tokio::sync::broadcast::channel(256).0,
                 webhook_wake: tokio::sync::Notify::new(),
@@ -322,11 +329,15 @@ async fn run_connection(ctx: Arc<Ctx>, conn: quinn::Connection) -> Result<(), Co
         Err(_) => return Err(ConnError::Protocol("no control stream within 10 s".into())),
     };
     let mut machine = ServerHandshake::new();
-    let frame =
-        match tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut recv, MAX_FRAME_LEN)).await {
-            Ok(frame) => frame?,
-            Err(_) => return Err(ConnError::Protocol("no hello within 10 s".into())),
-        };
+    let frame = match tokio::time::timeout(
+        HELLO_TIMEOUT,
+        read_frame(&mut recv, lifeline_proto::handshake::MAX_HELLO_LEN),
+    )
+    .await
+    {
+        Ok(frame) => frame?,
+        Err(_) => return Err(ConnError::Protocol("no hello within 10 s".into())),
+    };
     let Some(payload) = frame else {
         return Err(ConnError::Protocol(
             "control stream ended before hello".into(),

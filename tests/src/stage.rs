@@ -19,6 +19,8 @@ pub struct Stage {
     pub addr: SocketAddr,
     pub fingerprint: Fingerprint,
     pub admin: Client,
+    /// The relay's state, test hooks included.
+    pub relay: std::sync::Arc<lifeline_relay::server::Ctx>,
     relay_task: tokio::task::JoinHandle<()>,
 }
 
@@ -56,13 +58,13 @@ impl Stage {
             populate(&mut store)?;
         }
         let handle = relay_rt.unwrap_or_else(tokio::runtime::Handle::current);
-        let (relay, relay_task) = {
+        let (addr, ctx, relay_task) = {
             let _enter = handle.enter();
             let relay = Relay::bind(&data, "127.0.0.1:0".parse()?)?;
             let addr = relay.local_addr()?;
-            (addr, handle.spawn(relay.run(std::future::pending())))
+            let ctx = relay.ctx.clone();
+            (addr, ctx, handle.spawn(relay.run(std::future::pending())))
         };
-        let addr = relay;
         let admin = login(addr, &fingerprint, ADMIN, ADMIN_PW).await?;
         Ok(Self {
             dir,
@@ -70,6 +72,7 @@ impl Stage {
             addr,
             fingerprint,
             admin,
+            relay: ctx,
             relay_task,
         })
     }

@@ -97,6 +97,8 @@ pub enum OfferError {
 /// What the splicer needs to join a console stream to the agent.
 pub struct StreamRoute {
     pub agent: quinn::Connection,
+    /// What the session is for, which decides the streams it carries.
+    pub purpose: lifeline_proto::SessionPurpose,
     pub stats: Arc<SessionStats>,
     pub ended: watch::Receiver<bool>,
 }
@@ -408,6 +410,7 @@ impl Hub {
             .filter(|a| a.conn_id == entry.agent_conn_id)?;
         Some(StreamRoute {
             agent: agent.conn.clone(),
+            purpose: entry.offer.purpose,
             stats: entry.stats.clone(),
             ended: entry.ended.subscribe(),
         })
