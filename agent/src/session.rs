@@ -46,12 +46,31 @@ struct Live {
     from_user: broadcast::Sender<ChatMsg>,
     /// The clipboard watcher while the user shares the clipboard.
     clipboard: Option<AbortHandle>,
-    /// A control request is being asked.
-    asking_control: bool,
+    /// The prompt asking the user for control, while it shows.
+    control_prompt: Option<AbortHandle>,
+    /// When the user last kept the session view only (declined or did not
+    /// answer): the technician may ask again [`CONTROL_ASK_PAUSE`] later.
+    control_refused: Option<std::time::Instant>,
     journal: Journal,
 }
 
+/// How long after the user kept a session view only the technician may not
+/// ask for control again: a prompt that comes back at once invites a click
+/// on "Allow" just to make it go away.
+pub const CONTROL_ASK_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Live {
+    /// Stops what the session still shows the user (a control prompt) and
+    /// the clipboard watcher.
+    fn stop_tasks(&self) {
+        if let Some(p) = &self.control_prompt {
+            p.abort();
+        }
+        if let Some(c) = &self.clipboard {
+            c.abort();
+        }
+    }
+
     /// Tells the technician (chat streams) and the user (indicator).
     async fn notice(&mut self, text: &str) {
         let _ = self.from_user.send(ChatMsg::Notice { text: text.into() });
@@ -271,7 +290,8 @@ impl Sessions {
                 indicator,
                 from_user: broadcast::channel(64).0,
                 clipboard: None,
-                asking_control: false,
+                control_prompt: None,
+                control_refused: None,
                 journal: Arc::new(Mutex::new(SessionReport {
                     session,
                     consent,
@@ -291,9 +311,7 @@ impl Sessions {
         }
         if let Some(live) = self.live.remove(&session) {
             live.state.send_modify(|s| s.ended = true);
-            if let Some(c) = live.clipboard {
-                c.abort();
-            }
+            live.stop_tasks();
             info!(session, "session closed");
             // Its report is read from the journal once the streams have
             // added their last figures (see `crate::reports`).
@@ -311,9 +329,7 @@ impl Sessions {
             .drain()
             .map(|(session, live)| {
                 live.state.send_modify(|s| s.ended = true);
-                if let Some(c) = live.clipboard {
-                    c.abort();
-                }
+                live.stop_tasks();
                 record(&live.journal, |r| r.cut_unix = Some(now));
                 info!(session, "session cut off with the relay connection");
                 live.journal
@@ -476,18 +492,34 @@ impl Sessions {
                         .await;
                     return None;
                 }
-                if live.asking_control || live.state.borrow().permission == Permission::Control {
+                if live.control_prompt.is_some()
+                    || live.state.borrow().permission == Permission::Control
+                {
                     return None;
                 }
-                live.asking_control = true;
+                if let Some(wait) = live
+                    .control_refused
+                    .and_then(|at| CONTROL_ASK_PAUSE.checked_sub(at.elapsed()))
+                {
+                    // To the technician only: the user is not asked.
+                    let _ = live.from_user.send(ChatMsg::Permission { control: false });
+                    let _ = live.from_user.send(ChatMsg::Notice {
+                        text: format!(
+                            "The user kept the session view only; ask again in {} s.",
+                            wait.as_secs().max(1)
+                        ),
+                    });
+                    return None;
+                }
                 let mut offer = live.offer.clone();
                 offer.permission = Permission::Control;
                 let answers = self.control_answers.clone();
                 let timeout = self.consent_timeout;
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let decision = child::ask(&offer, timeout).await;
                     let _ = answers.send((offer.session, decision));
                 });
+                live.control_prompt = Some(task.abort_handle());
             }
         }
         None
@@ -500,7 +532,7 @@ impl Sessions {
         decision: &Decision,
     ) -> Option<AgentToRelay> {
         let live = self.live.get_mut(&session)?;
-        live.asking_control = false;
+        live.control_prompt = None;
         if *decision == Decision::Accept {
             live.set_permission(Permission::Control).await;
             live.notice("The user gave control to the technician.")
@@ -511,6 +543,7 @@ impl Sessions {
                 permission: Permission::Control,
             });
         }
+        live.control_refused = Some(std::time::Instant::now());
         let why = match decision {
             Decision::NoAnswer => "The user did not answer the request for control.",
             _ => "The user kept the session view only.",
@@ -572,3 +605,7 @@ fn user_name() -> String {
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "user".into())
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -331,8 +331,17 @@ async fn handle(
             session,
             permission,
         } => {
-            if let Some((machine, technician)) =
-                ctx.hub.permission_changed(conn_id, session, permission)
+            let outcome = ctx.hub.permission_changed(conn_id, session, permission);
+            if outcome == crate::hub::PermissionOutcome::TooMany {
+                return Err(ConnError::Protocol(format!(
+                    "more than {} permission changes in session {session}",
+                    crate::hub::MAX_PERMISSION_CHANGES
+                )));
+            }
+            if let crate::hub::PermissionOutcome::Changed {
+                machine,
+                technician,
+            } = outcome
             {
                 info!(
                     session,

@@ -94,6 +94,20 @@ pub enum OfferError {
     Offline,
 }
 
+/// Permission changes kept in one session's log at most.
+pub const MAX_PERMISSION_CHANGES: usize = 100;
+
+/// What became of an agent's [`Hub::permission_changed`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum PermissionOutcome {
+    /// Changed: the console was told; audit it.
+    Changed { machine: String, technician: String },
+    /// Not this agent's session, no change, or control where none can be.
+    Ignored,
+    /// Past [`MAX_PERMISSION_CHANGES`].
+    TooMany,
+}
+
 /// What the splicer needs to join a console stream to the agent.
 pub struct StreamRoute {
     pub agent: quinn::Connection,
@@ -252,6 +266,7 @@ impl Hub {
             return Ok(None);
         };
         let view_only = decision == Decision::AcceptViewOnly;
+        let accepted = view_only || decision == Decision::Accept;
         entry.decision = Some(describe(&decision));
         let event = entry.pairing.on_answer(decision, now)?;
         if view_only && event == PairingEvent::Started {
@@ -274,7 +289,20 @@ impl Hub {
         if let Some(tx) = entry.answer.take() {
             let _ = tx.send(event.clone());
         }
-        if matches!(event, PairingEvent::Ended(_)) {
+        if let PairingEvent::Ended(reason) = &event {
+            // Accepted after the deadline: the agent started the session
+            // (its indicator shows), so it must hear that it is over.
+            let (machine_id, agent_conn_id) = (entry.machine_id.clone(), entry.agent_conn_id);
+            let agent = inner
+                .agents
+                .get(&machine_id)
+                .filter(|a| a.conn_id == agent_conn_id);
+            if accepted && let Some(agent) = agent {
+                let _ = agent.tx.send(RelayToAgent::SessionClosed {
+                    session,
+                    reason: reason.clone(),
+                });
+            }
             self.remove_session(&mut inner, session);
         }
         Ok(opened)
@@ -353,19 +381,33 @@ impl Hub {
     }
 
     /// The user changed what the technician may do; the console is told.
-    /// Returns the machine and technician for the audit log, or `None` when
-    /// the session is not this agent's.
+    /// Returns the machine and technician for the audit log; `Ignored` when
+    /// the session is not this agent's, when nothing changed, or for control
+    /// in a session that cannot carry it; `TooMany` past
+    /// [`MAX_PERMISSION_CHANGES`] in one session (each asks the user, so an
+    /// agent sending more misbehaves).
     pub fn permission_changed(
         &self,
         agent_conn_id: u64,
         session: SessionId,
         permission: Permission,
-    ) -> Option<(String, String)> {
+    ) -> PermissionOutcome {
         let mut inner = self.lock();
-        let entry = inner
+        let Some(entry) = inner
             .sessions
             .get_mut(&session)
-            .filter(|e| e.agent_conn_id == agent_conn_id && e.pairing.is_active())?;
+            .filter(|e| e.agent_conn_id == agent_conn_id && e.pairing.is_active())
+        else {
+            return PermissionOutcome::Ignored;
+        };
+        if entry.offer.permission == permission
+            || (permission == Permission::Control && !entry.offer.purpose.may_control())
+        {
+            return PermissionOutcome::Ignored;
+        }
+        if entry.permission_changes.len() >= MAX_PERMISSION_CHANGES {
+            return PermissionOutcome::TooMany;
+        }
         entry.offer.permission = permission;
         entry.permission_changes.push(PermissionChange {
             at_unix: lifeline_net::unix_secs(),
@@ -377,7 +419,10 @@ impl Hub {
                 session,
                 permission,
             }));
-        Some((entry.machine_id.clone(), entry.offer.technician.clone()))
+        PermissionOutcome::Changed {
+            machine: entry.machine_id.clone(),
+            technician: entry.offer.technician.clone(),
+        }
     }
 
     /// True if `session` exists and belongs to this agent connection.
