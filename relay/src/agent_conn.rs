@@ -42,10 +42,23 @@ pub async fn serve(
     // Offers and session ends go before anything else the relay sends
     // the agent (input, credits).
     let _ = send.set_priority(CONTROL_PRIORITY);
+    let stalled = conn.clone();
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
-            if write_msg(&mut send, &msg, MAX_FRAME_LEN).await.is_err() {
-                break;
+            let Ok(bytes) = lifeline_proto::encode_message(&msg, MAX_FRAME_LEN) else {
+                continue;
+            };
+            match crate::console_conn::write_unless_stalled(&mut send, &bytes).await {
+                Ok(()) => {}
+                Err(Some(())) => {
+                    warn!("closing an agent that stopped reading");
+                    stalled.close(
+                        lifeline_proto::CloseCode::Protocol.code().into(),
+                        b"the agent stopped reading",
+                    );
+                    break;
+                }
+                Err(None) => break,
             }
         }
     });
@@ -66,6 +79,26 @@ pub async fn serve(
     result
 }
 
+/// Shortest time between two heartbeat answers to one agent.
+const MIN_ACK_GAP: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// When a connection last did what it does now and then.
+struct Times {
+    /// Wrote its last-seen time to the store.
+    persist: Instant,
+    /// Answered a heartbeat.
+    ack: Option<Instant>,
+}
+
+impl Times {
+    fn new() -> Self {
+        Self {
+            persist: Instant::now(),
+            ack: None,
+        }
+    }
+}
+
 async fn read_loop(
     ctx: &Ctx,
     recv: &mut quinn::RecvStream,
@@ -73,9 +106,9 @@ async fn read_loop(
     conn_id: u64,
     tx: &mpsc::UnboundedSender<RelayToAgent>,
 ) -> Result<(), ConnError> {
-    let mut last_persist = Instant::now();
+    let mut times = Times::new();
     while let Some(msg) = read_msg::<AgentToRelay>(recv, MAX_FRAME_LEN).await? {
-        handle_marked(ctx, msg, machine_id, conn_id, tx, &mut last_persist).await?;
+        handle_marked(ctx, msg, machine_id, conn_id, tx, &mut times).await?;
     }
     Ok(())
 }
@@ -89,7 +122,7 @@ async fn handle_marked(
     machine_id: &str,
     conn_id: u64,
     tx: &mpsc::UnboundedSender<RelayToAgent>,
-    last_persist: &mut Instant,
+    times: &mut Times,
 ) -> Result<(), ConnError> {
     let now = Instant::now();
     let slow = matches!(
@@ -100,7 +133,7 @@ async fn handle_marked(
         ctx.hub
             .agent_busy(machine_id, conn_id, true, now, unix_secs());
     }
-    let result = handle(ctx, msg, machine_id, conn_id, tx, now, last_persist).await;
+    let result = handle(ctx, msg, machine_id, conn_id, tx, now, times).await;
     if slow {
         ctx.hub
             .agent_busy(machine_id, conn_id, false, Instant::now(), unix_secs());
@@ -233,7 +266,7 @@ async fn read_uploads(
     conn_id: u64,
     tx: &mpsc::UnboundedSender<RelayToAgent>,
 ) -> Result<(), ConnError> {
-    let mut last_persist = Instant::now();
+    let mut times = Times::new();
     loop {
         let mut recv = conn
             .accept_uni()
@@ -245,7 +278,7 @@ async fn read_uploads(
                     "only inventory data goes on an upload stream".into(),
                 ));
             }
-            handle_marked(ctx, msg, machine_id, conn_id, tx, &mut last_persist).await?;
+            handle_marked(ctx, msg, machine_id, conn_id, tx, &mut times).await?;
         }
     }
 }
@@ -258,18 +291,26 @@ async fn handle(
     conn_id: u64,
     tx: &mpsc::UnboundedSender<RelayToAgent>,
     now: Instant,
-    last_persist: &mut Instant,
+    times: &mut Times,
 ) -> Result<(), ConnError> {
     match msg {
         AgentToRelay::Heartbeat { seq } => {
             let now_unix = unix_secs();
             ctx.hub.heartbeat(machine_id, conn_id, now, now_unix);
-            let _ = tx.send(RelayToAgent::HeartbeatAck {
-                seq,
-                server_time_us: unix_micros(),
-            });
-            if now.duration_since(*last_persist) >= PERSIST_EVERY {
-                *last_persist = now;
+            // An agent heartbeating far faster than any does gets fewer
+            // answers, so that they cannot pile up unread.
+            if times
+                .ack
+                .is_none_or(|at| now.duration_since(at) >= MIN_ACK_GAP)
+            {
+                times.ack = Some(now);
+                let _ = tx.send(RelayToAgent::HeartbeatAck {
+                    seq,
+                    server_time_us: unix_micros(),
+                });
+            }
+            if now.duration_since(times.persist) >= PERSIST_EVERY {
+                times.persist = now;
                 let id = machine_id.to_string();
                 // Presence is in memory; its copy on disk may wait for space
                 // (a full disk must not cut every agent off).
@@ -426,21 +467,25 @@ pub async fn serve_request(
     let ticket = ctx
         .store
         .call(move |s| {
-            let ticket = s.create_ticket(&id, &req, now)?;
-            let (inv, present, _) = crate::inventory::load(s, &id)?;
-            if present && let Ok(json) = serde_json::to_vec(&inv) {
-                s.attach(ticket, "inventory", "inventory.json", &json, now)?;
-            }
-            if !req.screenshot_png.is_empty() {
-                s.attach(
-                    ticket,
-                    "screenshot",
-                    "screenshot.png",
-                    &req.screenshot_png,
-                    now,
-                )?;
-            }
-            Ok(ticket)
+            // The ticket with what the user sent, or nothing (and the
+            // agent is told the request failed).
+            crate::store::atomically(s, |s| {
+                let ticket = s.create_ticket(&id, &req, now)?;
+                let (inv, present, _) = crate::inventory::load(s, &id)?;
+                if present && let Ok(json) = serde_json::to_vec(&inv) {
+                    s.attach(ticket, "inventory", "inventory.json", &json, now)?;
+                }
+                if !req.screenshot_png.is_empty() {
+                    s.attach(
+                        ticket,
+                        "screenshot",
+                        "screenshot.png",
+                        &req.screenshot_png,
+                        now,
+                    )?;
+                }
+                Ok(ticket)
+            })
         })
         .await?;
     info!(ticket, "help requested");
@@ -499,11 +544,14 @@ pub async fn enroll(
     let record = ctx
         .store
         .call(move |s| {
-            let record = s.enroll(&token_hash, &id, &cred_hash, &stored_info, now)?;
-            if record.is_some() {
-                s.set_machine_key(&id, &e2e_key)?;
-            }
-            Ok(record)
+            // The token's use, the machine and its key, or none of them.
+            crate::store::atomically(s, |s| {
+                let record = s.enroll(&token_hash, &id, &cred_hash, &stored_info, now)?;
+                if record.is_some() {
+                    s.set_machine_key(&id, &e2e_key)?;
+                }
+                Ok(record)
+            })
         })
         .await?;
     let reply = match record {

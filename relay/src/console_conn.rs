@@ -10,8 +10,8 @@ use crate::{
 };
 use lifeline_net::{read_msg, unix_secs};
 use lifeline_proto::{
-    ConsoleReply, ConsoleRequest, EndReason, ErrorCode, Failure, MAX_FRAME_LEN, RelayToConsole,
-    Request, Response, Role,
+    CloseCode, ConsoleReply, ConsoleRequest, EndReason, ErrorCode, Failure, MAX_FRAME_LEN,
+    RelayToConsole, Request, Response, Role,
 };
 use std::{
     sync::Arc,
@@ -65,18 +65,51 @@ pub async fn serve(
 ) -> Result<(), ConnError> {
     let conn_id = ctx.hub.conn_id();
     let (tx, mut rx) = mpsc::unbounded_channel::<RelayToConsole>();
+    // Requests read and not yet answered on the wire: a console that sends
+    // and never reads is read no further (its answers would pile up here).
+    let budget = Arc::new(tokio::sync::Semaphore::new(MAX_REQUESTS_PENDING));
+    let refill = budget.clone();
+    let stalled = conn.clone();
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
-            let Some(bytes) = within_limit(msg) else {
-                continue;
+            let answer = matches!(msg, RelayToConsole::Response(_));
+            let written = match within_limit(msg) {
+                Some(bytes) => write_unless_stalled(&mut send, &bytes).await,
+                None => Ok(()),
             };
-            if send.write_all(&bytes).await.is_err() {
-                break;
+            if answer {
+                refill.add_permits(1);
+            }
+            match written {
+                Ok(()) => {}
+                Err(Some(())) => {
+                    warn!("closing a console that stopped reading");
+                    stalled.close(
+                        CloseCode::Protocol.code().into(),
+                        b"the console stopped reading its answers",
+                    );
+                    break;
+                }
+                Err(None) => break,
             }
         }
     });
+    let watching = std::sync::atomic::AtomicBool::new(false);
     let requests = async {
         while let Some(req) = read_msg::<Request>(&mut recv, MAX_FRAME_LEN).await? {
+            budget
+                .acquire()
+                .await
+                .map_err(|_| ConnError::Lost("closing".into()))?
+                .forget();
+            if matches!(req.body, ConsoleRequest::WatchTickets)
+                && watching.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                // One watcher per connection: it is on already.
+                let body = Ok(ConsoleReply::Done);
+                let _ = tx.send(RelayToConsole::Response(Response { id: req.id, body }));
+                continue;
+            }
             let ctx = ctx.clone();
             let person = person.clone();
             let tx = tx.clone();
@@ -98,6 +131,29 @@ pub async fn serve(
     ctx.hub.console_gone(conn_id, Instant::now());
     writer.abort();
     result
+}
+
+/// Requests a console may have read and not yet answered on the wire.
+pub const MAX_REQUESTS_PENDING: usize = 16;
+
+/// How long a write to a console may make no progress at all before the
+/// console counts as no longer reading.
+pub const WRITE_STALL: Duration = Duration::from_secs(60);
+
+/// Writes `bytes`; `Err(Some(()))` when [`WRITE_STALL`] passed without a
+/// byte going out, `Err(None)` when the stream failed.
+pub(crate) async fn write_unless_stalled(
+    send: &mut quinn::SendStream,
+    mut bytes: &[u8],
+) -> Result<(), Option<()>> {
+    while !bytes.is_empty() {
+        match tokio::time::timeout(WRITE_STALL, send.write(bytes)).await {
+            Ok(Ok(n)) => bytes = &bytes[n..],
+            Ok(Err(_)) => return Err(None),
+            Err(_) => return Err(Some(())),
+        }
+    }
+    Ok(())
 }
 
 /// `msg` encoded; for an answer too large for one message (every session

@@ -214,8 +214,10 @@ async fn login(
             let key = e2e_key.clone();
             ctx.store
                 .call(move |s| {
-                    s.insert_auth_token(&hash, uid, now_unix, expires)?;
-                    s.set_token_key(&hash, &key)
+                    crate::store::atomically(s, |s| {
+                        s.insert_auth_token(&hash, uid, now_unix, expires)?;
+                        s.set_token_key(&hash, &key)
+                    })
                 })
                 .await?;
             info!(user = %u.name, role = %u.role, "login");

@@ -377,6 +377,31 @@ pub trait SecurityStore {
     ) -> Result<Option<lifeline_proto::orgcert::TechCert>, StoreError>;
 }
 
+/// Runs `f` on `store` so that its writes are kept all or none: a failure
+/// halfway (a full disk, a broken constraint) leaves nothing of it behind,
+/// where separate writes left, say, an enrolled machine without its key or
+/// a ticket without the screenshot the user sent. Store methods that keep
+/// their own writes whole do so inside it too.
+///
+/// # Errors
+/// What `f` returns, or the engine refusing to keep the writes.
+pub fn atomically<R>(
+    store: &mut dyn Store,
+    f: impl FnOnce(&mut dyn Store) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    store.begin_whole()?;
+    match f(store) {
+        Ok(r) => {
+            store.end_whole(true)?;
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = store.end_whole(false);
+            Err(e)
+        }
+    }
+}
+
 pub trait Store:
     InventoryStore + AuditStore + TicketStore + WebhookStore + SecurityStore + Send
 {
@@ -404,6 +429,24 @@ pub trait Store:
     /// # Errors
     /// The commit failed.
     fn end_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Starts a unit of writes kept whole: see [`atomically`].
+    ///
+    /// # Errors
+    /// The engine refuses.
+    fn begin_whole(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Keeps the writes since [`Store::begin_whole`] (`keep`) or undoes
+    /// them.
+    ///
+    /// # Errors
+    /// The engine refuses.
+    fn end_whole(&mut self, keep: bool) -> Result<(), StoreError> {
+        let _ = keep;
         Ok(())
     }
 

@@ -221,6 +221,24 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn begin_whole(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("SAVEPOINT whole")?;
+        Ok(())
+    }
+
+    fn end_whole(&mut self, keep: bool) -> Result<(), StoreError> {
+        if keep {
+            if let Err(e) = self.conn.execute_batch("RELEASE whole") {
+                let _ = self.conn.execute_batch("ROLLBACK TO whole; RELEASE whole");
+                return Err(e.into());
+            }
+        } else {
+            self.conn
+                .execute_batch("ROLLBACK TO whole; RELEASE whole")?;
+        }
+        Ok(())
+    }
+
     fn end_batch(&mut self) -> Result<(), StoreError> {
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -342,7 +360,7 @@ impl Store for SqliteStore {
         info: &MachineInfo,
         now_unix: u64,
     ) -> Result<Option<MachineRecord>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let sql = format!(
             "UPDATE enroll_tokens SET uses = uses + 1 WHERE hash = ?1 AND {TOKEN_USABLE} RETURNING grp"
         );

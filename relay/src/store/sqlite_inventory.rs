@@ -184,7 +184,7 @@ impl InventoryStore for SqliteStore {
     }
 
     fn set_user_groups(&mut self, user_id: i64, groups: &[String]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute("DELETE FROM user_groups WHERE user_id = ?1", [user_id])?;
         for g in groups {
             tx.execute(

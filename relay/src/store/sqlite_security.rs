@@ -142,4 +142,45 @@ mod tests {
         assert!(s.set_totp("bob", None).unwrap());
         assert_eq!(s.totp(id).unwrap(), None);
     }
+
+    #[test]
+    fn writes_kept_whole_are_all_kept_or_all_undone() {
+        use crate::store::{TicketStore, atomically};
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut s = crate::store::store_with_machines(store, &["m1"]);
+        let req = lifeline_proto::ticket::HelpRequest {
+            requester: "ann".into(),
+            text: "printer".into(),
+            priority: "normal".into(),
+            screenshot_png: vec![1, 2, 3],
+        };
+        // A failure after the ticket (itself written whole, nested) and the
+        // first attachment: none of it stays, the machine's key neither.
+        let failed = atomically(&mut s, |s| {
+            let t = s.create_ticket("m1", &req, 5)?;
+            s.attach(t, "screenshot", "screenshot.png", &req.screenshot_png, 5)?;
+            s.set_machine_key("m1", &[4; 32])?;
+            Err::<u64, _>(StoreError::Corrupt("disk full".into()))
+        });
+        assert!(failed.is_err());
+        assert!(s.ticket(1).unwrap().is_none());
+        assert_eq!(s.machine_key("m1").unwrap(), None);
+        // Whole, all of it is kept.
+        let t = atomically(&mut s, |s| {
+            let t = s.create_ticket("m1", &req, 6)?;
+            s.attach(t, "screenshot", "screenshot.png", &req.screenshot_png, 6)?;
+            Ok(t)
+        })
+        .unwrap();
+        let detail = s.ticket(t).unwrap().unwrap();
+        assert_eq!(detail.description, "printer");
+        assert_eq!(
+            detail.attachments,
+            [("screenshot".into(), "screenshot.png".into(), 3)]
+        );
+        // And a store method on its own still keeps its writes.
+        s.set_machine_key("m1", &[5; 32]).unwrap();
+        assert!(s.create_ticket("m1", &req, 7).is_ok());
+        assert_eq!(s.machine_key("m1").unwrap(), Some(vec![5; 32]));
+    }
 }

@@ -33,7 +33,7 @@ impl SqliteStore {
 
     pub(super) fn save_session_log(&mut self, log: &SessionLog) -> Result<(), StoreError> {
         let json = serde_json::to_string(log).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "DELETE FROM open_sessions WHERE id = ?1",
             [log.session as i64],

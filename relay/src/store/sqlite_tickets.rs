@@ -98,7 +98,7 @@ impl TicketStore for SqliteStore {
         } else {
             "normal"
         };
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "INSERT INTO tickets (machine_id, requester, title, description, status, priority, tier, created_unix, updated_unix)
              VALUES (?1, ?2, ?3, ?4, 'new', ?5, 1, ?6, ?6)",
@@ -226,7 +226,7 @@ impl TicketStore for SqliteStore {
             return Err(TicketError::NotFound(id));
         };
         let t = detail.row;
-        let tx = self.conn.transaction().map_err(StoreError::from)?;
+        let tx = self.conn.savepoint().map_err(StoreError::from)?;
         let (kind, text) = match change {
             TicketChange::Assign { user } => {
                 let known: Option<String> = tx

@@ -1,0 +1,61 @@
+//! A console that sends requests and never reads the answers is read no
+//! further once 16 answers wait to go out: before, the relay kept reading,
+//! working and queueing answers in memory for as long as the console kept
+//! sending. The relay goes on serving everyone else.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use lifeline_net::write_msg;
+use lifeline_proto::{ConsoleReply, ConsoleRequest, MAX_FRAME_LEN, Request, ticket::TicketChange};
+use lifeline_tests::{bench_inventory::populate_fleet_in, stage::Stage};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_that_never_reads_is_read_no_further() {
+    // 20,000 machines: each listing answers about 1.6 MB.
+    let mut stage = Stage::start_with(None, |store| {
+        populate_fleet_in(store, 20_000, 0, false, &|_| None)
+    })
+    .await
+    .unwrap();
+    let mut flood = stage.admin_via(stage.addr).await.unwrap();
+    let send = &mut flood.connected.send;
+    let mut id = 1_000;
+    // Enough big answers to fill every buffer between the relay and this
+    // console, which reads none of them.
+    for _ in 0..40 {
+        id += 1;
+        let req = Request {
+            id,
+            body: ConsoleRequest::ListMachines,
+        };
+        write_msg(send, &req, MAX_FRAME_LEN).await.unwrap();
+    }
+    // Then big requests, cheap to answer (no such ticket): a relay that
+    // keeps reading takes them all at once.
+    let comment = "x".repeat(60_000);
+    let more = async {
+        for _ in 0..1_500 {
+            id += 1;
+            let req = Request {
+                id,
+                body: ConsoleRequest::TicketUpdate {
+                    ticket: 999_999,
+                    change: TicketChange::Comment {
+                        text: comment.clone(),
+                    },
+                },
+            };
+            write_msg(send, &req, MAX_FRAME_LEN).await.unwrap();
+        }
+    };
+    let sent = tokio::time::timeout(Duration::from_secs(10), more).await;
+    assert!(
+        sent.is_err(),
+        "the relay read 90 MB of requests from a console that reads nothing"
+    );
+
+    // Everyone else is served.
+    let reply = stage.admin.request(ConsoleRequest::Whoami).await.unwrap();
+    assert!(matches!(reply, ConsoleReply::Whoami { .. }), "{reply:?}");
+}
