@@ -101,6 +101,9 @@ pub enum Command {
         /// When the session started, Unix seconds.
         #[arg(long)]
         since: u64,
+        /// Place from the top among the indicators of live sessions.
+        #[arg(long, default_value_t = 0)]
+        slot: usize,
     },
     /// The tray icon and its menu (started by `run`).
     #[command(hide = true)]
@@ -146,7 +149,9 @@ pub fn run_window(command: Command) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&answer)?);
             Ok(())
         }
-        Command::UiIndicator { facts, since } => crate::ui::indicator::run(facts, since),
+        Command::UiIndicator { facts, since, slot } => {
+            crate::ui::indicator::run(facts, since, slot)
+        }
         Command::UiTray { machine_id } => crate::ui::tray::run(machine_id),
         Command::UiHelp { agent_dir } => crate::ui::help_dialog::run(agent_dir),
         _ => anyhow::bail!("not a window command"),

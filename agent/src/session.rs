@@ -235,7 +235,7 @@ impl Sessions {
     }
 
     fn start(&mut self, mut offer: SessionOffer, decision: &Decision, asked: bool) -> Decision {
-        let consent = self.consent(&offer, decision, asked);
+        let mut consent = self.consent(&offer, decision, asked);
         match decision {
             Decision::Accept => {}
             Decision::AcceptViewOnly => offer.permission = Permission::View,
@@ -250,10 +250,18 @@ impl Sessions {
         let indicator = if offer.purpose == SessionPurpose::Ping {
             None
         } else {
+            // Below the windows of the other live sessions, not over them.
+            let taken: Vec<usize> = self
+                .live
+                .values()
+                .filter_map(|l| l.indicator.as_ref().map(IndicatorChild::slot))
+                .collect();
+            let slot = (0..).find(|n| !taken.contains(n)).unwrap_or(0);
             match IndicatorChild::spawn(
                 &offer,
                 offer.permission,
                 lifeline_net::unix_secs(),
+                slot,
                 self.ui.clone(),
             ) {
                 Ok(i) => Some(i),
@@ -266,6 +274,11 @@ impl Sessions {
                     // Unattended on a machine without a display (a server):
                     // nobody there to see an indicator.
                     warn!(session, "no indicator: {why}");
+                    if !asked {
+                        consent = "no prompt: the machine's policy is unattended (no display: \
+                                   no indicator shown)"
+                            .into();
+                    }
                     None
                 }
             }
@@ -350,6 +363,19 @@ impl Sessions {
                 Some(AgentToRelay::EndSession {
                     session,
                     reason: EndReason::UserStopped,
+                })
+            }
+            FromIndicator::Closed => {
+                if !self.live.contains_key(&session) {
+                    return None;
+                }
+                // Closed by hand or crashed: the user can no longer see who
+                // is connected nor press Stop, so the session ends.
+                warn!(session, "the indicator window is gone: ending the session");
+                self.close(session);
+                Some(AgentToRelay::EndSession {
+                    session,
+                    reason: EndReason::AgentClosed,
                 })
             }
             FromIndicator::ViewOnly => {
@@ -558,12 +584,18 @@ impl Sessions {
         self.live.keys().copied().collect()
     }
 
-    /// The technician of a live screen or chat session, if any (for the tray).
+    /// Who is connected in live screen or chat sessions, if anyone, by name
+    /// ("alice", "alice, bob"), for the tray.
     pub fn live_technician(&self) -> Option<String> {
-        self.live
+        let mut names: Vec<&str> = self
+            .live
             .values()
-            .find(|l| l.offer.purpose != SessionPurpose::Ping)
-            .map(|l| l.offer.technician.clone())
+            .filter(|l| l.offer.purpose != SessionPurpose::Ping)
+            .map(|l| l.offer.technician.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        (!names.is_empty()).then(|| names.join(", "))
     }
 
     /// What a live session is for.

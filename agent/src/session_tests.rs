@@ -81,3 +81,37 @@ async fn a_chat_or_a_ping_never_asks_for_control() {
         tokio::time::timeout(Duration::from_millis(300), events.control_answers.recv()).await;
     assert!(prompt.is_err(), "a prompt: {prompt:?}");
 }
+
+#[tokio::test]
+async fn a_session_whose_indicator_window_is_gone_ends() {
+    let (mut s, _events) = Sessions::new(true);
+    assert_eq!(
+        s.offer(offer(3, SessionPurpose::Screen)),
+        Some(Decision::Accept)
+    );
+    assert!(s.is_live(3));
+    assert_eq!(
+        s.on_ui(3, FromIndicator::Closed).await,
+        Some(AgentToRelay::EndSession {
+            session: 3,
+            reason: EndReason::AgentClosed,
+        })
+    );
+    assert!(!s.is_live(3));
+    // The window closing with its session says nothing more.
+    assert_eq!(s.on_ui(3, FromIndicator::Closed).await, None);
+}
+
+#[tokio::test]
+async fn the_tray_names_everyone_connected() {
+    let (mut s, _events) = Sessions::new(true);
+    assert_eq!(s.live_technician(), None);
+    s.offer(offer(4, SessionPurpose::Ping));
+    assert_eq!(s.live_technician(), None, "a ping shows nobody");
+    s.offer(offer(5, SessionPurpose::Screen));
+    let mut other = offer(6, SessionPurpose::Screen);
+    other.technician = "amy".into();
+    s.offer(other);
+    s.offer(offer(7, SessionPurpose::Screen));
+    assert_eq!(s.live_technician().as_deref(), Some("amy, tom"));
+}

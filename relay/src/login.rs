@@ -47,8 +47,11 @@ pub(crate) async fn authenticate(
         (Credential::SessionToken(token), PeerKind::Console) => {
             let hash = auth::token_hash(token.expose());
             let now = unix_secs();
+            // Read-only, on the lookups connection: a crowd of consoles
+            // (or of strangers with made-up tokens) does not wait behind,
+            // nor hold up, the writes queued on the store.
             let found = ctx
-                .store
+                .lookups
                 .call(move |s| {
                     let user = s.user_by_token(&hash, now)?;
                     let key = s.token_key(&hash)?;
@@ -99,7 +102,7 @@ pub(crate) async fn authenticate(
             let now = unix_secs();
             Ok(
                 if ctx
-                    .store
+                    .lookups
                     .call(move |s| s.enroll_token_valid(&hash, now))
                     .await?
                 {

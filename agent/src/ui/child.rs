@@ -115,6 +115,7 @@ pub struct IndicatorChild {
     // Kept so the window dies with the session.
     _child: Child,
     stdin: Option<ChildStdin>,
+    slot: usize,
 }
 
 impl IndicatorChild {
@@ -127,11 +128,13 @@ impl IndicatorChild {
         offer: &SessionOffer,
         permission: Permission,
         since_unix: u64,
+        slot: usize,
         events: mpsc::UnboundedSender<(SessionId, FromIndicator)>,
     ) -> Result<Self, String> {
         display()?;
         let mut cmd = base_command("ui-indicator", offer, permission);
         cmd.arg("--since").arg(since_unix.to_string());
+        cmd.arg("--slot").arg(slot.to_string());
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("the session indicator could not start: {e}"))?;
@@ -150,6 +153,9 @@ impl IndicatorChild {
                     Err(e) => warn!(session, "indicator wrote a bad line: {e}"),
                 }
             }
+            // Its output ended: the window is gone. After a session's end
+            // this is only the window closing with it, and is ignored.
+            let _ = events.send((session, FromIndicator::Closed));
         });
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
@@ -161,7 +167,13 @@ impl IndicatorChild {
         Ok(Self {
             _child: child,
             stdin,
+            slot,
         })
+    }
+
+    /// Its place in the stack of indicator windows, from the top.
+    pub fn slot(&self) -> usize {
+        self.slot
     }
 
     /// Tells the window something; a window that went away is ignored.

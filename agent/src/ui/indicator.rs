@@ -213,10 +213,23 @@ pub fn centered(size: [f32; 2]) -> Option<Pos2> {
     ))
 }
 
-/// Top-right corner, a little in from the edge.
-fn top_right(size: [f32; 2]) -> Option<Pos2> {
-    let (w, _) = screen_size()?;
-    Some(Pos2::new((f32::from(w) - size[0] - 16.0).max(0.0), 16.0))
+/// Top-right corner, a little in from the edge; `slot` windows of the
+/// same size further down (one per live session), wrapping to the top of
+/// the next column to the left when the screen is full.
+fn top_right(size: [f32; 2], slot: usize) -> Option<Pos2> {
+    let (w, h) = screen_size()?;
+    Some(stacked(size, slot, (f32::from(w), f32::from(h))))
+}
+
+fn stacked(size: [f32; 2], slot: usize, (w, h): (f32, f32)) -> Pos2 {
+    const EDGE: f32 = 16.0;
+    const GAP: f32 = 12.0;
+    let per_column = (((h - EDGE) / (size[1] + GAP)).floor() as usize).max(1);
+    let (column, row) = (slot / per_column, slot % per_column);
+    Pos2::new(
+        (w - EDGE - (size[0] + GAP) * column as f32 - size[0]).max(0.0),
+        EDGE + (size[1] + GAP) * row as f32,
+    )
 }
 
 fn now_unix() -> u64 {
@@ -256,7 +269,7 @@ impl eframe::App for IndicatorApp {
 ///
 /// # Errors
 /// The window cannot be opened (no display, no OpenGL).
-pub fn run(facts: SessionFacts, since_unix: u64) -> anyhow::Result<()> {
+pub fn run(facts: SessionFacts, since_unix: u64, slot: usize) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel();
     let ctx = egui::Context::default();
     let wake = ctx.clone();
@@ -286,7 +299,7 @@ pub fn run(facts: SessionFacts, since_unix: u64) -> anyhow::Result<()> {
             .with_inner_size(SIZE)
             .with_resizable(false)
             .with_always_on_top(),
-        top_right(SIZE),
+        top_right(SIZE, slot),
     );
     let started = Instant::now();
     eframe::run_native_ext(
@@ -309,6 +322,24 @@ pub fn run(facts: SessionFacts, since_unix: u64) -> anyhow::Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn indicators_of_several_sessions_stack_without_covering_each_other() {
+        let screen = (1920.0, 1080.0);
+        let at: Vec<Pos2> = (0..5).map(|n| stacked(SIZE, n, screen)).collect();
+        assert_eq!(at[0], Pos2::new(1920.0 - 16.0 - 380.0, 16.0));
+        assert_eq!(at[1], Pos2::new(at[0].x, 16.0 + 330.0 + 12.0));
+        for (i, a) in at.iter().enumerate() {
+            assert!(a.x >= 0.0 && a.x + SIZE[0] <= screen.0, "{i}: {a:?}");
+            assert!(a.y + SIZE[1] <= screen.1, "{i}: {a:?}");
+            for b in &at[..i] {
+                let apart = (a.x - b.x).abs() >= SIZE[0] || (a.y - b.y).abs() >= SIZE[1];
+                assert!(apart, "{a:?} covers {b:?}");
+            }
+        }
+        // Three fit in a column of 1080 pixels; the fourth starts another.
+        assert!(at[3].x < at[0].x && at[3].y == 16.0, "{:?}", at[3]);
+    }
 
     fn facts() -> SessionFacts {
         SessionFacts {

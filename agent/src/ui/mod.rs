@@ -117,6 +117,9 @@ pub enum FromIndicator {
     Chat { text: String },
     /// The user switched clipboard sharing on or off.
     ClipboardSharing { on: bool },
+    /// The window is gone (closed by hand, or crashed): said by the agent
+    /// itself when the window's output ends, never by the window.
+    Closed,
 }
 
 /// The RGB of the indicator's banner: a red no desktop theme uses for a

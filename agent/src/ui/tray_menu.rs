@@ -40,6 +40,9 @@ impl TrayState {
             TrayState::HelpRequested { ticket, status } => {
                 format!("Help requested: ticket #{ticket} ({status})")
             }
+            TrayState::Live { technician } if technician.contains(", ") => {
+                format!("LIVE: {technician} are connected")
+            }
             TrayState::Live { technician } => format!("LIVE: {technician} is connected"),
         }
     }
@@ -122,6 +125,10 @@ mod tests {
         };
         assert!(menu_items(&live).contains(&Item::StopSession));
         assert_eq!(live.status_line(), "LIVE: alice is connected");
+        let two = TrayState::Live {
+            technician: "alice, bob".into(),
+        };
+        assert_eq!(two.status_line(), "LIVE: alice, bob are connected");
     }
 
     #[test]
