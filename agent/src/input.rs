@@ -345,17 +345,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_long_paste_stops_within_a_chunk_of_view_only() {
-        let text: String = "password123-".repeat(20);
-        let (seen, replies) = run(vec![InputEvent::Text(text.clone())], 2);
-        let typed: String = seen
-            .iter()
+    /// The text of injected `Text` events, in order.
+    fn text_of(seen: &[InputEvent]) -> String {
+        seen.iter()
             .map(|e| match e {
                 InputEvent::Text(t) => t.clone(),
                 other => panic!("{other:?}"),
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_long_paste_stops_within_a_chunk_of_view_only() {
+        let text: String = "password123-".repeat(20);
+        let (seen, replies) = run(vec![InputEvent::Text(text.clone())], 2);
+        let typed = text_of(&seen);
         assert_eq!(typed, text.chars().take(2 * TEXT_CHUNK).collect::<String>());
         let [InputReply::Refused { reason, .. }] = &replies[..] else {
             panic!("{replies:?}");
@@ -366,13 +370,7 @@ mod tests {
         );
         // With control kept, the whole text is typed, in order.
         let (seen, replies) = run(vec![InputEvent::Text(text.clone())], usize::MAX);
-        let typed: String = seen
-            .iter()
-            .map(|e| match e {
-                InputEvent::Text(t) => t.clone(),
-                other => panic!("{other:?}"),
-            })
-            .collect();
+        let typed = text_of(&seen);
         assert_eq!(typed, text);
         assert!(matches!(replies[..], [InputReply::Done { seq: 0 }]));
     }

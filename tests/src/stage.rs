@@ -94,6 +94,27 @@ impl Stage {
         login(self.addr, &self.fingerprint, user, password).await
     }
 
+    /// The audit entries of `actor`, oldest first.
+    ///
+    /// # Errors
+    /// Relay refusal.
+    pub async fn audit_of(
+        &mut self,
+        actor: &str,
+    ) -> anyhow::Result<Vec<lifeline_proto::audit::AuditEntry>> {
+        match self
+            .admin
+            .request(ConsoleRequest::Audit {
+                since_unix: 0,
+                actor: Some(actor.into()),
+            })
+            .await?
+        {
+            ConsoleReply::Audit(rows) => Ok(rows),
+            other => bail!("unexpected {other:?}"),
+        }
+    }
+
     /// Creates an enrollment token usable `uses` times.
     ///
     /// # Errors

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lifeline::client::Client;
-use lifeline_proto::{ConsoleReply, ConsoleRequest, Role, Secret};
+use lifeline_proto::{Role, Secret};
 use lifeline_relay::{auth, store::Store};
 use lifeline_tests::stage::Stage;
 
@@ -59,17 +59,7 @@ async fn a_burst_of_wrong_passwords_gets_five_guesses_and_one_audit_entry() {
         .to_string();
     assert!(e.contains("too many failed logins; try again in"), "{e}");
 
-    let reply = stage
-        .admin
-        .request(ConsoleRequest::Audit {
-            since_unix: 0,
-            actor: Some("bob".into()),
-        })
-        .await
-        .unwrap();
-    let ConsoleReply::Audit(rows) = reply else {
-        panic!("{reply:?}");
-    };
+    let rows = stage.audit_of("bob").await.unwrap();
     let count = |action: &str| rows.iter().filter(|r| r.action == action).count();
     assert_eq!(count("login-failed"), checked, "{rows:#?}");
     assert!(count("login-locked") <= 1, "{rows:#?}");

@@ -99,17 +99,7 @@ async fn an_agent_flooding_permission_changes_closes_its_own_connection() {
 
     // The relay serves the admin still; the audit holds the 100 changes
     // and none of the ten that changed nothing.
-    let reply = stage
-        .admin
-        .request(ConsoleRequest::Audit {
-            since_unix: 0,
-            actor: Some("user".into()),
-        })
-        .await
-        .unwrap();
-    let ConsoleReply::Audit(rows) = reply else {
-        panic!("{reply:?}");
-    };
+    let rows = stage.audit_of("user").await.unwrap();
     let changes: Vec<_> = rows
         .iter()
         .filter(|r| r.action == "session-permission")
