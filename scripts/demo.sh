@@ -51,7 +51,7 @@ fi
 echo "agent display $AGENT_DISPLAY"
 
 step "agent: enroll this machine and run (unattended, like a kiosk, for the demo)"
-"$B/lifeline-agent" enroll --relay "$RELAY" --fingerprint "$FP" --token "$TOKEN" --force
+LIFELINE_ENROLL_TOKEN="$TOKEN" "$B/lifeline-agent" enroll --relay "$RELAY" --fingerprint "$FP" --force
 DISPLAY="$AGENT_DISPLAY" "$B/lifeline-agent" run --unattended >"$DEMO/agent.log" 2>&1 &
 PIDS+=($!)
 sleep 1

@@ -32,10 +32,7 @@ pub fn png_of(frame: &Frame) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Most bytes a help request's screenshot takes. The request is one
-/// message of at most 8 MiB; a 4K screen showing a photo makes a PNG of 10
-/// to 25 MB, and the whole request, text and all, would be refused.
-pub const MAX_SCREENSHOT_PNG: usize = 6 * 1024 * 1024;
+pub use lifeline_proto::ticket::MAX_SCREENSHOT_PNG;
 
 /// `frame` as an RGB PNG of at most [`MAX_SCREENSHOT_PNG`] bytes: at full
 /// size if it fits, else halved in each dimension until it does.
@@ -117,8 +114,14 @@ pub async fn send_help(
     priority: &str,
     screenshot_png: Vec<u8>,
 ) -> anyhow::Result<u64> {
-    if text.trim().is_empty() {
-        bail!("say what is wrong first");
+    let req = HelpRequest {
+        requester: std::env::var("USER").unwrap_or_else(|_| "user".into()),
+        text: text.to_string(),
+        priority: priority.to_string(),
+        screenshot_png,
+    };
+    if let Some(why) = req.problem() {
+        bail!("{why}");
     }
     lifeline_net::tls::install_provider();
     let fp: Fingerprint = config.fingerprint.parse()?;
@@ -133,12 +136,6 @@ pub async fn send_help(
         software: format!("lifeline-agent {}", env!("CARGO_PKG_VERSION")),
     };
     let mut c = open_control(&config.relay, &fp, &hello).await?;
-    let req = HelpRequest {
-        requester: std::env::var("USER").unwrap_or_else(|_| "user".into()),
-        text: text.to_string(),
-        priority: priority.to_string(),
-        screenshot_png,
-    };
     write_msg(&mut c.send, &AgentToRelay::RequestHelp(req), MAX_FRAME_LEN).await?;
     let reply = read_msg::<RelayToAgent>(&mut c.recv, MAX_FRAME_LEN).await?;
     c.conn.close(0u32.into(), b"done");

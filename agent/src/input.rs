@@ -151,7 +151,7 @@ pub async fn serve(
 ) {
     // enigo is blocking and tied to one X connection: a thread owns it,
     // started at the first event it has to inject.
-    let mut injector: Option<mpsc::Sender<InputMsg>> = None;
+    let mut injector: Option<mpsc::Sender<Job>> = None;
     let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<InputReply>();
     let mut refused = 0u64;
     let mut end = state.clone();
@@ -168,6 +168,10 @@ pub async fn serve(
                 };
                 let permission = state.borrow().permission;
                 if permission == Permission::View {
+                    // Whatever the technician still holds is let go.
+                    if let Some(tx) = &injector {
+                        let _ = tx.try_send(Job::ReleaseHeld);
+                    }
                     refused += 1;
                     let _ = notes.send(AgentToRelay::InputRefused { session, total: refused });
                     let reply = InputReply::Refused {
@@ -180,7 +184,7 @@ pub async fn serve(
                     continue;
                 }
                 let tx = injector.get_or_insert_with(|| {
-                    let (ev_tx, mut ev_rx) = mpsc::channel::<InputMsg>(INPUT_QUEUE);
+                    let (ev_tx, mut ev_rx) = mpsc::channel::<Job>(INPUT_QUEUE);
                     let reply_tx = reply_tx.clone();
                     let state = state.clone();
                     let _ = std::thread::Builder::new().name("input".into()).spawn(move || {
@@ -190,7 +194,7 @@ pub async fn serve(
                 });
                 // Waits for room: a console sending faster than input can
                 // be typed is read no faster than that.
-                if tx.send(msg).await.is_err() {
+                if tx.send(Job::Event(msg)).await.is_err() {
                     break;
                 }
             }
@@ -219,31 +223,93 @@ pub const INPUT_QUEUE: usize = 32;
 /// paste stops within this many once the user takes control back.
 pub const TEXT_CHUNK: usize = 16;
 
+/// What the injecting thread is asked to do.
+enum Job {
+    /// Inject this event, if the technician still has control.
+    Event(InputMsg),
+    /// Control was taken back: let go of every key and button still held.
+    ReleaseHeld,
+}
+
+/// The release of what `event` holds down (a key or button pressed), or
+/// `None`.
+fn release_of(event: &InputEvent) -> Option<InputEvent> {
+    match event {
+        InputEvent::Key {
+            key,
+            action: Action::Press,
+        } => Some(InputEvent::Key {
+            key: key.clone(),
+            action: Action::Release,
+        }),
+        InputEvent::Button {
+            button,
+            action: Action::Press,
+        } => Some(InputEvent::Button {
+            button: *button,
+            action: Action::Release,
+        }),
+        _ => None,
+    }
+}
+
 /// Injects queued events until the stream's end, each only while the
 /// technician still has control of a live session (the user may have taken
-/// it back since the event was read from the stream).
+/// it back since the event was read from the stream). Keys and buttons the
+/// technician holds down are let go when control goes and at the end, so
+/// that a held Ctrl does not turn the user's next "c" into Ctrl+C.
 fn inject_loop(
     injector: Result<impl Injector, String>,
-    events: &mut mpsc::Receiver<InputMsg>,
+    jobs: &mut mpsc::Receiver<Job>,
     state: &watch::Receiver<SessionState>,
     replies: &mpsc::UnboundedSender<InputReply>,
 ) {
     let mut injector = injector;
-    let allowed = || {
-        let s = *state.borrow();
-        s.permission == Permission::Control && !s.ended
+    let mut held: Vec<InputEvent> = Vec::new();
+    let release_all = |injector: &mut Result<_, String>, held: &mut Vec<InputEvent>| {
+        for ev in held.drain(..).rev() {
+            if let Ok(inj) = injector.as_mut() {
+                let _ = Injector::inject(inj, &ev);
+            }
+        }
     };
-    let taken_back = "control was taken back by the user: not injected";
-    while let Some(msg) = events.blocking_recv() {
+    let refusal = || {
+        let s = *state.borrow();
+        if s.ended {
+            Some("the session ended: not injected")
+        } else if s.permission != Permission::Control {
+            Some("control was taken back by the user: not injected")
+        } else {
+            None
+        }
+    };
+    while let Some(job) = jobs.blocking_recv() {
+        let msg = match job {
+            Job::ReleaseHeld => {
+                release_all(&mut injector, &mut held);
+                continue;
+            }
+            Job::Event(msg) => msg,
+        };
+        if let Some(why) = refusal() {
+            release_all(&mut injector, &mut held);
+            let reply = InputReply::Refused {
+                seq: msg.seq,
+                reason: why.into(),
+            };
+            if replies.send(reply).is_err() {
+                break;
+            }
+            continue;
+        }
         let result = match (&mut injector, &msg.event) {
-            _ if !allowed() => Err(taken_back.to_string()),
             (Err(e), _) => Err(e.clone()),
             (Ok(inj), InputEvent::Text(text)) => {
                 let chars: Vec<char> = text.chars().collect();
                 let mut typed = 0;
                 let mut r = Ok(());
                 for chunk in chars.chunks(TEXT_CHUNK) {
-                    if typed > 0 && !allowed() {
+                    if typed > 0 && refusal().is_some() {
                         r = Err(format!(
                             "control was taken back by the user after {typed} of {} characters",
                             chars.len()
@@ -260,6 +326,15 @@ fn inject_loop(
             }
             (Ok(inj), event) => inj.inject(event),
         };
+        if result.is_ok() {
+            if let Some(release) = release_of(&msg.event) {
+                if !held.contains(&release) {
+                    held.push(release);
+                }
+            } else {
+                held.retain(|h| h != &msg.event);
+            }
+        }
         let reply = match result {
             Ok(()) => InputReply::Done { seq: msg.seq },
             Err(reason) => InputReply::Refused {
@@ -268,9 +343,10 @@ fn inject_loop(
             },
         };
         if replies.send(reply).is_err() {
-            return;
+            break;
         }
     }
+    release_all(&mut injector, &mut held);
 }
 
 #[cfg(test)]
@@ -311,10 +387,10 @@ mod tests {
         };
         let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
         for (seq, event) in events.into_iter().enumerate() {
-            tx.try_send(InputMsg {
+            tx.try_send(Job::Event(InputMsg {
                 seq: seq as u64,
                 event,
-            })
+            }))
             .unwrap();
         }
         drop(tx);
@@ -353,6 +429,48 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn keys_and_buttons_held_are_let_go_when_control_goes() {
+        let key = |key: &str, action| InputEvent::Key {
+            key: key.into(),
+            action,
+        };
+        let left = |action| InputEvent::Button {
+            button: MouseButton::Left,
+            action,
+        };
+        let events = vec![
+            key("ctrl", Action::Press),
+            key("shift", Action::Press),
+            key("shift", Action::Release),
+            left(Action::Press),
+            InputEvent::Move { x: 5, y: 5 },
+            key("c", Action::Click),
+        ];
+        // Control goes after the fourth injection (the button press).
+        let (seen, replies) = run(events.clone(), 4);
+        assert_eq!(
+            seen,
+            [
+                events[0].clone(),
+                events[1].clone(),
+                events[2].clone(),
+                events[3].clone(),
+                // Let go, last pressed first; shift was released already.
+                left(Action::Release),
+                key("ctrl", Action::Release),
+            ]
+        );
+        assert!(matches!(replies[4], InputReply::Refused { .. }));
+        assert!(matches!(replies[5], InputReply::Refused { .. }));
+        // The stream's end lets go too, with control kept.
+        let (seen, _) = run(vec![key("alt", Action::Press)], usize::MAX);
+        assert_eq!(
+            seen,
+            [key("alt", Action::Press), key("alt", Action::Release)]
+        );
     }
 
     #[test]

@@ -275,9 +275,10 @@ impl Sessions {
                     // nobody there to see an indicator.
                     warn!(session, "no indicator: {why}");
                     if !asked {
-                        consent = "no prompt: the machine's policy is unattended (no display: \
-                                   no indicator shown)"
-                            .into();
+                        consent = format!(
+                            "no prompt: the machine's policy is unattended (no indicator \
+                             shown: {why})"
+                        );
                     }
                     None
                 }
@@ -372,6 +373,13 @@ impl Sessions {
                 // Closed by hand or crashed: the user can no longer see who
                 // is connected nor press Stop, so the session ends.
                 warn!(session, "the indicator window is gone: ending the session");
+                if let Some(live) = self.live.get_mut(&session) {
+                    live.notice(
+                        "The user's session indicator closed, so the session ends: \
+                         nobody may watch a screen without it showing.",
+                    )
+                    .await;
+                }
                 self.close(session);
                 Some(AgentToRelay::EndSession {
                     session,
@@ -384,6 +392,9 @@ impl Sessions {
                     return None;
                 }
                 live.set_permission(Permission::View).await;
+                // Taken back is a no as well: the technician waits before
+                // asking again.
+                live.control_refused = Some(std::time::Instant::now());
                 info!(session, "the user switched the session to view only");
                 live.notice("The user switched the session to view only.")
                     .await;

@@ -90,7 +90,47 @@ pub struct HelpRequest {
 /// Characters of a help request's requester (a login name) the relay keeps.
 pub const MAX_REQUESTER_CHARS: usize = 255;
 
+/// Most characters of a help request's text: a description, with room for
+/// a pasted error or a short log.
+pub const MAX_HELP_TEXT_CHARS: usize = 64 * 1024;
+
+/// Most bytes a help request's screenshot takes. The request is one
+/// message of at most 8 MiB; a 4K screen showing a photo makes a PNG of 10
+/// to 25 MB, and the whole request, text and all, would be refused.
+pub const MAX_SCREENSHOT_PNG: usize = 6 * 1024 * 1024;
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
 impl HelpRequest {
+    /// Why a help request cannot become a ticket, said so the user can fix
+    /// it; `None` when it can. The agent checks before sending, the relay
+    /// again when it arrives.
+    #[must_use]
+    pub fn problem(&self) -> Option<String> {
+        if self.text.trim().is_empty() {
+            return Some("say what is wrong first (the help request is empty)".into());
+        }
+        let chars = self.text.chars().count();
+        if chars > MAX_HELP_TEXT_CHARS {
+            return Some(format!(
+                "the description has {chars} characters, more than the {MAX_HELP_TEXT_CHARS} a \
+                 help request carries: shorten it (a technician can ask for the whole log)"
+            ));
+        }
+        let shot = &self.screenshot_png;
+        if shot.len() > MAX_SCREENSHOT_PNG {
+            return Some(format!(
+                "the screenshot takes {:.1} MiB, more than the {} MiB a help request carries",
+                shot.len() as f64 / 1_048_576.0,
+                MAX_SCREENSHOT_PNG / 1_048_576
+            ));
+        }
+        if !shot.is_empty() && !shot.starts_with(PNG_SIGNATURE) {
+            return Some("the screenshot is not a PNG image".into());
+        }
+        None
+    }
+
     /// As the relay keeps it: the text printable
     /// ([`crate::printable::text`]), the requester on one printable line
     /// (the priority is one of [`PRIORITIES`] or taken as normal).
@@ -129,5 +169,36 @@ impl TicketChange {
             },
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(text: &str, png: &[u8]) -> HelpRequest {
+        HelpRequest {
+            requester: "ann".into(),
+            text: text.into(),
+            priority: "normal".into(),
+            screenshot_png: png.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_help_request_too_large_or_odd_is_refused_with_the_reason() {
+        let png = [PNG_SIGNATURE, b"rest"].concat();
+        assert_eq!(req("printer jams", &png).problem(), None);
+        assert_eq!(req("printer jams", &[]).problem(), None);
+        let max = "é".repeat(MAX_HELP_TEXT_CHARS);
+        assert_eq!(req(&max, &[]).problem(), None, "counted in characters");
+        let e = req(&(max + "!"), &[]).problem().unwrap();
+        assert!(e.contains("65537 characters, more than the 65536"), "{e}");
+        assert!(req(" \n\t", &[]).problem().unwrap().contains("empty"));
+        let e = req("x", b"GIF89a").problem().unwrap();
+        assert_eq!(e, "the screenshot is not a PNG image");
+        let big = [PNG_SIGNATURE, &vec![0; MAX_SCREENSHOT_PNG]].concat();
+        let e = req("x", &big).problem().unwrap();
+        assert!(e.contains("6.0 MiB, more than the 6 MiB"), "{e}");
     }
 }

@@ -428,9 +428,17 @@ async fn handle(
                 Err(crate::inventory::IngestError::Store(e)) => return Err(e.into()),
                 Err(e) => return Err(ConnError::Protocol(e.to_string())),
             };
-            ctx.store
+            // A store that cannot write (a full disk) keeps the agent
+            // connected, its sessions and presence going: the category's
+            // hash is unchanged, so the relay asks for it again later.
+            if let Err(e) = ctx
+                .store
                 .call_batched(move |s| crate::inventory::write(s, &id, &prepared))
-                .await?;
+                .await
+            {
+                warn!(%category, "inventory not stored, asked again later: {e}");
+                return Ok(());
+            }
             info!(%category, bytes = size, "inventory stored");
         }
     }
@@ -458,8 +466,8 @@ pub async fn serve_request(
         }
         None => return Ok(()),
     };
-    if req.text.trim().is_empty() {
-        return Err(ConnError::Protocol("empty help request".into()));
+    if let Some(why) = req.problem() {
+        return Err(ConnError::Protocol(format!("help request refused: {why}")));
     }
     let now = unix_secs();
     let id = machine_id.clone();
@@ -490,11 +498,14 @@ pub async fn serve_request(
         .await?;
     info!(ticket, "help requested");
     crate::notify::ticket_changed(&ctx, ticket).await;
+    // The actor is the machine, whose credential the relay checked; the
+    // name the user gave is the agent's word, so it goes in the details
+    // (an agent cannot write entries that `audit --actor alice` lists).
     ctx.audit(crate::audit::NewEntry::new(
-        &requester,
+        &format!("machine:{machine_id}"),
         "ticket-created",
         &format!("ticket {ticket}"),
-        format!("machine {machine_id}"),
+        format!("requested by {requester:?}"),
     ))
     .await;
     write_msg(

@@ -90,7 +90,15 @@ pub async fn serve(
                     );
                     break;
                 }
-                Err(None) => break,
+                Err(None) => {
+                    // Answers can no longer go out: end the connection
+                    // rather than read requests nobody hears answered.
+                    stalled.close(
+                        CloseCode::Protocol.code().into(),
+                        b"the console's answer stream failed",
+                    );
+                    break;
+                }
             }
         }
     });
@@ -113,13 +121,25 @@ pub async fn serve(
             let ctx = ctx.clone();
             let person = person.clone();
             let tx = tx.clone();
-            tokio::spawn(
-                async move {
-                    let body = handle(&ctx, &person, conn_id, &tx, req.body).await;
-                    let _ = tx.send(RelayToConsole::Response(Response { id: req.id, body }));
-                }
-                .in_current_span(),
+            let id = req.id;
+            let answer = tx.clone();
+            let work = tokio::spawn(
+                async move { handle(&ctx, &person, conn_id, &tx, req.body).await }
+                    .in_current_span(),
             );
+            // Every request is answered, even one whose handler failed
+            // outright: the answer returns the request's place in the
+            // budget, and the console is not left waiting.
+            tokio::spawn(async move {
+                let body = work.await.unwrap_or_else(|e| {
+                    warn!("a console request failed: {e}");
+                    Err(failure(
+                        ErrorCode::Internal,
+                        "the relay failed on this request; see its log",
+                    ))
+                });
+                let _ = answer.send(RelayToConsole::Response(Response { id, body }));
+            });
         }
         Ok::<(), ConnError>(())
     };
@@ -289,8 +309,10 @@ async fn handle(
             since_unix,
         } => {
             let (id, _) = resolve_machine(ctx, person, &machine).await?;
+            // Read-only: on the lookups connection, so a long history does
+            // not hold up the writes queued on the store.
             let rows = ctx
-                .store
+                .lookups
                 .call(move |s| s.inventory_history(&id, since_unix))
                 .await
                 .map_err(internal)?;

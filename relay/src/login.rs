@@ -121,6 +121,10 @@ pub(crate) async fn authenticate(
     }
 }
 
+/// Longest a login waits for a password check to be free: past it, the
+/// relay is busy (with a crowd of guesses, say) and says so.
+const PASSWORD_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Longest user name a login is checked for.
 const MAX_LOGIN_NAME: usize = 64;
 
@@ -183,12 +187,17 @@ async fn login(
     let pw = password.to_string();
     // Argon2 takes 19 MiB a check: a few at a time, whatever the number of
     // names and addresses trying.
-    let ok = match ctx.password_checks.acquire().await {
-        Ok(_slot) => tokio::task::spawn_blocking(move || auth::verify_password(&pw, &stored))
-            .await
-            .unwrap_or(false),
-        Err(_) => false,
+    let slot = tokio::time::timeout(PASSWORD_QUEUE_WAIT, ctx.password_checks.acquire()).await;
+    let Ok(Ok(_slot)) = slot else {
+        warn!(user, "login refused: too many password checks waiting");
+        return Ok(Err((
+            ErrorCode::RateLimited,
+            "the relay is busy checking other logins; try again in a few seconds".into(),
+        )));
     };
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &stored))
+        .await
+        .unwrap_or(false);
     let record = record.filter(|u| ok && !u.disabled);
     let second = match &record {
         Some(u) => second_factor(ctx, u.id, totp).await?,
@@ -206,9 +215,10 @@ async fn login(
     }
     match record {
         Some(u) => {
-            if let Ok(mut l) = ctx.limiter.lock() {
-                l.record_success(&user_key);
-            }
+            ctx.limiter
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .record_success(&user_key);
             let token = auth::new_token("lls_");
             let hash = auth::token_hash(&token);
             let now_unix = unix_secs();
@@ -262,7 +272,12 @@ async fn failed_login(
     why: &str,
     addr: SocketAddr,
 ) {
-    if let Ok(mut l) = ctx.limiter.lock() {
+    {
+        // A poisoned limiter still counts: its maps stay consistent.
+        let mut l = ctx
+            .limiter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         l.record_failure(user_key, now);
         l.record_failure(ip_key, now);
     }

@@ -70,15 +70,16 @@ async fn an_agent_flooding_permission_changes_closes_its_own_connection() {
 
     // Ten "changes" to what the session already has, then real ones, far
     // more than a user clicks.
-    let changes = (0..10)
-        .map(|_| Permission::Control)
-        .chain((0..200).map(|i| {
-            if i % 2 == 0 {
-                Permission::View
-            } else {
-                Permission::Control
-            }
-        }));
+    let changes =
+        (0..10)
+            .map(|_| Permission::Control)
+            .chain((0..MAX_PERMISSION_CHANGES + 100).map(|i| {
+                if i % 2 == 0 {
+                    Permission::View
+                } else {
+                    Permission::Control
+                }
+            }));
     for permission in changes {
         let msg = AgentToRelay::PermissionChanged {
             session,

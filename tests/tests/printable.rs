@@ -75,4 +75,19 @@ async fn help_requests_and_comments_never_drive_a_terminal() {
         "{shown:?}"
     );
     assert_eq!(detail.row.priority, "high");
+    // The audit names the machine that asked, whose credential the relay
+    // checked; the user name is the agent's word, kept in the details.
+    let by_machine = stage
+        .audit_of(&format!("machine:{}", cfg.machine_id))
+        .await
+        .unwrap();
+    let created = by_machine
+        .iter()
+        .find(|e| e.action == "ticket-created")
+        .expect("no ticket-created entry for the machine");
+    assert_eq!(created.target, format!("ticket {ticket}"));
+    assert!(
+        created.details.starts_with("requested by \""),
+        "{created:?}"
+    );
 }

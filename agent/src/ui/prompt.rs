@@ -68,6 +68,11 @@ impl Prompt {
     /// Draws the prompt; records the answer when a button is pressed or the
     /// time is up.
     pub fn ui(&mut self, ui: &mut egui::Ui, now: Instant) {
+        // Keys never answer: the prompt pops up over whatever the user is
+        // typing into, and Tab then Enter (or Space) would press "Allow".
+        // The buttons cannot take the focus either.
+        ui.ctx()
+            .input_mut(|i| i.events.retain(|e| !matches!(e, egui::Event::Key { .. })));
         if self.answer.is_none() && self.seconds_left(now) == 0 {
             self.answer = Some(PromptAnswer::Timeout);
         }
@@ -105,7 +110,7 @@ impl Prompt {
         if ui
             .put(
                 at(ALLOW),
-                egui::Button::new(RichText::new(allow_text).size(15.0)),
+                egui::Button::new(RichText::new(allow_text).size(15.0)).sense(egui::Sense::CLICK),
             )
             .clicked()
         {
@@ -115,7 +120,8 @@ impl Prompt {
             && ui
                 .put(
                     at(ALLOW_VIEW),
-                    egui::Button::new(RichText::new("View only").size(15.0)),
+                    egui::Button::new(RichText::new("View only").size(15.0))
+                        .sense(egui::Sense::CLICK),
                 )
                 .clicked()
         {
@@ -124,7 +130,7 @@ impl Prompt {
         if ui
             .put(
                 at(DENY),
-                egui::Button::new(RichText::new("Deny").size(15.0)),
+                egui::Button::new(RichText::new("Deny").size(15.0)).sense(egui::Sense::CLICK),
             )
             .clicked()
         {
@@ -228,6 +234,38 @@ mod tests {
             "alice (technician) asks to see this screen."
         );
         assert_eq!(p.lines(t0)[1], "No ticket is named.");
+    }
+
+    fn harness(permission: Permission) -> egui_kittest::Harness<'static, Prompt> {
+        let t0 = Instant::now();
+        let prompt = Prompt::new(facts(permission, None), Duration::from_secs(30), t0);
+        egui_kittest::Harness::builder()
+            .with_size(Vec2::from(SIZE))
+            .build_ui_state(move |ui, p: &mut Prompt| p.ui(ui, t0), prompt)
+    }
+
+    #[test]
+    fn keys_never_answer_the_prompt() {
+        use egui_kittest::kittest::Queryable;
+        let mut h = harness(Permission::Control);
+        h.run();
+        // Typing on: Tab, Enter, Space, and again, as into a shell.
+        for _ in 0..3 {
+            for key in [egui::Key::Tab, egui::Key::Enter, egui::Key::Space] {
+                h.key_press(key);
+                h.run();
+            }
+        }
+        assert_eq!(h.state().answer, None, "a key answered the prompt");
+        // The mouse does.
+        h.get_by_label("View only").click();
+        h.run();
+        assert_eq!(h.state().answer, Some(PromptAnswer::AllowView));
+        let mut h = harness(Permission::View);
+        h.run();
+        h.get_by_label("Allow").click();
+        h.run();
+        assert_eq!(h.state().answer, Some(PromptAnswer::Allow));
     }
 
     #[test]

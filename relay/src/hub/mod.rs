@@ -95,7 +95,11 @@ pub enum OfferError {
 }
 
 /// Permission changes kept in one session's log at most.
-pub const MAX_PERMISSION_CHANGES: usize = 100;
+///
+/// Each one is a click of the user's, and after the user takes control
+/// back the technician must wait a minute before asking again: a thousand
+/// take far longer than any session. An agent sending more misbehaves.
+pub const MAX_PERMISSION_CHANGES: usize = 1000;
 
 /// What became of an agent's [`Hub::permission_changed`].
 #[derive(Debug, PartialEq, Eq)]
