@@ -30,6 +30,10 @@ fn unpack_json(stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     zstd::decode_all(&stored[..]).map_err(|e| StoreError::Corrupt(format!("inventory blob: {e}")))
 }
 
+/// Inventory changes kept per machine, newest first: years of a machine's
+/// real changes (a few hundred a month), not an endless stream.
+pub const MAX_HISTORY_ROWS: usize = 50_000;
+
 impl InventoryStore for SqliteStore {
     fn inventory_hashes(&mut self, machine_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self
@@ -66,6 +70,17 @@ impl InventoryStore for SqliteStore {
                     c.new
                 ])?;
             }
+        }
+        if !u.changes.is_empty() {
+            // Only the newest rows are kept: an agent (or a stolen machine
+            // credential) sending a different list every time cannot grow
+            // the relay's disk without end.
+            tx.prepare_cached(
+                "DELETE FROM inventory_history WHERE machine_id = ?1 AND (at_unix, id) < (
+                     SELECT at_unix, id FROM inventory_history WHERE machine_id = ?1
+                     ORDER BY at_unix DESC, id DESC LIMIT 1 OFFSET ?2)",
+            )?
+            .execute(params![u.machine_id, (MAX_HISTORY_ROWS - 1) as i64])?;
         }
         if let Some(delta) = u.packages {
             let num: i64 = tx.query_row(
@@ -194,5 +209,57 @@ impl InventoryStore for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::Store;
+
+    fn changes(at_unix: u64, n: usize) -> Vec<HistoryRow> {
+        (0..n)
+            .map(|i| HistoryRow {
+                at_unix,
+                category: "software".into(),
+                kind: "added".into(),
+                key: format!("p{at_unix}-{i:05}"),
+                old: None,
+                new: Some("1.0".into()),
+            })
+            .collect()
+    }
+
+    fn upload(s: &mut SqliteStore, machine_id: &str, at: u64, rows: &[HistoryRow]) {
+        s.store_category(&CategoryUpdate {
+            machine_id,
+            category: "software",
+            hash: &format!("h{at}"),
+            json: b"{}",
+            now_unix: at,
+            changes: rows,
+            packages: None,
+            facts: None,
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn only_the_newest_history_is_kept_per_machine() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut s = crate::store::store_with_machines(store, &["m1", "m2"]);
+        upload(&mut s, "m2", 1, &changes(1, 10));
+        upload(&mut s, "m1", 1, &changes(1, 30_000));
+        upload(&mut s, "m1", 2, &changes(2, 30_000));
+        let kept = s.inventory_history("m1", 0).unwrap();
+        assert_eq!(kept.len(), MAX_HISTORY_ROWS);
+        // The oldest 10,000 went; the rest is there, in order.
+        assert_eq!(kept[0].key, "p1-10000");
+        assert_eq!(kept[19_999].key, "p1-29999");
+        assert_eq!(kept[20_000].key, "p2-00000");
+        assert_eq!(kept.last().unwrap().key, "p2-29999");
+        // Another machine's history is its own.
+        assert_eq!(s.inventory_history("m2", 0).unwrap().len(), 10);
     }
 }
