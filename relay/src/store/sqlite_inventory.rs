@@ -216,7 +216,6 @@ impl InventoryStore for SqliteStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::store::Store;
 
     fn changes(at_unix: u64, n: usize) -> Vec<HistoryRow> {
         (0..n)
