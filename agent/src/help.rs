@@ -137,7 +137,18 @@ pub async fn send_help(
     };
     let mut c = open_control(&config.relay, &fp, &hello).await?;
     write_msg(&mut c.send, &AgentToRelay::RequestHelp(req), MAX_FRAME_LEN).await?;
-    let reply = read_msg::<RelayToAgent>(&mut c.recv, MAX_FRAME_LEN).await?;
+    let reply = match read_msg::<RelayToAgent>(&mut c.recv, MAX_FRAME_LEN).await {
+        Ok(r) => r,
+        // A refusal comes as the connection's close, its reason in words
+        // (too large, too many this hour): say that, not "connection lost".
+        Err(e) => match c.conn.close_reason() {
+            Some(quinn::ConnectionError::ApplicationClosed(close)) if !close.reason.is_empty() => {
+                let why = String::from_utf8_lossy(&close.reason).into_owned();
+                bail!("{}", lifeline_proto::printable::line(why, 300));
+            }
+            _ => return Err(e.into()),
+        },
+    };
     c.conn.close(0u32.into(), b"done");
     c.endpoint.wait_idle().await;
     match reply {

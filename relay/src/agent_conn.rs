@@ -469,6 +469,23 @@ pub async fn serve_request(
     if let Some(why) = req.problem() {
         return Err(ConnError::Protocol(format!("help request refused: {why}")));
     }
+    let allowed = {
+        let mut limiter = ctx
+            .help_limiter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        limiter
+            .allow(&machine_id, Instant::now())
+            .map_err(|wait| (limiter.per_hour(), wait))
+    };
+    if let Err((per_hour, wait)) = allowed {
+        warn!("help request refused: too many from this machine");
+        return Err(ConnError::Protocol(format!(
+            "help request refused: this machine asked for help {per_hour} times in the last \
+             hour, and the help desk has every one; try again in {} min",
+            wait.as_secs().div_ceil(60).max(1)
+        )));
+    }
     let now = unix_secs();
     let id = machine_id.clone();
     let requester = req.requester.clone();

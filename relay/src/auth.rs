@@ -218,6 +218,63 @@ impl RateLimiter {
     }
 }
 
+/// Help requests one machine may send in an hour by default
+/// (`lifeline-relay serve --help-requests-per-hour`): far more than a user
+/// asks, far fewer tickets than a script (or a stolen machine credential)
+/// would open.
+pub const HELP_REQUESTS_PER_HOUR: usize = 10;
+
+/// When each machine asked for help, within the last hour.
+#[derive(Debug)]
+pub struct HelpLimiter {
+    per_hour: usize,
+    recent: HashMap<String, Vec<Instant>>,
+}
+
+impl Default for HelpLimiter {
+    fn default() -> Self {
+        Self::new(HELP_REQUESTS_PER_HOUR)
+    }
+}
+
+impl HelpLimiter {
+    /// A limiter letting each machine ask `per_hour` times an hour.
+    pub fn new(per_hour: usize) -> Self {
+        Self {
+            per_hour,
+            recent: HashMap::new(),
+        }
+    }
+
+    /// How many requests a machine may send in an hour.
+    pub fn per_hour(&self) -> usize {
+        self.per_hour
+    }
+
+    /// Counts a help request from `machine` at `now`, or says how long
+    /// until it may send another.
+    ///
+    /// # Errors
+    /// The wait, when the machine sent its hour's requests already.
+    pub fn allow(&mut self, machine: &str, now: Instant) -> Result<(), Duration> {
+        const HOUR: Duration = Duration::from_secs(3600);
+        let fresh = |t: &Instant| now.saturating_duration_since(*t) < HOUR;
+        // Machines quiet for an hour are forgotten.
+        self.recent
+            .retain(|_, times| times.last().is_some_and(fresh));
+        let times = self.recent.entry(machine.to_string()).or_default();
+        times.retain(fresh);
+        if times.len() >= self.per_hour {
+            let oldest = times
+                .first()
+                .map_or(HOUR, |t| now.saturating_duration_since(*t));
+            return Err(HOUR.saturating_sub(oldest));
+        }
+        times.push(now);
+        Ok(())
+    }
+}
+
 /// A login attempt under way: ends itself in the limiter when dropped,
 /// whatever path the login took.
 pub struct Attempt<'a> {
@@ -317,6 +374,22 @@ mod tests {
         assert!(rl.begin(&keys, later).unwrap_err().busy);
         rl.end(&["user:bob", "ip:1"]);
         rl.begin(&keys, later).unwrap();
+    }
+
+    #[test]
+    fn a_machine_asks_for_help_ten_times_an_hour() {
+        let mut h = HelpLimiter::default();
+        let t0 = Instant::now();
+        for i in 0..HELP_REQUESTS_PER_HOUR {
+            h.allow("m1", t0 + Duration::from_secs(i as u64)).unwrap();
+        }
+        let wait = h.allow("m1", t0 + Duration::from_secs(60)).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(3540));
+        h.allow("m2", t0 + Duration::from_secs(60)).unwrap();
+        // An hour after the first, one more.
+        h.allow("m1", t0 + Duration::from_secs(3600)).unwrap();
+        assert!(h.allow("m1", t0 + Duration::from_secs(3600)).is_err());
+        assert!(HelpLimiter::new(0).allow("m3", t0).is_err());
     }
 
     #[test]

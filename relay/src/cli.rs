@@ -42,6 +42,9 @@ pub enum Command {
         /// Keep clipboard text in session logs (by default only its length).
         #[arg(long)]
         log_clipboard_text: bool,
+        /// Help requests (new tickets) one machine may send in an hour.
+        #[arg(long, env = "LIFELINE_HELP_REQUESTS_PER_HOUR", default_value_t = crate::auth::HELP_REQUESTS_PER_HOUR)]
+        help_requests_per_hour: usize,
     },
     /// Manage webhooks: ticket events POSTed as JSON, signed with HMAC-SHA256.
     Webhook {
@@ -171,20 +174,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             listen,
             log_clipboard_text,
-        } => serve(DataDir::new(data.data_dir), listen, log_clipboard_text).await?,
+            help_requests_per_hour,
+        } => {
+            serve(
+                DataDir::new(data.data_dir),
+                listen,
+                log_clipboard_text,
+                help_requests_per_hour,
+            )
+            .await?;
+        }
         Command::User { command } => user(command)?,
         Command::Webhook { command } => webhook(command)?,
     }
     Ok(())
 }
 
-async fn serve(dd: DataDir, listen: SocketAddr, log_clipboard_text: bool) -> anyhow::Result<()> {
+async fn serve(
+    dd: DataDir,
+    listen: SocketAddr,
+    log_clipboard_text: bool,
+    help_requests_per_hour: usize,
+) -> anyhow::Result<()> {
     let (fp, _) = dd.init()?;
     let relay = Relay::bind(&dd, listen)?;
     relay
         .ctx
         .log_clipboard
         .store(log_clipboard_text, std::sync::atomic::Ordering::Relaxed);
+    *relay
+        .ctx
+        .help_limiter
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        crate::auth::HelpLimiter::new(help_requests_per_hour);
     let addr = relay.local_addr()?;
     println!("lifeline-relay listening on {addr}");
     println!("fingerprint: {fp}");

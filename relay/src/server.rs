@@ -43,6 +43,8 @@ pub struct Ctx {
     pub limiter: Mutex<auth::RateLimiter>,
     /// Password checks that may run at once ([`auth::PASSWORD_CHECKS`]).
     pub password_checks: tokio::sync::Semaphore,
+    /// Help requests per machine and hour.
+    pub help_limiter: Mutex<auth::HelpLimiter>,
     /// Session logs keep clipboard text, not just its length (an admin's
     /// choice: `lifeline-relay serve --log-clipboard-text`).
     pub log_clipboard: AtomicBool,
@@ -180,6 +182,7 @@ impl Relay {
                 hub,
                 limiter: Mutex::new(auth::RateLimiter::default()),
                 password_checks: tokio::sync::Semaphore::new(auth::PASSWORD_CHECKS),
+                help_limiter: Mutex::new(auth::HelpLimiter::default()),
                 log_clipboard: AtomicBool::new(false),
                 news: tokio::sync::broadcast::channel(256).0,
                 webhook_wake: tokio::sync::Notify::new(),

@@ -212,6 +212,9 @@ impl World {
             .args(["--listen", &self.addr(), "--data-dir"])
             .arg(self.path("relay"))
             .env("LIFELINE_LOG", "debug,quinn=warn,rustls=warn")
+            // Tests that burst help requests (faults.rs) are not about the
+            // per-machine limit, which help_limit.rs tests in-process.
+            .env("LIFELINE_HELP_REQUESTS_PER_HOUR", "1000000")
             .stdout(Stdio::piped())
             .stderr(
                 // Appended: a restarted relay keeps the earlier run's lines.
