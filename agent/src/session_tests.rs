@@ -1,6 +1,7 @@
 //! Unit tests of the agent's sessions: requests for control.
 
 use super::*;
+use lifeline_proto::EndReason;
 
 fn offer(session: SessionId, purpose: SessionPurpose) -> SessionOffer {
     SessionOffer {

@@ -5,6 +5,7 @@
 //! their streams, and keeps everything durable in its store.
 
 pub mod agent_conn;
+pub mod agent_once;
 pub mod audit;
 pub mod auth;
 pub mod cli;
