@@ -51,7 +51,7 @@ pub async fn serve(
             let Ok(bytes) = lifeline_proto::encode_message(&msg, MAX_FRAME_LEN) else {
                 continue;
             };
-            match crate::console_conn::write_unless_stalled(&mut send, &bytes).await {
+            match crate::server::write_unless_stalled(&mut send, &bytes).await {
                 Ok(()) => {}
                 Err(Some(())) => {
                     warn!("closing an agent that stopped reading");

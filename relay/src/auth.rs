@@ -224,6 +224,8 @@ impl RateLimiter {
 /// would open.
 pub const HELP_REQUESTS_PER_HOUR: usize = 10;
 
+const HOUR: Duration = Duration::from_secs(3600);
+
 /// When each machine asked for help, within the last hour.
 #[derive(Debug)]
 pub struct HelpLimiter {
@@ -257,13 +259,8 @@ impl HelpLimiter {
     /// # Errors
     /// The wait, when the machine sent its hour's requests already.
     pub fn allow(&mut self, machine: &str, now: Instant) -> Result<(), Duration> {
-        const HOUR: Duration = Duration::from_secs(3600);
-        let fresh = |t: &Instant| now.saturating_duration_since(*t) < HOUR;
-        // Machines quiet for an hour are forgotten.
-        self.recent
-            .retain(|_, times| times.last().is_some_and(fresh));
         let times = self.recent.entry(machine.to_string()).or_default();
-        times.retain(fresh);
+        times.retain(|t| now.saturating_duration_since(*t) < HOUR);
         if times.len() >= self.per_hour {
             let oldest = times
                 .first()
@@ -272,6 +269,15 @@ impl HelpLimiter {
         }
         times.push(now);
         Ok(())
+    }
+
+    /// Forgets machines quiet for an hour; call now and then.
+    pub fn prune(&mut self, now: Instant) {
+        self.recent.retain(|_, times| {
+            times
+                .last()
+                .is_some_and(|t| now.saturating_duration_since(*t) < HOUR)
+        });
     }
 }
 

@@ -74,7 +74,7 @@ pub async fn serve(
         while let Some(msg) = rx.recv().await {
             let answer = matches!(msg, RelayToConsole::Response(_));
             let written = match within_limit(msg) {
-                Some(bytes) => write_unless_stalled(&mut send, &bytes).await,
+                Some(bytes) => crate::server::write_unless_stalled(&mut send, &bytes).await,
                 None => Ok(()),
             };
             if answer {
@@ -155,26 +155,6 @@ pub async fn serve(
 
 /// Requests a console may have read and not yet answered on the wire.
 pub const MAX_REQUESTS_PENDING: usize = 16;
-
-/// How long a write to a console may make no progress at all before the
-/// console counts as no longer reading.
-pub const WRITE_STALL: Duration = Duration::from_secs(60);
-
-/// Writes `bytes`; `Err(Some(()))` when [`WRITE_STALL`] passed without a
-/// byte going out, `Err(None)` when the stream failed.
-pub(crate) async fn write_unless_stalled(
-    send: &mut quinn::SendStream,
-    mut bytes: &[u8],
-) -> Result<(), Option<()>> {
-    while !bytes.is_empty() {
-        match tokio::time::timeout(WRITE_STALL, send.write(bytes)).await {
-            Ok(Ok(n)) => bytes = &bytes[n..],
-            Ok(Err(_)) => return Err(None),
-            Err(_) => return Err(Some(())),
-        }
-    }
-    Ok(())
-}
 
 /// `msg` encoded; for an answer too large for one message (every session
 /// log of a month, with their chats) a refusal that says so, since

@@ -271,7 +271,30 @@ async fn reap(ctx: Arc<Ctx>) {
         if let Ok(mut l) = ctx.limiter.lock() {
             l.prune(Instant::now());
         }
+        if let Ok(mut h) = ctx.help_limiter.lock() {
+            h.prune(Instant::now());
+        }
     }
+}
+
+/// How long a write to a peer (console or agent) may make no progress at
+/// all before the peer counts as no longer reading.
+pub const WRITE_STALL: Duration = Duration::from_secs(60);
+
+/// Writes `bytes`; `Err(Some(()))` when [`WRITE_STALL`] passed without a
+/// byte going out, `Err(None)` when the stream failed.
+pub(crate) async fn write_unless_stalled(
+    send: &mut quinn::SendStream,
+    mut bytes: &[u8],
+) -> Result<(), Option<()>> {
+    while !bytes.is_empty() {
+        match tokio::time::timeout(WRITE_STALL, send.write(bytes)).await {
+            Ok(Ok(n)) => bytes = &bytes[n..],
+            Ok(Err(_)) => return Err(None),
+            Err(_) => return Err(Some(())),
+        }
+    }
+    Ok(())
 }
 
 async fn handle_incoming(ctx: Arc<Ctx>, incoming: quinn::Incoming) {
