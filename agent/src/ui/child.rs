@@ -110,6 +110,9 @@ pub async fn ask(offer: &SessionOffer, timeout: Duration) -> Decision {
     decision
 }
 
+/// An indicator window gone sooner than this after its start never opened.
+const NEVER_OPENED: Duration = Duration::from_secs(3);
+
 /// A running indicator window.
 pub struct IndicatorChild {
     // Kept so the window dies with the session.
@@ -141,6 +144,7 @@ impl IndicatorChild {
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let session = offer.session;
+        let started = std::time::Instant::now();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
@@ -154,7 +158,14 @@ impl IndicatorChild {
                 }
             }
             // Its output ended: the window is gone. After a session's end
-            // this is only the window closing with it, and is ignored.
+            // this is only the window closing with it, and is ignored. One
+            // gone within moments of starting never opened (no OpenGL, a
+            // busy X server): as when it cannot start, the session goes on
+            // and the log says why (the window's own error is logged).
+            if started.elapsed() < NEVER_OPENED {
+                warn!(session, "the indicator window could not open");
+                return;
+            }
             let _ = events.send((session, FromIndicator::Closed));
         });
         tokio::spawn(async move {
