@@ -7,8 +7,10 @@
 //! moves), a cached tile, the changed rectangle (palette, prediction
 //! residuals, XOR or raw), the moved part plus the bands around it (PARTS),
 //! or the whole tile's pixels (raw or XOR with a reference block, as byte
-//! planes when few pixels repeat their neighbour); zstd level 1 either per
-//! tile or as the next chunk of the session's stream.
+//! planes when few pixels repeat their neighbour); then zstd: level 1 per
+//! tile for large photo-like changes, else the next chunk of the session's
+//! stream (level 9), or, for a delta body over 256 KiB that would go there,
+//! one level-1 frame of its own.
 //! The [`Decoder`] validates a whole frame before applying it. Decoded
 //! frames equal captured frames bit for bit: every hash match is confirmed
 //! by comparing pixels before it is used. The one exception is opt-in

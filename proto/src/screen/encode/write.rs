@@ -13,11 +13,18 @@ use crate::screen::planes::{Green, read_planes};
 use crate::screen::rect::{Coding, changed_bbox, palette, pick_coding, put_rect};
 use crate::screen::tile::{Grid, Rect};
 use crate::screen::wire::{
-    FLAG_BODY_STREAM, FLAG_KEY, Header, MAX_PARTS, OP_CACHE, OP_COARSE, OP_COPY, OP_PARTS,
-    OP_PLANES_ZSTD, OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_PLANES_ZSTD, OP_XOR_ZSTD, OP_ZSTD,
-    put_varint, zigzag,
+    FLAG_BODY_STREAM, FLAG_BODY_ZSTD, FLAG_KEY, Header, MAX_PARTS, OP_CACHE, OP_COARSE, OP_COPY,
+    OP_PARTS, OP_PLANES_ZSTD, OP_RAW, OP_RECT, OP_SOLID, OP_XOR, OP_XOR_PLANES_ZSTD, OP_XOR_ZSTD,
+    OP_ZSTD, put_varint, zigzag,
 };
 use zstd::bulk::Compressor;
+
+/// Largest body of a delta frame that goes into the session's stream
+/// (level 9, ~80 MB/s on text, so at most ~3 ms); a larger one (a moved
+/// window playing a video, say) is one zstd frame of its own at level 1.
+/// Key frames (a screenful of text is ~270 KiB) always restart the stream
+/// with their body, so that what follows finds its glyphs there.
+pub(crate) const STREAM_BODY_MAX: usize = 256 * 1024;
 
 /// Pixel tiles of a large change sampled to tell text from photo.
 const FEW_COLOUR_SAMPLES: usize = 32;
@@ -48,7 +55,19 @@ impl Encoder {
         let (mut body, mut stats) = self.body(cur, prev, grid, plans, per_tile);
         let raw_len = body.len();
         let mut streamed = false;
-        if !per_tile && !body.is_empty() {
+        let mut packed = false;
+        if !per_tile && !key && body.len() > STREAM_BODY_MAX {
+            // One zstd frame of its own at level 1: the stream's search
+            // would take tens of milliseconds on megabytes of pixels.
+            if self.compressors.is_empty() {
+                self.compressors.extend(Compressor::new(1).ok());
+            }
+            let z = self.compressors.first_mut();
+            if let Some(p) = compress_smaller(z, &body) {
+                body = p;
+                packed = true;
+            }
+        } else if !per_tile && !body.is_empty() {
             match self.stream.as_mut().and_then(|s| s.chunk(&body)) {
                 Some(chunk) => {
                     body = chunk;
@@ -60,7 +79,9 @@ impl Encoder {
             }
         }
         let header = Header {
-            flags: if key { FLAG_KEY } else { 0 } | if streamed { FLAG_BODY_STREAM } else { 0 },
+            flags: if key { FLAG_KEY } else { 0 }
+                | if streamed { FLAG_BODY_STREAM } else { 0 }
+                | if packed { FLAG_BODY_ZSTD } else { 0 },
             seq: self.seq as u8,
             width: grid.width,
             height: grid.height,
