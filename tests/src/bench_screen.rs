@@ -15,6 +15,9 @@ pub mod painter;
 mod peers;
 pub mod procs;
 mod rfb;
+mod table;
+
+pub use table::markdown;
 
 use crate::stage::Stage;
 use anyhow::anyhow;
@@ -98,6 +101,15 @@ pub struct WorkloadRow {
     pub lifeline_vs_best_vnc: Option<f64>,
     /// Lifeline wire bytes over x264's.
     pub lifeline_vs_x264: Option<f64>,
+    /// CPU, in percent of one core, from the start of painting to the end
+    /// of the tail: Lifeline's agent (capture, encode), relay and viewer
+    /// (decode) in this process, the painting thread left out; each peer's
+    /// server or encoder process alone (Tight, ZRLE, x264). The X server's
+    /// own work is in none of them.
+    pub cpu_pct: [Option<f64>; 4],
+    /// Lifeline's CPU milliseconds per frame delivered (agent, relay and
+    /// viewer together): on 2 cores, latency cannot go below half of it.
+    pub lifeline_cpu_ms_per_frame: Option<f64>,
 }
 
 /// The benchmark's result.
@@ -157,6 +169,28 @@ struct LifelineRun {
     fps: f64,
     latency_p50_ms: Option<f64>,
     latency_p99_ms: Option<f64>,
+    cpu_pct: Option<f64>,
+    cpu_ms_per_frame: Option<f64>,
+}
+
+/// CPU seconds `who` spent while `f` ran, with `f`'s result.
+fn cpu_during<T>(
+    who: &str,
+    f: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, Option<f64>)> {
+    let before = procs::cpu_seconds(who);
+    let out = f()?;
+    let spent = match (before, procs::cpu_seconds(who)) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    Ok((out, spent))
+}
+
+/// `cpu_s` as percent of one core over the painting time and the tail.
+fn cpu_pct(cpu_s: Option<f64>, opts: &ScreenOptions) -> Option<f64> {
+    let window = opts.seconds as f64 + TAIL.as_secs_f64();
+    cpu_s.map(|c| c * 100.0 / window)
 }
 
 fn lifeline_run(
@@ -170,12 +204,20 @@ fn lifeline_run(
 ) -> anyhow::Result<LifelineRun> {
     let synth = fresh(painter, workload)?;
     let mut stream = rt.block_on(ours::open_stream(stage, machine, opts.fps, smooth_motion))?;
-    let (painted, got) = paint_while(painter, synth, opts, |end| {
-        rt.block_on(ours::receive(&mut stream, end, TAIL))
+    let (painted, (got, cpu_s)) = paint_while(painter, synth, opts, |end| {
+        cpu_during("self", || {
+            rt.block_on(ours::receive(&mut stream, end, TAIL))
+        })
     })?;
     rt.block_on(ours::close_stream(stage, stream))?;
     let secs = opts.seconds as f64;
+    let cpu_s = cpu_s.map(|c| (c - painted.cpu_s).max(0.0));
+    let frames = got.latencies_us.len();
     Ok(LifelineRun {
+        cpu_pct: cpu_pct(cpu_s, opts),
+        cpu_ms_per_frame: cpu_s
+            .filter(|_| frames > 0)
+            .map(|c| c * 1000.0 / frames as f64),
         painted,
         kbit_s: kbit_s(got.wire_bytes, secs),
         codec_kbit_s: kbit_s(got.bytes, secs),
@@ -185,21 +227,36 @@ fn lifeline_run(
     })
 }
 
+/// A peer's figures for one workload.
+#[derive(Debug, Clone, Copy)]
+struct PeerRun {
+    kbit_s: f64,
+    painted_fps: f64,
+    cpu_pct: Option<f64>,
+}
+
 fn vnc_run(
     display: &str,
     painter: &mut Painter,
     workload: Workload,
     encoding: rfb::Encoding,
     opts: &ScreenOptions,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<PeerRun> {
     let synth = fresh(painter, workload)?;
     let mut vnc = peers::start_vnc(display, encoding)?;
-    let (played, bytes) = paint_while(painter, synth, opts, |end| {
-        let start = Instant::now();
-        vnc.viewer.pump(end + TAIL)?;
-        Ok(vnc.viewer.log.between(start, end + TAIL))
+    let server = vnc.server_pid.to_string();
+    let (played, (bytes, cpu_s)) = paint_while(painter, synth, opts, |end| {
+        cpu_during(&server, || {
+            let start = Instant::now();
+            vnc.viewer.pump(end + TAIL)?;
+            Ok(vnc.viewer.log.between(start, end + TAIL))
+        })
     })?;
-    Ok((kbit_s(bytes, opts.seconds as f64), played.fps))
+    Ok(PeerRun {
+        kbit_s: kbit_s(bytes, opts.seconds as f64),
+        painted_fps: played.fps,
+        cpu_pct: cpu_pct(cpu_s, opts),
+    })
 }
 
 fn x264_run(
@@ -207,24 +264,31 @@ fn x264_run(
     painter: &mut Painter,
     workload: Workload,
     opts: &ScreenOptions,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<PeerRun> {
     let synth = fresh(painter, workload)?;
     let ffmpeg = peers::start_x264(display, WIDTH, HEIGHT)?;
-    let (played, bytes) = paint_while(painter, synth, opts, |end| {
-        let start = Instant::now();
-        std::thread::sleep((end + TAIL).saturating_duration_since(start));
-        Ok(ffmpeg.log.between(start, end + TAIL))
+    let encoder = ffmpeg.pid.to_string();
+    let (played, (bytes, cpu_s)) = paint_while(painter, synth, opts, |end| {
+        cpu_during(&encoder, || {
+            let start = Instant::now();
+            std::thread::sleep((end + TAIL).saturating_duration_since(start));
+            Ok(ffmpeg.log.between(start, end + TAIL))
+        })
     })?;
-    Ok((kbit_s(bytes, opts.seconds as f64), played.fps))
+    Ok(PeerRun {
+        kbit_s: kbit_s(bytes, opts.seconds as f64),
+        painted_fps: played.fps,
+        cpu_pct: cpu_pct(cpu_s, opts),
+    })
 }
 
 /// Keeps a peer's figures, or notes why there are none.
 fn peer(
     label: &str,
     wl: Workload,
-    r: anyhow::Result<(f64, f64)>,
+    r: anyhow::Result<PeerRun>,
     notes: &mut Vec<String>,
-) -> Option<(f64, f64)> {
+) -> Option<PeerRun> {
     r.map_err(|e| {
         let note = format!("{label} on {}: {}", name(wl), lifeline_net::describe(&*e));
         eprintln!("warning: {note}");
@@ -324,8 +388,8 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
             opts,
         )?;
         let (mut tight, mut zrle, mut x264) = (None, None, None);
-        let kbit = |r: Option<(f64, f64)>| r.map(|(k, _)| k);
-        let painted = |r: Option<(f64, f64)>| r.map(|(_, p)| p);
+        let kbit = |r: Option<PeerRun>| r.map(|p| p.kbit_s);
+        let painted = |r: Option<PeerRun>| r.map(|p| p.painted_fps);
         if have_vnc {
             let r = vnc_run(&xvfb.display, &mut painter, wl, rfb::Encoding::Tight, opts);
             tight = peer("Tight", wl, r, &mut notes);
@@ -342,6 +406,7 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
             painted(zrle),
             painted(x264),
         ];
+        let peer_cpu = [tight, zrle, x264].map(|r| r.and_then(|p| p.cpu_pct));
         let (tight, zrle, x264) = (kbit(tight), kbit(zrle), kbit(x264));
         let best_vnc = match (tight, zrle) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -366,6 +431,8 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
             x264_kbit_s: x264,
             lifeline_vs_best_vnc: ratio(Some(ours.kbit_s), best_vnc),
             lifeline_vs_x264: ratio(Some(ours.kbit_s), x264),
+            cpu_pct: [ours.cpu_pct, peer_cpu[0], peer_cpu[1], peer_cpu[2]],
+            lifeline_cpu_ms_per_frame: ours.cpu_ms_per_frame,
         };
         rows.push(row(name(wl).into(), &ours, codec));
         if let (Workload::Video, Some(codec)) = (wl, smooth_codec.clone()) {
@@ -392,77 +459,4 @@ pub fn run(rt: &tokio::runtime::Runtime, opts: &ScreenOptions) -> anyhow::Result
         notes,
         rows,
     })
-}
-
-fn f(v: Option<f64>) -> String {
-    match v {
-        None => "—".into(),
-        Some(x) if x.abs() < 10.0 => format!("{x:.2}"),
-        Some(x) => format!("{x:.0}"),
-    }
-}
-
-/// The lowest and highest painter rate over the tools' runs.
-fn painted_range(fps: &[Option<f64>]) -> String {
-    let v: Vec<f64> = fps.iter().flatten().copied().collect();
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(0.0, f64::max);
-    if v.is_empty() {
-        "—".into()
-    } else if (hi - lo).abs() < 0.5 {
-        format!("{hi:.0}")
-    } else {
-        format!("{lo:.0}–{hi:.0}")
-    }
-}
-
-/// The report as a Markdown table, with the issue's targets below it.
-pub fn markdown(r: &ScreenReport) -> String {
-    let mut s = format!(
-        "{}x{}, {} s of painting at {} fps per workload and tool\n\n",
-        r.width, r.height, r.seconds, r.paint_fps
-    );
-    s.push_str(
-        "| workload | lifeline kbit/s | codec kbit/s | fps | encode p50/p99 ms | decode p50 ms | latency p50/p99 ms | tight kbit/s | zrle kbit/s | x264 kbit/s | lifeline/best VNC | lifeline/x264 | painted fps |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for w in &r.rows {
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} / {} | {} | {} / {} | {} | {} | {} | {} | {} | {} |\n",
-            w.workload,
-            f(w.lifeline_kbit_s),
-            f(w.lifeline_codec_kbit_s),
-            f(w.lifeline_fps),
-            f(Some(w.codec.encode_p50_ms)),
-            f(Some(w.codec.encode_p99_ms)),
-            f(Some(w.codec.decode_p50_ms)),
-            f(w.latency_p50_ms),
-            f(w.latency_p99_ms),
-            f(w.tight_kbit_s),
-            f(w.zrle_kbit_s),
-            f(w.x264_kbit_s),
-            f(w.lifeline_vs_best_vnc),
-            f(w.lifeline_vs_x264),
-            painted_range(&w.painted_fps),
-        ));
-    }
-    s.push_str(&format!(
-        "\nBytes: Lifeline = the screen stream as it left the relay (frames, cursor, \
-         message framing, end-to-end encryption records and tags; codec = the encoded frames \
-         alone), ratios on these; VNC = all bytes read from the RFB socket \
-         (incremental request every {} ms); x264 = raw H.264 stream ({}). \
-         Counted from the start of painting to {} ms after it.\n",
-        r.vnc_request_interval_ms, r.x264_settings, r.tail_ms
-    ));
-    s.push_str(
-        "Targets (reported, not asserted): typing/scrolling/drag ≤ 0.25× best VNC and ≤ 1× x264; \
-         encode p50 ≤ 3 ms, p99 ≤ 10 ms; idle < 1 kbit/s; ≥ 60 fps; latency p50 ≤ 20 ms.\n",
-    );
-    for n in &r.notes {
-        s.push_str(&format!("\nnote: {n}"));
-    }
-    if !r.notes.is_empty() {
-        s.push('\n');
-    }
-    s
 }

@@ -61,6 +61,8 @@ fn free_port() -> anyhow::Result<u16> {
 pub struct VncSession {
     /// The viewer; measure with its `pump` and `log`.
     pub viewer: Viewer,
+    /// The server's process id, for its CPU time.
+    pub server_pid: u32,
     _server: Guard,
 }
 
@@ -89,6 +91,7 @@ pub fn start_vnc(display: &str, encoding: Encoding) -> anyhow::Result<VncSession
     viewer.settle(Duration::from_millis(500), Duration::from_secs(10))?;
     Ok(VncSession {
         viewer,
+        server_pid: guard.pid(),
         _server: guard,
     })
 }
@@ -100,6 +103,8 @@ pub const X264_SETTINGS: &str = "x11grab 30 fps → libx264 -preset ultrafast -t
 pub struct X264Session {
     /// Every chunk of H.264 written by ffmpeg.
     pub log: ByteLog,
+    /// ffmpeg's process id, for its CPU time.
+    pub pid: u32,
     guard: Option<Guard>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
@@ -148,6 +153,7 @@ pub fn start_x264(display: &str, width: u32, height: u32) -> anyhow::Result<X264
         })?;
     let mut session = X264Session {
         log,
+        pid: guard.pid(),
         guard: Some(guard),
         reader: Some(reader),
     };
