@@ -25,6 +25,11 @@ use tracing::{debug, info, warn};
 
 /// Largest viewer message (they are all tiny).
 const MAX_VIEWER_MSG: usize = 4096;
+/// Where the source reports what was drawn (X11 DAMAGE), the screen is
+/// still read this often while nothing is reported, so that a change the
+/// report misses (a resolution change, a server that draws without
+/// reporting) shows within this time.
+const READ_ANYWAY: Duration = Duration::from_millis(500);
 /// Makes a capture source for a new screen stream.
 pub type CaptureFactory =
     std::sync::Arc<dyn Fn() -> Result<Box<dyn Capture>, CaptureError> + Send + Sync>;
@@ -182,6 +187,7 @@ fn capture_loop(
     let mut encoder = Encoder::new();
     let mut last_cursor: Option<(i32, i32)> = None;
     let mut next = Instant::now();
+    let mut last_read = Instant::now();
     loop {
         // Apply what the viewer said; block only when out of credit.
         loop {
@@ -215,11 +221,6 @@ fn capture_loop(
             std::thread::sleep(next - now);
         }
         next = Instant::now() + interval;
-        let captured_at = unix_micros();
-        let frame = match capture.capture() {
-            Ok(f) => f,
-            Err(e) => return fail(e),
-        };
         if let Some(cursor) = capture.cursor() {
             let moved = last_cursor != Some((cursor.x, cursor.y));
             if moved || cursor.shape.is_some() {
@@ -229,6 +230,20 @@ fn capture_loop(
                 }
             }
         }
+        // Nothing drawn: the screen is not read (an idle screen costs the
+        // user's machine nearly nothing).
+        if !capture.may_have_changed()
+            && !encoder.wants_frame()
+            && last_read.elapsed() < READ_ANYWAY
+        {
+            continue;
+        }
+        last_read = Instant::now();
+        let captured_at = unix_micros();
+        let frame = match capture.capture() {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        };
         // Unchanged screen: nothing to send, no credit spent (coarse tiles
         // of a video that stopped are made exact once they held still). The
         // encoder keeps the frame as its reference: no copy.

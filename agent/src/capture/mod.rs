@@ -49,6 +49,14 @@ pub trait Capture: Send {
     /// Backend failures.
     fn capture(&mut self) -> Result<Frame, CaptureError>;
 
+    /// `false` when the source knows that nothing was drawn on the screen
+    /// since the last [`Capture::capture`] (X11's DAMAGE extension), so
+    /// an idle screen is neither read nor compared; `true` when something
+    /// was, or when the source cannot tell (the default).
+    fn may_have_changed(&mut self) -> bool {
+        true
+    }
+
     /// Pointer position relative to the captured area, and its shape when it
     /// changed since the last call.
     fn cursor(&mut self) -> Option<CursorState> {

@@ -4,6 +4,10 @@
 //! marked for removal as soon as the X server has attached it, so no other
 //! local user can read the screen through it and it cannot leak past our
 //! exit. Servers without MIT-SHM (remote displays) fall back to GetImage.
+//!
+//! Where the server has DAMAGE, the root window reports whenever anything
+//! is drawn: until then the screen is not read at all, so an idle screen
+//! costs no copies and no comparisons.
 #![allow(unsafe_code)]
 
 use super::{Capture, CaptureError};
@@ -12,6 +16,8 @@ use lifeline_proto::view::{CursorShape, CursorState, MonitorInfo};
 use x11rb::{
     connection::{Connection, RequestConnection},
     protocol::{
+        Event,
+        damage::{self, ConnectionExt as _},
         randr::ConnectionExt as _,
         shm::{self, ConnectionExt as _},
         xfixes::ConnectionExt as _,
@@ -149,6 +155,10 @@ pub struct X11Capture {
     selected: Option<u32>,
     xfixes: bool,
     last_cursor_serial: u32,
+    /// The root window's damage object, where the server has DAMAGE.
+    damage: Option<damage::Damage>,
+    /// Something was drawn since the last capture (or may have been).
+    damaged: bool,
 }
 
 impl X11Capture {
@@ -173,6 +183,13 @@ impl X11Capture {
             .ok()
             .and_then(|c| c.reply().ok())
             .is_some();
+        // DAMAGE needs XFixes; without either, every capture reads the
+        // screen.
+        let damage = if xfixes {
+            watch_damage(&conn, root)
+        } else {
+            None
+        };
         Ok(Self {
             conn,
             root,
@@ -181,7 +198,15 @@ impl X11Capture {
             selected: None,
             xfixes,
             last_cursor_serial: 0,
+            damage,
+            damaged: true,
         })
+    }
+
+    /// Whether the server reports damage for this capture (tests).
+    #[must_use]
+    pub fn watches_damage(&self) -> bool {
+        self.damage.is_some()
     }
 
     fn area(&mut self) -> Result<(i16, i16, u16, u16), CaptureError> {
@@ -322,7 +347,31 @@ impl Capture for X11Capture {
         Ok(())
     }
 
+    fn may_have_changed(&mut self) -> bool {
+        if self.damage.is_none() {
+            return true;
+        }
+        loop {
+            match self.conn.poll_for_event() {
+                Ok(Some(Event::DamageNotify(_))) => self.damaged = true,
+                Ok(Some(_)) => {}
+                Ok(None) => return self.damaged,
+                // The connection is broken: the capture will say how.
+                Err(_) => return true,
+            }
+        }
+    }
+
     fn capture(&mut self) -> Result<Frame, CaptureError> {
+        if let Some(d) = self.damage {
+            // Empty the damage before reading: what is drawn from here on
+            // reports again (and may also be in this image, which costs one
+            // comparison more, never a missed change). Sent with the read.
+            self.conn
+                .damage_subtract(d, x11rb::NONE, x11rb::NONE)
+                .map_err(x11_err)?;
+            self.damaged = false;
+        }
         let (x, y, w, h) = self.area()?;
         if self.shm_supported {
             match self.grab_shm(x, y, w, h) {
@@ -366,8 +415,23 @@ impl Capture for X11Capture {
     }
 }
 
+/// A damage object on `root` that reports once whenever its damage goes
+/// from empty to not empty; `None` if the server lacks DAMAGE 1.1.
+fn watch_damage(conn: &RustConnection, root: Window) -> Option<damage::Damage> {
+    conn.damage_query_version(1, 1).ok()?.reply().ok()?;
+    let d = conn.generate_id().ok()?;
+    conn.damage_create(d, root, damage::ReportLevel::NON_EMPTY)
+        .ok()?
+        .check()
+        .ok()?;
+    Some(d)
+}
+
 impl Drop for X11Capture {
     fn drop(&mut self) {
+        if let Some(d) = self.damage.take() {
+            let _ = self.conn.damage_destroy(d);
+        }
         if let Some(seg) = self.shm.take() {
             seg.release(&self.conn);
         }

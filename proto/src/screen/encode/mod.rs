@@ -242,6 +242,14 @@ impl Encoder {
         &self.stats
     }
 
+    /// Whether the next frame must be captured even if the screen is known
+    /// not to have changed: a key frame is due (the first, or one asked
+    /// for), or coarse tiles are counting the frames they hold still.
+    #[must_use]
+    pub fn wants_frame(&self) -> bool {
+        self.key_requested || self.prev.is_none() || self.coarse_tiles > 0
+    }
+
     /// Encodes `frame` as a delta to the previous one (or a key frame when
     /// requested, first, or after a resolution change). Copies the changed
     /// tiles into the encoder's reference frame.
