@@ -25,10 +25,10 @@ use tracing::{debug, info, warn};
 
 /// Largest viewer message (they are all tiny).
 const MAX_VIEWER_MSG: usize = 4096;
-/// Where the source reports what was drawn (X11 DAMAGE), the screen is
-/// still read this often while nothing is reported, so that a change the
-/// report misses (a resolution change, a server that draws without
-/// reporting) shows within this time.
+/// Where the source reports what was drawn (X11 DAMAGE), only that is
+/// read and compared; the whole screen still is this often, so that a
+/// change the report misses (a resolution change, a server that draws
+/// without reporting) shows within this time.
 const READ_ANYWAY: Duration = Duration::from_millis(500);
 /// Makes a capture source for a new screen stream.
 pub type CaptureFactory =
@@ -187,7 +187,9 @@ fn capture_loop(
     let mut encoder = Encoder::new();
     let mut last_cursor: Option<(i32, i32)> = None;
     let mut next = Instant::now();
-    let mut last_read = Instant::now();
+    let mut last_whole = Instant::now();
+    // The screen as last read, updated in place where it was drawn on.
+    let mut screen = None;
     loop {
         // Apply what the viewer said; block only when out of credit.
         loop {
@@ -231,23 +233,26 @@ fn capture_loop(
             }
         }
         // Nothing drawn: the screen is not read (an idle screen costs the
-        // user's machine nearly nothing).
-        if !capture.may_have_changed()
-            && !encoder.wants_frame()
-            && last_read.elapsed() < READ_ANYWAY
-        {
+        // user's machine nearly nothing); something drawn: only that is
+        // read and compared, unless the whole screen is due.
+        let whole = encoder.wants_frame() || last_whole.elapsed() >= READ_ANYWAY;
+        if !whole && !capture.may_have_changed() {
             continue;
         }
-        last_read = Instant::now();
         let captured_at = unix_micros();
-        let frame = match capture.capture() {
-            Ok(f) => f,
+        let hint = match capture.capture_into(&mut screen, whole) {
+            Ok(h) => h,
             Err(e) => return fail(e),
         };
+        if hint.is_none() {
+            last_whole = Instant::now();
+        }
+        let Some(frame) = screen.as_ref() else {
+            continue;
+        };
         // Unchanged screen: nothing to send, no credit spent (coarse tiles
-        // of a video that stopped are made exact once they held still). The
-        // encoder keeps the frame as its reference: no copy.
-        let Some(data) = encoder.encode_changed(frame) else {
+        // of a video that stopped are made exact once they held still).
+        let Some(data) = encoder.encode_hinted(frame, hint.as_deref()) else {
             continue;
         };
         credits -= 1;

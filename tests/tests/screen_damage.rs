@@ -6,8 +6,13 @@
 mod util;
 
 use lifeline_agent::capture::{Capture, x11::X11Capture};
+use lifeline_proto::screen::Rect;
 use std::time::{Duration, Instant};
 use util::Xvfb;
+use x11rb::{
+    connection::Connection,
+    protocol::xproto::{ConnectionExt as _, CreateGCAux, Rectangle},
+};
 
 /// Waits up to 5 s for `cap` to hear that something was drawn.
 fn wait_for_damage(cap: &mut X11Capture) {
@@ -50,4 +55,54 @@ fn an_idle_screen_is_not_read_until_something_is_drawn() {
     wait_for_damage(&mut cap);
     let third = cap.capture().unwrap();
     assert_eq!(third.pixels()[0] & 0x00FF_FFFF, 0x00A0_B0C0);
+}
+
+#[test]
+fn only_what_was_drawn_is_read_into_the_screen() {
+    let x = Xvfb::start(320, 200);
+    assert!(x.run("xsetroot", &["-solid", "#102030"]).ok);
+    let mut cap = X11Capture::open(Some(&x.display)).unwrap();
+    let mut screen = None;
+    let all = cap.capture_into(&mut screen, false).unwrap();
+    assert_eq!(all, None, "no screen yet: all of it is read");
+
+    // Another client fills a 10x6 block at (100, 50).
+    let (conn, n) = x11rb::connect(Some(&x.display)).unwrap();
+    let root = conn.setup().roots[n].root;
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, root, &CreateGCAux::new().foreground(0x00C0_FFEE))
+        .unwrap();
+    let block = Rectangle {
+        x: 100,
+        y: 50,
+        width: 10,
+        height: 6,
+    };
+    conn.poly_fill_rectangle(root, gc, &[block]).unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+
+    wait_for_damage(&mut cap);
+    let parts = cap
+        .capture_into(&mut screen, false)
+        .unwrap()
+        .expect("only the drawn part is read");
+    let want = Rect {
+        x: 100,
+        y: 50,
+        w: 10,
+        h: 6,
+    };
+    assert_eq!(parts, vec![want]);
+    let screen = screen.unwrap();
+    assert_eq!(
+        screen.get(105, 52).map(|p| p & 0x00FF_FFFF),
+        Some(0x00C0_FFEE)
+    );
+    // What was read in place equals a whole read of the screen.
+    let whole = cap.capture().unwrap();
+    assert!(screen == whole, "the screen read in parts differs");
+    // Asked for the whole screen, it reads it all.
+    let mut again = Some(screen);
+    assert_eq!(cap.capture_into(&mut again, true).unwrap(), None);
+    assert!(again.unwrap() == whole);
 }

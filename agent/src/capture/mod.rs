@@ -11,7 +11,7 @@ pub mod scrap_backend;
 pub mod synthetic;
 pub mod x11;
 
-use lifeline_proto::screen::Frame;
+use lifeline_proto::screen::{Frame, Rect};
 use lifeline_proto::view::{CursorState, MonitorInfo};
 
 /// Capturing failed.
@@ -48,6 +48,24 @@ pub trait Capture: Send {
     /// # Errors
     /// Backend failures.
     fn capture(&mut self) -> Result<Frame, CaptureError>;
+
+    /// Brings `frame` up to date with the screen and says where it may have
+    /// changed: `Some(rects)` (in the frame's coordinates) when only what
+    /// was reported drawn since the last read was read into it, `None`
+    /// when all of it was read (`whole`, no frame yet, another size, or a
+    /// source that cannot tell: the default, which reads it all).
+    ///
+    /// # Errors
+    /// As [`Capture::capture`].
+    fn capture_into(
+        &mut self,
+        frame: &mut Option<Frame>,
+        whole: bool,
+    ) -> Result<Option<Vec<Rect>>, CaptureError> {
+        let _ = whole;
+        *frame = Some(self.capture()?);
+        Ok(None)
+    }
 
     /// `false` when the source knows that nothing was drawn on the screen
     /// since the last [`Capture::capture`] (X11's DAMAGE extension), so

@@ -11,7 +11,7 @@
 #![allow(unsafe_code)]
 
 use super::{Capture, CaptureError};
-use lifeline_proto::screen::Frame;
+use lifeline_proto::screen::{Frame, Rect};
 use lifeline_proto::view::{CursorShape, CursorState, MonitorInfo};
 use x11rb::{
     connection::{Connection, RequestConnection},
@@ -20,7 +20,7 @@ use x11rb::{
         damage::{self, ConnectionExt as _},
         randr::ConnectionExt as _,
         shm::{self, ConnectionExt as _},
-        xfixes::ConnectionExt as _,
+        xfixes::{self, ConnectionExt as _},
         xproto::{ConnectionExt as _, ImageFormat, Window},
     },
     rust_connection::RustConnection,
@@ -155,8 +155,9 @@ pub struct X11Capture {
     selected: Option<u32>,
     xfixes: bool,
     last_cursor_serial: u32,
-    /// The root window's damage object, where the server has DAMAGE.
-    damage: Option<damage::Damage>,
+    /// The root window's damage object, where the server has DAMAGE, and
+    /// the region its damage is moved into to be read.
+    damage: Option<(damage::Damage, xfixes::Region)>,
     /// Something was drawn since the last capture (or may have been).
     damaged: bool,
 }
@@ -242,6 +243,17 @@ impl X11Capture {
     /// (no intermediate copy of the bytes).
     fn grab_shm(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<Frame, CaptureError> {
         let len = usize::from(w) * usize::from(h) * 4;
+        self.grab_shm_raw(x, y, w, h)?;
+        let Some(seg) = self.shm.as_ref() else {
+            return Err(CaptureError::Shm("segment missing".into()));
+        };
+        Frame::from_bgrx(u32::from(w), u32::from(h), seg.bytes(len)).map_err(x11_err)
+    }
+
+    /// Has the server write the `w`x`h` block at `(x, y)` to the start of
+    /// the shared segment (made large enough first), packed.
+    fn grab_shm_raw(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<(), CaptureError> {
+        let len = usize::from(w) * usize::from(h) * 4;
         if self.shm.as_ref().is_none_or(|s| s.size < len) {
             if let Some(old) = self.shm.take() {
                 old.release(&self.conn);
@@ -273,7 +285,38 @@ impl X11Capture {
                 reply.depth
             )));
         }
-        Frame::from_bgrx(u32::from(w), u32::from(h), seg.bytes(len)).map_err(x11_err)
+        Ok(())
+    }
+
+    /// Reads `part` of the area at `(x, y)` through the shared segment
+    /// into the same place of `frame` (which has the area's size).
+    fn grab_part(
+        &mut self,
+        (x, y): (i16, i16),
+        part: Rect,
+        frame: &mut Frame,
+    ) -> Result<(), CaptureError> {
+        let pw = part.w as usize;
+        let len = pw * part.h as usize * 4;
+        self.grab_shm_raw(
+            x + part.x as i16,
+            y + part.y as i16,
+            part.w as u16,
+            part.h as u16,
+        )?;
+        let Some(seg) = self.shm.as_ref() else {
+            return Err(CaptureError::Shm("segment missing".into()));
+        };
+        let bytes = seg.bytes(len);
+        let fw = frame.width() as usize;
+        let pixels = frame.pixels_mut();
+        for (row, src) in bytes.chunks_exact(pw * 4).enumerate() {
+            let at = (part.y as usize + row) * fw + part.x as usize;
+            for (dst, c) in pixels[at..at + pw].iter_mut().zip(src.chunks_exact(4)) {
+                *dst = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        Ok(())
     }
 
     fn grab_plain(&mut self, x: i16, y: i16, w: u16, h: u16) -> Result<Vec<u8>, CaptureError> {
@@ -347,6 +390,49 @@ impl Capture for X11Capture {
         Ok(())
     }
 
+    fn capture_into(
+        &mut self,
+        frame: &mut Option<Frame>,
+        whole: bool,
+    ) -> Result<Option<Vec<Rect>>, CaptureError> {
+        let area = self.area()?;
+        let (x, y, w, h) = area;
+        let fits = frame
+            .as_ref()
+            .is_some_and(|f| (f.width(), f.height()) == (u32::from(w), u32::from(h)));
+        let (Some((d, region)), Some(current), true, false) = (
+            self.damage,
+            frame.as_mut(),
+            fits && self.shm_supported,
+            whole,
+        ) else {
+            *frame = Some(self.capture()?);
+            return Ok(None);
+        };
+        // Move what was drawn into the region, emptying the damage, then
+        // read the screen: as in `capture`, what is drawn after the move
+        // reports again.
+        self.conn
+            .damage_subtract(d, x11rb::NONE, region)
+            .map_err(x11_err)?;
+        self.damaged = false;
+        let rects = self
+            .conn
+            .xfixes_fetch_region(region)
+            .map_err(x11_err)?
+            .reply()
+            .map_err(x11_err)?
+            .rectangles;
+        let Some(parts) = damaged_parts(&rects, area) else {
+            *frame = Some(self.grab_shm(x, y, w, h)?);
+            return Ok(None);
+        };
+        for &part in &parts {
+            self.grab_part((x, y), part, current)?;
+        }
+        Ok(Some(parts))
+    }
+
     fn may_have_changed(&mut self) -> bool {
         if self.damage.is_none() {
             return true;
@@ -363,7 +449,7 @@ impl Capture for X11Capture {
     }
 
     fn capture(&mut self) -> Result<Frame, CaptureError> {
-        if let Some(d) = self.damage {
+        if let Some((d, _)) = self.damage {
             // Empty the damage before reading: what is drawn from here on
             // reports again (and may also be in this image, which costs one
             // comparison more, never a missed change). Sent with the read.
@@ -416,21 +502,68 @@ impl Capture for X11Capture {
 }
 
 /// A damage object on `root` that reports once whenever its damage goes
-/// from empty to not empty; `None` if the server lacks DAMAGE 1.1.
-fn watch_damage(conn: &RustConnection, root: Window) -> Option<damage::Damage> {
+/// from empty to not empty, and an empty region to read it through;
+/// `None` if the server lacks DAMAGE 1.1.
+fn watch_damage(conn: &RustConnection, root: Window) -> Option<(damage::Damage, xfixes::Region)> {
     conn.damage_query_version(1, 1).ok()?.reply().ok()?;
+    let region = conn.generate_id().ok()?;
+    conn.xfixes_create_region(region, &[]).ok()?.check().ok()?;
     let d = conn.generate_id().ok()?;
     conn.damage_create(d, root, damage::ReportLevel::NON_EMPTY)
         .ok()?
         .check()
         .ok()?;
-    Some(d)
+    Some((d, region))
+}
+
+/// Past this many damaged rectangles, their bounding box is read at once.
+const MAX_READS: usize = 16;
+
+/// `rects` (root coordinates) clipped to the area `(x, y, w, h)` and moved
+/// into its coordinates, as at most [`MAX_READS`] rectangles; `None` when
+/// they cover more than half of it (one read of it all is cheaper).
+fn damaged_parts(
+    rects: &[x11rb::protocol::xproto::Rectangle],
+    area: (i16, i16, u16, u16),
+) -> Option<Vec<Rect>> {
+    let (ax, ay) = (i32::from(area.0), i32::from(area.1));
+    let (aw, ah) = (i32::from(area.2), i32::from(area.3));
+    let mut parts: Vec<Rect> = rects
+        .iter()
+        .filter_map(|r| {
+            let x0 = (i32::from(r.x) - ax).clamp(0, aw);
+            let y0 = (i32::from(r.y) - ay).clamp(0, ah);
+            let x1 = (i32::from(r.x) + i32::from(r.width) - ax).clamp(0, aw);
+            let y1 = (i32::from(r.y) + i32::from(r.height) - ay).clamp(0, ah);
+            (x1 > x0 && y1 > y0).then(|| Rect {
+                x: x0 as u32,
+                y: y0 as u32,
+                w: (x1 - x0) as u32,
+                h: (y1 - y0) as u32,
+            })
+        })
+        .collect();
+    if parts.len() > MAX_READS {
+        let x0 = parts.iter().map(|r| r.x).min().unwrap_or(0);
+        let y0 = parts.iter().map(|r| r.y).min().unwrap_or(0);
+        let x1 = parts.iter().map(|r| r.x + r.w).max().unwrap_or(0);
+        let y1 = parts.iter().map(|r| r.y + r.h).max().unwrap_or(0);
+        parts = vec![Rect {
+            x: x0,
+            y: y0,
+            w: x1 - x0,
+            h: y1 - y0,
+        }];
+    }
+    let read: usize = parts.iter().map(Rect::area).sum();
+    (read * 2 <= (aw * ah) as usize).then_some(parts)
 }
 
 impl Drop for X11Capture {
     fn drop(&mut self) {
-        if let Some(d) = self.damage.take() {
+        if let Some((d, region)) = self.damage.take() {
             let _ = self.conn.damage_destroy(d);
+            let _ = self.conn.xfixes_destroy_region(region);
         }
         if let Some(seg) = self.shm.take() {
             seg.release(&self.conn);

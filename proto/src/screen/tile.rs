@@ -90,6 +90,29 @@ impl Grid {
     }
 }
 
+impl Grid {
+    /// Which tiles touch any of `rects` (clipped to the frame), by index.
+    #[must_use]
+    pub fn touched(&self, rects: &[Rect]) -> Vec<bool> {
+        let mut out = vec![false; self.tiles()];
+        for r in rects {
+            let (x1, y1) = (
+                r.x.saturating_add(r.w).min(self.width),
+                r.y.saturating_add(r.h).min(self.height),
+            );
+            if r.x >= x1 || r.y >= y1 {
+                continue;
+            }
+            for ty in r.y / TILE..=(y1 - 1) / TILE {
+                for tx in r.x / TILE..=(x1 - 1) / TILE {
+                    out[(ty * self.cols + tx) as usize] = true;
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Whether `r` in `a` equals the same-sized block at `(bx, by)` in `b`.
 /// The caller guarantees both blocks are in bounds.
 pub(crate) fn block_eq(a: &Frame, r: Rect, b: &Frame, bx: u32, by: u32) -> bool {

@@ -61,19 +61,38 @@ impl Xvfb {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("Xvfb / Xvnc (install them with scripts/install-deps.sh)");
-            let proc = Proc {
+            let mut proc = Proc {
                 child,
                 name: "xvfb",
             };
+            // Tests start servers at the same time: the one whose pid the
+            // lock file names has the number, the other exits and tries
+            // the next (instead of sharing the winner's screen).
+            let lock = format!("/tmp/.X{n}-lock");
             let start = Instant::now();
+            let mut lost = false;
             while start.elapsed() < Duration::from_secs(10) {
-                if Path::new(&socket).exists() && x(&display, "xsetroot", &["-solid", "black"]).ok {
+                if matches!(proc.child.try_wait(), Ok(Some(_))) {
+                    lost = true;
+                    break;
+                }
+                let ours = std::fs::read_to_string(&lock)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u32>().ok())
+                    == Some(proc.child.id());
+                if ours
+                    && Path::new(&socket).exists()
+                    && x(&display, "xsetroot", &["-solid", "black"]).ok
+                {
                     return Self {
                         display,
                         _proc: proc,
                     };
                 }
                 std::thread::sleep(Duration::from_millis(100));
+            }
+            if lost {
+                continue;
             }
             panic!("Xvfb {display} did not start");
         }

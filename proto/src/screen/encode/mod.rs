@@ -12,7 +12,7 @@ use super::frame::Frame;
 use super::motion::SegHashes;
 use super::pixels::Base;
 use super::stream::StreamCompressor;
-use super::tile::{Grid, block_eq, copy_same_place};
+use super::tile::{Grid, Rect, block_eq, copy_same_place};
 
 /// In [`Batching::Auto`], frames with more pixel tiles than this may
 /// compress each tile on its own (zstd level 1 picks parameters tuned for
@@ -297,9 +297,39 @@ impl Encoder {
         Some(out)
     }
 
+    /// Like [`Encoder::encode_changed`] for a capture loop that keeps the
+    /// screen itself and knows where it may have changed (what the X
+    /// server reported drawn): only tiles touching `hint` are compared
+    /// (every tile when `None`), and the tiles sent are copied into the
+    /// reference frame, so `frame` stays the caller's to update in place.
+    /// A change outside `hint` is not seen until a later call covers it.
+    pub fn encode_hinted(&mut self, frame: &Frame, hint: Option<&[Rect]>) -> Option<Vec<u8>> {
+        let pass = self.find_changes_in(frame, hint);
+        if !pass.key && pass.dirty.is_empty() {
+            self.prev = pass.prev;
+            return None;
+        }
+        let (out, prev, grid, dirty) = self.encode_changes(frame, pass);
+        let mut prev = match prev {
+            Some(p) => p,
+            None => frame.clone(),
+        };
+        for &t in &dirty {
+            copy_same_place(&mut prev, frame, grid.rect(t));
+        }
+        self.prev = Some(prev);
+        Some(out)
+    }
+
     /// Decides between a key frame and a delta and finds the tiles to send;
     /// takes the reference frame out (unless this is a key frame).
     fn find_changes(&mut self, frame: &Frame) -> Changes {
+        self.find_changes_in(frame, None)
+    }
+
+    /// [`Encoder::find_changes`], comparing only the tiles that touch
+    /// `hint` (all when `None`); coarse tiles elsewhere count as still.
+    fn find_changes_in(&mut self, frame: &Frame, hint: Option<&[Rect]>) -> Changes {
         let grid = Grid::new(frame.width(), frame.height());
         let key = self.key_requested
             || self
@@ -325,6 +355,7 @@ impl Encoder {
             self.planar_misses = 0;
         }
         let prev = if key { None } else { self.prev.take() };
+        let touched = hint.map(|h| grid.touched(h));
         // Dirty: tiles that changed, and coarse tiles that held still long
         // enough to be made exact.
         let (dirty, moving): (Vec<usize>, Vec<bool>) = match &prev {
@@ -332,7 +363,8 @@ impl Encoder {
             Some(p) => (0..grid.tiles())
                 .filter_map(|t| {
                     let r = grid.rect(t);
-                    let changed = !block_eq(frame, r, p, r.x, r.y);
+                    let changed =
+                        touched.as_ref().is_none_or(|m| m[t]) && !block_eq(frame, r, p, r.x, r.y);
                     let refine = self.coarse[t] && {
                         let n = &mut self.still[t];
                         *n = if changed { 0 } else { n.saturating_add(1) };
