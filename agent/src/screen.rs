@@ -235,24 +235,37 @@ fn capture_loop(
         // Nothing drawn: the screen is not read (an idle screen costs the
         // user's machine nearly nothing); something drawn: only that is
         // read and compared, unless the whole screen is due.
-        let whole = encoder.wants_frame() || last_whole.elapsed() >= READ_ANYWAY;
+        let wanted = encoder.wants_frame();
+        let whole = wanted || last_whole.elapsed() >= READ_ANYWAY;
         if !whole && !capture.may_have_changed() {
             continue;
         }
         let captured_at = unix_micros();
-        let hint = match capture.capture_into(&mut screen, whole) {
-            Ok(h) => h,
-            Err(e) => return fail(e),
-        };
-        if hint.is_none() {
+        let data = if wanted {
+            // A key frame, or a video in smooth motion whose coarse tiles
+            // count still frames: the screen is read whole and handed to
+            // the encoder as its reference, with no copy kept here.
             last_whole = Instant::now();
-        }
-        let Some(frame) = screen.as_ref() else {
-            continue;
+            screen = None;
+            match capture.capture() {
+                Ok(frame) => encoder.encode_changed(frame),
+                Err(e) => return fail(e),
+            }
+        } else {
+            let hint = match capture.capture_into(&mut screen, whole) {
+                Ok(h) => h,
+                Err(e) => return fail(e),
+            };
+            if hint.is_none() {
+                last_whole = Instant::now();
+            }
+            screen
+                .as_ref()
+                .and_then(|frame| encoder.encode_hinted(frame, hint.as_deref()))
         };
         // Unchanged screen: nothing to send, no credit spent (coarse tiles
         // of a video that stopped are made exact once they held still).
-        let Some(data) = encoder.encode_hinted(frame, hint.as_deref()) else {
+        let Some(data) = data else {
             continue;
         };
         credits -= 1;

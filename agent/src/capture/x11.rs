@@ -400,31 +400,44 @@ impl Capture for X11Capture {
         let fits = frame
             .as_ref()
             .is_some_and(|f| (f.width(), f.height()) == (u32::from(w), u32::from(h)));
-        let (Some((d, region)), Some(current), true, false) = (
-            self.damage,
-            frame.as_mut(),
-            fits && self.shm_supported,
-            whole,
-        ) else {
+        let Some(current) = frame.as_mut().filter(|_| fits && self.shm_supported) else {
             *frame = Some(self.capture()?);
             return Ok(None);
         };
-        // Move what was drawn into the region, emptying the damage, then
-        // read the screen: as in `capture`, what is drawn after the move
-        // reports again.
-        self.conn
-            .damage_subtract(d, x11rb::NONE, region)
-            .map_err(x11_err)?;
+        // Empty the damage before reading, as in `capture`; unless all of
+        // the screen is to be read, move it into the region to read it.
+        let parts = match self.damage {
+            Some((d, region)) if !whole => {
+                self.conn
+                    .damage_subtract(d, x11rb::NONE, region)
+                    .map_err(x11_err)?;
+                let rects = self
+                    .conn
+                    .xfixes_fetch_region(region)
+                    .map_err(x11_err)?
+                    .reply()
+                    .map_err(x11_err)?
+                    .rectangles;
+                damaged_parts(&rects, area)
+            }
+            Some((d, _)) => {
+                self.conn
+                    .damage_subtract(d, x11rb::NONE, x11rb::NONE)
+                    .map_err(x11_err)?;
+                None
+            }
+            None => None,
+        };
         self.damaged = false;
-        let rects = self
-            .conn
-            .xfixes_fetch_region(region)
-            .map_err(x11_err)?
-            .reply()
-            .map_err(x11_err)?
-            .rectangles;
-        let Some(parts) = damaged_parts(&rects, area) else {
-            *frame = Some(self.grab_shm(x, y, w, h)?);
+        let Some(parts) = parts else {
+            // All of it, in place: no new frame to allocate.
+            let all = Rect {
+                x: 0,
+                y: 0,
+                w: u32::from(w),
+                h: u32::from(h),
+            };
+            self.grab_part((x, y), all, current)?;
             return Ok(None);
         };
         for &part in &parts {
