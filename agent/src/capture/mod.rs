@@ -8,6 +8,7 @@
 
 #[cfg(feature = "scrap")]
 pub mod scrap_backend;
+mod shm;
 pub mod synthetic;
 pub mod x11;
 

@@ -255,6 +255,12 @@ impl Encoder {
     /// tiles into the encoder's reference frame.
     pub fn encode(&mut self, frame: &Frame) -> Vec<u8> {
         let pass = self.find_changes(frame);
+        self.encode_copying(frame, pass)
+    }
+
+    /// Encodes what a pass found, then copies the tiles it sent into the
+    /// reference frame (all of `frame` for a key frame).
+    fn encode_copying(&mut self, frame: &Frame, pass: Changes) -> Vec<u8> {
         let (out, prev, grid, dirty) = self.encode_changes(frame, pass);
         let mut prev = match prev {
             Some(p) => p,
@@ -309,16 +315,7 @@ impl Encoder {
             self.prev = pass.prev;
             return None;
         }
-        let (out, prev, grid, dirty) = self.encode_changes(frame, pass);
-        let mut prev = match prev {
-            Some(p) => p,
-            None => frame.clone(),
-        };
-        for &t in &dirty {
-            copy_same_place(&mut prev, frame, grid.rect(t));
-        }
-        self.prev = Some(prev);
-        Some(out)
+        Some(self.encode_copying(frame, pass))
     }
 
     /// Decides between a key frame and a delta and finds the tiles to send;
