@@ -30,6 +30,12 @@ const MAX_VIEWER_MSG: usize = 4096;
 /// change the report misses (a resolution change, a server that draws
 /// without reporting) shows within this time.
 const READ_ANYWAY: Duration = Duration::from_millis(500);
+/// Reads made only because [`READ_ANYWAY`] passed that find a change in a
+/// row (nothing reported drawn, same size) before the source's reports
+/// are no longer trusted for the stream, which then reads every frame
+/// whole: some GL and direct-scanout drivers draw without reporting. More
+/// than one, as a drawing can land between the question and the read.
+const MISSED_REPORTS: u32 = 3;
 /// Makes a capture source for a new screen stream.
 pub type CaptureFactory =
     std::sync::Arc<dyn Fn() -> Result<Box<dyn Capture>, CaptureError> + Send + Sync>;
@@ -188,6 +194,7 @@ fn capture_loop(
     let mut last_cursor: Option<(i32, i32)> = None;
     let mut next = Instant::now();
     let mut last_whole = Instant::now();
+    let mut missed = 0u32;
     // The screen as last read, updated in place where it was drawn on.
     let mut screen = None;
     loop {
@@ -236,10 +243,14 @@ fn capture_loop(
         // user's machine nearly nothing); something drawn: only that is
         // read and compared, unless the whole screen is due.
         let wanted = encoder.wants_frame();
-        let whole = wanted || last_whole.elapsed() >= READ_ANYWAY;
-        if !whole && !capture.may_have_changed() {
+        let distrust = missed >= MISSED_REPORTS;
+        let whole = wanted || distrust || last_whole.elapsed() >= READ_ANYWAY;
+        // Asked every time, so that the source's reports never pile up.
+        let drawn = capture.may_have_changed() || distrust;
+        if !whole && !drawn {
             continue;
         }
+        let unreported = !wanted && !drawn;
         let captured_at = unix_micros();
         let data = if wanted {
             // A key frame, or a video in smooth motion whose coarse tiles
@@ -254,7 +265,15 @@ fn capture_loop(
         } else {
             let hint = match capture.capture_into(&mut screen, whole) {
                 Ok(h) => h,
-                Err(e) => return fail(e),
+                // The screen may have shrunk under a read of its parts:
+                // once more, whole.
+                Err(_) => {
+                    screen = None;
+                    match capture.capture_into(&mut screen, true) {
+                        Ok(h) => h,
+                        Err(e) => return fail(e),
+                    }
+                }
             };
             if hint.is_none() {
                 last_whole = Instant::now();
@@ -265,6 +284,14 @@ fn capture_loop(
         };
         // Unchanged screen: nothing to send, no credit spent (coarse tiles
         // of a video that stopped are made exact once they held still).
+        if unreported {
+            // Consecutive: a change found by a read nothing asked for.
+            let changed = data.is_some() && !encoder.stats().key;
+            missed = if changed { missed + 1 } else { 0 };
+            if missed == MISSED_REPORTS {
+                warn!("the display draws without reporting it: reading every frame");
+            }
+        }
         let Some(data) = data else {
             continue;
         };
@@ -276,5 +303,68 @@ fn capture_loop(
         if out.blocking_send(msg).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{select_single, single_monitor};
+    use lifeline_proto::screen::Frame;
+    use lifeline_proto::view::{MAX_CREDITS, MonitorInfo};
+
+    /// A display that draws something new before every read and never
+    /// reports it (as some GL drivers do with DAMAGE).
+    struct Silent(u32);
+
+    impl Capture for Silent {
+        fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
+            Ok(single_monitor("silent", 64, 64))
+        }
+        fn select(&mut self, monitor: Option<u32>) -> Result<(), CaptureError> {
+            select_single(monitor)
+        }
+        fn capture(&mut self) -> Result<Frame, CaptureError> {
+            self.0 += 1;
+            Frame::filled(64, 64, self.0).map_err(|e| CaptureError::X11(e.to_string()))
+        }
+        fn may_have_changed(&mut self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_display_that_draws_without_reporting_is_read_every_frame() {
+        let factory: CaptureFactory =
+            std::sync::Arc::new(|| Ok(Box::new(Silent(0)) as Box<dyn Capture>));
+        let (cmd_tx, cmd_rx) = std_mpsc::channel();
+        let (out_tx, mut out_rx) = mpsc::channel(64);
+        let every = Duration::from_millis(5);
+        let worker = std::thread::spawn(move || {
+            capture_loop(&factory, None, MAX_CREDITS, (0, 0), every, &cmd_rx, &out_tx);
+        });
+        // Trusting the reports, it would read twice a second: 40 frames
+        // would take 20 s. Three reads that found a change nobody reported
+        // make it read every frame.
+        let start = Instant::now();
+        let mut frames = 0;
+        while frames < 40 {
+            match out_rx.blocking_recv() {
+                Some(AgentToViewer::Frame { .. }) => {
+                    frames += 1;
+                    cmd_tx.send(Command::Credit(1)).unwrap();
+                }
+                Some(AgentToViewer::Error { message }) => panic!("{message}"),
+                Some(_) => {}
+                None => panic!("the capture loop ended"),
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{frames} frames in 10 s: the unreported drawing was not noticed"
+            );
+        }
+        drop(cmd_tx);
+        drop(out_rx);
+        worker.join().unwrap();
     }
 }

@@ -403,12 +403,17 @@ fn watch_damage(conn: &RustConnection, root: Window) -> Option<(damage::Damage, 
     conn.damage_query_version(1, 1).ok()?.reply().ok()?;
     let region = conn.generate_id().ok()?;
     conn.xfixes_create_region(region, &[]).ok()?.check().ok()?;
-    let d = conn.generate_id().ok()?;
-    conn.damage_create(d, root, damage::ReportLevel::NON_EMPTY)
-        .ok()?
-        .check()
-        .ok()?;
-    Some((d, region))
+    let created = conn.generate_id().ok().and_then(|d| {
+        conn.damage_create(d, root, damage::ReportLevel::NON_EMPTY)
+            .ok()?
+            .check()
+            .ok()?;
+        Some(d)
+    });
+    if created.is_none() {
+        let _ = conn.xfixes_destroy_region(region);
+    }
+    Some((created?, region))
 }
 
 /// Past this many damaged rectangles, their bounding box is read at once.
