@@ -368,7 +368,15 @@ impl Capture for X11Capture {
     }
 
     fn cursor(&mut self) -> Option<CursorState> {
-        let (ox, oy, _, _) = self.area().ok()?;
+        // Asked every frame, idle or not: the whole screen's origin needs
+        // no round trip, only a selected monitor's does.
+        let (ox, oy) = match self.selected {
+            None => (0, 0),
+            Some(_) => {
+                let (x, y, _, _) = self.area().ok()?;
+                (x, y)
+            }
+        };
         let p = self.conn.query_pointer(self.root).ok()?.reply().ok()?;
         let mut shape = None;
         if self.xfixes
