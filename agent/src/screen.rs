@@ -26,10 +26,15 @@ use tracing::{debug, info, warn};
 /// Largest viewer message (they are all tiny).
 const MAX_VIEWER_MSG: usize = 4096;
 /// Where the source reports what was drawn (X11 DAMAGE), only that is
-/// read and compared; the whole screen still is this often, so that a
-/// change the report misses (a resolution change, a server that draws
-/// without reporting) shows within this time.
+/// read and compared; the whole screen still is this often at first, so
+/// that a change the report misses (a resolution change, a server that
+/// draws without reporting) shows within this time.
 const READ_ANYWAY: Duration = Duration::from_millis(500);
+/// Each such read that finds nothing unreported doubles the time to the
+/// next, up to this (an idle screen: two reads of 8 MB a second were most
+/// of what it cost the user's machine); one that finds something goes
+/// back to [`READ_ANYWAY`].
+const READ_ANYWAY_MAX: Duration = Duration::from_secs(2);
 /// Reads made only because [`READ_ANYWAY`] passed that find a change in a
 /// row (nothing reported drawn, same size) before the source's reports
 /// are no longer trusted for the stream, which then reads every frame
@@ -194,6 +199,7 @@ fn capture_loop(
     let mut last_cursor: Option<(i32, i32)> = None;
     let mut next = Instant::now();
     let mut last_whole = Instant::now();
+    let mut read_anyway = READ_ANYWAY;
     let mut missed = 0u32;
     // The screen as last read, updated in place where it was drawn on.
     let mut screen = None;
@@ -244,7 +250,7 @@ fn capture_loop(
         // read and compared, unless the whole screen is due.
         let wanted = encoder.wants_frame();
         let distrust = missed >= MISSED_REPORTS;
-        let whole = wanted || distrust || last_whole.elapsed() >= READ_ANYWAY;
+        let whole = wanted || distrust || last_whole.elapsed() >= read_anyway;
         // Asked every time, so that the source's reports never pile up.
         let drawn = capture.may_have_changed() || distrust;
         if !whole && !drawn {
@@ -288,6 +294,11 @@ fn capture_loop(
             // Consecutive: a change found by a read nothing asked for.
             let changed = data.is_some() && !encoder.stats().key;
             missed = if changed { missed + 1 } else { 0 };
+            read_anyway = if changed {
+                READ_ANYWAY
+            } else {
+                (read_anyway * 2).min(READ_ANYWAY_MAX)
+            };
             if missed == MISSED_REPORTS {
                 warn!("the display draws without reporting it: reading every frame");
             }
@@ -363,6 +374,60 @@ mod tests {
                 "{frames} frames in 10 s: the unreported drawing was not noticed"
             );
         }
+        drop(cmd_tx);
+        drop(out_rx);
+        worker.join().unwrap();
+    }
+
+    /// A display where nothing is drawn and nothing reported; counts its
+    /// reads.
+    struct Still(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+    impl Capture for Still {
+        fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
+            Ok(single_monitor("still", 64, 64))
+        }
+        fn select(&mut self, monitor: Option<u32>) -> Result<(), CaptureError> {
+            select_single(monitor)
+        }
+        fn capture(&mut self) -> Result<Frame, CaptureError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Frame::filled(64, 64, 7).map_err(|e| CaptureError::X11(e.to_string()))
+        }
+        fn may_have_changed(&mut self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_still_screen_whose_reports_hold_true_is_read_ever_more_rarely() {
+        let reads = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = reads.clone();
+        let factory: CaptureFactory =
+            std::sync::Arc::new(move || Ok(Box::new(Still(counted.clone())) as Box<dyn Capture>));
+        let (cmd_tx, cmd_rx) = std_mpsc::channel();
+        let (out_tx, mut out_rx) = mpsc::channel(64);
+        let every = Duration::from_millis(5);
+        let worker = std::thread::spawn(move || {
+            capture_loop(&factory, None, MAX_CREDITS, (0, 0), every, &cmd_rx, &out_tx);
+        });
+        // The key frame, then nothing: only the reads made because time
+        // passed, at 0.5 s, 1.5 s and 3.5 s (every 0.5 s: 7 by 3.8 s).
+        let mut frames = 0;
+        let deadline = Instant::now() + Duration::from_millis(3800);
+        while Instant::now() < deadline {
+            match out_rx.try_recv() {
+                Ok(AgentToViewer::Frame { .. }) => frames += 1,
+                Ok(AgentToViewer::Error { message }) => panic!("{message}"),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        let after_key = reads.load(std::sync::atomic::Ordering::SeqCst) - 1;
+        assert_eq!(frames, 1, "a still screen sends its key frame only");
+        assert!(
+            (1..=3).contains(&after_key),
+            "{after_key} reads of a still screen in 3.8 s"
+        );
         drop(cmd_tx);
         drop(out_rx);
         worker.join().unwrap();

@@ -7,11 +7,12 @@ mod util;
 
 use lifeline_agent::capture::{Capture, x11::X11Capture};
 use lifeline_proto::screen::Rect;
+use lifeline_proto::view::CursorShape;
 use std::time::{Duration, Instant};
 use util::Xvfb;
 use x11rb::{
     connection::Connection,
-    protocol::xproto::{ConnectionExt as _, CreateGCAux, Rectangle},
+    protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt as _, CreateGCAux, Rectangle},
 };
 
 /// Waits up to 5 s for `cap` to hear that something was drawn.
@@ -105,4 +106,75 @@ fn only_what_was_drawn_is_read_into_the_screen() {
     let mut again = Some(screen);
     assert_eq!(cap.capture_into(&mut again, true).unwrap(), None);
     assert!(again.unwrap() == whole);
+}
+
+/// Asks for the cursor every 20 ms for up to 5 s until it comes with a
+/// shape.
+fn wait_for_shape(cap: &mut X11Capture) -> CursorShape {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(shape) = cap.cursor().expect("the pointer is on this screen").shape {
+            return shape;
+        }
+        assert!(Instant::now() < deadline, "no new cursor shape within 5 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_cursor_shape_is_sent_once_and_again_when_it_changes() {
+    let x = Xvfb::start(320, 200);
+    let mut cap = X11Capture::open(Some(&x.display)).unwrap();
+    let first = wait_for_shape(&mut cap);
+    assert!(first.width > 0 && first.height > 0);
+    assert_eq!(
+        first.argb.len(),
+        first.width as usize * first.height as usize
+    );
+
+    // Unchanged: positions only, however often it is asked.
+    let (conn, n) = x11rb::connect(Some(&x.display)).unwrap();
+    let root = conn.setup().roots[n].root;
+    conn.warp_pointer(x11rb::NONE, root, 0, 0, 0, 0, 123, 45)
+        .unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+    for _ in 0..5 {
+        let c = cap.cursor().unwrap();
+        assert_eq!((c.x, c.y), (123, 45));
+        assert!(c.shape.is_none(), "the shape did not change");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The root window gets a cursor of its own: a black 8x8 square.
+    let square = conn.generate_id().unwrap();
+    conn.create_pixmap(1, square, root, 8, 8).unwrap();
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, square, &CreateGCAux::new().foreground(1))
+        .unwrap();
+    let all = Rectangle {
+        x: 0,
+        y: 0,
+        width: 8,
+        height: 8,
+    };
+    conn.poly_fill_rectangle(square, gc, &[all]).unwrap();
+    let cursor = conn.generate_id().unwrap();
+    conn.create_cursor(
+        cursor, square, square, 0, 0, 0, 0xFFFF, 0xFFFF, 0xFFFF, 4, 4,
+    )
+    .unwrap();
+    conn.change_window_attributes(root, &ChangeWindowAttributesAux::new().cursor(cursor))
+        .unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+    let watch = wait_for_shape(&mut cap);
+    assert_eq!(
+        (watch.width, watch.height, watch.hot_x, watch.hot_y),
+        (8, 8, 4, 4)
+    );
+    assert!(
+        watch.argb.iter().all(|&p| p == 0xFF00_0000),
+        "the square is opaque black"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(cap.cursor().unwrap().shape.is_none(), "sent once");
 }

@@ -37,6 +37,11 @@ pub struct X11Capture {
     selected: Option<u32>,
     xfixes: bool,
     last_cursor_serial: u32,
+    /// The server reports cursor shape changes (XFixes CursorNotify), so
+    /// the image is fetched only after one.
+    cursor_events: bool,
+    /// The shape may have changed since it was last fetched.
+    cursor_changed: bool,
     /// The root window's damage object, where the server has DAMAGE, and
     /// the region its damage is moved into to be read.
     damage: Option<(damage::Damage, xfixes::Region)>,
@@ -73,6 +78,13 @@ impl X11Capture {
         } else {
             None
         };
+        // Without the reports, the image is fetched on every pass.
+        let cursor_events = xfixes
+            && conn
+                .xfixes_select_cursor_input(root, xfixes::CursorNotifyMask::DISPLAY_CURSOR)
+                .ok()
+                .and_then(|c| c.check().ok())
+                .is_some();
         Ok(Self {
             conn,
             root,
@@ -81,6 +93,8 @@ impl X11Capture {
             selected: None,
             xfixes,
             last_cursor_serial: 0,
+            cursor_events,
+            cursor_changed: true,
             damage,
             damaged: true,
         })
@@ -90,6 +104,20 @@ impl X11Capture {
     #[must_use]
     pub fn watches_damage(&self) -> bool {
         self.damage.is_some()
+    }
+
+    /// Reads the events the server sent (damage and cursor-shape reports)
+    /// into their flags; `false` if the connection is broken.
+    fn drain_events(&mut self) -> bool {
+        loop {
+            match self.conn.poll_for_event() {
+                Ok(Some(Event::DamageNotify(_))) => self.damaged = true,
+                Ok(Some(Event::XfixesCursorNotify(_))) => self.cursor_changed = true,
+                Ok(Some(_)) => {}
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
     }
 
     fn area(&mut self) -> Result<(i16, i16, u16, u16), CaptureError> {
@@ -332,15 +360,8 @@ impl Capture for X11Capture {
         if self.damage.is_none() {
             return true;
         }
-        loop {
-            match self.conn.poll_for_event() {
-                Ok(Some(Event::DamageNotify(_))) => self.damaged = true,
-                Ok(Some(_)) => {}
-                Ok(None) => return self.damaged,
-                // The connection is broken: the capture will say how.
-                Err(_) => return true,
-            }
-        }
+        // A broken connection: the capture will say how.
+        !self.drain_events() || self.damaged
     }
 
     fn capture(&mut self) -> Result<Frame, CaptureError> {
@@ -378,23 +399,31 @@ impl Capture for X11Capture {
             }
         };
         let p = self.conn.query_pointer(self.root).ok()?.reply().ok()?;
+        // A shape change reported (or no reports): fetch the image, sent
+        // on if it is not the one the viewer has.
+        let fetch =
+            self.xfixes && (!self.cursor_events || !self.drain_events() || self.cursor_changed);
         let mut shape = None;
-        if self.xfixes
-            && let Some(img) = self
+        if fetch {
+            let img = self
                 .conn
                 .xfixes_get_cursor_image()
                 .ok()
-                .and_then(|c| c.reply().ok())
-            && img.cursor_serial != self.last_cursor_serial
-        {
-            self.last_cursor_serial = img.cursor_serial;
-            shape = Some(CursorShape {
-                width: img.width,
-                height: img.height,
-                hot_x: img.xhot,
-                hot_y: img.yhot,
-                argb: img.cursor_image,
-            });
+                .and_then(|c| c.reply().ok());
+            // Not fetched: asked again on the next pass.
+            self.cursor_changed = img.is_none();
+            if let Some(img) = img
+                && img.cursor_serial != self.last_cursor_serial
+            {
+                self.last_cursor_serial = img.cursor_serial;
+                shape = Some(CursorShape {
+                    width: img.width,
+                    height: img.height,
+                    hot_x: img.xhot,
+                    hot_y: img.yhot,
+                    argb: img.cursor_image,
+                });
+            }
         }
         Some(CursorState {
             x: i32::from(p.root_x) - i32::from(ox),
