@@ -194,7 +194,16 @@ pub async fn run(c: &mut Client, cmd: InventoryCommand) -> anyhow::Result<()> {
                         .with_context(|| format!("cannot write {}", path.display()))?;
                 }
                 None => {
-                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                    let stdout = std::io::stdout().lock();
+                    // On a terminal, CSV is shown printable (JSON already
+                    // escapes every control character); piped, as it is.
+                    let shown = csv && std::io::IsTerminal::is_terminal(&stdout);
+                    let mut w: Box<dyn std::io::Write> = if shown {
+                        Box::new(crate::render::ShownWriter::new(stdout))
+                    } else {
+                        Box::new(stdout)
+                    };
+                    let mut w = std::io::BufWriter::new(&mut w);
                     export_to(c, csv, group, &mut w).await?;
                     std::io::Write::flush(&mut w)?;
                 }

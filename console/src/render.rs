@@ -74,6 +74,61 @@ pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<Strin
     Ok(out)
 }
 
+/// Text written to a terminal through [`lifeline_proto::printable::text`]
+/// as it comes (a character split between writes is held until it is
+/// whole): an export of inventory, kept as the agents reported it, may
+/// hold escape sequences a terminal would obey. Files and pipes get the
+/// bytes as they are.
+pub struct ShownWriter<W: std::io::Write> {
+    out: W,
+    /// The start of a character whose other bytes have not come yet.
+    carry: Vec<u8>,
+}
+
+impl<W: std::io::Write> ShownWriter<W> {
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            carry: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, upto: usize) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(&self.carry[..upto]).into_owned();
+        self.carry.drain(..upto);
+        self.out
+            .write_all(lifeline_proto::printable::text(text).as_bytes())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for ShownWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.carry.extend_from_slice(buf);
+        let upto = match std::str::from_utf8(&self.carry) {
+            Ok(_) => self.carry.len(),
+            // An incomplete character at the end waits for its bytes.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            // Bytes that are no text: shown as replacements.
+            Err(_) => self.carry.len(),
+        };
+        self.emit(upto)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for ShownWriter<W> {
+    fn drop(&mut self) {
+        if !self.carry.is_empty() {
+            let _ = self.emit(self.carry.len());
+            let _ = self.out.flush();
+        }
+    }
+}
+
 /// A JSON array written an item at a time, byte for byte what [`json`] of
 /// the whole array prints, and a newline:
 /// a listing that comes in pages is written as it comes.
@@ -199,6 +254,27 @@ mod tests {
         assert_eq!(ago(1000, 100), "15 min ago");
         assert_eq!(ago(100_000, 0), "1 d ago");
         assert_eq!(ago(0, 10), "0 s ago");
+    }
+
+    #[test]
+    fn text_shown_on_a_terminal_has_no_escape_sequences_even_split_between_writes() {
+        use std::io::Write as _;
+        let row = "pc-1,\u{1b}]0;owned\u{7},caf\u{e9} \u{9b}2J\tok\n";
+        let mut out = Vec::new();
+        {
+            let mut w = ShownWriter::new(&mut out);
+            // One byte at a time: every character split that can be.
+            for b in row.as_bytes() {
+                w.write_all(std::slice::from_ref(b)).unwrap();
+            }
+            // A character left half written is shown, not lost.
+            w.write_all(&"é".as_bytes()[..1]).unwrap();
+        }
+        let shown = String::from_utf8(out).unwrap();
+        assert_eq!(
+            shown,
+            "pc-1,\u{fffd}]0;owned\u{fffd},caf\u{e9} \u{fffd}2J\tok\n\u{fffd}"
+        );
     }
 
     #[test]

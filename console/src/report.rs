@@ -1,7 +1,7 @@
 //! `lifeline report tickets`: how the help desk is doing, from the tickets
 //! and their timelines.
 
-use lifeline_proto::{ConsoleReply, ConsoleRequest, ticket::TicketDetail};
+use lifeline_proto::{ConsoleReply, ConsoleRequest, printable, ticket::TicketDetail};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -130,9 +130,15 @@ fn duration(s: Option<f64>) -> String {
     }
 }
 
+/// A name from a ticket on one printable line: tickets stored before the
+/// relay cleaned their text may hold control characters.
+fn shown(k: &str) -> String {
+    printable::row(k.to_string())
+}
+
 fn join(m: &BTreeMap<String, usize>) -> String {
     m.iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        .map(|(k, v)| format!("{} {v}", shown(k)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -142,7 +148,7 @@ fn join(m: &BTreeMap<String, usize>) -> String {
 pub fn markdown(r: &TicketReport) -> String {
     let pairs = |v: &[(String, usize)]| {
         v.iter()
-            .map(|(k, n)| format!("{k} ({n})"))
+            .map(|(k, n)| format!("{} ({n})", shown(k)))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -175,7 +181,8 @@ pub fn markdown(r: &TicketReport) -> String {
 #[must_use]
 pub fn csv(r: &TicketReport) -> String {
     let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) {
+        let s = shown(s);
+        if s.contains([',', '"']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
             s.to_string()
@@ -335,6 +342,24 @@ mod tests {
         assert!(md.contains("| escalation rate | 33% |"), "{md}");
         let csv = csv(&r);
         assert!(csv.contains("\nmachine,pc-1,2\n"), "{csv}");
+        // A hostname stored before the relay cleaned it cannot write to
+        // the terminal, nor start a row of its own.
+        let old = vec![ticket(
+            4,
+            "pc\u{1b}[2J\nx",
+            "printer jam",
+            &[(1000, "user", "created", "")],
+        )];
+        let r = build(&old, 0);
+        let (md, csv) = (markdown(&r), super::csv(&r));
+        assert!(
+            md.contains("| top machines | pc\u{fffd}[2J\u{fffd}x (1) |"),
+            "{md}"
+        );
+        assert!(
+            csv.contains("\nmachine,pc\u{fffd}[2J\u{fffd}x,1\n"),
+            "{csv}"
+        );
         // Tickets before the window are left out.
         assert_eq!(build(&tickets, 1001).tickets, 0);
     }
