@@ -28,14 +28,16 @@ const MAX_VIEWER_MSG: usize = 4096;
 /// Where the source reports what was drawn (X11 DAMAGE), only that is
 /// read and compared; the whole screen still is this often at first, so
 /// that a change the report misses (a resolution change, a server that
-/// draws without reporting) shows within this time.
+/// draws without reporting) shows within this time, [`READ_ANYWAY_MAX`]
+/// once the reads found nothing for a while.
 const READ_ANYWAY: Duration = Duration::from_millis(500);
 /// Each such read that finds nothing unreported doubles the time to the
 /// next, up to this (an idle screen: two reads of 8 MB a second were most
-/// of what it cost the user's machine); one that finds something goes
-/// back to [`READ_ANYWAY`].
+/// of what it cost the user's machine); one that finds something (a new
+/// size too) goes back to [`READ_ANYWAY`]. Whole reads made for what was
+/// reported drawn leave the time as it is.
 const READ_ANYWAY_MAX: Duration = Duration::from_secs(2);
-/// Reads made only because [`READ_ANYWAY`] passed that find a change in a
+/// Reads made only because the time above passed that find a change in a
 /// row (nothing reported drawn, same size) before the source's reports
 /// are no longer trusted for the stream, which then reads every frame
 /// whole: some GL and direct-scanout drivers draw without reporting. More
@@ -294,7 +296,7 @@ fn capture_loop(
             // Consecutive: a change found by a read nothing asked for.
             let changed = data.is_some() && !encoder.stats().key;
             missed = if changed { missed + 1 } else { 0 };
-            read_anyway = if changed {
+            read_anyway = if data.is_some() {
                 READ_ANYWAY
             } else {
                 (read_anyway * 2).min(READ_ANYWAY_MAX)
@@ -379,9 +381,13 @@ mod tests {
         worker.join().unwrap();
     }
 
-    /// A display where nothing is drawn and nothing reported; counts its
-    /// reads.
-    struct Still(std::sync::Arc<std::sync::atomic::AtomicU32>);
+    /// A display that reports nothing drawn, and draws nothing but a
+    /// change that its read number `change_at` finds (never, if `None`);
+    /// keeps when each read was made.
+    struct Still {
+        reads: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+        change_at: Option<usize>,
+    }
 
     impl Capture for Still {
         fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
@@ -391,45 +397,84 @@ mod tests {
             select_single(monitor)
         }
         fn capture(&mut self) -> Result<Frame, CaptureError> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Frame::filled(64, 64, 7).map_err(|e| CaptureError::X11(e.to_string()))
+            let mut reads = self.reads.lock().unwrap();
+            let changed = self.change_at.is_some_and(|n| reads.len() >= n);
+            reads.push(Instant::now());
+            let colour = if changed { 8 } else { 7 };
+            Frame::filled(64, 64, colour).map_err(|e| CaptureError::X11(e.to_string()))
         }
         fn may_have_changed(&mut self) -> bool {
             false
         }
     }
 
-    #[test]
-    fn a_still_screen_whose_reports_hold_true_is_read_ever_more_rarely() {
-        let reads = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let counted = reads.clone();
-        let factory: CaptureFactory =
-            std::sync::Arc::new(move || Ok(Box::new(Still(counted.clone())) as Box<dyn Capture>));
+    /// Runs the capture loop on a [`Still`] display until `enough` says so
+    /// of its reads or `limit` passed; answers the frames sent and when
+    /// each read was made.
+    fn watch_still(
+        change_at: Option<usize>,
+        limit: Duration,
+        enough: impl Fn(&[Instant]) -> bool,
+    ) -> (usize, Vec<Instant>) {
+        let reads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = reads.clone();
+        let factory: CaptureFactory = std::sync::Arc::new(move || {
+            let reads = kept.clone();
+            Ok(Box::new(Still { reads, change_at }) as Box<dyn Capture>)
+        });
         let (cmd_tx, cmd_rx) = std_mpsc::channel();
         let (out_tx, mut out_rx) = mpsc::channel(64);
         let every = Duration::from_millis(5);
         let worker = std::thread::spawn(move || {
             capture_loop(&factory, None, MAX_CREDITS, (0, 0), every, &cmd_rx, &out_tx);
         });
-        // The key frame, then nothing: only the reads made because time
-        // passed, at 0.5 s, 1.5 s and 3.5 s (every 0.5 s: 7 by 3.8 s).
         let mut frames = 0;
-        let deadline = Instant::now() + Duration::from_millis(3800);
-        while Instant::now() < deadline {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline && !enough(&reads.lock().unwrap()) {
             match out_rx.try_recv() {
                 Ok(AgentToViewer::Frame { .. }) => frames += 1,
                 Ok(AgentToViewer::Error { message }) => panic!("{message}"),
                 _ => std::thread::sleep(Duration::from_millis(10)),
             }
         }
-        let after_key = reads.load(std::sync::atomic::Ordering::SeqCst) - 1;
+        drop(cmd_tx);
+        while let Ok(msg) = out_rx.try_recv() {
+            frames += usize::from(matches!(msg, AgentToViewer::Frame { .. }));
+        }
+        drop(out_rx);
+        worker.join().unwrap();
+        let reads = reads.lock().unwrap().clone();
+        (frames, reads)
+    }
+
+    #[test]
+    fn a_still_screen_whose_reports_hold_true_is_read_ever_more_rarely() {
+        // The key frame, then nothing: only the reads made because time
+        // passed, at 0.5 s, 1.5 s and 3.5 s (every 0.5 s: 7 by 3.8 s).
+        let (frames, reads) = watch_still(None, Duration::from_millis(3800), |_| false);
         assert_eq!(frames, 1, "a still screen sends its key frame only");
+        let after_key = reads.len().saturating_sub(1);
         assert!(
             (1..=3).contains(&after_key),
             "{after_key} reads of a still screen in 3.8 s"
         );
-        drop(cmd_tx);
-        drop(out_rx);
-        worker.join().unwrap();
+    }
+
+    #[test]
+    fn a_read_that_finds_an_unreported_change_brings_the_next_one_sooner() {
+        // Reads at 0 (key), 0.5 and 1.5 s find nothing; the one at 3.5 s
+        // finds a change nobody reported: the next is 0.5 s after it, not 2.
+        let (frames, reads) = watch_still(Some(3), Duration::from_secs(7), |r| r.len() >= 5);
+        assert_eq!(frames, 2, "the key frame and the change");
+        assert!(reads.len() >= 5, "{} reads in 7 s", reads.len());
+        let gap = reads[4] - reads[3];
+        assert!(
+            gap < Duration::from_millis(1200),
+            "next read {gap:?} after the change"
+        );
+        assert!(
+            reads[3] - reads[2] > Duration::from_millis(1500),
+            "the interval had grown"
+        );
     }
 }

@@ -81,7 +81,8 @@ pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<Strin
 /// bytes as they are.
 pub struct ShownWriter<W: std::io::Write> {
     out: W,
-    /// The start of a character whose other bytes have not come yet.
+    /// The start of a character whose other bytes have not come yet, or
+    /// a carriage return that may come before a newline.
     carry: Vec<u8>,
 }
 
@@ -93,25 +94,38 @@ impl<W: std::io::Write> ShownWriter<W> {
         }
     }
 
+    /// Writes the first `upto` bytes held, shown printable; they are let
+    /// go once written.
     fn emit(&mut self, upto: usize) -> std::io::Result<()> {
         let text = String::from_utf8_lossy(&self.carry[..upto]).into_owned();
-        self.carry.drain(..upto);
         self.out
-            .write_all(lifeline_proto::printable::text(text).as_bytes())
+            .write_all(lifeline_proto::printable::text(text).as_bytes())?;
+        self.carry.drain(..upto);
+        Ok(())
     }
 }
 
 impl<W: std::io::Write> std::io::Write for ShownWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let held = self.carry.len();
         self.carry.extend_from_slice(buf);
-        let upto = match std::str::from_utf8(&self.carry) {
+        let mut upto = match std::str::from_utf8(&self.carry) {
             Ok(_) => self.carry.len(),
             // An incomplete character at the end waits for its bytes.
             Err(e) if e.error_len().is_none() => e.valid_up_to(),
             // Bytes that are no text: shown as replacements.
             Err(_) => self.carry.len(),
         };
-        self.emit(upto)?;
+        // A carriage return at the end waits too: before a newline it is
+        // left out, as `text` does.
+        if upto > 0 && self.carry[upto - 1] == b'\r' {
+            upto -= 1;
+        }
+        if let Err(e) = self.emit(upto) {
+            // Not taken: the caller may write it again.
+            self.carry.truncate(held);
+            return Err(e);
+        }
         Ok(buf.len())
     }
 
@@ -259,7 +273,7 @@ mod tests {
     #[test]
     fn text_shown_on_a_terminal_has_no_escape_sequences_even_split_between_writes() {
         use std::io::Write as _;
-        let row = "pc-1,\u{1b}]0;owned\u{7},caf\u{e9} \u{9b}2J\tok\n";
+        let row = "pc-1,\u{1b}]0;owned\u{7},caf\u{e9} \u{9b}2J\tok\r\n";
         let mut out = Vec::new();
         {
             let mut w = ShownWriter::new(&mut out);

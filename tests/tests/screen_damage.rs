@@ -125,6 +125,7 @@ fn wait_for_shape(cap: &mut X11Capture) -> CursorShape {
 fn the_cursor_shape_is_sent_once_and_again_when_it_changes() {
     let x = Xvfb::start(320, 200);
     let mut cap = X11Capture::open(Some(&x.display)).unwrap();
+    assert!(cap.watches_cursor(), "Xvfb reports cursor changes");
     let first = wait_for_shape(&mut cap);
     assert!(first.width > 0 && first.height > 0);
     assert_eq!(
@@ -177,4 +178,43 @@ fn the_cursor_shape_is_sent_once_and_again_when_it_changes() {
     );
     std::thread::sleep(Duration::from_millis(50));
     assert!(cap.cursor().unwrap().shape.is_none(), "sent once");
+}
+
+#[test]
+fn a_screen_that_grows_is_read_at_its_new_size_at_once() {
+    let x = Xvfb::start_resizable(800, 600);
+    assert!(x.run("xsetroot", &["-solid", "#102030"]).ok);
+    let mut cap = X11Capture::open(Some(&x.display)).unwrap();
+    let mut screen = None;
+    assert_eq!(cap.capture_into(&mut screen, false).unwrap(), None);
+    // Nothing drawn since: the size is known, no whole read is due.
+    assert!(cap.capture_into(&mut screen, false).unwrap().is_some());
+
+    let out = x.run("xrandr", &["-s", "1024x768"]);
+    assert!(out.ok, "xrandr: {}", out.stderr);
+    // Drawn where the old screen ended.
+    let (conn, n) = x11rb::connect(Some(&x.display)).unwrap();
+    let root = conn.setup().roots[n].root;
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, root, &CreateGCAux::new().foreground(0x00C0_FFEE))
+        .unwrap();
+    let block = Rectangle {
+        x: 900,
+        y: 700,
+        width: 10,
+        height: 6,
+    };
+    conn.poly_fill_rectangle(root, gc, &[block]).unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+    wait_for_damage(&mut cap);
+
+    // Read as what was drawn, not as the whole screen: the new size is
+    // known from the server's report.
+    let _ = cap.capture_into(&mut screen, false).unwrap();
+    let screen = screen.unwrap();
+    assert_eq!((screen.width(), screen.height()), (1024, 768));
+    assert_eq!(
+        screen.get(905, 702).map(|p| p & 0x00FF_FFFF),
+        Some(0x00C0_FFEE)
+    );
 }

@@ -14,10 +14,10 @@ use x11rb::{
     protocol::{
         Event,
         damage::{self, ConnectionExt as _},
-        randr::ConnectionExt as _,
+        randr::{self, ConnectionExt as _},
         shm::{self, ConnectionExt as _},
         xfixes::{self, ConnectionExt as _},
-        xproto::{ConnectionExt as _, ImageFormat, Window},
+        xproto::{ChangeWindowAttributesAux, ConnectionExt as _, EventMask, ImageFormat, Window},
     },
     rust_connection::RustConnection,
 };
@@ -47,6 +47,12 @@ pub struct X11Capture {
     damage: Option<(damage::Damage, xfixes::Region)>,
     /// Something was drawn since the last capture (or may have been).
     damaged: bool,
+    /// The server reports changes of the screen's size and monitors
+    /// (root ConfigureNotify and RandR), so `area` may be kept.
+    layout_events: bool,
+    /// The area to read, as last asked (`None`: ask again); forgotten on
+    /// a reported change, a monitor selection and every whole read.
+    area: Option<(i16, i16, u16, u16)>,
 }
 
 impl X11Capture {
@@ -78,6 +84,7 @@ impl X11Capture {
         } else {
             None
         };
+        let layout_events = watch_layout(&conn, root);
         // Without the reports, the image is fetched on every pass.
         let cursor_events = xfixes
             && conn
@@ -97,6 +104,8 @@ impl X11Capture {
             cursor_changed: true,
             damage,
             damaged: true,
+            layout_events,
+            area: None,
         })
     }
 
@@ -106,6 +115,12 @@ impl X11Capture {
         self.damage.is_some()
     }
 
+    /// Whether the server reports cursor shape changes (tests).
+    #[must_use]
+    pub fn watches_cursor(&self) -> bool {
+        self.cursor_events
+    }
+
     /// Reads the events the server sent (damage and cursor-shape reports)
     /// into their flags; `false` if the connection is broken.
     fn drain_events(&mut self) -> bool {
@@ -113,6 +128,11 @@ impl X11Capture {
             match self.conn.poll_for_event() {
                 Ok(Some(Event::DamageNotify(_))) => self.damaged = true,
                 Ok(Some(Event::XfixesCursorNotify(_))) => self.cursor_changed = true,
+                Ok(Some(
+                    Event::ConfigureNotify(_)
+                    | Event::RandrScreenChangeNotify(_)
+                    | Event::RandrNotify(_),
+                )) => self.area = None,
                 Ok(Some(_)) => {}
                 Ok(None) => return true,
                 Err(_) => return false,
@@ -120,7 +140,25 @@ impl X11Capture {
         }
     }
 
+    /// The area to read in root coordinates: kept from the last time
+    /// while the server reports no change of the layout (no round trips
+    /// for each read of what was drawn, nor for the pointer on a selected
+    /// monitor), else asked.
     fn area(&mut self) -> Result<(i16, i16, u16, u16), CaptureError> {
+        if self.layout_events
+            && self.drain_events()
+            && let Some(area) = self.area
+        {
+            return Ok(area);
+        }
+        let area = self.ask_area()?;
+        if self.layout_events {
+            self.area = Some(area);
+        }
+        Ok(area)
+    }
+
+    fn ask_area(&mut self) -> Result<(i16, i16, u16, u16), CaptureError> {
         let geo = self
             .conn
             .get_geometry(self.root)
@@ -297,6 +335,7 @@ impl Capture for X11Capture {
             }
         }
         self.selected = monitor;
+        self.area = None;
         Ok(())
     }
 
@@ -305,6 +344,10 @@ impl Capture for X11Capture {
         frame: &mut Option<Frame>,
         whole: bool,
     ) -> Result<Option<Vec<Rect>>, CaptureError> {
+        if whole {
+            // Asked again at every whole read, whatever was reported.
+            self.area = None;
+        }
         let area = self.area()?;
         let (x, y, w, h) = area;
         let fits = frame
@@ -374,6 +417,7 @@ impl Capture for X11Capture {
                 .map_err(x11_err)?;
             self.damaged = false;
         }
+        self.area = None;
         let (x, y, w, h) = self.area()?;
         if self.shm_supported {
             match self.grab_shm(x, y, w, h) {
@@ -431,6 +475,35 @@ impl Capture for X11Capture {
             shape,
         })
     }
+}
+
+/// Asks the server to report changes of the screen's size (root
+/// ConfigureNotify) and of its outputs and monitors (RandR 1.2 or later);
+/// `true` if it will.
+fn watch_layout(conn: &RustConnection, root: Window) -> bool {
+    let structure = conn
+        .change_window_attributes(
+            root,
+            &ChangeWindowAttributesAux::new().event_mask(EventMask::STRUCTURE_NOTIFY),
+        )
+        .ok()
+        .and_then(|c| c.check().ok())
+        .is_some();
+    let randr = conn
+        .randr_query_version(1, 5)
+        .ok()
+        .and_then(|c| c.reply().ok())
+        .is_some_and(|v| (v.major_version, v.minor_version) >= (1, 2));
+    let mask = randr::NotifyMask::SCREEN_CHANGE
+        | randr::NotifyMask::CRTC_CHANGE
+        | randr::NotifyMask::OUTPUT_CHANGE;
+    structure
+        && randr
+        && conn
+            .randr_select_input(root, mask)
+            .ok()
+            .and_then(|c| c.check().ok())
+            .is_some()
 }
 
 /// A damage object on `root` that reports once whenever its damage goes
