@@ -3,6 +3,7 @@
 //! Everything here drives the real components in-process on 127.0.0.1: a
 //! real relay (QUIC, store on disk), real agents and real console clients.
 
+pub mod bench_capture;
 pub mod bench_fleet;
 pub mod bench_groups;
 pub mod bench_input;

@@ -24,6 +24,23 @@ fn wait_for_damage(cap: &mut X11Capture) {
     }
 }
 
+/// Another client fills a 10x6 block at `(x, y)` with 0xC0FFEE.
+fn fill_block(display: &Xvfb, x: i16, y: i16) {
+    let (conn, n) = x11rb::connect(Some(&display.display)).unwrap();
+    let root = conn.setup().roots[n].root;
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, root, &CreateGCAux::new().foreground(0x00C0_FFEE))
+        .unwrap();
+    let block = Rectangle {
+        x,
+        y,
+        width: 10,
+        height: 6,
+    };
+    conn.poly_fill_rectangle(root, gc, &[block]).unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+}
+
 #[test]
 fn an_idle_screen_is_not_read_until_something_is_drawn() {
     let x = Xvfb::start(320, 200);
@@ -68,19 +85,7 @@ fn only_what_was_drawn_is_read_into_the_screen() {
     assert_eq!(all, None, "no screen yet: all of it is read");
 
     // Another client fills a 10x6 block at (100, 50).
-    let (conn, n) = x11rb::connect(Some(&x.display)).unwrap();
-    let root = conn.setup().roots[n].root;
-    let gc = conn.generate_id().unwrap();
-    conn.create_gc(gc, root, &CreateGCAux::new().foreground(0x00C0_FFEE))
-        .unwrap();
-    let block = Rectangle {
-        x: 100,
-        y: 50,
-        width: 10,
-        height: 6,
-    };
-    conn.poly_fill_rectangle(root, gc, &[block]).unwrap();
-    conn.get_input_focus().unwrap().reply().unwrap();
+    fill_block(&x, 100, 50);
 
     wait_for_damage(&mut cap);
     let parts = cap
@@ -193,19 +198,7 @@ fn a_screen_that_grows_is_read_at_its_new_size_at_once() {
     let out = x.run("xrandr", &["-s", "1024x768"]);
     assert!(out.ok, "xrandr: {}", out.stderr);
     // Drawn where the old screen ended.
-    let (conn, n) = x11rb::connect(Some(&x.display)).unwrap();
-    let root = conn.setup().roots[n].root;
-    let gc = conn.generate_id().unwrap();
-    conn.create_gc(gc, root, &CreateGCAux::new().foreground(0x00C0_FFEE))
-        .unwrap();
-    let block = Rectangle {
-        x: 900,
-        y: 700,
-        width: 10,
-        height: 6,
-    };
-    conn.poly_fill_rectangle(root, gc, &[block]).unwrap();
-    conn.get_input_focus().unwrap().reply().unwrap();
+    fill_block(&x, 900, 700);
     wait_for_damage(&mut cap);
 
     // Read as what was drawn, not as the whole screen: the new size is

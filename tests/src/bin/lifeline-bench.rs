@@ -35,6 +35,14 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         keys: usize,
     },
+    /// One pass of the agent's capture loop on a 1080p Xvfb (pointer,
+    /// damage, read of what was drawn), idle and drawing, whole screen and
+    /// a selected monitor.
+    Capture {
+        /// Passes timed per area and screen state.
+        #[arg(long, default_value_t = 2000)]
+        passes: usize,
+    },
     /// Inventory collection, relay ingest and fleet search.
     Inventory {
         /// Concurrent agents uploading a full inventory.
@@ -138,6 +146,13 @@ fn main() -> anyhow::Result<()> {
             print!("{}", lifeline_tests::bench_input::markdown(&report));
             if let Some(path) = cli.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+        Command::Capture { passes } => {
+            let rows = lifeline_tests::bench_capture::run(passes.clamp(1, 1_000_000))?;
+            print!("{}", lifeline_tests::bench_capture::markdown(&rows));
+            if let Some(path) = cli.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&rows)?)?;
             }
         }
         Command::Inventory {
