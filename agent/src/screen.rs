@@ -325,102 +325,56 @@ mod tests {
     use crate::capture::{select_single, single_monitor};
     use lifeline_proto::screen::Frame;
     use lifeline_proto::view::{MAX_CREDITS, MonitorInfo};
+    use std::sync::{Arc, Mutex};
 
-    /// A display that draws something new before every read and never
-    /// reports it (as some GL drivers do with DAMAGE).
-    struct Silent(u32);
+    /// A display that never reports drawing (as some GL drivers do with
+    /// DAMAGE, or as an idle screen rightly does); `draws(n)` says whether
+    /// its read number `n` (0: the key frame's) finds something new. Keeps
+    /// when each read was made.
+    struct Unreported {
+        reads: Arc<Mutex<Vec<Instant>>>,
+        draws: fn(usize) -> bool,
+        colour: u32,
+    }
 
-    impl Capture for Silent {
+    impl Capture for Unreported {
         fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
-            Ok(single_monitor("silent", 64, 64))
-        }
-        fn select(&mut self, monitor: Option<u32>) -> Result<(), CaptureError> {
-            select_single(monitor)
-        }
-        fn capture(&mut self) -> Result<Frame, CaptureError> {
-            self.0 += 1;
-            Frame::filled(64, 64, self.0).map_err(|e| CaptureError::X11(e.to_string()))
-        }
-        fn may_have_changed(&mut self) -> bool {
-            false
-        }
-    }
-
-    #[test]
-    fn a_display_that_draws_without_reporting_is_read_every_frame() {
-        let factory: CaptureFactory =
-            std::sync::Arc::new(|| Ok(Box::new(Silent(0)) as Box<dyn Capture>));
-        let (cmd_tx, cmd_rx) = std_mpsc::channel();
-        let (out_tx, mut out_rx) = mpsc::channel(64);
-        let every = Duration::from_millis(5);
-        let worker = std::thread::spawn(move || {
-            capture_loop(&factory, None, MAX_CREDITS, (0, 0), every, &cmd_rx, &out_tx);
-        });
-        // Trusting the reports, it would read twice a second: 40 frames
-        // would take 20 s. Three reads that found a change nobody reported
-        // make it read every frame.
-        let start = Instant::now();
-        let mut frames = 0;
-        while frames < 40 {
-            match out_rx.blocking_recv() {
-                Some(AgentToViewer::Frame { .. }) => {
-                    frames += 1;
-                    cmd_tx.send(Command::Credit(1)).unwrap();
-                }
-                Some(AgentToViewer::Error { message }) => panic!("{message}"),
-                Some(_) => {}
-                None => panic!("the capture loop ended"),
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{frames} frames in 10 s: the unreported drawing was not noticed"
-            );
-        }
-        drop(cmd_tx);
-        drop(out_rx);
-        worker.join().unwrap();
-    }
-
-    /// A display that reports nothing drawn, and draws nothing but a
-    /// change that its read number `change_at` finds (never, if `None`);
-    /// keeps when each read was made.
-    struct Still {
-        reads: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
-        change_at: Option<usize>,
-    }
-
-    impl Capture for Still {
-        fn monitors(&mut self) -> Result<Vec<MonitorInfo>, CaptureError> {
-            Ok(single_monitor("still", 64, 64))
+            Ok(single_monitor("unreported", 64, 64))
         }
         fn select(&mut self, monitor: Option<u32>) -> Result<(), CaptureError> {
             select_single(monitor)
         }
         fn capture(&mut self) -> Result<Frame, CaptureError> {
             let mut reads = self.reads.lock().unwrap();
-            let changed = self.change_at.is_some_and(|n| reads.len() >= n);
+            if (self.draws)(reads.len()) {
+                self.colour += 1;
+            }
             reads.push(Instant::now());
-            let colour = if changed { 8 } else { 7 };
-            Frame::filled(64, 64, colour).map_err(|e| CaptureError::X11(e.to_string()))
+            Frame::filled(64, 64, self.colour).map_err(|e| CaptureError::X11(e.to_string()))
         }
         fn may_have_changed(&mut self) -> bool {
             false
         }
     }
 
-    /// Runs the capture loop on a [`Still`] display until `enough` says so
-    /// of its reads or `limit` passed; answers the frames sent and when
-    /// each read was made.
-    fn watch_still(
-        change_at: Option<usize>,
+    /// Runs the capture loop on an [`Unreported`] display, a credit given
+    /// back for every frame, until `enough` says so of the frames and the
+    /// reads or `limit` passed; answers the frames sent and when each read
+    /// was made.
+    fn watch_unreported(
+        draws: fn(usize) -> bool,
         limit: Duration,
-        enough: impl Fn(&[Instant]) -> bool,
+        enough: impl Fn(usize, &[Instant]) -> bool,
     ) -> (usize, Vec<Instant>) {
-        let reads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reads = Arc::new(Mutex::new(Vec::new()));
         let kept = reads.clone();
-        let factory: CaptureFactory = std::sync::Arc::new(move || {
+        let factory: CaptureFactory = Arc::new(move || {
             let reads = kept.clone();
-            Ok(Box::new(Still { reads, change_at }) as Box<dyn Capture>)
+            Ok(Box::new(Unreported {
+                reads,
+                draws,
+                colour: 0,
+            }) as Box<dyn Capture>)
         });
         let (cmd_tx, cmd_rx) = std_mpsc::channel();
         let (out_tx, mut out_rx) = mpsc::channel(64);
@@ -430,11 +384,18 @@ mod tests {
         });
         let mut frames = 0;
         let deadline = Instant::now() + limit;
-        while Instant::now() < deadline && !enough(&reads.lock().unwrap()) {
+        while Instant::now() < deadline && !enough(frames, &reads.lock().unwrap()) {
             match out_rx.try_recv() {
-                Ok(AgentToViewer::Frame { .. }) => frames += 1,
+                Ok(AgentToViewer::Frame { .. }) => {
+                    frames += 1;
+                    cmd_tx.send(Command::Credit(1)).unwrap();
+                }
                 Ok(AgentToViewer::Error { message }) => panic!("{message}"),
-                _ => std::thread::sleep(Duration::from_millis(10)),
+                Ok(_) => {}
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => panic!("the capture loop ended"),
             }
         }
         drop(cmd_tx);
@@ -448,10 +409,24 @@ mod tests {
     }
 
     #[test]
+    fn a_display_that_draws_without_reporting_is_read_every_frame() {
+        // Trusting the reports, it would read twice a second: 40 frames
+        // would take 20 s. Three reads that found a change nobody reported
+        // make it read every frame.
+        let (frames, _) =
+            watch_unreported(|_| true, Duration::from_secs(10), |frames, _| frames >= 40);
+        assert!(
+            frames >= 40,
+            "{frames} frames in 10 s: the unreported drawing was not noticed"
+        );
+    }
+
+    #[test]
     fn a_still_screen_whose_reports_hold_true_is_read_ever_more_rarely() {
         // The key frame, then nothing: only the reads made because time
         // passed, at 0.5 s, 1.5 s and 3.5 s (every 0.5 s: 7 by 3.8 s).
-        let (frames, reads) = watch_still(None, Duration::from_millis(3800), |_| false);
+        let (frames, reads) =
+            watch_unreported(|_| false, Duration::from_millis(3800), |_, _| false);
         assert_eq!(frames, 1, "a still screen sends its key frame only");
         let after_key = reads.len().saturating_sub(1);
         assert!(
@@ -464,7 +439,8 @@ mod tests {
     fn a_read_that_finds_an_unreported_change_brings_the_next_one_sooner() {
         // Reads at 0 (key), 0.5 and 1.5 s find nothing; the one at 3.5 s
         // finds a change nobody reported: the next is 0.5 s after it, not 2.
-        let (frames, reads) = watch_still(Some(3), Duration::from_secs(7), |r| r.len() >= 5);
+        let (frames, reads) =
+            watch_unreported(|n| n == 3, Duration::from_secs(7), |_, r| r.len() >= 5);
         assert_eq!(frames, 2, "the key frame and the change");
         assert!(reads.len() >= 5, "{} reads in 7 s", reads.len());
         let gap = reads[4] - reads[3];
